@@ -1,0 +1,88 @@
+// The daemon's configuration: one plain struct with defaults in-class, loaded strictly from YAML.
+// Every error names the file, the line and the key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/types.hpp"
+#include "rules/rule.hpp"
+
+namespace certwatch::config {
+
+using std::chrono::seconds;
+
+struct ExtraFile {
+  std::string glob;  // absolute path, may contain * ? [..] in the last component
+  CertType cert_type = CertType::other;
+};
+
+struct FilesConfig {
+  std::vector<std::string> certs_dirs{"/var/lib/cockroach/certs"};
+  std::vector<ExtraFile> extra;
+  std::uint64_t max_file_bytes = 1024 * 1024;
+};
+
+struct ClusterConfig {
+  // The connection string, read from `dsn` or from the file `dsn_file` names (trailing newline
+  // stripped). Holds a password possibly: never log or print it.
+  std::string dsn;
+  std::string dsn_file;  // where the dsn came from, empty when given inline
+  seconds poll_interval{300};
+  seconds connect_timeout{5};
+  seconds statement_timeout{10};
+  std::optional<std::string> local_node_id;
+};
+
+struct AlertingConfig {
+  std::string job = "crdb-certwatch";
+  std::string runbook_base_url = "file:///usr/share/doc/crdb-certwatch/runbooks";
+  std::map<std::string, std::string> extra_labels;
+  seconds expiry_for{600};           // `for:` of the certificate state alerts
+  seconds file_error_for{900};       // unreadable certificate file
+  seconds source_down_for{900};      // crdb_cert_source_up == 0
+  seconds node_stale_after{600};     // a node's updated_at older than this is stale
+  seconds reload_pending_for{1800};  // crdb_cert_reload_pending
+  seconds insecure_for{300};         // crdb_cert_cluster_secure == 0
+  seconds exporter_down_for{300};    // up == 0 or absent
+};
+
+struct Config {
+  seconds poll_interval{60};
+  FilesConfig files;
+  std::vector<rules::Rule> rules = rules::default_rules();
+  std::optional<ClusterConfig> cluster;  // absent: the cluster source is disabled
+  AlertingConfig alerting;
+};
+
+struct ConfigError {
+  std::string file;
+  int line = 0;     // 1-based; 0 when the error has no position (file unreadable)
+  std::string key;  // dotted path, e.g. "rules[1].below"; empty for whole-file errors
+  std::string message;
+
+  // "FILE:LINE: KEY: MESSAGE" (parts without a value are left out).
+  std::string to_string() const;
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set exactly when errors is empty
+  std::vector<ConfigError> errors;
+};
+
+// Parses `yaml` strictly; `file` is used for error messages and to resolve relative paths
+// (dsn_file) against the config file's directory.
+LoadResult parse_config(std::string_view yaml, const std::string& file);
+LoadResult load_config_file(const std::string& path);
+
+// "30s", "5m", "12h", "90d", also "1h30m"; nullopt when malformed or negative.
+std::optional<seconds> parse_duration(std::string_view text);
+// The shortest exact spelling: 90d, 12h, 5m, 45s, 1h30m.
+std::string format_duration(seconds value);
+
+}  // namespace certwatch::config

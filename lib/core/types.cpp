@@ -1,0 +1,106 @@
+#include "core/types.hpp"
+
+#include <array>
+#include <utility>
+
+namespace certwatch {
+namespace {
+
+constexpr std::array<std::pair<CertType, std::string_view>, 11> kCertTypeNames{{
+    {CertType::ca, "ca"},
+    {CertType::client_ca, "client_ca"},
+    {CertType::ui_ca, "ui_ca"},
+    {CertType::tenant_ca, "tenant_ca"},
+    {CertType::node, "node"},
+    {CertType::node_client, "node_client"},
+    {CertType::client, "client"},
+    {CertType::ui, "ui"},
+    {CertType::tenant_client, "tenant_client"},
+    {CertType::tenant_signing, "tenant_signing"},
+    {CertType::other, "other"},
+}};
+
+constexpr std::array<std::pair<Severity, std::string_view>, 4> kSeverityNames{{
+    {Severity::none, "none"},
+    {Severity::info, "info"},
+    {Severity::warning, "warning"},
+    {Severity::critical, "critical"},
+}};
+
+}  // namespace
+
+std::string_view to_string(CertType type) {
+  for (const auto& [value, name] : kCertTypeNames) {
+    if (value == type) return name;
+  }
+  return "other";
+}
+
+std::optional<CertType> cert_type_from_string(std::string_view label) {
+  for (const auto& [value, name] : kCertTypeNames) {
+    if (name == label) return value;
+  }
+  return std::nullopt;
+}
+
+bool is_ca_type(CertType type) {
+  return type == CertType::ca || type == CertType::client_ca || type == CertType::ui_ca ||
+         type == CertType::tenant_ca;
+}
+
+const std::vector<CertType>& all_cert_types() {
+  static const std::vector<CertType> types = [] {
+    std::vector<CertType> out;
+    for (const auto& entry : kCertTypeNames) out.push_back(entry.first);
+    return out;
+  }();
+  return types;
+}
+
+std::string_view to_string(Severity severity) {
+  for (const auto& [value, name] : kSeverityNames) {
+    if (value == severity) return name;
+  }
+  return "none";
+}
+
+std::optional<Severity> severity_from_string(std::string_view label) {
+  for (const auto& [value, name] : kSeverityNames) {
+    if (name == label) return value;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(SourceKind kind) {
+  switch (kind) {
+    case SourceKind::file:
+      return "file";
+    case SourceKind::cluster:
+      return "cluster";
+    case SourceKind::probe:
+      return "probe";
+  }
+  return "file";
+}
+
+std::string_view to_string(FileErrorReason reason) {
+  switch (reason) {
+    case FileErrorReason::not_found:
+      return "not_found";
+    case FileErrorReason::permission_denied:
+      return "permission_denied";
+    case FileErrorReason::not_regular_file:
+      return "not_regular_file";
+    case FileErrorReason::too_large:
+      return "too_large";
+    case FileErrorReason::no_certificate:
+      return "no_certificate";
+    case FileErrorReason::bad_pem:
+      return "bad_pem";
+    case FileErrorReason::read_error:
+      return "read_error";
+  }
+  return "read_error";
+}
+
+}  // namespace certwatch

@@ -1,0 +1,41 @@
+// Test-only: real certificates made with the OpenSSL API, so tests never depend on fixtures
+// that expire. Keys are EC P-256 (fast to make) unless a spec reuses an existing key.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace certwatch::testing {
+
+struct GeneratedCert;
+
+struct CertSpec {
+  std::string common_name = "node";
+  bool is_ca = false;
+  std::int64_t not_before = 0;  // unix seconds; 0 means "now - 1h"
+  std::int64_t not_after = 0;   // unix seconds; 0 means "now + 365d"
+  std::vector<std::string> dns_names;
+  std::vector<std::string> ip_addresses;
+  std::uint64_t serial = 0;  // 0 means a random 64-bit serial
+  // Sign with this key instead of making a new one (speeds up generating thousands).
+  const GeneratedCert* reuse_key_of = nullptr;
+};
+
+struct GeneratedCert {
+  std::string cert_pem;
+  std::string key_pem;  // PKCS#8 PEM
+  std::string der;      // the certificate's DER bytes
+  std::shared_ptr<void> x509;  // X509*, for signing others
+  std::shared_ptr<void> key;   // EVP_PKEY*
+};
+
+// Self-signed when issuer is null, otherwise signed by issuer (which should be a CA).
+GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer = nullptr);
+
+// Seconds since the epoch, from the system clock.
+std::int64_t unix_now();
+constexpr std::int64_t kDay = 86400;
+
+}  // namespace certwatch::testing
