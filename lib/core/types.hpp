@@ -43,11 +43,11 @@ std::string_view to_string(SourceKind kind);
 struct CertificateFacts {
   std::string subject_cn;
   std::string issuer_cn;
-  std::string serial_hex;          // lowercase hex, no separators, no leading zeros
-  std::string fingerprint_sha256;  // lowercase hex of the DER's SHA-256, no separators
-  std::int64_t not_before = 0;     // unix seconds
-  std::int64_t not_after = 0;      // unix seconds
-  bool is_ca = false;              // basicConstraints CA:TRUE
+  std::string serial_hex;                 // lowercase hex, no separators, no leading zeros
+  std::string fingerprint_sha256;         // lowercase hex of the DER's SHA-256, no separators
+  std::int64_t not_before = 0;            // unix seconds
+  std::int64_t not_after = 0;             // unix seconds
+  bool is_ca = false;                     // basicConstraints CA:TRUE
   std::vector<std::string> dns_names;     // subjectAltName DNS entries
   std::vector<std::string> ip_addresses;  // subjectAltName IP entries, textual
 };

@@ -1,0 +1,195 @@
+#include "exporter/metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+
+#include "exporter/snapshot.hpp"
+
+namespace certwatch::exporter {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+using Labels = std::vector<ClientMetric::Label>;
+
+constexpr std::string_view kCached =
+    " Cached from the last successful poll of its source; while a source is down its last good "
+    "data stays (see crdb_cert_source_up).";
+
+Labels identity_labels(const CertIdentity& id) {
+  return {{"source", std::string(to_string(id.source))},
+          {"cert_type", std::string(to_string(id.cert_type))},
+          {"node_id", id.node_id},
+          {"path", id.path},
+          {"index", id.index},
+          {"user", id.user}};
+}
+
+ClientMetric gauge(Labels labels, double value) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.gauge.value = value;
+  return metric;
+}
+
+ClientMetric counter(Labels labels, double value) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  metric.counter.value = value;
+  return metric;
+}
+
+MetricFamily family(std::string name, std::string_view help, MetricType type = MetricType::Gauge,
+                    bool cached = false) {
+  std::string text(help);
+  if (cached) text += kCached;
+  return MetricFamily{std::move(name), std::move(text), type, {}};
+}
+
+void add_certificate_families(const Snapshot& s, std::vector<MetricFamily>& out) {
+  auto not_after =
+      family("crdb_cert_not_after_timestamp_seconds",
+             "Certificate notAfter (expiry) as unix seconds.", MetricType::Gauge, true);
+  auto not_before = family("crdb_cert_not_before_timestamp_seconds",
+                           "Certificate notBefore as unix seconds (file and probe sources).",
+                           MetricType::Gauge, true);
+  auto info = family("crdb_cert_info",
+                     "Certificate identity: subject and issuer CN, serial (lowercase hex), SHA-256 "
+                     "fingerprint, CA flag. Always 1.",
+                     MetricType::Gauge, true);
+  auto state = family("crdb_cert_expiry_state",
+                      "Current state of each certificate under the rotation rules: exactly one "
+                      "series per certificate, always 1; the action and severity labels say what "
+                      "to do. Evaluated at the last poll.",
+                      MetricType::Gauge, true);
+  for (std::size_t i = 0; i < s.certificates.size(); ++i) {
+    const CertObservation& cert = s.certificates[i];
+    const Labels id = identity_labels(cert.id);
+    if (cert.not_after && !cert.load_failed) {
+      not_after.metric.push_back(gauge(id, static_cast<double>(*cert.not_after)));
+    }
+    if (cert.not_before && !cert.load_failed) {
+      not_before.metric.push_back(gauge(id, static_cast<double>(*cert.not_before)));
+    }
+    if (cert.facts) {
+      Labels labels = id;
+      labels.push_back({"subject_cn", cert.facts->subject_cn});
+      labels.push_back({"issuer_cn", cert.facts->issuer_cn});
+      labels.push_back({"serial", cert.facts->serial_hex});
+      labels.push_back({"fingerprint_sha256", cert.facts->fingerprint_sha256});
+      labels.push_back({"is_ca", cert.facts->is_ca ? "true" : "false"});
+      info.metric.push_back(gauge(std::move(labels), 1));
+    }
+    Labels state_labels = id;
+    state_labels.push_back({"action", s.states[i].action});
+    state_labels.push_back({"severity", std::string(to_string(s.states[i].severity))});
+    state.metric.push_back(gauge(std::move(state_labels), 1));
+  }
+  for (auto* f : {&not_after, &not_before, &info, &state}) out.push_back(std::move(*f));
+}
+
+void add_cluster_families(const Snapshot& s, std::vector<MetricFamily>& out) {
+  if (!s.cluster) return;
+  auto node_info = family("crdb_cert_cluster_node_info",
+                          "One series per row of crdb_internal.kv_node_status. Always 1.",
+                          MetricType::Gauge, true);
+  auto updated =
+      family("crdb_cert_cluster_node_updated_timestamp_seconds",
+             "When the node last reported its status (kv_node_status.updated_at); an old "
+             "value means the node is down and its numbers are stale.",
+             MetricType::Gauge, true);
+  for (const sources::NodeInfo& node : s.cluster->nodes) {
+    node_info.metric.push_back(gauge({{"node_id", node.node_id},
+                                      {"address", node.address},
+                                      {"server_version", node.server_version}},
+                                     1));
+    updated.metric.push_back(gauge({{"node_id", node.node_id}}, node.updated_at));
+  }
+  auto secure = family("crdb_cert_cluster_secure",
+                       "1 when nodes report certificate metrics, 0 when none do (insecure mode).",
+                       MetricType::Gauge, true);
+  secure.metric.push_back(gauge({}, s.cluster->secure ? 1 : 0));
+  auto pending = family("crdb_cert_reload_pending",
+                        "1 when the local node's certificate on disk differs from what the node "
+                        "reports it has loaded: replaced on disk, not reloaded. Send SIGHUP to the "
+                        "cockroach process. Absent otherwise.",
+                        MetricType::Gauge, true);
+  for (const rules::ReloadPending& p : s.reload_pending) {
+    pending.metric.push_back(gauge({{"node_id", p.node_id},
+                                    {"cert_type", std::string(to_string(p.cert_type))},
+                                    {"path", p.path}},
+                                   1));
+  }
+  for (auto* f : {&node_info, &updated, &secure, &pending}) out.push_back(std::move(*f));
+}
+
+void add_file_error_family(const Snapshot& s, std::vector<MetricFamily>& out) {
+  auto errors = family("crdb_cert_file_error",
+                       "1 per certificate file that could not be used in the last poll, by reason.",
+                       MetricType::Gauge, true);
+  for (const FileError& error : s.file_errors) {
+    errors.metric.push_back(
+        gauge({{"path", error.path}, {"reason", std::string(to_string(error.reason))}}, 1));
+  }
+  out.push_back(std::move(errors));
+}
+
+void add_exporter_families(const Snapshot& s, std::vector<MetricFamily>& out) {
+  auto up = family("crdb_cert_source_up", "1 when the last poll of the source succeeded.");
+  auto last_success = family("crdb_cert_source_last_success_timestamp_seconds",
+                             "Unix time of the last successful poll of the source.");
+  auto duration =
+      family("crdb_cert_source_duration_seconds", "How long the last poll of the source took.");
+  auto errors = family("crdb_cert_source_errors_total", "Failed polls of the source, by reason.",
+                       MetricType::Counter);
+  for (const SourceHealth& h : s.health) {
+    const std::string source(to_string(h.kind));
+    up.metric.push_back(gauge({{"source", source}}, h.up ? 1 : 0));
+    if (h.last_success > 0)
+      last_success.metric.push_back(gauge({{"source", source}}, h.last_success));
+    if (h.polled) duration.metric.push_back(gauge({{"source", source}}, h.last_duration));
+    for (const auto& [reason, count] : h.errors_total) {
+      errors.metric.push_back(
+          counter({{"source", source}, {"reason", reason}}, static_cast<double>(count)));
+    }
+  }
+  auto reload_ok =
+      family("crdb_cert_config_last_reload_successful",
+             "0 after a rejected configuration reload (the old config stays in force).");
+  reload_ok.metric.push_back(gauge({}, s.config_reload_ok ? 1 : 0));
+  auto reload_at = family("crdb_cert_config_last_reload_success_timestamp_seconds",
+                          "Unix time of the last successful configuration load.");
+  reload_at.metric.push_back(gauge({}, s.config_reload_success_at));
+  auto build =
+      family("crdb_cert_exporter_build_info",
+             "Version, git revision and OpenSSL version of the running exporter. Always 1.");
+  build.metric.push_back(gauge({{"version", s.build.version},
+                                {"revision", s.build.revision},
+                                {"openssl_version", s.build.openssl_version}},
+                               1));
+  for (auto* f : {&up, &last_success, &duration, &errors, &reload_ok, &reload_at, &build}) {
+    out.push_back(std::move(*f));
+  }
+}
+
+}  // namespace
+
+std::vector<MetricFamily> metric_families(const Snapshot& snapshot) {
+  std::vector<MetricFamily> out;
+  add_certificate_families(snapshot, out);
+  add_cluster_families(snapshot, out);
+  add_file_error_family(snapshot, out);
+  add_exporter_families(snapshot, out);
+  return out;
+}
+
+std::string render_text(const std::vector<MetricFamily>& families) {
+  // A family without series says nothing; leaving it out keeps the exposition short.
+  std::vector<MetricFamily> present;
+  for (const MetricFamily& f : families) {
+    if (!f.metric.empty()) present.push_back(f);
+  }
+  return prometheus::TextSerializer().Serialize(present);
+}
+
+}  // namespace certwatch::exporter

@@ -1,0 +1,67 @@
+// The immutable value a poll publishes and every scrape, status page and `check` reads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/types.hpp"
+#include "rules/evaluate.hpp"
+#include "sources/source.hpp"
+
+namespace certwatch::exporter {
+
+// What the scheduler knows about one source across polls.
+struct SourceHealth {
+  SourceKind kind = SourceKind::file;
+  bool polled = false;                                // at least one poll has finished (ready)
+  bool up = false;                                    // the last poll succeeded
+  double last_success = 0;                            // unix seconds; 0 = never
+  double last_poll = 0;                               // unix seconds of the last finished poll
+  double last_duration = 0;                           // seconds
+  std::map<std::string, std::uint64_t> errors_total;  // by reason
+  std::string last_error;  // message of the last failure, for logs and the status page
+};
+
+struct BuildInfo {
+  std::string version;
+  std::string revision;
+  std::string openssl_version;
+};
+
+// Everything a snapshot is made of. Sources' results are the last *successful* ones, so a source
+// that is down keeps serving its last good data (its health says it is down).
+struct SnapshotInputs {
+  std::vector<sources::PollResult> results;
+  std::vector<SourceHealth> health;
+  bool config_reload_ok = true;
+  double config_reload_success_at = 0;
+  std::vector<rules::Rule> rules;
+  BuildInfo build;
+};
+
+struct Snapshot {
+  double generated_at = 0;  // unix seconds
+  std::vector<CertObservation> certificates;
+  std::vector<rules::CertState> states;  // states[i] is the state of certificates[i]
+  std::vector<FileError> file_errors;
+  std::optional<sources::ClusterFacts> cluster;
+  std::vector<rules::ReloadPending> reload_pending;
+  std::vector<SourceHealth> health;
+  bool config_reload_ok = true;
+  double config_reload_success_at = 0;
+  BuildInfo build;
+  // The text exposition, rendered once per snapshot so scrapes only copy bytes.
+  std::string metrics_text;
+
+  bool ready() const;  // every enabled source has finished one poll
+  Severity worst_severity() const;
+};
+
+// Evaluates, cross-checks and renders: the only place a snapshot is made. `now` in unix seconds.
+std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, double now);
+
+}  // namespace certwatch::exporter

@@ -1,0 +1,51 @@
+// The evaluator: certificate observations + rules + clock -> one state per certificate, and the
+// cross-checks between sources. Pure: no I/O, no clock of its own, no metrics.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/types.hpp"
+#include "rules/rule.hpp"
+
+namespace certwatch::rules {
+
+// Built-in actions that configured rules can neither name nor switch off.
+inline constexpr std::string_view kActionOk = "ok";
+inline constexpr std::string_view kActionExpired = "expired";
+inline constexpr std::string_view kActionNotYetValid = "not_yet_valid";
+inline constexpr std::string_view kActionLoadFailed = "load_failed";
+
+struct CertState {
+  std::string action;
+  Severity severity = Severity::none;
+
+  friend bool operator==(const CertState&, const CertState&) = default;
+};
+
+// The state of one certificate at `now` (unix seconds). Candidates are the built-in states and
+// every matching rule; the most severe wins, at equal severity the smaller threshold (built-ins
+// count as threshold 0).
+CertState evaluate(const CertObservation& cert, const std::vector<Rule>& rules, std::int64_t now);
+
+// A certificate file of the local node whose first certificate differs from what the node
+// reports it has loaded: replaced on disk, not yet reloaded (CockroachDB reloads on SIGHUP only).
+struct ReloadPending {
+  std::string node_id;
+  CertType cert_type = CertType::other;
+  std::string path;
+  std::int64_t on_disk_not_after = 0;
+  std::int64_t loaded_not_after = 0;
+
+  friend bool operator==(const ReloadPending&, const ReloadPending&) = default;
+};
+
+// Compares the first certificate (index 0) of the local node's CockroachDB files (node.crt,
+// ca.crt, ui.crt, ca-client.crt, ca-ui.crt, client.node.crt) with what `local_node_id` reports in
+// `cluster_certs`. A notAfter difference of more than one second is a pending reload.
+std::vector<ReloadPending> find_reload_pending(const std::vector<CertObservation>& file_certs,
+                                               const std::vector<CertObservation>& cluster_certs,
+                                               const std::string& local_node_id);
+
+}  // namespace certwatch::rules

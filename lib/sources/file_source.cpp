@@ -1,0 +1,214 @@
+#include "sources/file_source.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "x509/parse.hpp"
+
+namespace certwatch::sources {
+namespace {
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
+bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
+
+FileErrorReason reason_for_errno(int error) {
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+      return FileErrorReason::not_found;
+    case EACCES:
+    case EPERM:
+      return FileErrorReason::permission_denied;
+    default:
+      return FileErrorReason::read_error;
+  }
+}
+
+FileError errno_error(const std::string& path, int error, std::string_view what) {
+  return {path, reason_for_errno(error), std::string(what) + ": " + std::strerror(error)};
+}
+
+struct FdCloser {
+  void operator()(const int* fd) const {
+    if (fd != nullptr && *fd >= 0) ::close(*fd);
+  }
+};
+
+// Reads at most limit+1 bytes so an oversized (or growing) file is noticed without reading it.
+std::optional<FileError> read_bounded(const std::string& path, std::uint64_t limit,
+                                      std::string& out) {
+  // O_NONBLOCK: even if the path was swapped for a FIFO since stat(), open never blocks.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return errno_error(path, errno, "open");
+  std::unique_ptr<int, FdCloser> guard(&fd);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return errno_error(path, errno, "fstat");
+  if (!S_ISREG(st.st_mode)) {
+    return FileError{path, FileErrorReason::not_regular_file, "not a regular file"};
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > limit) {
+    return FileError{path, FileErrorReason::too_large,
+                     "size " + std::to_string(st.st_size) + " exceeds " + std::to_string(limit)};
+  }
+  out.resize(static_cast<std::size_t>(limit) + 1);
+  std::size_t total = 0;
+  while (total < out.size()) {
+    const ssize_t n = ::read(fd, out.data() + total, out.size() - total);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error(path, errno, "read");
+    }
+    if (n == 0) break;
+    total += static_cast<std::size_t>(n);
+  }
+  if (total > limit) {
+    return FileError{path, FileErrorReason::too_large, "grew past " + std::to_string(limit)};
+  }
+  out.resize(total);
+  return std::nullopt;
+}
+
+std::vector<std::string> list_directory(const std::string& dir, std::optional<FileError>& error) {
+  std::vector<std::string> names;
+  std::unique_ptr<DIR, int (*)(DIR*)> handle(::opendir(dir.c_str()), &::closedir);
+  if (!handle) {
+    error = errno_error(dir, errno, "opendir");
+    return names;
+  }
+  errno = 0;
+  while (const dirent* entry = ::readdir(handle.get())) {
+    names.emplace_back(entry->d_name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string join(const std::string& dir, const std::string& name) {
+  if (!dir.empty() && dir.back() == '/') return dir + name;
+  return dir + "/" + name;
+}
+
+}  // namespace
+
+std::optional<NameClass> classify_cert_file_name(const std::string& name) {
+  // Hidden entries include Kubernetes' `..data` and `..2024_...` directories: the visible
+  // symlinks point into them, so they would be counted twice.
+  if (name.empty() || name.front() == '.' || !ends_with(name, ".crt")) return std::nullopt;
+  const std::string stem = name.substr(0, name.size() - 4);
+  static constexpr std::pair<std::string_view, CertType> kExact[] = {
+      {"ca", CertType::ca},       {"ca-client", CertType::client_ca},
+      {"ca-ui", CertType::ui_ca}, {"ca-client-tenant", CertType::tenant_ca},
+      {"node", CertType::node},   {"client.node", CertType::node_client},
+      {"ui", CertType::ui},
+  };
+  for (const auto& [exact, type] : kExact) {
+    if (stem == exact) return NameClass{type, ""};
+  }
+  if (starts_with(stem, "client-tenant.") && stem.size() > 14) {
+    return NameClass{CertType::tenant_client, ""};
+  }
+  if (starts_with(stem, "tenant-signing.") && stem.size() > 15) {
+    return NameClass{CertType::tenant_signing, ""};
+  }
+  if (starts_with(stem, "client.") && stem.size() > 7) {
+    return NameClass{CertType::client, stem.substr(7)};
+  }
+  return NameClass{CertType::other, ""};
+}
+
+FileSource::FileSource(config::FilesConfig files, std::chrono::seconds interval)
+    : files_(std::move(files)), interval_(interval) {}
+
+PollResult FileSource::poll() {
+  PollResult out;
+  out.kind = SourceKind::file;
+  std::map<std::string, CachedFile> next;
+
+  for (const std::string& dir : files_.certs_dirs) {
+    std::optional<FileError> dir_error;
+    for (const std::string& name : list_directory(dir, dir_error)) {
+      if (auto name_class = classify_cert_file_name(name)) {
+        scan_file(join(dir, name), *name_class, next, out);
+      }
+    }
+    if (dir_error) out.file_errors.push_back(*dir_error);
+  }
+
+  for (const config::ExtraFile& extra : files_.extra) {
+    glob_t matches{};
+    const int rc = ::glob(extra.glob.c_str(), GLOB_ERR, nullptr, &matches);
+    std::unique_ptr<glob_t, void (*)(glob_t*)> guard(&matches, &::globfree);
+    if (rc == GLOB_NOMATCH) {
+      out.file_errors.push_back({extra.glob, FileErrorReason::not_found, "no file matches"});
+      continue;
+    }
+    if (rc != 0) {
+      out.file_errors.push_back({extra.glob, FileErrorReason::read_error, "glob failed"});
+      continue;
+    }
+    for (std::size_t i = 0; i < matches.gl_pathc; ++i) {
+      const std::string path = matches.gl_pathv[i];
+      if (next.count(path) != 0) continue;  // also found in a certs directory
+      scan_file(path, NameClass{extra.cert_type, ""}, next, out);
+    }
+  }
+  cache_ = std::move(next);
+  return out;
+}
+
+void FileSource::scan_file(const std::string& path, const NameClass& name_class,
+                           std::map<std::string, CachedFile>& next, PollResult& out) {
+  CachedFile entry;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    entry.error = errno_error(path, errno, "stat");
+  } else if (!S_ISREG(st.st_mode)) {
+    // Never open FIFOs, sockets, devices or directories: reading them could block or never end.
+    entry.error = FileError{path, FileErrorReason::not_regular_file, "not a regular file"};
+  } else {
+    entry.key = {st.st_dev, st.st_ino, st.st_size,
+                 static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
+                 static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec};
+    const auto cached = cache_.find(path);
+    if (cached != cache_.end() && cached->second.key == entry.key && cached->second.was_read) {
+      entry = cached->second;
+    } else if (std::string bytes;
+               (entry.error = read_bounded(path, files_.max_file_bytes, bytes))) {
+      // entry.error says why
+    } else {
+      entry.was_read = true;
+      const x509::BundleResult parsed = x509::parse_pem_bundle(bytes);
+      for (std::size_t i = 0; i < parsed.certificates.size(); ++i) {
+        const CertificateFacts& facts = parsed.certificates[i];
+        CertObservation cert;
+        cert.id = {SourceKind::file, name_class.type, "", path, std::to_string(parsed.indices[i]),
+                   name_class.user};
+        cert.facts = facts;
+        cert.not_after = facts.not_after;
+        cert.not_before = facts.not_before;
+        entry.certificates.push_back(std::move(cert));
+      }
+      if (parsed.error) {
+        entry.error = FileError{path,
+                                *parsed.error == x509::ParseError::no_certificate
+                                    ? FileErrorReason::no_certificate
+                                    : FileErrorReason::bad_pem,
+                                parsed.detail};
+      }
+    }
+  }
+  out.certificates.insert(out.certificates.end(), entry.certificates.begin(),
+                          entry.certificates.end());
+  if (entry.error) out.file_errors.push_back(*entry.error);
+  next[path] = std::move(entry);
+}
+
+}  // namespace certwatch::sources
