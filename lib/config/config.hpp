@@ -20,12 +20,16 @@ using std::chrono::seconds;
 struct ExtraFile {
   std::string glob;  // absolute path, may contain * ? [..] in the last component
   CertType cert_type = CertType::other;
+
+  friend bool operator==(const ExtraFile&, const ExtraFile&) = default;
 };
 
 struct FilesConfig {
   std::vector<std::string> certs_dirs{"/var/lib/cockroach/certs"};
   std::vector<ExtraFile> extra;
   std::uint64_t max_file_bytes = 1024 * 1024;
+
+  friend bool operator==(const FilesConfig&, const FilesConfig&) = default;
 };
 
 struct ClusterConfig {
@@ -37,6 +41,8 @@ struct ClusterConfig {
   seconds connect_timeout{5};
   seconds statement_timeout{10};
   std::optional<std::string> local_node_id;
+
+  friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
 };
 
 struct AlertingConfig {
@@ -50,6 +56,8 @@ struct AlertingConfig {
   seconds reload_pending_for{1800};  // crdb_cert_reload_pending
   seconds insecure_for{300};         // crdb_cert_cluster_secure == 0
   seconds exporter_down_for{300};    // up == 0 or absent
+
+  friend bool operator==(const AlertingConfig&, const AlertingConfig&) = default;
 };
 
 struct Config {
@@ -58,6 +66,9 @@ struct Config {
   std::vector<rules::Rule> rules = rules::default_rules();
   std::optional<ClusterConfig> cluster;  // absent: the cluster source is disabled
   AlertingConfig alerting;
+
+  // Lets a reload tell whether anything changed.
+  friend bool operator==(const Config&, const Config&) = default;
 };
 
 struct ConfigError {
@@ -80,9 +91,12 @@ struct LoadResult {
 LoadResult parse_config(std::string_view yaml, const std::string& file);
 LoadResult load_config_file(const std::string& path);
 
-// "30s", "5m", "12h", "90d", also "1h30m"; nullopt when malformed or negative.
+// "30s", "5m", "12h", "90d", also "1h30m": groups of <digits><unit>, units w d h m s, largest
+// first and each at most once (as Prometheus spells them); nullopt when malformed, negative or
+// too large.
 std::optional<seconds> parse_duration(std::string_view text);
-// The shortest exact spelling: 90d, 12h, 5m, 45s, 1h30m.
+// The canonical exact spelling: d/h/m/s groups, largest first, zero groups left out (90d, 12h,
+// 5m, 45s, 1h30m; 0s for zero). parse_duration reads it back to the same value.
 std::string format_duration(seconds value);
 
 }  // namespace certwatch::config

@@ -1,0 +1,710 @@
+#include "config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <system_error>
+#include <utility>
+
+namespace certwatch::config {
+namespace {
+
+constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
+constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
+constexpr std::size_t kMaxDsnFileBytes = 64 * 1024;
+
+// Accepted duration units, largest first: a duration spells them in this order, each at most once
+// (as Prometheus does), so every duration has one canonical spelling.
+constexpr std::array<std::pair<char, std::int64_t>, 5> kDurationUnits{{
+    {'w', 7 * 24 * 3600},
+    {'d', 24 * 3600},
+    {'h', 3600},
+    {'m', 60},
+    {'s', 1},
+}};
+
+constexpr std::array<std::pair<std::string_view, std::uint64_t>, 4> kSizeUnits{{
+    {"B", 1},
+    {"KiB", 1024},
+    {"MiB", 1024 * 1024},
+    {"GiB", 1024 * 1024 * 1024},
+}};
+
+// States the evaluator produces by itself; a rule reusing one would make alerts ambiguous.
+constexpr std::array<std::string_view, 4> kBuiltinActions{"ok", "expired", "not_yet_valid",
+                                                          "load_failed"};
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
+bool is_alpha(char c) { return is_lower(c) || (c >= 'A' && c <= 'Z'); }
+
+// Accumulates decimal digits from text[pos]; nullopt on overflow or when there are none.
+std::optional<std::uint64_t> parse_digits(std::string_view text, std::size_t& pos,
+                                          std::uint64_t max) {
+  const std::size_t start = pos;
+  std::uint64_t value = 0;
+  for (; pos < text.size() && is_digit(text[pos]); ++pos) {
+    const auto digit = static_cast<std::uint64_t>(text[pos] - '0');
+    if (value > (max - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  if (pos == start) return std::nullopt;
+  return value;
+}
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t pos = 0;
+  const auto number = parse_digits(text, pos, std::numeric_limits<std::uint64_t>::max());
+  if (!number) return std::nullopt;
+  const std::string_view unit = text.substr(pos);
+  if (unit.empty()) return number;
+  for (const auto& [name, factor] : kSizeUnits) {
+    if (name != unit) continue;
+    if (*number > std::numeric_limits<std::uint64_t>::max() / factor) return std::nullopt;
+    return *number * factor;
+  }
+  return std::nullopt;
+}
+
+bool is_action_name(std::string_view name) {
+  if (name.empty() || !is_lower(name.front())) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return is_lower(c) || is_digit(c) || c == '_'; });
+}
+
+bool is_label_name(std::string_view name) {
+  if (name.empty() || !(is_alpha(name.front()) || name.front() == '_')) return false;
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return is_alpha(c) || is_digit(c) || c == '_'; });
+}
+
+// A libpq connection string is a URL or keyword=value pairs. Only the shape is checked; the
+// value itself is never echoed because it may carry a password.
+bool looks_like_dsn(std::string_view dsn) {
+  if (dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")) return true;
+  return dsn.find("://") == std::string_view::npos && dsn.find('=') != std::string_view::npos;
+}
+
+// A user-supplied (non-secret) value for an error message: quoted, bounded, printable.
+std::string quote(std::string_view text) {
+  constexpr std::size_t kMaxShown = 64;
+  std::string out = "\"";
+  for (char c : text.substr(0, kMaxShown)) {
+    out += (c >= 0x20 && c != 0x7f) ? c : '?';
+  }
+  if (text.size() > kMaxShown) out += "...";
+  out += '"';
+  return out;
+}
+
+std::string join_key(const std::string& parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+std::string index_key(const std::string& parent, std::size_t index) {
+  return parent + "[" + std::to_string(index) + "]";
+}
+
+std::string cert_type_list() {
+  std::string out;
+  for (CertType type : all_cert_types()) {
+    if (!out.empty()) out += ", ";
+    out += to_string(type);
+  }
+  return out;
+}
+
+int line_of(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+std::string trim_trailing_whitespace(std::string text) {
+  const auto end = text.find_last_not_of(" \t\r\n\f\v");
+  text.erase(end == std::string::npos ? 0 : end + 1);
+  return text;
+}
+
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+
+struct ReadResult {
+  std::string content;
+  std::string error;  // empty on success
+};
+
+ReadResult read_whole_file(const std::string& path, std::size_t limit) {
+  ReadResult result;
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rbe"));
+  if (!file) {
+    result.error = std::generic_category().message(errno);
+    return result;
+  }
+  std::array<char, 8192> buffer{};
+  while (true) {
+    const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), file.get());
+    result.content.append(buffer.data(), n);
+    if (result.content.size() > limit) {
+      result.error = "larger than " + std::to_string(limit) + " bytes";
+      return result;
+    }
+    if (n < buffer.size()) break;
+  }
+  if (std::ferror(file.get()) != 0) {
+    result.error = std::generic_category().message(errno);
+  }
+  return result;
+}
+
+// A node together with where it sits: its dotted key and the line errors about it point at.
+struct Value {
+  YAML::Node node;
+  std::string key;
+  int line = 0;
+};
+
+using Fields = std::map<std::string, Value, std::less<>>;
+
+enum class Zero { allowed, rejected };
+
+// Walks the document once, filling a Config and collecting every error on the way.
+class Parser {
+ public:
+  Parser(std::string file, std::filesystem::path directory)
+      : file_(std::move(file)), directory_(std::move(directory)) {}
+
+  std::vector<ConfigError> take_errors() {
+    std::stable_sort(errors_.begin(), errors_.end(),
+                     [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
+    return std::move(errors_);
+  }
+
+  void fail(int line, std::string key, std::string message) {
+    errors_.push_back(ConfigError{file_, line, std::move(key), std::move(message)});
+  }
+  void fail(const Value& value, std::string message) {
+    fail(value.line, value.key, std::move(message));
+  }
+
+  void parse_root(const YAML::Node& root, Config& config) {
+    if (root.IsNull()) return;  // an empty file or only comments: all defaults
+    const auto fields = map_of(Value{root, "", line_of(root)},
+                               {"poll_interval", "files", "rules", "cluster", "alerting"});
+    if (!fields) return;
+    if (const Value* v = find(*fields, "poll_interval")) {
+      set_duration(*v, Zero::rejected, config.poll_interval);
+    }
+    if (const Value* v = find(*fields, "files")) parse_files(*v, config.files);
+    if (const Value* v = find(*fields, "rules")) parse_rules(*v, config.rules);
+    if (const Value* v = find(*fields, "cluster")) {
+      config.cluster.emplace();
+      parse_cluster(*v, *config.cluster);
+    }
+    if (const Value* v = find(*fields, "alerting")) parse_alerting(*v, config.alerting);
+  }
+
+ private:
+  static const Value* find(const Fields& fields, std::string_view key) {
+    const auto it = fields.find(key);
+    return it == fields.end() ? nullptr : &it->second;
+  }
+
+  // The entries of a mapping, after reporting non-string, duplicate and unknown keys. A null
+  // value (`files:` with nothing under it) counts as an empty map. nullopt when not a map.
+  std::optional<Fields> map_of(const Value& value, std::initializer_list<std::string_view> known) {
+    if (value.node.IsNull()) return Fields{};
+    if (!value.node.IsMap()) {
+      fail(value, value.key.empty() ? "the top level must be a map of settings" : "must be a map");
+      return std::nullopt;
+    }
+    Fields fields;
+    for (const auto& entry : value.node) {
+      // Copies: yaml-cpp's iterator yields a temporary pair, and Node is a cheap handle.
+      const YAML::Node key_node = entry.first;
+      const YAML::Node value_node = entry.second;
+      const int key_line = line_of(key_node);
+      if (!key_node.IsScalar()) {
+        fail(key_line, value.key, "keys must be strings");
+        continue;
+      }
+      const std::string& name = key_node.Scalar();
+      std::string key = join_key(value.key, name);
+      if (const Value* first = find(fields, name)) {
+        fail(key_line, key,
+             "duplicate key (first set on line " + std::to_string(first->line) + ")");
+        continue;
+      }
+      if (known.size() != 0 && std::find(known.begin(), known.end(), name) == known.end()) {
+        fail(key_line, key, "unknown key");
+        continue;
+      }
+      // Errors about a value point at its key's line: a block value starts on the next line, and
+      // a null value carries the mark of whatever token follows it.
+      fields.emplace(name, Value{value_node, std::move(key), key_line});
+    }
+    return fields;
+  }
+
+  // Checks that `key` is present; reports it missing against the map's line otherwise.
+  const Value* require(const Fields& fields, const Value& map, std::string_view key) {
+    const Value* found = find(fields, key);
+    if (found == nullptr) fail(map.line, join_key(map.key, key), "required key is missing");
+    return found;
+  }
+
+  std::optional<std::vector<Value>> list_of(const Value& value) {
+    if (!value.node.IsSequence()) {
+      fail(value, "must be a list");
+      return std::nullopt;
+    }
+    std::vector<Value> items;
+    std::size_t index = 0;
+    for (const YAML::Node& item : value.node) {
+      const int line = item.IsNull() ? value.line : line_of(item);
+      items.push_back(Value{item, index_key(value.key, index), line});
+      ++index;
+    }
+    return items;
+  }
+
+  // Any scalar as text. `what` names the expected kind; messages never include the value.
+  std::optional<std::string> scalar_of(const Value& value, std::string_view what) {
+    if (value.node.IsNull()) {
+      fail(value, "missing value");
+      return std::nullopt;
+    }
+    if (!value.node.IsScalar()) {
+      fail(value, "must be " + std::string(what));
+      return std::nullopt;
+    }
+    return value.node.Scalar();
+  }
+
+  std::optional<std::string> non_empty_string(const Value& value) {
+    auto text = scalar_of(value, "a string");
+    if (text && text->empty()) {
+      fail(value, "must not be empty");
+      return std::nullopt;
+    }
+    return text;
+  }
+
+  bool set_duration(const Value& value, Zero zero, seconds& out) {
+    const auto text = scalar_of(value, "a duration such as 30s, 5m, 12h or 90d");
+    if (!text) return false;
+    const auto parsed = parse_duration(*text);
+    if (!parsed) {
+      fail(value, "invalid duration " + quote(*text) + " (expected e.g. 30s, 5m, 12h, 90d, 1h30m)");
+      return false;
+    }
+    if (zero == Zero::rejected && parsed->count() == 0) {
+      fail(value, "must be greater than 0s");
+      return false;
+    }
+    out = *parsed;
+    return true;
+  }
+
+  std::optional<std::string> absolute_path(const Value& value) {
+    auto path = non_empty_string(value);
+    if (!path) return std::nullopt;
+    if (!std::filesystem::path(*path).is_absolute()) {
+      fail(value, "must be an absolute path, got " + quote(*path));
+      return std::nullopt;
+    }
+    return path;
+  }
+
+  // Reports a path given twice, which would export the same certificates twice.
+  bool check_unique_path(const Value& value, const std::string& path,
+                         std::map<std::string, std::string>& seen) {
+    std::string normal = std::filesystem::path(path).lexically_normal().string();
+    while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+    const auto [it, inserted] = seen.emplace(normal, value.key);
+    if (!inserted) fail(value, "same path as " + it->second);
+    return inserted;
+  }
+
+  void parse_files(const Value& value, FilesConfig& files) {
+    const auto fields = map_of(value, {"certs_dirs", "extra", "max_file_bytes"});
+    if (!fields) return;
+    if (const Value* v = find(*fields, "certs_dirs")) {
+      if (const auto items = list_of(*v)) {
+        files.certs_dirs.clear();
+        std::map<std::string, std::string> seen;
+        for (const Value& item : *items) {
+          const auto path = absolute_path(item);
+          if (path && check_unique_path(item, *path, seen)) files.certs_dirs.push_back(*path);
+        }
+      }
+    }
+    if (const Value* v = find(*fields, "extra")) {
+      if (const auto items = list_of(*v)) {
+        std::map<std::string, std::string> seen;
+        for (const Value& item : *items) parse_extra_file(item, files.extra, seen);
+      }
+    }
+    if (const Value* v = find(*fields, "max_file_bytes")) {
+      if (const auto text = scalar_of(*v, "a size such as 1MiB")) {
+        const auto size = parse_size(*text);
+        if (!size) {
+          fail(*v,
+               "invalid size " + quote(*text) + " (expected bytes or e.g. 64KiB, 512KiB, 1MiB)");
+        } else if (*size == 0) {
+          fail(*v, "must be greater than 0");
+        } else {
+          files.max_file_bytes = *size;
+        }
+      }
+    }
+  }
+
+  void parse_extra_file(const Value& value, std::vector<ExtraFile>& out,
+                        std::map<std::string, std::string>& seen) {
+    if (!value.node.IsMap()) {
+      fail(value, "must be a map with path and cert_type");
+      return;
+    }
+    const auto fields = map_of(value, {"path", "cert_type"});
+    if (!fields) return;
+    ExtraFile extra;
+    bool ok = true;
+    if (const Value* v = require(*fields, value, "path")) {
+      const auto path = absolute_path(*v);
+      if (!path) {
+        ok = false;
+      } else if (const auto slash = path->rfind('/');
+                 path->substr(0, slash).find_first_of("*?[") != std::string::npos) {
+        fail(*v, "wildcards are allowed only in the last path component, got " + quote(*path));
+        ok = false;
+      } else if (slash == path->size() - 1) {
+        fail(*v, "must name files, not a directory (use files.certs_dirs for directories)");
+        ok = false;
+      } else {
+        ok = check_unique_path(*v, *path, seen);
+        extra.glob = *path;
+      }
+    } else {
+      ok = false;
+    }
+    if (const Value* v = find(*fields, "cert_type")) {
+      const auto type = cert_type_of(*v);
+      ok = ok && type.has_value();
+      if (type) extra.cert_type = *type;
+    }
+    if (ok) out.push_back(std::move(extra));
+  }
+
+  std::optional<CertType> cert_type_of(const Value& value) {
+    const auto text = scalar_of(value, "a cert type");
+    if (!text) return std::nullopt;
+    const auto type = cert_type_from_string(*text);
+    if (!type)
+      fail(value,
+           "unknown cert type " + quote(*text) + " (expected one of " + cert_type_list() + ")");
+    return type;
+  }
+
+  void parse_rules(const Value& value, std::vector<rules::Rule>& out) {
+    const auto items = list_of(value);
+    if (!items) return;
+    out.clear();
+    for (const Value& item : *items) {
+      if (auto rule = parse_rule(item)) out.push_back(std::move(*rule));
+    }
+  }
+
+  std::optional<rules::Rule> parse_rule(const Value& value) {
+    if (!value.node.IsMap()) {
+      fail(value, "must be a map with cert_types, below, action and severity");
+      return std::nullopt;
+    }
+    const auto fields = map_of(value, {"cert_types", "below", "action", "severity"});
+    if (!fields) return std::nullopt;
+    rules::Rule rule;
+    bool ok = true;
+    if (const Value* v = require(*fields, value, "cert_types")) {
+      ok = parse_cert_types(*v, rule.cert_types) && ok;
+    } else {
+      ok = false;
+    }
+    if (const Value* v = require(*fields, value, "below")) {
+      ok = set_duration(*v, Zero::rejected, rule.below) && ok;
+    } else {
+      ok = false;
+    }
+    if (const Value* v = require(*fields, value, "action")) {
+      ok = parse_action(*v, rule.action) && ok;
+    } else {
+      ok = false;
+    }
+    if (const Value* v = require(*fields, value, "severity")) {
+      ok = parse_severity(*v, rule.severity) && ok;
+    } else {
+      ok = false;
+    }
+    if (!ok) return std::nullopt;
+    return rule;
+  }
+
+  bool parse_cert_types(const Value& value, std::vector<CertType>& out) {
+    const auto items = list_of(value);
+    if (!items) return false;
+    if (items->empty()) {
+      fail(value, "must not be empty");
+      return false;
+    }
+    bool ok = true;
+    for (const Value& item : *items) {
+      const auto type = cert_type_of(item);
+      if (!type) {
+        ok = false;
+      } else if (std::find(out.begin(), out.end(), *type) != out.end()) {
+        fail(item, "duplicate cert type " + quote(to_string(*type)));
+        ok = false;
+      } else {
+        out.push_back(*type);
+      }
+    }
+    return ok;
+  }
+
+  bool parse_action(const Value& value, std::string& out) {
+    const auto text = non_empty_string(value);
+    if (!text) return false;
+    if (!is_action_name(*text)) {
+      fail(value, "invalid action name " + quote(*text) + " (must match [a-z][a-z0-9_]*)");
+      return false;
+    }
+    if (std::find(kBuiltinActions.begin(), kBuiltinActions.end(), *text) != kBuiltinActions.end()) {
+      fail(value, quote(*text) + " is a built-in state and cannot be a rule action");
+      return false;
+    }
+    out = *text;
+    return true;
+  }
+
+  bool parse_severity(const Value& value, Severity& out) {
+    const auto text = scalar_of(value, "a severity");
+    if (!text) return false;
+    const auto severity = severity_from_string(*text);
+    if (!severity || *severity == Severity::none) {
+      fail(value, "unknown severity " + quote(*text) + " (expected info, warning or critical)");
+      return false;
+    }
+    out = *severity;
+    return true;
+  }
+
+  void parse_cluster(const Value& value, ClusterConfig& cluster) {
+    const auto fields = map_of(value, {"dsn", "dsn_file", "poll_interval", "connect_timeout",
+                                       "statement_timeout", "local_node_id"});
+    if (!fields) return;
+    const Value* dsn = find(*fields, "dsn");
+    const Value* dsn_file = find(*fields, "dsn_file");
+    if (dsn != nullptr && dsn_file != nullptr) {
+      fail(*dsn_file, "cannot be combined with cluster.dsn (set only one)");
+    } else if (dsn != nullptr) {
+      // Never echo the value: it may hold a password.
+      if (const auto text = non_empty_string(*dsn)) {
+        if (looks_like_dsn(*text)) {
+          cluster.dsn = *text;
+        } else {
+          fail(*dsn, "must be a postgresql:// URL or a key=value connection string");
+        }
+      }
+    } else if (dsn_file != nullptr) {
+      read_dsn_file(*dsn_file, cluster);
+    } else {
+      fail(value, "one of dsn or dsn_file is required");
+    }
+    if (const Value* v = find(*fields, "poll_interval")) {
+      set_duration(*v, Zero::rejected, cluster.poll_interval);
+    }
+    if (const Value* v = find(*fields, "connect_timeout")) {
+      set_duration(*v, Zero::rejected, cluster.connect_timeout);
+    }
+    if (const Value* v = find(*fields, "statement_timeout")) {
+      set_duration(*v, Zero::rejected, cluster.statement_timeout);
+    }
+    if (const Value* v = find(*fields, "local_node_id")) {
+      if (const auto text = scalar_of(*v, "a node id (string or integer)")) {
+        if (text->empty()) {
+          fail(*v, "must not be empty");
+        } else {
+          cluster.local_node_id = *text;
+        }
+      }
+    }
+  }
+
+  void read_dsn_file(const Value& value, ClusterConfig& cluster) {
+    const auto given = non_empty_string(value);
+    if (!given) return;
+    std::filesystem::path path(*given);
+    if (path.is_relative()) path = directory_ / path;
+    const std::string resolved = path.lexically_normal().string();
+    auto read = read_whole_file(resolved, kMaxDsnFileBytes);
+    if (!read.error.empty()) {
+      fail(value, "cannot read " + quote(resolved) + ": " + read.error);
+      return;
+    }
+    std::string dsn = trim_trailing_whitespace(std::move(read.content));
+    if (dsn.empty()) {
+      fail(value, "file " + quote(resolved) + " is empty");
+      return;
+    }
+    if (!looks_like_dsn(dsn)) {
+      fail(value, "file " + quote(resolved) +
+                      " must hold a postgresql:// URL or a key=value connection string");
+      return;
+    }
+    cluster.dsn = std::move(dsn);
+    cluster.dsn_file = resolved;
+  }
+
+  void parse_alerting(const Value& value, AlertingConfig& alerting) {
+    const auto fields = map_of(value, {"job", "runbook_base_url", "extra_labels", "expiry_for",
+                                       "file_error_for", "source_down_for", "node_stale_after",
+                                       "reload_pending_for", "insecure_for", "exporter_down_for"});
+    if (!fields) return;
+    if (const Value* v = find(*fields, "job")) {
+      if (const auto text = non_empty_string(*v)) alerting.job = *text;
+    }
+    if (const Value* v = find(*fields, "runbook_base_url")) {
+      if (const auto text = scalar_of(*v, "a string")) alerting.runbook_base_url = *text;
+    }
+    if (const Value* v = find(*fields, "extra_labels")) parse_labels(*v, alerting.extra_labels);
+    const std::array<std::pair<std::string_view, seconds*>, 7> durations{{
+        {"expiry_for", &alerting.expiry_for},
+        {"file_error_for", &alerting.file_error_for},
+        {"source_down_for", &alerting.source_down_for},
+        {"node_stale_after", &alerting.node_stale_after},
+        {"reload_pending_for", &alerting.reload_pending_for},
+        {"insecure_for", &alerting.insecure_for},
+        {"exporter_down_for", &alerting.exporter_down_for},
+    }};
+    for (const auto& [key, target] : durations) {
+      if (const Value* v = find(*fields, key)) {
+        set_duration(*v, key == "node_stale_after" ? Zero::rejected : Zero::allowed, *target);
+      }
+    }
+  }
+
+  void parse_labels(const Value& value, std::map<std::string, std::string>& out) {
+    const auto fields = map_of(value, {});  // an empty list admits any key; checked below
+    if (!fields) return;
+    for (const auto& [name, label] : *fields) {
+      if (!is_label_name(name)) {
+        fail(label, "invalid label name (must match [a-zA-Z_][a-zA-Z0-9_]*)");
+      } else if (name.starts_with("__")) {
+        fail(label, "label names starting with __ are reserved");
+      } else if (name == "severity") {
+        fail(label, "reserved: the alert rules set severity themselves");
+      } else if (const auto text = scalar_of(label, "a string")) {
+        out[name] = *text;
+      }
+    }
+  }
+
+  std::string file_;
+  std::filesystem::path directory_;  // of the config file, for relative dsn_file paths
+  std::vector<ConfigError> errors_;
+};
+
+}  // namespace
+
+std::string ConfigError::to_string() const {
+  std::string location = file;
+  if (line > 0)
+    location += location.empty() ? "line " + std::to_string(line) : ":" + std::to_string(line);
+  std::string out;
+  for (std::string_view part :
+       {std::string_view(location), std::string_view(key), std::string_view(message)}) {
+    if (part.empty()) continue;
+    if (!out.empty()) out += ": ";
+    out += part;
+  }
+  return out;
+}
+
+LoadResult parse_config(std::string_view yaml, const std::string& file) {
+  Parser parser(file, std::filesystem::path(file).parent_path());
+  Config config;
+  try {
+    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+    if (documents.size() > 1) {
+      parser.fail(line_of(documents[1]), "", "only one YAML document is allowed");
+    }
+    if (!documents.empty()) parser.parse_root(documents.front(), config);
+  } catch (const YAML::ParserException& e) {
+    parser.fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", "invalid YAML: " + e.msg);
+  } catch (const YAML::Exception& e) {
+    parser.fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", "invalid YAML: " + e.msg);
+  }
+  LoadResult result;
+  result.errors = parser.take_errors();
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+LoadResult load_config_file(const std::string& path) {
+  const ReadResult read = read_whole_file(path, kMaxConfigBytes);
+  if (!read.error.empty()) {
+    LoadResult result;
+    result.errors.push_back(ConfigError{path, 0, "", "cannot read config file: " + read.error});
+    return result;
+  }
+  return parse_config(read.content, path);
+}
+
+std::optional<seconds> parse_duration(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::int64_t total = 0;
+  std::size_t next_unit = 0;  // index into kDurationUnits of the smallest unit still allowed
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto number = parse_digits(text, pos, static_cast<std::uint64_t>(kMaxInt64));
+    if (!number || pos == text.size()) return std::nullopt;
+    const char unit = text[pos++];
+    std::size_t index = next_unit;
+    while (index < kDurationUnits.size() && kDurationUnits[index].first != unit) ++index;
+    if (index == kDurationUnits.size()) return std::nullopt;  // unknown, repeated or out of order
+    next_unit = index + 1;
+    const std::int64_t factor = kDurationUnits[index].second;
+    const auto value = static_cast<std::int64_t>(*number);
+    if (value > kMaxInt64 / factor || value * factor > kMaxInt64 - total) return std::nullopt;
+    total += value * factor;
+  }
+  return seconds{total};
+}
+
+std::string format_duration(seconds value) {
+  std::int64_t left = value.count();
+  if (left == 0) return "0s";
+  std::string out;
+  if (left < 0) {
+    out = "-";
+    if (left == std::numeric_limits<std::int64_t>::min()) {
+      return out + std::to_string(left).substr(1) + "s";
+    }
+    left = -left;
+  }
+  // Weeks are left out on purpose: 90d reads better than 12w6d.
+  for (const auto& [unit, factor] : kDurationUnits) {
+    if (unit == 'w' || left < factor) continue;
+    out += std::to_string(left / factor);
+    out += unit;
+    left %= factor;
+  }
+  return out;
+}
+
+}  // namespace certwatch::config

@@ -1,0 +1,587 @@
+#include "config/config.hpp"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <string>
+#include <vector>
+
+#include "support/tempdir.hpp"
+
+namespace {
+
+using certwatch::CertType;
+using certwatch::Severity;
+using certwatch::config::AlertingConfig;
+using certwatch::config::ClusterConfig;
+using certwatch::config::Config;
+using certwatch::config::ConfigError;
+using certwatch::config::ExtraFile;
+using certwatch::config::format_duration;
+using certwatch::config::load_config_file;
+using certwatch::config::LoadResult;
+using certwatch::config::parse_config;
+using certwatch::config::parse_duration;
+using certwatch::config::seconds;
+using certwatch::rules::Rule;
+using certwatch::testing::TempDir;
+using std::chrono::days;
+using std::chrono::hours;
+using std::chrono::minutes;
+
+std::vector<std::string> messages(const LoadResult& result) {
+  std::vector<std::string> out;
+  for (const ConfigError& error : result.errors) out.push_back(error.to_string());
+  return out;
+}
+
+// Parses `yaml` as "cfg.yaml" and returns the config, failing the test on any error.
+Config parse_ok(const std::string& yaml) {
+  const LoadResult result = parse_config(yaml, "cfg.yaml");
+  INFO(yaml);
+  REQUIRE(messages(result) == std::vector<std::string>{});
+  REQUIRE(result.config.has_value());
+  return *result.config;
+}
+
+const std::vector<CertType> kCaTypes{CertType::ca, CertType::client_ca, CertType::ui_ca,
+                                     CertType::tenant_ca};
+const std::vector<CertType> kLeafTypes{CertType::node, CertType::node_client, CertType::client,
+                                       CertType::ui, CertType::tenant_client};
+
+}  // namespace
+
+TEST_CASE("default rules are the METRICS.md table", "[config]") {
+  const std::vector<Rule> expected{
+      {kCaTypes, days{365}, "plan_rotation", Severity::info},
+      {kLeafTypes, days{90}, "schedule_rotation", Severity::warning},
+      {kLeafTypes, days{30}, "rotate_now", Severity::critical},
+  };
+  CHECK(certwatch::rules::default_rules() == expected);
+}
+
+TEST_CASE("an empty config or one with only comments gives all defaults", "[config]") {
+  for (const std::string yaml : {"", "\n\n", "# nothing here\n  # indented comment\n", "---\n"}) {
+    const Config config = parse_ok(yaml);
+    CHECK(config == Config{});
+    CHECK(config.poll_interval == minutes{1});
+    CHECK(config.files.certs_dirs == std::vector<std::string>{"/var/lib/cockroach/certs"});
+    CHECK(config.files.extra.empty());
+    CHECK(config.files.max_file_bytes == 1024 * 1024);
+    CHECK(config.rules == certwatch::rules::default_rules());
+    CHECK_FALSE(config.cluster.has_value());
+    CHECK(config.alerting.job == "crdb-certwatch");
+    CHECK(config.alerting.extra_labels.empty());
+  }
+}
+
+TEST_CASE("empty sections keep their defaults", "[config]") {
+  CHECK(parse_ok("files:\nalerting: {}\n") == Config{});
+}
+
+TEST_CASE("a full config is parsed into exact values", "[config]") {
+  const Config config = parse_ok(R"(# every key set
+poll_interval: 45s
+files:
+  certs_dirs: [/var/lib/cockroach/certs, /srv/crdb/certs]
+  extra:
+    - path: /etc/haproxy/*.pem
+      cert_type: ui
+    - path: /etc/misc/cert.crt
+  max_file_bytes: 512KiB
+rules:
+  - cert_types: [ca]
+    below: 180d
+    action: plan_rotation
+    severity: info
+  - cert_types: [node, client]
+    below: 1h30m
+    action: page_someone
+    severity: critical
+cluster:
+  dsn: postgresql://certwatch@db:26257/defaultdb?sslmode=verify-full
+  poll_interval: 10m
+  connect_timeout: 3s
+  statement_timeout: 20s
+  local_node_id: 3
+alerting:
+  job: certwatch
+  runbook_base_url: https://wiki.example.com/runbooks
+  extra_labels:
+    team: db
+    _private: "yes"
+  expiry_for: 0s
+  file_error_for: 1m
+  source_down_for: 2m
+  node_stale_after: 3m
+  reload_pending_for: 4m
+  insecure_for: 5m
+  exporter_down_for: 6m
+)");
+
+  Config expected;
+  expected.poll_interval = seconds{45};
+  expected.files.certs_dirs = {"/var/lib/cockroach/certs", "/srv/crdb/certs"};
+  expected.files.extra = {ExtraFile{"/etc/haproxy/*.pem", CertType::ui},
+                          ExtraFile{"/etc/misc/cert.crt", CertType::other}};
+  expected.files.max_file_bytes = 512 * 1024;
+  expected.rules = {
+      Rule{{CertType::ca}, days{180}, "plan_rotation", Severity::info},
+      Rule{{CertType::node, CertType::client}, minutes{90}, "page_someone", Severity::critical},
+  };
+  ClusterConfig cluster;
+  cluster.dsn = "postgresql://certwatch@db:26257/defaultdb?sslmode=verify-full";
+  cluster.poll_interval = minutes{10};
+  cluster.connect_timeout = seconds{3};
+  cluster.statement_timeout = seconds{20};
+  cluster.local_node_id = "3";
+  expected.cluster = cluster;
+  AlertingConfig& alerting = expected.alerting;
+  alerting.job = "certwatch";
+  alerting.runbook_base_url = "https://wiki.example.com/runbooks";
+  alerting.extra_labels = {{"team", "db"}, {"_private", "yes"}};
+  alerting.expiry_for = seconds{0};
+  alerting.file_error_for = minutes{1};
+  alerting.source_down_for = minutes{2};
+  alerting.node_stale_after = minutes{3};
+  alerting.reload_pending_for = minutes{4};
+  alerting.insecure_for = minutes{5};
+  alerting.exporter_down_for = minutes{6};
+
+  // Field by field first, so a failure says which one.
+  CHECK(config.poll_interval == expected.poll_interval);
+  CHECK(config.files.certs_dirs == expected.files.certs_dirs);
+  CHECK(config.files.extra == expected.files.extra);
+  CHECK(config.files.max_file_bytes == expected.files.max_file_bytes);
+  CHECK(config.rules == expected.rules);
+  REQUIRE(config.cluster.has_value());
+  CHECK(config.cluster->dsn == cluster.dsn);
+  CHECK(config.cluster->dsn_file.empty());
+  CHECK(config.cluster->poll_interval == cluster.poll_interval);
+  CHECK(config.cluster->connect_timeout == cluster.connect_timeout);
+  CHECK(config.cluster->statement_timeout == cluster.statement_timeout);
+  CHECK(config.cluster->local_node_id == cluster.local_node_id);
+  CHECK(config.alerting.job == alerting.job);
+  CHECK(config.alerting.runbook_base_url == alerting.runbook_base_url);
+  CHECK(config.alerting.extra_labels == alerting.extra_labels);
+  CHECK(config.alerting == alerting);
+  CHECK(config == expected);
+}
+
+TEST_CASE("optional values take their defaults inside a present section", "[config]") {
+  const Config config = parse_ok(
+      "cluster:\n  dsn: host=db port=26257 user=certwatch\n  local_node_id: \"n7\"\n"
+      "files:\n  certs_dirs: []\n  extra: [{path: /x/*.crt}]\n  max_file_bytes: 4096\n");
+  REQUIRE(config.cluster.has_value());
+  CHECK(config.cluster->dsn == "host=db port=26257 user=certwatch");
+  CHECK(config.cluster->poll_interval == minutes{5});
+  CHECK(config.cluster->connect_timeout == seconds{5});
+  CHECK(config.cluster->statement_timeout == seconds{10});
+  CHECK(config.cluster->local_node_id == "n7");
+  CHECK(config.files.certs_dirs.empty());
+  CHECK(config.files.extra == std::vector<ExtraFile>{{"/x/*.crt", CertType::other}});
+  CHECK(config.files.max_file_bytes == 4096);
+}
+
+TEST_CASE("max_file_bytes takes bytes or binary sizes", "[config]") {
+  const std::pair<std::string, std::uint64_t> cases[] = {
+      {"1", 1},
+      {"65536", 65536},
+      {"100B", 100},
+      {"64KiB", 65536},
+      {"512KiB", 512 * 1024},
+      {"1MiB", 1024 * 1024},
+      {"2GiB", 2ULL << 30},
+      {"'1MiB'", 1024 * 1024},
+  };
+  for (const auto& [text, bytes] : cases) {
+    INFO(text);
+    CHECK(parse_ok("files:\n  max_file_bytes: " + text + "\n").files.max_file_bytes == bytes);
+  }
+}
+
+TEST_CASE("rules replace the defaults; an empty list leaves only the built-in states", "[config]") {
+  CHECK(parse_ok("rules: []\n").rules.empty());
+  const Config config =
+      parse_ok("rules:\n  - {cert_types: [other], below: 7d, action: look, severity: warning}\n");
+  CHECK(config.rules ==
+        std::vector<Rule>{Rule{{CertType::other}, days{7}, "look", Severity::warning}});
+}
+
+TEST_CASE("bad configs are rejected with exact messages", "[config]") {
+  struct Case {
+    std::string yaml;
+    std::string error;
+  };
+  const std::vector<Case> cases{
+      // Structure and keys.
+      {"- poll_interval: 1m\n", "cfg.yaml:1: the top level must be a map of settings"},
+      {"hello\n", "cfg.yaml:1: the top level must be a map of settings"},
+      {"pol_interval: 1m\n", "cfg.yaml:1: pol_interval: unknown key"},
+      {"files:\n  certs_dirz: []\n", "cfg.yaml:2: files.certs_dirz: unknown key"},
+      {"poll_interval: 1m\nfiles: {}\npoll_interval: 2m\n",
+       "cfg.yaml:3: poll_interval: duplicate key (first set on line 1)"},
+      {"? [a, b]\n: 1\n", "cfg.yaml:1: keys must be strings"},
+      {"poll_interval: 1m\n---\nfiles: {}\n", "cfg.yaml:3: only one YAML document is allowed"},
+      {"files: [/certs]\n", "cfg.yaml:1: files: must be a map"},
+      // Durations.
+      {"poll_interval: 5x\n",
+       "cfg.yaml:1: poll_interval: invalid duration \"5x\" (expected e.g. 30s, 5m, 12h, 90d, "
+       "1h30m)"},
+      {"poll_interval: 30\n",
+       "cfg.yaml:1: poll_interval: invalid duration \"30\" (expected e.g. 30s, 5m, 12h, 90d, "
+       "1h30m)"},
+      {"poll_interval: 0s\n", "cfg.yaml:1: poll_interval: must be greater than 0s"},
+      {"poll_interval: [1m]\n",
+       "cfg.yaml:1: poll_interval: must be a duration such as 30s, 5m, 12h or 90d"},
+      {"poll_interval:\n", "cfg.yaml:1: poll_interval: missing value"},
+      // files.
+      {"files:\n  certs_dirs: /var/certs\n", "cfg.yaml:2: files.certs_dirs: must be a list"},
+      {"files:\n  certs_dirs: {a: /b}\n", "cfg.yaml:2: files.certs_dirs: must be a list"},
+      {"files:\n  certs_dirs:\n", "cfg.yaml:2: files.certs_dirs: must be a list"},
+      {"files:\n  certs_dirs:\n    - /a\n    - relative/certs\n",
+       "cfg.yaml:4: files.certs_dirs[1]: must be an absolute path, got \"relative/certs\""},
+      {"files:\n  certs_dirs:\n    - {a: b}\n",
+       "cfg.yaml:3: files.certs_dirs[0]: must be a string"},
+      {"files:\n  certs_dirs: [\"\"]\n", "cfg.yaml:2: files.certs_dirs[0]: must not be empty"},
+      {"files:\n  certs_dirs:\n    - /a\n    - /a/./\n",
+       "cfg.yaml:4: files.certs_dirs[1]: same path as files.certs_dirs[0]"},
+      {"files:\n  max_file_bytes: lots\n",
+       "cfg.yaml:2: files.max_file_bytes: invalid size \"lots\" (expected bytes or e.g. 64KiB, "
+       "512KiB, 1MiB)"},
+      {"files:\n  max_file_bytes: 1MB\n",
+       "cfg.yaml:2: files.max_file_bytes: invalid size \"1MB\" (expected bytes or e.g. 64KiB, "
+       "512KiB, 1MiB)"},
+      {"files:\n  max_file_bytes: -5\n",
+       "cfg.yaml:2: files.max_file_bytes: invalid size \"-5\" (expected bytes or e.g. 64KiB, "
+       "512KiB, 1MiB)"},
+      {"files:\n  max_file_bytes: 0KiB\n",
+       "cfg.yaml:2: files.max_file_bytes: must be greater than 0"},
+      {"files:\n  extra: {path: /a.crt}\n", "cfg.yaml:2: files.extra: must be a list"},
+      {"files:\n  extra:\n    - /a.crt\n",
+       "cfg.yaml:3: files.extra[0]: must be a map with path and cert_type"},
+      {"files:\n  extra:\n    - cert_type: ca\n",
+       "cfg.yaml:3: files.extra[0].path: required key is missing"},
+      {"files:\n  extra:\n    - path: /a.crt\n      type: ca\n",
+       "cfg.yaml:4: files.extra[0].type: unknown key"},
+      {"files:\n  extra:\n    - path: /a.crt\n      cert_type: nodes\n",
+       "cfg.yaml:4: files.extra[0].cert_type: unknown cert type \"nodes\" (expected one of ca, "
+       "client_ca, ui_ca, tenant_ca, node, node_client, client, ui, tenant_client, "
+       "tenant_signing, other)"},
+      {"files:\n  extra:\n    - path: /etc/*/tls.crt\n",
+       "cfg.yaml:3: files.extra[0].path: wildcards are allowed only in the last path component, "
+       "got \"/etc/*/tls.crt\""},
+      {"files:\n  extra:\n    - path: /etc/tls/\n",
+       "cfg.yaml:3: files.extra[0].path: must name files, not a directory (use "
+       "files.certs_dirs for directories)"},
+      // rules.
+      {"rules: {below: 5d}\n", "cfg.yaml:1: rules: must be a list"},
+      {"rules:\n", "cfg.yaml:1: rules: must be a list"},
+      {"rules:\n  - cert_types: [node]\n    below: 5d\n    action: act\n",
+       "cfg.yaml:2: rules[0].severity: required key is missing"},
+      {"rules:\n  - {cert_types: [node], below: 5d, action: act, severity: urgent}\n",
+       "cfg.yaml:2: rules[0].severity: unknown severity \"urgent\" (expected info, warning or "
+       "critical)"},
+      {"rules:\n  - {cert_types: [node], below: 5d, action: act, severity: none}\n",
+       "cfg.yaml:2: rules[0].severity: unknown severity \"none\" (expected info, warning or "
+       "critical)"},
+      {"rules:\n  - {cert_types: [node], below: 5d, action: Rotate-Now, severity: info}\n",
+       "cfg.yaml:2: rules[0].action: invalid action name \"Rotate-Now\" (must match "
+       "[a-z][a-z0-9_]*)"},
+      {"rules:\n  - {cert_types: [node], below: 5d, action: expired, severity: info}\n",
+       "cfg.yaml:2: rules[0].action: \"expired\" is a built-in state and cannot be a rule "
+       "action"},
+      {"rules:\n  - {cert_types: [node], below: 5d, action: ok, severity: info}\n",
+       "cfg.yaml:2: rules[0].action: \"ok\" is a built-in state and cannot be a rule action"},
+      {"rules:\n  - {cert_types: [], below: 5d, action: act, severity: info}\n",
+       "cfg.yaml:2: rules[0].cert_types: must not be empty"},
+      {"rules:\n  - {cert_types: node, below: 5d, action: act, severity: info}\n",
+       "cfg.yaml:2: rules[0].cert_types: must be a list"},
+      {"rules:\n  - cert_types: [node, ui, node]\n    below: 5d\n    action: act\n"
+       "    severity: info\n",
+       "cfg.yaml:2: rules[0].cert_types[2]: duplicate cert type \"node\""},
+      {"rules:\n  - {cert_types: [nodes], below: 5d, action: act, severity: info}\n",
+       "cfg.yaml:2: rules[0].cert_types[0]: unknown cert type \"nodes\" (expected one of ca, "
+       "client_ca, ui_ca, tenant_ca, node, node_client, client, ui, tenant_client, "
+       "tenant_signing, other)"},
+      {"rules:\n  - {cert_types: [ca], below: 365d, action: a, severity: info}\n"
+       "  - {cert_types: [ca], below: -5d, action: b, severity: info}\n",
+       "cfg.yaml:3: rules[1].below: invalid duration \"-5d\" (expected e.g. 30s, 5m, 12h, 90d, "
+       "1h30m)"},
+      {"rules:\n  - 5\n",
+       "cfg.yaml:2: rules[0]: must be a map with cert_types, below, action "
+       "and severity"},
+      // cluster.
+      {"cluster: {}\n", "cfg.yaml:1: cluster: one of dsn or dsn_file is required"},
+      {"cluster:\n", "cfg.yaml:1: cluster: one of dsn or dsn_file is required"},
+      {"cluster:\n  dsn: host=db\n  dsn_file: /etc/dsn\n",
+       "cfg.yaml:3: cluster.dsn_file: cannot be combined with cluster.dsn (set only one)"},
+      {"cluster:\n  dsn: \"\"\n", "cfg.yaml:2: cluster.dsn: must not be empty"},
+      {"cluster:\n  dsn: [host=db]\n", "cfg.yaml:2: cluster.dsn: must be a string"},
+      {"cluster:\n  dsn: just-a-hostname\n",
+       "cfg.yaml:2: cluster.dsn: must be a postgresql:// URL or a key=value connection string"},
+      {"cluster:\n  dsn: host=db\n  connect_timeout: 0s\n",
+       "cfg.yaml:3: cluster.connect_timeout: must be greater than 0s"},
+      {"cluster:\n  dsn: host=db\n  local_node_id: [1]\n",
+       "cfg.yaml:3: cluster.local_node_id: must be a node id (string or integer)"},
+      {"cluster:\n  dsn: host=db\n  local_node_id: ''\n",
+       "cfg.yaml:3: cluster.local_node_id: must not be empty"},
+      {"cluster:\n  dsn: host=db\n  sslmode: require\n",
+       "cfg.yaml:3: cluster.sslmode: unknown key"},
+      // alerting.
+      {"alerting:\n  job: \"\"\n", "cfg.yaml:2: alerting.job: must not be empty"},
+      {"alerting:\n  runbook_base_url: {a: b}\n",
+       "cfg.yaml:2: alerting.runbook_base_url: must be a string"},
+      {"alerting:\n  extra_labels: [team]\n", "cfg.yaml:2: alerting.extra_labels: must be a map"},
+      {"alerting:\n  extra_labels:\n    severity: page\n",
+       "cfg.yaml:3: alerting.extra_labels.severity: reserved: the alert rules set severity "
+       "themselves"},
+      {"alerting:\n  extra_labels:\n    team-name: db\n",
+       "cfg.yaml:3: alerting.extra_labels.team-name: invalid label name (must match "
+       "[a-zA-Z_][a-zA-Z0-9_]*)"},
+      {"alerting:\n  extra_labels:\n    __meta: x\n",
+       "cfg.yaml:3: alerting.extra_labels.__meta: label names starting with __ are reserved"},
+      {"alerting:\n  extra_labels:\n    team: [db]\n",
+       "cfg.yaml:3: alerting.extra_labels.team: must be a string"},
+      {"alerting:\n  node_stale_after: 0s\n",
+       "cfg.yaml:2: alerting.node_stale_after: must be greater than 0s"},
+      {"alerting:\n  expiry_for: 10 m\n",
+       "cfg.yaml:2: alerting.expiry_for: invalid duration \"10 m\" (expected e.g. 30s, 5m, 12h, "
+       "90d, 1h30m)"},
+      // YAML syntax.
+      {"files:\n  certs_dirs: /a: b\nrules: []\n", "cfg.yaml:2: invalid YAML: illegal map value"},
+      {"files:\n  certs_dirs: [/a\nrules: []\n",
+       "cfg.yaml:3: invalid YAML: end of sequence flow not found"},
+      {"files:\n  a: 1\n b: 1\n", "cfg.yaml:3: invalid YAML: end of map not found"},
+      {"files:\n\tcerts_dirs: []\n", "cfg.yaml:2: invalid YAML: illegal map value"},
+      {"poll_interval: \"5m\\q\"\n", "cfg.yaml:1: invalid YAML: unknown escape character: q"},
+  };
+  REQUIRE(cases.size() >= 25);
+  for (const Case& c : cases) {
+    INFO("yaml:\n" << c.yaml);
+    const LoadResult result = parse_config(c.yaml, "cfg.yaml");
+    CHECK(messages(result) == std::vector<std::string>{c.error});
+    CHECK_FALSE(result.config.has_value());
+  }
+}
+
+TEST_CASE("all errors are reported together, in line order", "[config]") {
+  const LoadResult result = parse_config(R"(poll_interval: soon
+files:
+  certs_dirs: [relative]
+  bogus: 1
+rules:
+  - cert_types: [ca]
+    below: 0s
+    action: expired
+    severity: info
+cluster: {}
+alerting:
+  job: ""
+)",
+                                         "/etc/crdb-certwatch/config.yaml");
+  CHECK_FALSE(result.config.has_value());
+  const std::string f = "/etc/crdb-certwatch/config.yaml:";
+  CHECK(messages(result) ==
+        std::vector<std::string>{
+            f + "1: poll_interval: invalid duration \"soon\" (expected e.g. 30s, 5m, 12h, 90d, "
+                "1h30m)",
+            f + "3: files.certs_dirs[0]: must be an absolute path, got \"relative\"",
+            f + "4: files.bogus: unknown key",
+            f + "7: rules[0].below: must be greater than 0s",
+            f + "8: rules[0].action: \"expired\" is a built-in state and cannot be a rule action",
+            f + "10: cluster: one of dsn or dsn_file is required",
+            f + "12: alerting.job: must not be empty",
+        });
+  for (const ConfigError& error : result.errors) {
+    CHECK(error.file == "/etc/crdb-certwatch/config.yaml");
+    CHECK(error.line > 0);
+  }
+}
+
+TEST_CASE("ConfigError::to_string leaves out empty parts", "[config]") {
+  CHECK(ConfigError{"cfg.yaml", 3, "files.certs_dirs[1]", "bad"}.to_string() ==
+        "cfg.yaml:3: files.certs_dirs[1]: bad");
+  CHECK(ConfigError{"cfg.yaml", 0, "", "cannot read config file: gone"}.to_string() ==
+        "cfg.yaml: cannot read config file: gone");
+  CHECK(ConfigError{"cfg.yaml", 2, "", "invalid YAML: x"}.to_string() ==
+        "cfg.yaml:2: invalid YAML: x");
+  CHECK(ConfigError{"", 0, "rules", "must be a list"}.to_string() == "rules: must be a list");
+  CHECK(ConfigError{"", 4, "rules", "must be a list"}.to_string() ==
+        "line 4: rules: must be a list");
+}
+
+TEST_CASE("a YAML syntax error is one error with its line", "[config]") {
+  const LoadResult result = parse_config("poll_interval: 1m\nfiles:\n  certs_dirs: [/a\n", "c.yml");
+  REQUIRE(result.errors.size() == 1);
+  CHECK(result.errors[0].file == "c.yml");
+  CHECK(result.errors[0].line == 4);
+  CHECK(result.errors[0].key.empty());
+  CHECK(result.errors[0].message == "invalid YAML: end of sequence flow not found");
+}
+
+TEST_CASE("dsn_file is read at load, relative to the config file's directory", "[config]") {
+  const TempDir dir;
+  dir.write("etc/secrets/dsn", "postgresql://certwatch:pw@db:26257/defaultdb\n\n  \n", 0600);
+  const auto config_path = dir.write("etc/certwatch.yaml", "cluster:\n  dsn_file: secrets/dsn\n");
+
+  const LoadResult result = load_config_file(config_path.string());
+  REQUIRE(messages(result) == std::vector<std::string>{});
+  REQUIRE(result.config->cluster.has_value());
+  CHECK(result.config->cluster->dsn == "postgresql://certwatch:pw@db:26257/defaultdb");
+  CHECK(result.config->cluster->dsn_file == (dir.path() / "etc/secrets/dsn").string());
+
+  SECTION("an absolute dsn_file is used as it is") {
+    const auto dsn = dir.write("abs-dsn", "host=db user=certwatch");
+    const Config config = parse_ok("cluster:\n  dsn_file: " + dsn.string() + "\n");
+    CHECK(config.cluster->dsn == "host=db user=certwatch");
+    CHECK(config.cluster->dsn_file == dsn.string());
+  }
+}
+
+TEST_CASE("an unusable dsn_file is an error naming the key", "[config]") {
+  const TempDir dir;
+  const std::string base = dir.path().string();
+  dir.write("empty", "\n  \n");
+  dir.write("words", "not a connection string\n");
+  dir.write("sub/placeholder", "");
+  const auto parse_in_dir = [&](const std::string& dsn_file) {
+    return messages(parse_config("cluster:\n  dsn_file: " + dsn_file + "\n", base + "/cfg.yaml"));
+  };
+  const std::string at = base + "/cfg.yaml:2: cluster.dsn_file: ";
+  CHECK(parse_in_dir("missing") ==
+        std::vector<std::string>{at + "cannot read \"" + base +
+                                 "/missing\": No such file or directory"});
+  CHECK(parse_in_dir("sub") ==
+        std::vector<std::string>{at + "cannot read \"" + base + "/sub\": Is a directory"});
+  CHECK(parse_in_dir("empty") ==
+        std::vector<std::string>{at + "file \"" + base + "/empty\" is empty"});
+  CHECK(parse_in_dir("words") ==
+        std::vector<std::string>{at + "file \"" + base +
+                                 "/words\" must hold a postgresql:// URL or a key=value "
+                                 "connection string"});
+  CHECK(parse_in_dir("''") == std::vector<std::string>{at + "must not be empty"});
+  if (geteuid() != 0) {  // root reads anything
+    dir.write("locked", "host=db", 0000);
+    CHECK(parse_in_dir("locked") ==
+          std::vector<std::string>{at + "cannot read \"" + base + "/locked\": Permission denied"});
+  }
+}
+
+TEST_CASE("a password in the dsn never appears in an error", "[config]") {
+  const TempDir dir;
+  dir.write("bad-dsn", "mysql://admin:s3cret-pw@db/x\n");
+  const std::vector<std::string> bad_configs{
+      "cluster:\n  dsn: mysql://admin:s3cret-pw@db/x\n",
+      "cluster:\n  dsn: 's3cret-pw'\n",
+      "cluster:\n  dsn: [postgresql://admin:s3cret-pw@db]\n",
+      "cluster:\n  dsn: {password: s3cret-pw}\n",
+      "cluster:\n  dsn: postgresql://admin:s3cret-pw@db\n  dsn: host=db\n",
+      "cluster:\n  dsn: postgresql://admin:s3cret-pw@db\n  dsn_file: /nonexistent\n",
+      "cluster:\n  dsn: \"postgresql://admin:s3cret-pw@db\\x\"\n",
+      "cluster:\n  dsn: postgresql://admin:s3cret-pw@db\n  connect_timeout: 0s\n  oops: [\n",
+      "cluster:\n  dsn_file: bad-dsn\n",
+  };
+  for (const std::string& yaml : bad_configs) {
+    INFO(yaml);
+    const LoadResult result = parse_config(yaml, (dir.path() / "cfg.yaml").string());
+    CHECK_FALSE(result.errors.empty());
+    for (const std::string& message : messages(result)) {
+      INFO(message);
+      CHECK(message.find("s3cret") == std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("load_config_file reports an unreadable file without a line", "[config]") {
+  const TempDir dir;
+  const std::string path = (dir.path() / "nope.yaml").string();
+  const LoadResult result = load_config_file(path);
+  CHECK_FALSE(result.config.has_value());
+  CHECK(messages(result) ==
+        std::vector<std::string>{path + ": cannot read config file: No such file or directory"});
+}
+
+TEST_CASE("parse_duration accepts unit groups, largest first", "[config][duration]") {
+  const std::pair<std::string, seconds> cases[] = {
+      {"0s", seconds{0}},
+      {"30s", seconds{30}},
+      {"5m", minutes{5}},
+      {"12h", hours{12}},
+      {"90d", days{90}},
+      {"2w", days{14}},
+      {"1h30m", minutes{90}},
+      {"1d12h", hours{36}},
+      {"1w2d3h4m5s", seconds{((9 * 24 + 3) * 60 + 4) * 60 + 5}},
+      {"90m", minutes{90}},
+      {"007s", seconds{7}},
+      {"9223372036854775807s", seconds{9223372036854775807}},
+  };
+  for (const auto& [text, expected] : cases) {
+    INFO(text);
+    CHECK(parse_duration(text) == expected);
+  }
+}
+
+TEST_CASE("parse_duration rejects malformed text", "[config][duration]") {
+  for (const std::string text : {"",
+                                 "5",
+                                 "30",
+                                 "s",
+                                 "-5m",
+                                 "+5m",
+                                 "5x",
+                                 "5ms",
+                                 "5 m",
+                                 " 5m",
+                                 "5m ",
+                                 "1h 30m",
+                                 "1.5h",
+                                 "5M",
+                                 "1m1h",
+                                 "1h1h",
+                                 "30s5m",
+                                 "1d-2h",
+                                 "h1",
+                                 "5mm",
+                                 "9223372036854775808s",
+                                 "9223372036854775807m",
+                                 "15250284452472w",
+                                 "1e3s"}) {
+    INFO("\"" << text << "\"");
+    CHECK_FALSE(parse_duration(text).has_value());
+  }
+}
+
+TEST_CASE("format_duration gives the canonical spelling and round-trips", "[config][duration]") {
+  const std::pair<seconds, std::string> cases[] = {
+      {seconds{0}, "0s"}, {seconds{45}, "45s"},     {minutes{5}, "5m"},       {hours{12}, "12h"},
+      {days{90}, "90d"},  {days{365}, "365d"},      {minutes{90}, "1h30m"},   {hours{36}, "1d12h"},
+      {days{14}, "14d"},  {seconds{86401}, "1d1s"}, {seconds{-90}, "-1m30s"},
+  };
+  for (const auto& [value, text] : cases) {
+    CHECK(format_duration(value) == text);
+  }
+  for (std::int64_t n : {0LL, 1LL, 59LL, 60LL, 61LL, 3599LL, 3600LL, 3661LL, 86399LL, 86400LL,
+                         90061LL, 604800LL, 31536000LL, 9223372036854775807LL}) {
+    INFO(n);
+    const std::string text = format_duration(seconds{n});
+    CHECK(parse_duration(text) == seconds{n});
+  }
+}
+
+TEST_CASE("config/config.example.yaml loads without errors", "[config]") {
+  const LoadResult result = load_config_file(CERTWATCH_SOURCE_DIR "/config/config.example.yaml");
+  REQUIRE(messages(result) == std::vector<std::string>{});
+  const Config& config = *result.config;
+  // The example spells out the defaults; what it changes on purpose:
+  CHECK(config.poll_interval == Config{}.poll_interval);
+  CHECK(config.rules == certwatch::rules::default_rules());
+  CHECK(config.files.certs_dirs == Config{}.files.certs_dirs);
+  CHECK(config.files.extra.size() == 2);
+  REQUIRE(config.cluster.has_value());
+  CHECK(config.cluster->dsn.starts_with("postgresql://certwatch@localhost:26257/"));
+  CHECK(config.cluster->poll_interval == ClusterConfig{}.poll_interval);
+  CHECK(config.alerting.extra_labels == std::map<std::string, std::string>{{"team", "database"}});
+  CHECK(config.alerting.expiry_for == AlertingConfig{}.expiry_for);
+}
