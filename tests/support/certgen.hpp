@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace certwatch::testing {
@@ -12,7 +13,7 @@ namespace certwatch::testing {
 struct GeneratedCert;
 
 struct CertSpec {
-  std::string common_name = "node";
+  std::string common_name = "node";  // empty: the subject has no CN attribute at all
   bool is_ca = false;
   std::int64_t not_before = 0;  // unix seconds; 0 means "now - 1h"
   std::int64_t not_after = 0;   // unix seconds; 0 means "now + 365d"
@@ -25,14 +26,21 @@ struct CertSpec {
 
 struct GeneratedCert {
   std::string cert_pem;
-  std::string key_pem;  // PKCS#8 PEM
-  std::string der;      // the certificate's DER bytes
+  std::string key_pem;         // PKCS#8 PEM
+  std::string der;             // the certificate's DER bytes
   std::shared_ptr<void> x509;  // X509*, for signing others
   std::shared_ptr<void> key;   // EVP_PKEY*
 };
 
 // Self-signed when issuer is null, otherwise signed by issuer (which should be a CA).
 GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer = nullptr);
+
+// PEM armour for arbitrary bytes (64-column base64), for hand-made broken blocks.
+std::string pem_encode(std::string_view der, const std::string& label = "CERTIFICATE");
+
+// SHA-256 fingerprint as OpenSSL's X509_digest computes it from the certificate object,
+// lowercase hex without separators: an oracle independent of the code under test.
+std::string sha256_fingerprint(const GeneratedCert& cert);
 
 // Seconds since the epoch, from the system clock.
 std::int64_t unix_now();

@@ -1,0 +1,330 @@
+#include "x509/parse.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <openssl/asn1.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <array>
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <ctime>
+#include <memory>
+#include <utility>
+
+namespace certwatch::x509 {
+namespace {
+
+constexpr std::string_view kBeginMarker = "-----BEGIN ";
+constexpr std::string_view kCertBegin = "-----BEGIN CERTIFICATE-----";
+constexpr std::string_view kCertEnd = "-----END CERTIFICATE-----";
+constexpr std::string_view kDashes = "-----";
+// Enough to say what went wrong without letting a hostile file grow the log line without bound.
+constexpr int kMaxDetailedBadBlocks = 3;
+
+struct X509Deleter {
+  void operator()(X509* cert) const { X509_free(cert); }
+};
+struct GeneralNamesDeleter {
+  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
+};
+struct OpensslBufferDeleter {
+  void operator()(unsigned char* buffer) const { OPENSSL_free(buffer); }
+};
+using X509Ptr = std::unique_ptr<X509, X509Deleter>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter>;
+using OpensslBuffer = std::unique_ptr<unsigned char, OpensslBufferDeleter>;
+
+// Parsing must not leave OpenSSL errors behind for whoever calls OpenSSL next on this thread.
+class ErrorQueueGuard {
+ public:
+  ErrorQueueGuard() { ERR_set_mark(); }
+  ~ErrorQueueGuard() { ERR_pop_to_mark(); }
+  ErrorQueueGuard(const ErrorQueueGuard&) = delete;
+  ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;
+};
+
+// Either facts or the reason there are none.
+struct ParsedCert {
+  std::optional<CertificateFacts> facts;
+  std::string error;
+};
+
+std::string_view bytes_of(const ASN1_STRING* str) {
+  const unsigned char* data = ASN1_STRING_get0_data(str);
+  const int length = ASN1_STRING_length(str);
+  if (data == nullptr || length <= 0) return {};
+  return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(length)};
+}
+
+std::string to_lower_hex(std::string_view bytes) {
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    hex.push_back(kDigits[byte >> 4U]);
+    hex.push_back(kDigits[byte & 0x0FU]);
+  }
+  return hex;
+}
+
+// Go's crypto/x509 (which CockroachDB uses) keeps the last CN when a name has several, so we do
+// the same to report what the cluster itself sees.
+std::string common_name(const X509_NAME* name) {
+  if (name == nullptr) return {};
+  int found = -1;
+  for (int pos = X509_NAME_get_index_by_NID(name, NID_commonName, -1); pos >= 0;
+       pos = X509_NAME_get_index_by_NID(name, NID_commonName, pos)) {
+    found = pos;
+  }
+  if (found < 0) return {};
+  const ASN1_STRING* value = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, found));
+  if (value == nullptr) return {};
+  unsigned char* utf8 = nullptr;
+  const int length = ASN1_STRING_to_UTF8(&utf8, value);
+  const OpensslBuffer owner(utf8);
+  if (length <= 0 || utf8 == nullptr) return {};
+  return {reinterpret_cast<const char*>(utf8), static_cast<std::size_t>(length)};
+}
+
+std::string serial_hex(const ASN1_INTEGER* serial) {
+  if (serial == nullptr) return "0";
+  std::string hex = to_lower_hex(bytes_of(serial));
+  const std::size_t first_significant = hex.find_first_not_of('0');
+  hex = first_significant == std::string::npos ? "0" : hex.substr(first_significant);
+  // RFC 5280 forbids negative serials but real CAs have issued them; show the sign rather than
+  // pretending the value is positive.
+  if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER && hex != "0") hex.insert(0, "-");
+  return hex;
+}
+
+std::optional<std::int64_t> unix_seconds(const ASN1_TIME* time) {
+  // ASN1_TIME_to_tm reads the current time when given null, which would be a silent lie here.
+  if (time == nullptr) return std::nullopt;
+  std::tm parts{};
+  if (ASN1_TIME_to_tm(time, &parts) != 1) return std::nullopt;
+  // Calendar arithmetic instead of timegm: no time_t range or errno ambiguity for years such as
+  // 1950 or 9999.
+  using namespace std::chrono;
+  const year_month_day date{year{parts.tm_year + 1900},
+                            month{static_cast<unsigned>(parts.tm_mon + 1)},
+                            day{static_cast<unsigned>(parts.tm_mday)}};
+  if (!date.ok()) return std::nullopt;
+  const auto midnight = sys_days{date}.time_since_epoch();
+  return duration_cast<seconds>(midnight).count() + std::int64_t{parts.tm_hour} * 3600 +
+         std::int64_t{parts.tm_min} * 60 + parts.tm_sec;
+}
+
+std::optional<std::string> ip_address_text(std::string_view raw) {
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  int family = 0;
+  if (raw.size() == 4) {
+    family = AF_INET;
+  } else if (raw.size() == 16) {
+    family = AF_INET6;
+  } else {
+    return std::nullopt;  // not an address (name-constraint ranges are 8 or 32 bytes)
+  }
+  if (inet_ntop(family, raw.data(), text.data(), static_cast<socklen_t>(text.size())) == nullptr) {
+    return std::nullopt;
+  }
+  return std::string(text.data());
+}
+
+void add_subject_alt_names(const X509* cert, CertificateFacts& facts) {
+  const GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
+  if (!names) return;
+  const int count = sk_GENERAL_NAME_num(names.get());
+  for (int i = 0; i < count; ++i) {
+    const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
+    if (name == nullptr) continue;
+    if (name->type == GEN_DNS) {
+      facts.dns_names.emplace_back(bytes_of(name->d.dNSName));
+    } else if (name->type == GEN_IPADD) {
+      if (auto text = ip_address_text(bytes_of(name->d.iPAddress))) {
+        facts.ip_addresses.push_back(std::move(*text));
+      }
+    }
+  }
+}
+
+ParsedCert parse_der_checked(std::string_view der) {
+  if (der.empty()) return {std::nullopt, "empty DER"};
+  if (der.size() > static_cast<std::size_t>(LONG_MAX)) return {std::nullopt, "DER too large"};
+  const auto* begin = reinterpret_cast<const unsigned char*>(der.data());
+  const unsigned char* cursor = begin;
+  const ErrorQueueGuard errors;
+  const X509Ptr cert(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
+  if (!cert) return {std::nullopt, "DER does not decode as an X.509 certificate"};
+  if (static_cast<std::size_t>(cursor - begin) != der.size()) {
+    return {std::nullopt, "trailing bytes after the certificate's DER"};
+  }
+
+  CertificateFacts facts;
+  facts.subject_cn = common_name(X509_get_subject_name(cert.get()));
+  facts.issuer_cn = common_name(X509_get_issuer_name(cert.get()));
+  facts.serial_hex = serial_hex(X509_get0_serialNumber(cert.get()));
+
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int digest_length = 0;
+  if (EVP_Digest(der.data(), der.size(), digest.data(), &digest_length, EVP_sha256(), nullptr) !=
+      1) {
+    return {std::nullopt, "SHA-256 of the DER failed"};
+  }
+  facts.fingerprint_sha256 =
+      to_lower_hex({reinterpret_cast<const char*>(digest.data()), digest_length});
+
+  const auto not_before = unix_seconds(X509_get0_notBefore(cert.get()));
+  const auto not_after = unix_seconds(X509_get0_notAfter(cert.get()));
+  if (!not_before || !not_after) return {std::nullopt, "invalid validity time"};
+  facts.not_before = *not_before;
+  facts.not_after = *not_after;
+
+  facts.is_ca = (X509_get_extension_flags(cert.get()) & EXFLAG_CA) != 0;
+  add_subject_alt_names(cert.get(), facts);
+  return {std::move(facts), {}};
+}
+
+bool is_pem_whitespace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+bool is_base64_symbol(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
+}
+
+// EVP_DecodeBlock accepts padding anywhere in a quad ("YQ=a") and counts padding bytes in its
+// output, so the shape is checked here and the padding subtracted afterwards.
+std::optional<std::string> decode_base64(std::string_view body, std::string& error) {
+  std::string compact;
+  compact.reserve(body.size());
+  for (const char c : body) {
+    if (is_pem_whitespace(c)) continue;
+    if (!is_base64_symbol(c) && c != '=') {
+      error = "invalid base64 character";
+      return std::nullopt;
+    }
+    compact.push_back(c);
+  }
+  if (compact.empty()) {
+    error = "empty block";
+    return std::nullopt;
+  }
+  if (compact.size() % 4 != 0) {
+    error = "base64 length is not a multiple of 4 (truncated?)";
+    return std::nullopt;
+  }
+  const std::size_t first_pad = compact.find('=');
+  const std::size_t padding = first_pad == std::string::npos ? 0 : compact.size() - first_pad;
+  if (padding > 2 ||
+      (padding > 0 && compact.find_first_not_of('=', first_pad) != std::string::npos)) {
+    error = "misplaced base64 padding";
+    return std::nullopt;
+  }
+  if (compact.size() > static_cast<std::size_t>(INT_MAX)) {
+    error = "block too large";
+    return std::nullopt;
+  }
+  std::string decoded(compact.size() / 4 * 3, '\0');
+  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                                      reinterpret_cast<const unsigned char*>(compact.data()),
+                                      static_cast<int>(compact.size()));
+  if (written < 0 || static_cast<std::size_t>(written) != decoded.size()) {
+    error = "base64 does not decode";
+    return std::nullopt;
+  }
+  decoded.resize(decoded.size() - padding);
+  return decoded;
+}
+
+class BadBlockLog {
+ public:
+  void add(int index, std::string_view why) {
+    ++count_;
+    if (count_ > kMaxDetailedBadBlocks) return;
+    if (!text_.empty()) text_ += "; ";
+    text_ += "certificate block " + std::to_string(index) + ": ";
+    text_ += why;
+  }
+  bool empty() const { return count_ == 0; }
+  std::string text() const {
+    if (count_ <= kMaxDetailedBadBlocks) return text_;
+    return text_ + "; and " + std::to_string(count_ - kMaxDetailedBadBlocks) + " more bad blocks";
+  }
+
+ private:
+  int count_ = 0;
+  std::string text_;
+};
+
+}  // namespace
+
+std::optional<CertificateFacts> parse_der(std::string_view der) {
+  return parse_der_checked(der).facts;
+}
+
+BundleResult parse_pem_bundle(std::string_view bytes) {
+  BundleResult result;
+  BadBlockLog bad_blocks;
+  int block_index = 0;
+  std::size_t pos = 0;
+  // Every scan below starts where the previous one stopped, so the work is linear in the input.
+  while (pos < bytes.size()) {
+    const std::size_t begin = bytes.find(kBeginMarker, pos);
+    if (begin == std::string_view::npos) break;
+    if (bytes.substr(begin, kCertBegin.size()) != kCertBegin) {
+      // Another block type (a key, a CRL, a TRUSTED CERTIFICATE): never decoded. Its body is
+      // base64 and cannot contain a BEGIN marker, so resuming the search past this one is enough.
+      pos = begin + kBeginMarker.size();
+      continue;
+    }
+    const int index = block_index++;
+    const std::size_t body_begin = begin + kCertBegin.size();
+    // Valid base64 never contains "-----", so the next dashes must be this block's END line; a
+    // BEGIN or another END there means the block was cut short.
+    const std::size_t body_end = bytes.find(kDashes, body_begin);
+    if (body_end == std::string_view::npos) {
+      bad_blocks.add(index, "BEGIN without END (truncated file?)");
+      break;
+    }
+    if (bytes.substr(body_end, kCertEnd.size()) != kCertEnd) {
+      bad_blocks.add(index, "no END CERTIFICATE line before the next PEM marker");
+      pos = body_end;
+      continue;
+    }
+    pos = body_end + kCertEnd.size();
+
+    std::string why;
+    const auto der = decode_base64(bytes.substr(body_begin, body_end - body_begin), why);
+    if (!der) {
+      bad_blocks.add(index, why);
+      continue;
+    }
+    ParsedCert parsed = parse_der_checked(*der);
+    if (!parsed.facts) {
+      bad_blocks.add(index, parsed.error);
+      continue;
+    }
+    result.certificates.push_back(std::move(*parsed.facts));
+    result.indices.push_back(index);
+  }
+
+  if (block_index == 0) {
+    result.error = ParseError::no_certificate;
+    result.detail = "no BEGIN CERTIFICATE block";
+  } else if (!bad_blocks.empty()) {
+    result.error = ParseError::bad_pem;
+    result.detail = bad_blocks.text();
+  }
+  return result;
+}
+
+}  // namespace certwatch::x509

@@ -1,0 +1,211 @@
+#include "support/certgen.hpp"
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <stdexcept>
+#include <string_view>
+
+namespace certwatch::testing {
+namespace {
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+struct X509ExtensionDeleter {
+  void operator()(X509_EXTENSION* ext) const { X509_EXTENSION_free(ext); }
+};
+struct GeneralNamesDeleter {
+  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
+};
+struct GeneralNameDeleter {
+  void operator()(GENERAL_NAME* name) const { GENERAL_NAME_free(name); }
+};
+struct Asn1StringDeleter {
+  void operator()(ASN1_STRING* str) const { ASN1_STRING_free(str); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, X509ExtensionDeleter>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter>;
+using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, GeneralNameDeleter>;
+using Asn1StringPtr = std::unique_ptr<ASN1_STRING, Asn1StringDeleter>;
+
+// Test helpers fail loudly: a certificate that silently lacks an extension would make a test
+// assert against the wrong thing.
+void check(bool ok, std::string_view what) {
+  if (!ok) throw std::runtime_error("certgen: " + std::string(what) + " failed");
+}
+
+std::shared_ptr<void> own_x509(X509* cert) {
+  check(cert != nullptr, "X509_new");
+  return {cert, [](void* p) { X509_free(static_cast<X509*>(p)); }};
+}
+
+std::shared_ptr<void> own_key(EVP_PKEY* key) {
+  check(key != nullptr, "EC P-256 key generation");
+  return {key, [](void* p) { EVP_PKEY_free(static_cast<EVP_PKEY*>(p)); }};
+}
+
+X509* as_x509(const std::shared_ptr<void>& p) { return static_cast<X509*>(p.get()); }
+EVP_PKEY* as_key(const std::shared_ptr<void>& p) { return static_cast<EVP_PKEY*>(p.get()); }
+
+std::string drain(BIO* bio) {
+  const std::size_t pending = BIO_ctrl_pending(bio);
+  std::string out(pending, '\0');
+  if (pending > 0) {
+    check(BIO_read(bio, out.data(), static_cast<int>(pending)) == static_cast<int>(pending),
+          "BIO_read");
+  }
+  return out;
+}
+
+std::uint64_t random_serial() {
+  std::uint64_t serial = 0;
+  while (serial == 0) {
+    check(RAND_bytes(reinterpret_cast<unsigned char*>(&serial), sizeof serial) == 1, "RAND_bytes");
+  }
+  return serial;
+}
+
+void set_time(ASN1_TIME* field, std::int64_t unix_seconds) {
+  // ASN1_TIME_set picks UTCTime for 1950..2049 and GeneralizedTime otherwise, as RFC 5280 wants.
+  check(ASN1_TIME_set(field, static_cast<time_t>(unix_seconds)) != nullptr, "ASN1_TIME_set");
+}
+
+void add_conf_extension(X509* cert, X509V3_CTX& ctx, int nid, const char* value) {
+  const X509ExtensionPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  check(ext != nullptr, value);
+  check(X509_add_ext(cert, ext.get(), -1) == 1, "X509_add_ext");
+}
+
+void push_name(GENERAL_NAMES* names, int type, Asn1StringPtr value) {
+  GeneralNamePtr name(GENERAL_NAME_new());
+  check(name != nullptr, "GENERAL_NAME_new");
+  GENERAL_NAME_set0_value(name.get(), type, value.release());
+  check(sk_GENERAL_NAME_push(names, name.get()) > 0, "sk_GENERAL_NAME_push");
+  static_cast<void>(name.release());  // the stack owns it now
+}
+
+void add_subject_alt_names(X509* cert, const CertSpec& spec) {
+  if (spec.dns_names.empty() && spec.ip_addresses.empty()) return;
+  const GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
+  check(names != nullptr, "sk_GENERAL_NAME_new_null");
+  for (const auto& dns : spec.dns_names) {
+    Asn1StringPtr value(ASN1_IA5STRING_new());
+    check(value != nullptr, "ASN1_IA5STRING_new");
+    check(ASN1_STRING_set(value.get(), dns.data(), static_cast<int>(dns.size())) == 1,
+          "ASN1_STRING_set");
+    push_name(names.get(), GEN_DNS, std::move(value));
+  }
+  for (const auto& ip : spec.ip_addresses) {
+    Asn1StringPtr value(a2i_IPADDRESS(ip.c_str()));
+    check(value != nullptr, "a2i_IPADDRESS " + ip);
+    push_name(names.get(), GEN_IPADD, std::move(value));
+  }
+  check(X509_add1_ext_i2d(cert, NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) == 1,
+        "subjectAltName");
+}
+
+}  // namespace
+
+GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer) {
+  GeneratedCert out;
+  out.key = spec.reuse_key_of != nullptr
+                ? spec.reuse_key_of->key
+                : own_key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  out.x509 = own_x509(X509_new());
+  X509* cert = as_x509(out.x509);
+
+  check(X509_set_version(cert, X509_VERSION_3) == 1, "X509_set_version");
+  const std::uint64_t serial = spec.serial != 0 ? spec.serial : random_serial();
+  check(ASN1_INTEGER_set_uint64(X509_get_serialNumber(cert), serial) == 1, "serial");
+
+  const std::int64_t now = unix_now();
+  set_time(X509_getm_notBefore(cert), spec.not_before != 0 ? spec.not_before : now - 3600);
+  set_time(X509_getm_notAfter(cert), spec.not_after != 0 ? spec.not_after : now + 365 * kDay);
+
+  if (!spec.common_name.empty()) {
+    X509_NAME* subject = X509_get_subject_name(cert);
+    check(X509_NAME_add_entry_by_txt(
+              subject, "CN", MBSTRING_UTF8,
+              reinterpret_cast<const unsigned char*>(spec.common_name.c_str()), -1, -1, 0) == 1,
+          "CN " + spec.common_name);
+  }
+  X509* issuer_cert = issuer != nullptr ? as_x509(issuer->x509) : cert;
+  check(X509_set_issuer_name(cert, X509_get_subject_name(issuer_cert)) == 1, "issuer name");
+  check(X509_set_pubkey(cert, as_key(out.key)) == 1, "X509_set_pubkey");
+
+  X509V3_CTX ctx{};
+  X509V3_set_ctx(&ctx, issuer_cert, cert, nullptr, nullptr, 0);
+  if (spec.is_ca) {
+    add_conf_extension(cert, ctx, NID_basic_constraints, "critical,CA:TRUE");
+    add_conf_extension(cert, ctx, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
+  } else {
+    add_conf_extension(cert, ctx, NID_basic_constraints, "critical,CA:FALSE");
+    add_conf_extension(cert, ctx, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+    add_conf_extension(cert, ctx, NID_ext_key_usage, "serverAuth,clientAuth");
+  }
+  add_conf_extension(cert, ctx, NID_subject_key_identifier, "hash");
+  if (issuer != nullptr) add_conf_extension(cert, ctx, NID_authority_key_identifier, "keyid");
+  add_subject_alt_names(cert, spec);
+
+  EVP_PKEY* signing_key = issuer != nullptr ? as_key(issuer->key) : as_key(out.key);
+  check(X509_sign(cert, signing_key, EVP_sha256()) > 0, "X509_sign");
+
+  const BioPtr cert_bio(BIO_new(BIO_s_mem()));
+  check(cert_bio != nullptr && PEM_write_bio_X509(cert_bio.get(), cert) == 1, "PEM_write_bio_X509");
+  out.cert_pem = drain(cert_bio.get());
+
+  const BioPtr key_bio(BIO_new(BIO_s_mem()));
+  check(key_bio != nullptr && PEM_write_bio_PrivateKey(key_bio.get(), as_key(out.key), nullptr,
+                                                       nullptr, 0, nullptr, nullptr) == 1,
+        "PEM_write_bio_PrivateKey");
+  out.key_pem = drain(key_bio.get());
+
+  const int der_length = i2d_X509(cert, nullptr);
+  check(der_length > 0, "i2d_X509 length");
+  out.der.assign(static_cast<std::size_t>(der_length), '\0');
+  auto* der_cursor = reinterpret_cast<unsigned char*>(out.der.data());
+  check(i2d_X509(cert, &der_cursor) == der_length, "i2d_X509");
+  return out;
+}
+
+std::string pem_encode(std::string_view der, const std::string& label) {
+  const BioPtr bio(BIO_new(BIO_s_mem()));
+  check(bio != nullptr, "BIO_new");
+  check(PEM_write_bio(bio.get(), label.c_str(), "",
+                      reinterpret_cast<const unsigned char*>(der.data()),
+                      static_cast<long>(der.size())) > 0,
+        "PEM_write_bio");
+  return drain(bio.get());
+}
+
+std::string sha256_fingerprint(const GeneratedCert& cert) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  check(X509_digest(as_x509(cert.x509), EVP_sha256(), digest.data(), &length) == 1, "X509_digest");
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    std::array<char, 3> pair{};
+    std::snprintf(pair.data(), pair.size(), "%02x", digest[i]);
+    hex += pair.data();
+  }
+  return hex;
+}
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace certwatch::testing
