@@ -24,6 +24,8 @@ struct ClusterFacts {
   bool secure = false;  // at least one node reports certificate metrics
   // The node this daemon runs beside: from config, or detected by address; empty if unknown.
   std::string local_node_id;
+  // Why local_node_id is empty (no node or several nodes matched this host); for the log.
+  std::string local_node_note;
 };
 
 struct PollResult {

@@ -1,0 +1,517 @@
+#include "sources/cluster_source.hpp"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <libpq-fe.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <climits>
+#include <cmath>
+#include <pqxx/pqxx>
+#include <regex>
+#include <set>
+#include <utility>
+
+namespace certwatch::sources {
+namespace {
+
+constexpr std::string_view kApplicationName = "crdb-certwatch";
+constexpr std::size_t kFixedColumns = 4;  // node_id, address, server_version, updated_at
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+// libpq messages span lines ("...failed: Connection refused\n\tIs the server running..."): one
+// line reads better in logs and on the status page.
+std::string one_line(std::string_view text) {
+  std::string out;
+  bool pending_space = false;
+  for (const char c : text) {
+    if (std::isspace(static_cast<unsigned char>(c)) != 0) {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_space) out += ' ';
+    pending_space = false;
+    out += c;
+  }
+  return out;
+}
+
+std::string clean_message(std::string_view text) { return scrub_secrets(one_line(text)); }
+
+std::string quote_conninfo_value(std::string_view value) {
+  std::string out = "'";
+  for (const char c : value) {
+    if (c == '\\' || c == '\'') out += '\\';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+// PQconninfoParse's messages may quote a piece of the DSN (`missing "=" after "..."`), which could
+// be a password; only the name of an unknown option is safe to repeat.
+std::string describe_conninfo_error(const char* error) {
+  const std::string_view text = error == nullptr ? std::string_view{} : std::string_view{error};
+  constexpr std::string_view kUnknownOption = "invalid connection option";
+  std::string out = "the DSN is not a valid libpq connection string";
+  if (text.starts_with(kUnknownOption)) out += ": " + one_line(text);
+  return out;
+}
+
+std::optional<std::string> canonical_ip(std::string_view text) {
+  std::string address(text);
+  if (const auto zone = address.find('%'); zone != std::string::npos) address.resize(zone);
+  char buffer[INET6_ADDRSTRLEN] = {};
+  in_addr v4{};
+  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) {
+    return std::string(inet_ntop(AF_INET, &v4, buffer, sizeof buffer));
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
+    // A v4-mapped address (::ffff:10.0.0.1) is the same host as its IPv4 form.
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+      std::copy_n(&v6.s6_addr[12], 4, reinterpret_cast<unsigned char*>(&v4.s_addr));
+      return std::string(inet_ntop(AF_INET, &v4, buffer, sizeof buffer));
+    }
+    return std::string(inet_ntop(AF_INET6, &v6, buffer, sizeof buffer));
+  }
+  return std::nullopt;
+}
+
+std::string canonical_name(std::string_view name) {
+  std::string out = lowercase(name);
+  while (!out.empty() && out.back() == '.') out.pop_back();
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+void add_unique(std::vector<std::string>& items, std::string item) {
+  if (!item.empty() && std::find(items.begin(), items.end(), item) == items.end()) {
+    items.push_back(std::move(item));
+  }
+}
+
+std::string sockaddr_text(const sockaddr* address) {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  if (address->sa_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(address);
+    if (inet_ntop(AF_INET, &v4->sin_addr, buffer, sizeof buffer) != nullptr) return buffer;
+  } else if (address->sa_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(address);
+    if (inet_ntop(AF_INET6, &v6->sin6_addr, buffer, sizeof buffer) != nullptr) return buffer;
+  }
+  return {};
+}
+
+std::string format_seconds(std::chrono::seconds value) {
+  return std::to_string(std::max<std::chrono::seconds::rep>(value.count(), 1));
+}
+
+}  // namespace
+
+const std::string& node_status_query() {
+  static const std::string query = [] {
+    std::string q =
+        "SELECT node_id, address, server_version, extract(epoch FROM updated_at) AS updated_at";
+    for (const auto& metric : kClusterCertMetrics) {
+      std::string alias(metric.suffix);
+      std::replace(alias.begin(), alias.end(), '-', '_');
+      q += ", metrics->>'security.certificate.expiration.";
+      q += metric.suffix;
+      q += "' AS expiration_" + alias;
+    }
+    q += " FROM crdb_internal.kv_node_status ORDER BY node_id";
+    return q;
+  }();
+  return query;
+}
+
+std::string address_host(std::string_view address) {
+  if (address.starts_with('[')) {
+    const auto close = address.find(']');
+    if (close != std::string_view::npos) return std::string(address.substr(1, close - 1));
+    return std::string(address);
+  }
+  const auto colon = address.find(':');
+  // More than one colon without brackets: a bare IPv6 address, no port.
+  if (colon == std::string_view::npos || address.find(':', colon + 1) != std::string_view::npos) {
+    return std::string(address);
+  }
+  return std::string(address.substr(0, colon));
+}
+
+std::optional<std::int64_t> parse_unix_seconds(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
+    text.remove_suffix(1);
+  }
+  if (text.starts_with('+')) text.remove_prefix(1);
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  // Far beyond any certificate's notAfter (year 9999 is 2.5e11); keeps llround defined.
+  if (std::fabs(value) > 1e15) return std::nullopt;
+  return static_cast<std::int64_t>(std::llround(value));
+}
+
+HostIdentity current_host_identity() {
+  HostIdentity host;
+  char hostname[256] = {};
+  if (gethostname(hostname, sizeof hostname - 1) == 0) {
+    add_unique(host.names, hostname);
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_CANONNAME;
+    addrinfo* found = nullptr;
+    if (getaddrinfo(hostname, nullptr, &hints, &found) == 0) {
+      const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner{found, &freeaddrinfo};
+      for (const addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
+        if (entry->ai_canonname != nullptr) add_unique(host.names, entry->ai_canonname);
+        if (entry->ai_addr != nullptr) add_unique(host.addresses, sockaddr_text(entry->ai_addr));
+      }
+    }
+  }
+  ifaddrs* interfaces = nullptr;
+  if (getifaddrs(&interfaces) == 0) {
+    const std::unique_ptr<ifaddrs, decltype(&freeifaddrs)> owner{interfaces, &freeifaddrs};
+    for (const ifaddrs* entry = interfaces; entry != nullptr; entry = entry->ifa_next) {
+      if (entry->ifa_addr != nullptr) add_unique(host.addresses, sockaddr_text(entry->ifa_addr));
+    }
+  }
+  return host;
+}
+
+LocalNodeDetection detect_local_node(const std::vector<NodeInfo>& nodes, const HostIdentity& host) {
+  std::set<std::string> names;
+  for (const auto& name : host.names) names.insert(canonical_name(name));
+  std::set<std::string> addresses;
+  for (const auto& address : host.addresses) {
+    if (auto ip = canonical_ip(address)) addresses.insert(*ip);
+  }
+
+  std::vector<std::string> matches;
+  for (const auto& node : nodes) {
+    const std::string node_host = address_host(node.address);
+    if (node_host.empty()) continue;
+    const auto ip = canonical_ip(node_host);
+    const bool local = ip ? addresses.contains(*ip) : names.contains(canonical_name(node_host));
+    if (local) matches.push_back(node.node_id);
+  }
+
+  if (matches.size() == 1) return {matches.front(), {}};
+  if (matches.empty()) {
+    return {{},
+            "no node's address matches this host (names: " + join(host.names) +
+                "; addresses: " + join(host.addresses) + "); set cluster.local_node_id"};
+  }
+  return {{},
+          "several nodes' addresses match this host (node ids " + join(matches) +
+              "); set cluster.local_node_id"};
+}
+
+PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
+                                 const std::optional<std::string>& configured_local_node_id,
+                                 const std::function<HostIdentity()>& host) {
+  PollResult result;
+  result.kind = SourceKind::cluster;
+  ClusterFacts facts;
+  for (const auto& row : rows) {
+    NodeInfo node{row.node_id, row.address, row.server_version, 0};
+    if (row.updated_at) {
+      double updated_at = 0;
+      const std::string_view text = *row.updated_at;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), updated_at);
+      if (error == std::errc{} && std::isfinite(updated_at)) node.updated_at = updated_at;
+    }
+    facts.nodes.push_back(std::move(node));
+
+    for (std::size_t i = 0; i < kClusterCertMetrics.size(); ++i) {
+      const auto& reported = row.expirations[i];
+      if (!reported) continue;  // not registered: insecure mode or an older version
+      // Any reported key, even 0, means the node runs with certificate metrics: secure mode.
+      facts.secure = true;
+      const auto not_after = parse_unix_seconds(*reported);
+      if (!not_after) continue;
+      const auto& metric = kClusterCertMetrics[i];
+      CertObservation observation;
+      observation.id.source = SourceKind::cluster;
+      observation.id.cert_type = metric.cert_type;
+      observation.id.node_id = row.node_id;
+      if (*not_after > 0) {
+        observation.not_after = *not_after;
+      } else if (metric.required) {
+        observation.load_failed = true;
+      } else {
+        continue;  // optional file absent: CockroachDB falls back, nothing to export
+      }
+      result.certificates.push_back(std::move(observation));
+    }
+  }
+
+  if (configured_local_node_id) {
+    facts.local_node_id = *configured_local_node_id;
+    const bool listed = std::any_of(facts.nodes.begin(), facts.nodes.end(), [&](const auto& n) {
+      return n.node_id == *configured_local_node_id;
+    });
+    if (!listed) {
+      facts.local_node_note =
+          "the configured local_node_id " + *configured_local_node_id + " is not among the nodes";
+    }
+  } else if (facts.nodes.empty()) {
+    facts.local_node_note = "the cluster reported no nodes";
+  } else {
+    auto detection = detect_local_node(facts.nodes, host ? host() : HostIdentity{});
+    facts.local_node_id = std::move(detection.node_id);
+    facts.local_node_note = std::move(detection.note);
+  }
+  result.cluster = std::move(facts);
+  return result;
+}
+
+ConninfoResult build_conninfo(const std::string& dsn, std::chrono::seconds connect_timeout,
+                              std::chrono::seconds statement_timeout) {
+  char* raw_error = nullptr;
+  const std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> parsed{
+      PQconninfoParse(dsn.c_str(), &raw_error), &PQconninfoFree};
+  const std::unique_ptr<char, decltype(&PQfreemem)> error{raw_error, &PQfreemem};
+  if (!parsed) return {std::nullopt, describe_conninfo_error(error.get())};
+
+  std::vector<std::pair<std::string, std::string>> options;
+  for (const PQconninfoOption* option = parsed.get(); option->keyword != nullptr; ++option) {
+    if (option->val != nullptr) options.emplace_back(option->keyword, option->val);
+  }
+  const auto set = [&](std::string_view key, std::string value, bool override_dsn) {
+    const auto found = std::find_if(options.begin(), options.end(),
+                                    [&](const auto& option) { return option.first == key; });
+    if (found == options.end()) {
+      options.emplace_back(std::string(key), std::move(value));
+    } else if (override_dsn) {
+      found->second = std::move(value);
+    }
+  };
+  // The configured timeout is the one that bounds a poll, so it wins over the DSN's.
+  set("connect_timeout", format_seconds(connect_timeout), true);
+  set("application_name", std::string(kApplicationName), false);
+  // A peer that vanishes mid-query (partition, power loss) never answers: keepalives turn that into
+  // an error within about statement_timeout + 3 * connect_timeout instead of a hung poll.
+  set("keepalives", "1", false);
+  set("keepalives_idle", format_seconds(statement_timeout), false);
+  set("keepalives_interval", format_seconds(connect_timeout), false);
+  set("keepalives_count", "3", false);
+
+  std::string conninfo;
+  for (const auto& [key, value] : options) {
+    if (!conninfo.empty()) conninfo += ' ';
+    conninfo += key + '=' + quote_conninfo_value(value);
+  }
+  return {std::move(conninfo), {}};
+}
+
+std::string_view classify_connect_error(std::string_view message) {
+  const std::string text = lowercase(message);
+  if (contains(text, "timeout expired") || contains(text, "timed out")) return kReasonTimeout;
+  if (contains(text, "authentication failed") || contains(text, "no password supplied") ||
+      contains(text, "pg_hba.conf") || contains(text, "rejected by configuration") ||
+      contains(text, "authentication rejected")) {
+    return kReasonAuthFailed;
+  }
+  if (contains(text, "permission denied")) return kReasonPermissionDenied;
+  return kReasonConnectFailed;
+}
+
+std::string_view classify_sql_error(std::string_view sqlstate, std::string_view message) {
+  if (sqlstate == "57014") return kReasonTimeout;
+  if (sqlstate == "42501") return kReasonPermissionDenied;
+  if (sqlstate.starts_with("28")) return kReasonAuthFailed;
+  // Connection exceptions and the server shutting down or starting up.
+  if (sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" ||
+      sqlstate == "57P03") {
+    return kReasonConnectFailed;
+  }
+  if (sqlstate.empty()) {
+    const std::string text = lowercase(message);
+    if (contains(text, "statement timeout")) return kReasonTimeout;
+    if (contains(text, "permission denied") || contains(text, "privilege")) {
+      return kReasonPermissionDenied;
+    }
+  }
+  return kReasonQueryFailed;
+}
+
+std::string scrub_secrets(std::string message) {
+  static const std::regex keyword_password{R"((password\s*=\s*)('(\\.|[^'\\])*'|[^\s]+))",
+                                           std::regex::icase};
+  static const std::regex uri_password{R"((://[^\s/:@]*:)[^\s/@]*@)"};
+  message = std::regex_replace(message, keyword_password, "$1<redacted>");
+  return std::regex_replace(message, uri_password, "$1<redacted>@");
+}
+
+struct ClusterSource::Connection {
+  explicit Connection(const std::string& conninfo) : conn(conninfo) {}
+  pqxx::connection conn;
+};
+
+ClusterSource::ClusterSource(config::ClusterConfig cfg, ClusterSourceOptions options)
+    : cfg_(std::move(cfg)), options_(std::move(options)), backoff_(options_.initial_backoff) {}
+
+ClusterSource::~ClusterSource() = default;
+
+PollResult ClusterSource::failed(const Failure& failure) const {
+  PollResult result;
+  result.kind = SourceKind::cluster;
+  result.ok = false;
+  result.error_reason = std::string(failure.reason);
+  result.error_message = failure.message;
+  return result;
+}
+
+std::optional<ClusterSource::Failure> ClusterSource::connect() {
+  conn_.reset();
+  std::optional<Failure> failure;
+  const auto conninfo = build_conninfo(cfg_.dsn, cfg_.connect_timeout, cfg_.statement_timeout);
+  if (!conninfo.conninfo) {
+    failure = Failure{kReasonConnectFailed, conninfo.error};
+  } else {
+    try {
+      auto conn = std::make_unique<Connection>(*conninfo.conninfo);
+      {
+        pqxx::nontransaction session{conn->conn};
+        session.exec("SET statement_timeout = '" + format_seconds(cfg_.statement_timeout) + "s'");
+      }
+      try {
+        // CockroachDB v25.4+ may gate crdb_internal behind this; older versions and PostgreSQL
+        // reject the unknown variable (42704), which is fine. Its own statement, outside any
+        // transaction, so the rejection cannot abort anything else.
+        pqxx::nontransaction session{conn->conn};
+        session.exec("SET allow_unsafe_internals = true");
+      } catch (const pqxx::broken_connection&) {
+        throw;
+      } catch (const pqxx::sql_error&) {
+      }
+      conn_ = std::move(conn);
+    } catch (const pqxx::broken_connection& e) {
+      failure = Failure{classify_connect_error(e.what()), "connecting: " + clean_message(e.what())};
+    } catch (const pqxx::sql_error& e) {
+      failure = Failure{classify_sql_error(e.sqlstate(), e.what()),
+                        "preparing the session: " + clean_message(e.what())};
+    } catch (const std::exception& e) {
+      failure = Failure{kReasonConnectFailed, "connecting: " + clean_message(e.what())};
+    }
+  }
+
+  if (failure) {
+    last_connect_error_ = failure->message;
+    next_connect_attempt_ = options_.now() + backoff_;
+    const auto cap = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.poll_interval);
+    backoff_ = std::max(options_.initial_backoff, std::min(backoff_ * 2, cap));
+    return failure;
+  }
+  backoff_ = options_.initial_backoff;
+  last_connect_error_.clear();
+  return std::nullopt;
+}
+
+std::optional<ClusterSource::Failure> ClusterSource::query(std::vector<NodeStatusRow>& rows) {
+  rows.clear();
+  try {
+    pqxx::result result;
+    {
+      pqxx::nontransaction tx{conn_->conn};
+      result = tx.exec(node_status_query());
+    }
+    if (result.columns() != kFixedColumns + kClusterCertMetrics.size()) {
+      return Failure{kReasonQueryFailed, "unexpected column count " +
+                                             std::to_string(result.columns()) + " in the result"};
+    }
+    rows.reserve(result.size());
+    for (const auto& tuple : result) {
+      NodeStatusRow row;
+      const auto text = [&](std::size_t column) -> std::optional<std::string> {
+        const auto field = tuple[static_cast<pqxx::row::size_type>(column)];
+        if (field.is_null()) return std::nullopt;
+        return std::string(field.c_str(), field.size());
+      };
+      row.node_id = text(0).value_or("");
+      row.address = text(1).value_or("");
+      row.server_version = text(2).value_or("");
+      row.updated_at = text(3);
+      for (std::size_t i = 0; i < kClusterCertMetrics.size(); ++i) {
+        row.expirations[i] = text(kFixedColumns + i);
+      }
+      rows.push_back(std::move(row));
+    }
+    return std::nullopt;
+  } catch (const pqxx::broken_connection& e) {
+    conn_.reset();
+    return Failure{kReasonConnectFailed, "connection lost: " + clean_message(e.what())};
+  } catch (const pqxx::sql_error& e) {
+    const auto reason = classify_sql_error(e.sqlstate(), e.what());
+    if (reason == kReasonConnectFailed || !conn_->conn.is_open()) conn_.reset();
+    return Failure{reason, "querying crdb_internal.kv_node_status: " + clean_message(e.what())};
+  } catch (const std::exception& e) {
+    if (!conn_->conn.is_open()) conn_.reset();
+    return Failure{kReasonQueryFailed,
+                   "querying crdb_internal.kv_node_status: " + clean_message(e.what())};
+  }
+}
+
+PollResult ClusterSource::poll() {
+  // libpqxx 6 would silently reopen a closed connection and lose the session settings: a closed
+  // connection is replaced here, through connect(), instead.
+  if (conn_ && !conn_->conn.is_open()) conn_.reset();
+  bool fresh = false;
+  if (!conn_) {
+    const auto now = options_.now();
+    if (now < next_connect_attempt_) {
+      const auto wait =
+          std::chrono::duration_cast<std::chrono::milliseconds>(next_connect_attempt_ - now);
+      return failed({kReasonConnectFailed,
+                     "waiting " + std::to_string(wait.count()) +
+                         " ms before reconnecting; last error: " + last_connect_error_});
+    }
+    if (auto failure = connect()) return failed(*failure);
+    fresh = true;
+  }
+
+  std::vector<NodeStatusRow> rows;
+  auto failure = query(rows);
+  if (failure && !conn_ && !fresh) {
+    // The kept connection had died since the last poll (say, a server restart): one fresh
+    // connection now, so a restart between polls costs no failed poll.
+    if (auto connect_failure = connect()) return failed(*connect_failure);
+    failure = query(rows);
+  }
+  if (failure) return failed(*failure);
+  return interpret_node_status(rows, cfg_.local_node_id, options_.host_identity);
+}
+
+}  // namespace certwatch::sources

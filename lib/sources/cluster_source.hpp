@@ -1,0 +1,156 @@
+// The cluster source: every node's certificate expiry as CockroachDB reports it in
+// crdb_internal.kv_node_status, read over SQL with libpqxx.
+//
+// The I/O shell (ClusterSource) is thin; what rows mean (interpret_node_status), how errors are
+// classified (classify_*), how the connection string is completed (build_conninfo) and how the
+// local node is found (detect_local_node) are pure functions, tested without a server.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.hpp"
+#include "sources/source.hpp"
+
+namespace certwatch::sources {
+
+// The `security.certificate.expiration.<suffix>` metrics the query extracts, in column order, and
+// the cert_type each maps to (METRICS.md).
+struct ClusterCertMetric {
+  std::string_view suffix;
+  CertType cert_type;
+  // For `ca` and `node` a 0 means the node runs without a loadable certificate; for the optional
+  // types 0 means the file does not exist and CockroachDB falls back to another one.
+  bool required;
+};
+inline constexpr std::array<ClusterCertMetric, 8> kClusterCertMetrics{{
+    {"ca", CertType::ca, true},
+    {"client-ca", CertType::client_ca, false},
+    {"ui-ca", CertType::ui_ca, false},
+    {"node", CertType::node, true},
+    {"node-client", CertType::node_client, false},
+    {"ui", CertType::ui, false},
+    {"ca-client-tenant", CertType::tenant_ca, false},
+    {"client-tenant", CertType::tenant_client, false},
+}};
+
+// The one statement per poll. Valid for CockroachDB and PostgreSQL: `->>` extracts the keys server
+// side (never the whole metrics JSON), `extract(epoch from ...)` turns the TIMESTAMP into unix
+// seconds. Columns: node_id, address, server_version, updated_at, then kClusterCertMetrics.
+const std::string& node_status_query();
+
+// One row of the query, as text (NULL = nullopt), before interpretation.
+struct NodeStatusRow {
+  std::string node_id;
+  std::string address;
+  std::string server_version;
+  std::optional<std::string> updated_at;  // unix seconds as decimal text
+  std::array<std::optional<std::string>, kClusterCertMetrics.size()> expirations;
+};
+
+// This host's names and addresses, to recognise the local node by its `address` column.
+struct HostIdentity {
+  std::vector<std::string> names;      // hostname, canonical name
+  std::vector<std::string> addresses;  // textual IPv4/IPv6, any form inet_pton accepts
+};
+// gethostname(), getaddrinfo(hostname, AI_CANONNAME) and getifaddrs(). May block on DNS.
+HostIdentity current_host_identity();
+
+struct LocalNodeDetection {
+  std::string node_id;  // empty when not exactly one node matched
+  std::string note;     // why node_id is empty (for the log); empty on success
+};
+// Matches each node's address host (`host:port`, `[v6]:port`) against the host's names
+// (case-insensitive, trailing dot ignored) and addresses (compared in canonical form).
+LocalNodeDetection detect_local_node(const std::vector<NodeInfo>& nodes, const HostIdentity& host);
+
+// "host:port" -> "host"; "[::1]:26257" -> "::1"; a bare host is returned as is.
+std::string address_host(std::string_view address);
+
+// Decimal text such as "1700000000", "1.7e9" or "1700000000.25" -> rounded unix seconds.
+std::optional<std::int64_t> parse_unix_seconds(std::string_view text);
+
+// Turns the rows into observations and cluster facts (METRICS.md "Cluster source"): a NULL key
+// gives nothing; 0 gives a load_failed observation for required types and nothing otherwise; a
+// positive value gives a not_after observation. `local_node_id` from config wins over detection;
+// `host` is only consulted when it is unset.
+PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
+                                 const std::optional<std::string>& configured_local_node_id,
+                                 const std::function<HostIdentity()>& host);
+
+// The DSN (libpq URI or keyword string) as a keyword string with connect_timeout set (the config
+// value wins), application_name=crdb-certwatch unless the DSN names one, and TCP keepalives so a
+// silent peer cannot block a poll forever. On a malformed DSN: nullopt and a message that quotes
+// no part of the DSN.
+struct ConninfoResult {
+  std::optional<std::string> conninfo;
+  std::string error;
+};
+ConninfoResult build_conninfo(const std::string& dsn, std::chrono::seconds connect_timeout,
+                              std::chrono::seconds statement_timeout);
+
+// Error reasons for crdb_cert_source_errors_total{reason}.
+inline constexpr std::string_view kReasonConnectFailed = "connect_failed";
+inline constexpr std::string_view kReasonAuthFailed = "auth_failed";
+inline constexpr std::string_view kReasonPermissionDenied = "permission_denied";
+inline constexpr std::string_view kReasonQueryFailed = "query_failed";
+inline constexpr std::string_view kReasonTimeout = "timeout";
+
+// A failed connection attempt (libpq gives only a message, no SQLSTATE) -> reason.
+std::string_view classify_connect_error(std::string_view message);
+// A failed statement -> reason, by SQLSTATE first and the message second.
+std::string_view classify_sql_error(std::string_view sqlstate, std::string_view message);
+// Replaces anything that looks like a password (`password=...`, `user:secret@`) with "<redacted>".
+std::string scrub_secrets(std::string message);
+
+struct ClusterSourceOptions {
+  // First wait after a failed connection attempt; doubles up to the poll interval.
+  std::chrono::milliseconds initial_backoff{1000};
+  std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
+  std::function<HostIdentity()> host_identity = current_host_identity;
+};
+
+// Thread-safety: like every Source, poll() is called from one worker thread at a time. It blocks
+// for at most about connect_timeout + statement_timeout (twice when a kept connection turns out to
+// be dead and is replaced within the same poll). The connection is kept between polls.
+class ClusterSource final : public Source {
+ public:
+  explicit ClusterSource(config::ClusterConfig cfg, ClusterSourceOptions options = {});
+  ~ClusterSource() override;
+  ClusterSource(const ClusterSource&) = delete;
+  ClusterSource& operator=(const ClusterSource&) = delete;
+  ClusterSource(ClusterSource&&) = delete;
+  ClusterSource& operator=(ClusterSource&&) = delete;
+
+  SourceKind kind() const override { return SourceKind::cluster; }
+  std::chrono::seconds interval() const override { return cfg_.poll_interval; }
+  PollResult poll() override;
+
+ private:
+  struct Failure {
+    std::string_view reason;
+    std::string message;
+  };
+  // Connects and prepares the session; on failure schedules the next attempt (backoff).
+  std::optional<Failure> connect();
+  std::optional<Failure> query(std::vector<NodeStatusRow>& rows);
+  PollResult failed(const Failure& failure) const;
+
+  // The libpqxx connection, kept out of this header.
+  struct Connection;
+
+  config::ClusterConfig cfg_;
+  ClusterSourceOptions options_;
+  std::unique_ptr<Connection> conn_;
+  std::chrono::steady_clock::time_point next_connect_attempt_{};
+  std::chrono::milliseconds backoff_;
+  std::string last_connect_error_;
+};
+
+}  // namespace certwatch::sources
