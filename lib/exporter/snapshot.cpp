@@ -3,12 +3,18 @@
 #include <algorithm>
 #include <cmath>
 
+#include "exporter/compress.hpp"
 #include "exporter/metrics.hpp"
 
 namespace certwatch::exporter {
 
 bool Snapshot::ready() const {
   return std::all_of(health.begin(), health.end(), [](const SourceHealth& h) { return h.polled; });
+}
+
+const std::string& Snapshot::metrics_gzip() const {
+  std::call_once(gzip_once_, [this] { metrics_gzip_ = gzip_compress(metrics_text); });
+  return metrics_gzip_;
 }
 
 Severity Snapshot::worst_severity() const {

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,8 +58,16 @@ struct Snapshot {
   // The text exposition, rendered once per snapshot so scrapes only copy bytes.
   std::string metrics_text;
 
+  // metrics_text gzip-compressed, made on the first scrape that asks for it and kept for the
+  // snapshot's life.
+  const std::string& metrics_gzip() const;
+
   bool ready() const;  // every enabled source has finished one poll
   Severity worst_severity() const;
+
+ private:
+  mutable std::once_flag gzip_once_;
+  mutable std::string metrics_gzip_;
 };
 
 // Evaluates, cross-checks and renders: the only place a snapshot is made. `now` in unix seconds.

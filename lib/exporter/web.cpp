@@ -1,5 +1,7 @@
 #include "exporter/web.hpp"
 
+#include "exporter/compress.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <ctime>
@@ -180,8 +182,16 @@ Handler make_web_handler(WebOptions options, SnapshotProvider snapshot) {
     if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
     const auto current = snapshot();
     if (target == options.telemetry_path) {
-      return make_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
-                           current->metrics_text);
+      const auto encoding = req.find(http::field::accept_encoding);
+      const bool gzip =
+          encoding != req.end() &&
+          accepts_gzip(std::string_view(encoding->value().data(), encoding->value().size())) &&
+          !current->metrics_gzip().empty();
+      Response res = make_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
+                                   gzip ? current->metrics_gzip() : current->metrics_text);
+      res.set(http::field::vary, "Accept-Encoding");
+      if (gzip) res.set(http::field::content_encoding, "gzip");
+      return res;
     }
     if (target == "/") {
       return make_response(http::status::ok, "text/html; charset=utf-8",

@@ -10,9 +10,12 @@
 #include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <map>
 #include <random>
+#include <set>
 
+#include "runtime/file_watch.hpp"
 #include "runtime/logging.hpp"
 #include "runtime/notify.hpp"
 #include "sources/cluster_source.hpp"
@@ -164,7 +167,7 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
     Slot& slot = it->second;
     slot.in_flight = false;
     if (stopping) return;
-    if (generation != slot.generation || slot.poll_again) {
+    if (generation != slot.generation) {
       // The config changed while this poll ran: its result may describe the old config.
       slot.poll_again = false;
       start_poll(kind);
@@ -182,7 +185,25 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
     }
     if (ok) log_new_file_errors(slot);
     publish();
+    if (kind == SourceKind::file) watch_file_directories();
+    if (slot.poll_again) {
+      // Something changed while this poll ran: look again now rather than at the next interval.
+      slot.poll_again = false;
+      start_poll(kind);
+      return;
+    }
     schedule(kind);
+  }
+
+  // Directories whose changes trigger a file poll at once: the certs directories and the
+  // directories of the extra globs (when that part has no wildcard).
+  void watch_file_directories() {
+    std::set<std::string> dirs(config.files.certs_dirs.begin(), config.files.certs_dirs.end());
+    for (const config::ExtraFile& extra : config.files.extra) {
+      const std::string parent = std::filesystem::path(extra.glob).parent_path().string();
+      if (parent.find_first_of("*?[") == std::string::npos) dirs.insert(parent);
+    }
+    file_watch.watch(dirs);
   }
 
   // One line per file when it becomes unusable or its reason changes, not one per poll.
@@ -301,6 +322,11 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
   exporter::Handler web_handler;
   exporter::HttpServer server;
   asio::steady_timer watchdog{io};
+  FileWatch file_watch{io, [this] {
+                         if (!stopping && slots.count(SourceKind::file) != 0) {
+                           start_poll(SourceKind::file);
+                         }
+                       }};
   std::map<SourceKind, Slot> slots;
   std::shared_ptr<const Snapshot> snapshot;
   std::minstd_rand rng;
@@ -330,6 +356,7 @@ int Daemon::run() {
   d.log->info("listening on {} (port {}), metrics at {}", d.options.http.listen_address,
               d.server.port(), d.options.web.telemetry_path);
   d.wait_for_signal();
+  d.watch_file_directories();
   for (const auto& [kind, slot] : d.slots) d.start_poll(kind);
   d.start_watchdog();
   d.io.run();

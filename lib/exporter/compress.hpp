@@ -1,0 +1,15 @@
+// gzip for the exposition (zlib), so a scraper that asks gets a few percent of the bytes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace certwatch::exporter {
+
+// A complete gzip member (RFC 1952) of `data`; empty on failure.
+std::string gzip_compress(std::string_view data);
+
+// True when an Accept-Encoding header value accepts gzip (q=0 refuses it).
+bool accepts_gzip(std::string_view accept_encoding);
+
+}  // namespace certwatch::exporter
