@@ -163,7 +163,7 @@ TEST_CASE("a three-node cluster gives every node's certificates and node facts",
   CHECK(certwatch_sessions_eventually(server, "1") == "1");
 }
 
-TEST_CASE("0 for ca or node is a load failure; 0 for an optional type and absent keys are nothing",
+TEST_CASE("0 for ca or node is a load failure, 0 for an optional type and absent keys are nothing",
           "[cluster][pg]") {
   PgServer& server = certwatch::testing::shared_pg_server();
   FakeNode zeros;
@@ -398,7 +398,7 @@ TEST_CASE("a wrong password is auth_failed and the message never holds the passw
   }
 }
 
-TEST_CASE("a role without SELECT is permission_denied; a missing table is query_failed",
+TEST_CASE("a role without SELECT is permission_denied, a missing table is query_failed",
           "[cluster][pg]") {
   PgServer& server = certwatch::testing::shared_pg_server();
   certwatch::testing::insert_node(server, full_node(1, "a:26257"));
