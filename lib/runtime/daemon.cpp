@@ -249,11 +249,32 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
       if (slot.last_good) inputs.results.push_back(*slot.last_good);
       inputs.health.push_back(slot.health);
     }
-    std::atomic_store(&snapshot, exporter::make_snapshot(inputs, unix_now()));
+    auto next = exporter::make_snapshot(inputs, unix_now());
+    log_reload_pending(*next);
+    std::atomic_store(&snapshot, std::move(next));
     if (!ready_sent && current()->ready()) {
       ready_sent = true;
       notifier.ready();
     }
+  }
+
+  // A certificate replaced on disk but not reloaded is said once when it appears, with the fix.
+  void log_reload_pending(const Snapshot& next) {
+    std::set<std::string> now;
+    for (const rules::ReloadPending& p : next.reload_pending) {
+      now.insert(p.path);
+      if (reload_pending_logged.count(p.path) == 0) {
+        log->warn(
+            "{} on disk differs from the {} certificate node {} has loaded (notAfter {} on disk, "
+            "{} loaded): it was replaced but not reloaded; send SIGHUP to the cockroach process "
+            "(pkill -SIGHUP -x cockroach)",
+            p.path, to_string(p.cert_type), p.node_id, p.on_disk_not_after, p.loaded_not_after);
+      }
+    }
+    for (const std::string& path : reload_pending_logged) {
+      if (now.count(path) == 0) log->info("{}: the node has reloaded it", path);
+    }
+    reload_pending_logged = std::move(now);
   }
 
   void reload() {
@@ -334,6 +355,7 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
   std::shared_ptr<spdlog::logger> file_log;
   Notifier notifier;
   std::atomic<int> busy_workers{0};  // polls running in the pool
+  std::set<std::string> reload_pending_logged;
   bool stopping = false;
   bool ready_sent = false;
   bool reload_ok = true;
