@@ -184,6 +184,7 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
                 slot.health.last_error);
     }
     if (ok) log_new_file_errors(slot);
+    if (ok && slot.last_good->cluster) log_local_node(*slot.last_good->cluster);
     publish();
     if (kind == SourceKind::file) watch_file_directories();
     if (slot.poll_again) {
@@ -255,6 +256,21 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
     if (!ready_sent && current()->ready()) {
       ready_sent = true;
       notifier.ready();
+    }
+  }
+
+  // Reload-pending detection needs the local node; say once why it is unknown, or which it is.
+  void log_local_node(const sources::ClusterFacts& cluster) {
+    const std::string said = cluster.local_node_id + "|" + cluster.local_node_note;
+    if (said == local_node_logged) return;
+    local_node_logged = said;
+    if (cluster.local_node_id.empty()) {
+      log->warn(
+          "local node not identified, so reload-pending checks are off: {} (set "
+          "cluster.local_node_id)",
+          cluster.local_node_note);
+    } else {
+      log->info("local node is node {}", cluster.local_node_id);
     }
   }
 
@@ -356,6 +372,7 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
   Notifier notifier;
   std::atomic<int> busy_workers{0};  // polls running in the pool
   std::set<std::string> reload_pending_logged;
+  std::string local_node_logged;
   bool stopping = false;
   bool ready_sent = false;
   bool reload_ok = true;
