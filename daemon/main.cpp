@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <iostream>
 
+#include "alerting/check_report.hpp"
+#include "alerting/rule_file.hpp"
 #include "config/config.hpp"
 #include "runtime/daemon.hpp"
 #include "runtime/logging.hpp"
@@ -27,6 +29,7 @@ struct Flags {
   std::string log_format = "logfmt";
   bool config_check = false;
   bool version = false;
+  std::string check_output = "table";  // `check --output`
 };
 
 certwatch::exporter::BuildInfo build_info() {
@@ -35,6 +38,40 @@ certwatch::exporter::BuildInfo build_info() {
 
 void print_errors(const std::vector<certwatch::config::ConfigError>& errors) {
   for (const auto& error : errors) std::cerr << error.to_string() << "\n";
+}
+
+// `crdb-certwatch rules`: the Prometheus rule file for this configuration, on stdout.
+int print_rules(const Flags& flags) {
+  const certwatch::config::LoadResult loaded =
+      certwatch::config::load_config_file(flags.config_file);
+  if (!loaded.config) {
+    print_errors(loaded.errors);
+    return 1;
+  }
+  std::cout << certwatch::alerting::generate_rule_file(*loaded.config);
+  return 0;
+}
+
+// `crdb-certwatch check`: poll once, report, exit like a monitoring plugin (0/1/2/3). A config
+// that cannot be loaded is UNKNOWN (3) too: nothing could be checked.
+int check_once(const Flags& flags) {
+  using namespace certwatch;
+  constexpr int kUnknown = static_cast<int>(alerting::CheckStatus::unknown);
+  if (auto error = runtime::setup_logging(flags.log_level, flags.log_format)) {
+    std::cerr << "crdb-certwatch: " << *error << "\n";
+    return kUnknown;
+  }
+  const config::LoadResult loaded = config::load_config_file(flags.config_file);
+  if (!loaded.config) {
+    print_errors(loaded.errors);
+    return kUnknown;
+  }
+  const auto snapshot = runtime::poll_once(*loaded.config, build_info());
+  const alerting::CheckReport report =
+      alerting::make_check_report(*snapshot, loaded.config->alerting.node_stale_after);
+  std::cout << (flags.check_output == "json" ? alerting::render_check_json(report)
+                                             : alerting::render_check_table(report));
+  return static_cast<int>(report.status);
 }
 
 int run(const Flags& flags) {
@@ -101,12 +138,31 @@ int main(int argc, char** argv) {
   app.add_option("--log.format", flags.log_format, "Log format: logfmt or json.")
       ->capture_default_str();
   app.add_flag("--version", flags.version, "Print the version and exit.");
+
+  CLI::App* rules_command = app.add_subcommand(
+      "rules", "Print the Prometheus alerting rules generated from the configuration.");
+  rules_command->add_option("--config.file", flags.config_file, "Configuration file (YAML).")
+      ->capture_default_str();
+  CLI::App* check_command = app.add_subcommand(
+      "check",
+      "Poll every enabled source once, print the certificates and exit like a monitoring plugin: "
+      "0 OK, 1 warning, 2 critical, 3 a source failed.");
+  check_command->add_option("--config.file", flags.config_file, "Configuration file (YAML).")
+      ->capture_default_str();
+  check_command->add_option("--output", flags.check_output, "Output format: table or json.")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  check_command->add_option("--log.level", flags.log_level, "Log level (logs go to stderr).")
+      ->capture_default_str();
+  app.require_subcommand(0, 1);  // no subcommand: run the daemon
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
   try {
+    if (rules_command->parsed()) return print_rules(flags);
+    if (check_command->parsed()) return check_once(flags);
     return run(flags);
   } catch (const std::exception& e) {
     std::cerr << "crdb-certwatch: fatal: " << e.what() << "\n";

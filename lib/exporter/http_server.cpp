@@ -2,8 +2,11 @@
 
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <list>
+#include <type_traits>
 #include <optional>
 
 namespace certwatch::exporter {
@@ -58,7 +61,41 @@ std::optional<tcp::endpoint> parse_listen_address(const std::string& address, st
   return results.begin()->endpoint();
 }
 
+std::shared_ptr<const EndpointSecurity> make_endpoint_security(const WebConfig& config,
+                                                               std::string& error) {
+  auto security = std::make_shared<EndpointSecurity>();
+  if (config.tls) {
+    TlsBuildResult built = build_ssl_context(*config.tls);
+    if (!built.context) {
+      error = "tls_server_config." + built.key + ": " + built.error;
+      return nullptr;
+    }
+    security->tls = std::make_shared<TlsContextSource>(*config.tls, std::move(built.context));
+  }
+  if (!config.basic_auth_users.empty()) {
+    security->auth = std::make_shared<BasicAuth>(config.basic_auth_users);
+  }
+  security->headers = config.headers;
+  return security;
+}
+
+namespace {
+
+// What the connection list needs from a session, whatever its stream type.
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  virtual void close() = 0;
+  // Between a complete request and its response written: evicting it would drop a scrape.
+  bool busy = false;
+};
+
+using SslStream = beast::ssl_stream<beast::tcp_stream>;
+
+}  // namespace
+
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  template <class Stream>
   class Session;
 
   Impl(asio::io_context& io_context, HttpServerOptions opts, Handler h)
@@ -66,47 +103,77 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   void accept();
   void admit(tcp::socket socket);
+  void make_room();
 
   asio::io_context& io;
   HttpServerOptions options;
   Handler handler;
   tcp::acceptor acceptor;
-  // Oldest first: when the cap is reached the oldest connection makes room, so idle or slow
-  // clients can never lock a scrape out.
-  std::list<std::weak_ptr<Session>> sessions;
+  std::shared_ptr<const EndpointSecurity> security;
+  asio::thread_pool* verifier = nullptr;  // owned by HttpServer; null once stopped
+  // Oldest first: when the cap is reached the oldest connection that is not answering a request
+  // makes room, so idle or slow clients can never lock a scrape out.
+  std::list<std::weak_ptr<SessionBase>> sessions;
   bool stopped = false;
 };
 
-class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+template <class Stream>
+class HttpServer::Impl::Session : public SessionBase,
+                                  public std::enable_shared_from_this<Session<Stream>> {
  public:
+  static constexpr bool kTls = std::is_same_v<Stream, SslStream>;
+
   Session(tcp::socket socket, std::shared_ptr<Impl> server)
+    requires(!kTls)
       : stream_(std::move(socket)), server_(std::move(server)) {}
 
-  void start() { read(server_->options.read_timeout); }
+  Session(tcp::socket socket, std::shared_ptr<asio::ssl::context> context,
+          std::shared_ptr<Impl> server)
+    requires(kTls)
+      : stream_(std::move(socket), *context), context_(std::move(context)),
+        server_(std::move(server)) {}
 
-  void close() {
+  void start() {
+    if constexpr (kTls) {
+      tcp().expires_after(server_->options.handshake_timeout);
+      stream_.async_handshake(asio::ssl::stream_base::server,
+                              [self = this->shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->close();
+                                self->read(self->server_->options.read_timeout);
+                              });
+    } else {
+      read(server_->options.read_timeout);
+    }
+  }
+
+  void close() override {
     beast::error_code ec;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-    stream_.close();
+    tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
+    tcp().close();
   }
 
  private:
+  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+
   void read(std::chrono::seconds timeout) {
+    busy = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
     parser_->body_limit(16 * 1024);
-    stream_.expires_after(timeout);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    tcp().expires_after(timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
   }
 
   void on_read(beast::error_code ec) {
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+    if (server_->stopped || ec == http::error::end_of_stream || ec == beast::error::timeout ||
         ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof) {
+        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
       return close();
     }
+    busy = true;
     if (ec == http::error::header_limit) {
       return write(plain_response(http::status::request_header_fields_too_large, Request{},
                                   "request header too large\n"));
@@ -123,6 +190,34 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       res.set(http::field::allow, "GET, HEAD");
       return write(std::move(res));
     }
+    const auto security = server_->security;
+    if (!security || !security->auth) return respond();
+    const auto header = req[http::field::authorization];
+    auto credentials = parse_basic_authorization(std::string_view(header.data(), header.size()));
+    if (!credentials) return write(unauthorized(req));
+    if (security->auth->known_good(*credentials)) return respond();
+    if (server_->verifier == nullptr) return close();
+    // bcrypt takes tens of milliseconds: off the event loop, then back to it with the verdict.
+    asio::post(*server_->verifier, [self = this->shared_from_this(), auth = security->auth,
+                                    credentials = std::move(*credentials)]() mutable {
+      const bool ok = auth->verify(credentials);
+      auto& io = self->server_->io;
+      asio::post(io, [self = std::move(self), ok] {
+        if (self->server_->stopped) return self->close();
+        if (ok) return self->respond();
+        self->write(unauthorized(self->parser_->get()));
+      });
+    });
+  }
+
+  static Response unauthorized(const Request& req) {
+    Response res = plain_response(http::status::unauthorized, req, "Unauthorized\n");
+    res.set(http::field::www_authenticate, R"(Basic realm="crdb-certwatch", charset="UTF-8")");
+    return res;
+  }
+
+  void respond() {
+    const Request& req = parser_->get();
     Response res = server_->handler(req);
     res.version(req.version());
     res.keep_alive(req.keep_alive() && res.keep_alive());
@@ -138,15 +233,19 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   void write(Response res) {
     response_ = std::move(res);
     if (response_.find(http::field::content_length) == response_.end()) response_.prepare_payload();
-    stream_.expires_after(server_->options.read_timeout);
+    if (const auto security = server_->security) {
+      for (const auto& [name, value] : security->headers) response_.set(name, value);
+    }
+    tcp().expires_after(server_->options.read_timeout);
     http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec || !self->response_.keep_alive()) return self->close();
                         self->read(self->server_->options.idle_timeout);
                       });
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
+  std::shared_ptr<asio::ssl::context> context_;  // outlives the stream's SSL object
   beast::flat_buffer buffer_{8192};
   std::optional<http::request_parser<http::string_body>> parser_;
   Response response_;
@@ -161,19 +260,47 @@ void HttpServer::Impl::accept() {
   });
 }
 
-void HttpServer::Impl::admit(tcp::socket socket) {
-  sessions.remove_if([](const std::weak_ptr<Session>& s) { return s.expired(); });
+void HttpServer::Impl::make_room() {
+  sessions.remove_if([](const std::weak_ptr<SessionBase>& s) { return s.expired(); });
   while (sessions.size() >= options.max_connections && !sessions.empty()) {
-    if (auto oldest = sessions.front().lock()) oldest->close();
-    sessions.pop_front();
+    auto victim = std::find_if(sessions.begin(), sessions.end(), [](const auto& weak) {
+      const auto session = weak.lock();
+      return session && !session->busy;
+    });
+    if (victim == sessions.end()) victim = sessions.begin();  // all busy: the oldest goes
+    if (auto session = victim->lock()) session->close();
+    sessions.erase(victim);
   }
-  auto session = std::make_shared<Session>(std::move(socket), shared_from_this());
-  sessions.push_back(session);
-  session->start();
+}
+
+void HttpServer::Impl::admit(tcp::socket socket) {
+  make_room();
+  beast::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  std::shared_ptr<SessionBase> base;
+  if (security && security->tls) {
+    auto session = std::make_shared<Session<SslStream>>(
+        std::move(socket), security->tls->context_for_new_connection(), shared_from_this());
+    session->start();
+    base = session;
+  } else {
+    auto session = std::make_shared<Session<beast::tcp_stream>>(std::move(socket),
+                                                                 shared_from_this());
+    session->start();
+    base = session;
+  }
+  sessions.push_back(base);
 }
 
 HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler handler)
-    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler))) {}
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler))),
+      verifier_(std::make_unique<asio::thread_pool>(1)) {
+  impl_->verifier = verifier_.get();
+}
+
+void HttpServer::set_security(std::shared_ptr<const EndpointSecurity> security) {
+  impl_->security = std::move(security);
+}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -214,6 +341,9 @@ void HttpServer::stop() {
     if (auto session = weak.lock()) session->close();
   }
   impl_->sessions.clear();
+  impl_->verifier = nullptr;
+  verifier_->stop();
+  verifier_->join();
 }
 
 }  // namespace certwatch::exporter

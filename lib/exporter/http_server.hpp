@@ -1,10 +1,14 @@
-// A small HTTP/1.1 server on Boost.Beast, on the caller's io_context. It bounds what a client
-// can cost: header size, read and idle timeouts, concurrent connections; only GET and HEAD.
+// A small HTTP/1.1 server on Boost.Beast, on the caller's io_context, serving plain HTTP or TLS
+// (asio::ssl) with optional basic auth and extra security headers, as a web config asks. It
+// bounds what a client can cost: header size, TLS handshake, read and idle timeouts, concurrent
+// connections; only GET and HEAD. bcrypt checks run on a thread of their own so a flood of
+// wrong passwords cannot stall the event loop.
 // Thread-safety: all methods and the handler run on the io_context's thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <cstddef>
@@ -13,6 +17,12 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
+
+#include "exporter/basic_auth.hpp"
+#include "exporter/tls_context.hpp"
+#include "exporter/web_config.hpp"
 
 namespace certwatch::exporter {
 
@@ -27,7 +37,20 @@ struct HttpServerOptions {
   std::size_t header_limit = 8 * 1024;
   std::chrono::seconds read_timeout{10};  // a whole request must arrive within this
   std::chrono::seconds idle_timeout{60};  // keep-alive connection with no request
+  std::chrono::seconds handshake_timeout{10};  // TLS handshake
 };
+
+// A web config in the form connections use. Shared by connections, replaced on reload: TLS is
+// chosen when a connection is accepted, authentication and headers per request.
+struct EndpointSecurity {
+  std::shared_ptr<TlsContextSource> tls;  // null: plain HTTP
+  std::shared_ptr<BasicAuth> auth;        // null: no authentication
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Builds the runtime form of a web config; reads the TLS files (error names key and reason).
+std::shared_ptr<const EndpointSecurity> make_endpoint_security(const WebConfig& config,
+                                                               std::string& error);
 
 // Parses a listen address into an endpoint; error message names what is wrong.
 std::optional<boost::asio::ip::tcp::endpoint> parse_listen_address(const std::string& address,
@@ -44,10 +67,16 @@ class HttpServer {
   std::optional<std::string> start();
   unsigned short port() const;
   void stop();
+  // Applies to connections accepted from now on (TLS) and to every request from now on
+  // (authentication, headers). Null means plain HTTP without authentication.
+  void set_security(std::shared_ptr<const EndpointSecurity> security);
 
  private:
   struct Impl;
   std::shared_ptr<Impl> impl_;
+  // Declared after impl_, so it is destroyed first: jobs it drops release their sessions while
+  // the server state is still alive.
+  std::unique_ptr<boost::asio::thread_pool> verifier_;
 };
 
 }  // namespace certwatch::exporter

@@ -91,6 +91,17 @@ std::vector<std::string> list_directory(const std::string& dir, std::optional<Fi
   return names;
 }
 
+// glob() reports why it could not read a directory only through this callback, which takes no
+// user data: the thread-local carries the errno back to the caller.
+thread_local int glob_failure_errno = 0;
+
+int on_glob_error(const char* /*path*/, int error) {
+  // A missing directory on the way means nothing matches (not_found), not a failed read.
+  if (error == ENOENT || error == ENOTDIR) return 0;
+  glob_failure_errno = error;
+  return 1;  // abort: an unreadable directory could hide matches
+}
+
 std::string join(const std::string& dir, const std::string& name) {
   if (!dir.empty() && dir.back() == '/') return dir + name;
   return dir + "/" + name;
@@ -144,10 +155,15 @@ PollResult FileSource::poll() {
 
   for (const config::ExtraFile& extra : files_.extra) {
     glob_t matches{};
-    const int rc = ::glob(extra.glob.c_str(), GLOB_ERR, nullptr, &matches);
+    glob_failure_errno = 0;
+    const int rc = ::glob(extra.glob.c_str(), 0, &on_glob_error, &matches);
     std::unique_ptr<glob_t, void (*)(glob_t*)> guard(&matches, &::globfree);
     if (rc == GLOB_NOMATCH) {
       out.file_errors.push_back({extra.glob, FileErrorReason::not_found, "no file matches"});
+      continue;
+    }
+    if (rc == GLOB_ABORTED && glob_failure_errno != 0) {
+      out.file_errors.push_back(errno_error(extra.glob, glob_failure_errno, "glob"));
       continue;
     }
     if (rc != 0) {

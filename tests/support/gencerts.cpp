@@ -1,10 +1,14 @@
 // crdb-certwatch-gencerts: writes certificate directories for the demo and the benchmarks,
 // with the same OpenSSL-API generator the tests use.
 //   gencerts demo DIR   a CockroachDB certs directory exercising every state the daemon knows
+//   gencerts bench DIR N  N certificates for bench/run.sh: one per file, every 50th file a
+//                         bundle of two, expiry spread over every state
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "support/certgen.hpp"
@@ -66,9 +70,47 @@ int demo(const std::filesystem::path& dir) {
 
   // One broken file: a certificate block whose base64 was cut off by a bad copy.
   const std::string& pem = root.cert_pem;
-  write_file(dir / "client.broken.crt", pem.substr(0, pem.size() / 2) + "\n-----END CERTIFICATE-----\n",
-             0644);
+  write_file(dir / "client.broken.crt",
+             pem.substr(0, pem.size() / 2) + "\n-----END CERTIFICATE-----\n", 0644);
   std::printf("wrote demo certificates to %s\n", dir.c_str());
+  return 0;
+}
+
+// N certificates in a CockroachDB-named directory. One CA key signs and is reused as every leaf's
+// key (CertSpec::reuse_key_of): ECDSA signing is cheap, key generation is what would dominate.
+int bench(const std::filesystem::path& dir, long count) {
+  if (count < 3) {
+    std::fprintf(stderr, "bench: N must be at least 3\n");
+    return 2;
+  }
+  std::filesystem::create_directories(dir);
+  const GeneratedCert ca = generate_cert(spec("Cockroach CA", true, 3650));
+  CertSpec old_ca_spec = spec("Cockroach CA (old)", true, 200);
+  old_ca_spec.reuse_key_of = &ca;
+  const GeneratedCert old_ca = generate_cert(old_ca_spec);
+  write_file(dir / "ca.crt", ca.cert_pem + old_ca.cert_pem, 0644);
+  long written = 2;
+  long files = 1;
+  // Days left cycle through expired, rotate_now, schedule_rotation and ok, so the snapshot holds
+  // every state, as a real fleet's would.
+  static constexpr std::int64_t kDaysLeft[] = {-3, 12, 60, 400, 700, 1200};
+  for (long i = 0; written < count; ++i, ++files) {
+    CertSpec leaf = spec("user" + std::to_string(i), false,
+                         kDaysLeft[static_cast<std::size_t>(i) % std::size(kDaysLeft)]);
+    leaf.dns_names = {"user" + std::to_string(i) + ".example.internal"};
+    leaf.reuse_key_of = &ca;
+    const GeneratedCert cert = generate_cert(leaf, &ca);
+    const std::string name = i == 0 ? "node.crt" : "client.user" + std::to_string(i) + ".crt";
+    // Every 50th file carries its issuer too, like a chain file.
+    if (i % 50 == 49 && written + 2 <= count) {
+      write_file(dir / name, cert.cert_pem + ca.cert_pem, 0644);
+      written += 2;
+    } else {
+      write_file(dir / name, cert.cert_pem, 0644);
+      written += 1;
+    }
+  }
+  std::printf("wrote %ld certificates in %ld files to %s\n", written, files, dir.c_str());
   return 0;
 }
 
@@ -76,6 +118,9 @@ int demo(const std::filesystem::path& dir) {
 
 int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "demo") == 0) return demo(argv[2]);
-  std::fprintf(stderr, "usage: %s demo DIR\n", argv[0]);
+  if (argc == 4 && std::strcmp(argv[1], "bench") == 0) {
+    return bench(argv[2], std::strtol(argv[3], nullptr, 10));
+  }
+  std::fprintf(stderr, "usage: %s demo DIR | bench DIR N\n", argv[0]);
   return 2;
 }
