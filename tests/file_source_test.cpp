@@ -1,0 +1,594 @@
+// The file source on real directories: real certificates, symlink farms, FIFOs, permissions.
+#include "sources/file_source.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/certgen.hpp"
+#include "support/tempdir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using certwatch::CertObservation;
+using certwatch::CertType;
+using certwatch::FileErrorReason;
+using certwatch::SourceKind;
+using certwatch::config::ExtraFile;
+using certwatch::config::FilesConfig;
+using certwatch::sources::classify_cert_file_name;
+using certwatch::sources::FileSource;
+using certwatch::sources::NameClass;
+using certwatch::sources::PollResult;
+using certwatch::testing::CertSpec;
+using certwatch::testing::generate_cert;
+using certwatch::testing::GeneratedCert;
+using certwatch::testing::kDay;
+using certwatch::testing::TempDir;
+using certwatch::testing::unix_now;
+
+GeneratedCert make_cert(const std::string& cn, std::int64_t days_left, bool is_ca = false) {
+  CertSpec spec;
+  spec.common_name = cn;
+  spec.is_ca = is_ca;
+  spec.not_after = unix_now() + days_left * kDay;
+  return generate_cert(spec);
+}
+
+std::string to_crlf(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\n') out += '\r';
+    out += c;
+  }
+  return out;
+}
+
+// path -> reason name, so a failed comparison prints readably.
+std::map<std::string, std::string> errors_of(const PollResult& result) {
+  std::map<std::string, std::string> out;
+  for (const auto& error : result.file_errors) {
+    out[error.path] = std::string(certwatch::to_string(error.reason));
+  }
+  return out;
+}
+
+std::vector<const CertObservation*> certs_at(const PollResult& result, const fs::path& path) {
+  std::vector<const CertObservation*> out;
+  for (const auto& cert : result.certificates) {
+    if (cert.id.path == path.string()) out.push_back(&cert);
+  }
+  return out;
+}
+
+// The one certificate at path/index; fails the test when there is not exactly one.
+const CertObservation& cert_at(const PollResult& result, const fs::path& path,
+                               const std::string& index = "0") {
+  const CertObservation* found = nullptr;
+  int count = 0;
+  for (const auto& cert : result.certificates) {
+    if (cert.id.path == path.string() && cert.id.index == index) {
+      found = &cert;
+      ++count;
+    }
+  }
+  INFO("certificate " << path << " index " << index);
+  REQUIRE(count == 1);
+  return *found;
+}
+
+std::string subject_at(const PollResult& result, const fs::path& path,
+                       const std::string& index = "0") {
+  const CertObservation& cert = cert_at(result, path, index);
+  REQUIRE(cert.facts);
+  return cert.facts->subject_cn;
+}
+
+// Polls on another thread so a poll that blocks (a FIFO opened for reading) fails the test
+// instead of hanging it: after the deadline a writer opens `fifo`, which releases the reader.
+PollResult poll_within(FileSource& source, std::chrono::seconds deadline,
+                       const fs::path& fifo = {}) {
+  auto pending = std::async(std::launch::async, [&source] { return source.poll(); });
+  if (pending.wait_for(deadline) != std::future_status::ready) {
+    if (!fifo.empty()) {
+      const int fd = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+      if (fd >= 0) ::close(fd);
+    }
+    pending.wait();
+    FAIL("poll did not finish within " << deadline.count() << " s");
+  }
+  return pending.get();
+}
+
+// Bytes this thread has read through read(2) and friends (not getdents or stat): shows whether
+// a poll read file contents or answered from its cache.
+std::uint64_t thread_bytes_read() {
+  std::ifstream io("/proc/thread-self/io");
+  std::string key;
+  std::uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  FAIL("no rchar in /proc/thread-self/io");
+  return 0;
+}
+
+void set_mtime(const fs::path& path, std::int64_t unix_seconds) {
+  const struct timespec times[2] = {{static_cast<time_t>(unix_seconds), 0},
+                                    {static_cast<time_t>(unix_seconds), 0}};
+  REQUIRE(::utimensat(AT_FDCWD, path.c_str(), times, 0) == 0);
+}
+
+// A CockroachDB certs directory with one of everything a real one can hold, plus the ways a file
+// can be unusable.
+struct CertsFixture {
+  TempDir tmp;
+  fs::path certs = tmp.path() / "certs";
+  GeneratedCert new_ca = make_cert("new CA", 3650, true);
+  GeneratedCert old_ca = make_cert("old CA", 200, true);
+  GeneratedCert node = make_cert("node", 365);
+  GeneratedCert root = make_cert("root", 80);
+  GeneratedCert node_client = make_cert("node", 20);
+  GeneratedCert ui = make_cert("ui", 300);
+  GeneratedCert client_ca = make_cert("client CA", 3000, true);
+  GeneratedCert tenant_client = make_cert("tenant 5", 100);
+  GeneratedCert tenant_signing = make_cert("tenant signing 5", 100);
+  GeneratedCert some = make_cert("some", 10);
+  GeneratedCert mixed_first = make_cert("mixed first", 100);
+  GeneratedCert mixed_third = make_cert("mixed third", 100);
+  GeneratedCert extra_a = make_cert("extra a", 50, true);
+  GeneratedCert extra_b = make_cert("extra b", 60, true);
+  FilesConfig files;
+
+  CertsFixture() {
+    tmp.write("certs/ca.crt", new_ca.cert_pem + old_ca.cert_pem);
+    // Kubernetes secret volume: the visible name is a symlink through `..data`, itself a symlink
+    // to a timestamped directory that is swapped atomically on update.
+    tmp.write("certs/..2024_01_01_00_00_00.000000001/node.crt", node.cert_pem);
+    fs::create_directory_symlink("..2024_01_01_00_00_00.000000001", certs / "..data");
+    fs::create_symlink("..data/node.crt", certs / "node.crt");
+    tmp.write("certs/client.root.crt", root.cert_pem);
+    tmp.write("certs/client.node.crt", node_client.cert_pem);
+    tmp.write("certs/ui.crt", to_crlf("Subject: CN=ui\nsome notes\n" + ui.cert_pem + "bye\n"));
+    tmp.write("certs/ca-client.crt", client_ca.cert_pem);
+    tmp.write("certs/client-tenant.5.crt", tenant_client.cert_pem);
+    tmp.write("certs/tenant-signing.5.crt", tenant_signing.cert_pem);
+    tmp.write("certs/some.crt", some.cert_pem);
+    // Keys are never parsed: garbage in one must cause no error at all.
+    tmp.write("certs/node.key", "\x01\x02 not a key at all -----BEGIN CERTIFICATE-----", 0600);
+    fs::create_symlink("does-not-exist.crt", certs / "ca-ui.crt");
+    REQUIRE(::mkfifo((certs / "x.crt").c_str(), 0644) == 0);
+    fs::create_directory(certs / "d.crt");
+    tmp.write("certs/big.crt", node.cert_pem + std::string(9000, '#'));
+    tmp.write("certs/nocert.crt", "just some text, no PEM here\n");
+    tmp.write("certs/mixed.crt", mixed_first.cert_pem +
+                                     certwatch::testing::pem_encode("this is not DER at all") +
+                                     mixed_third.cert_pem);
+    tmp.write("extra/a.pem", extra_a.cert_pem);
+    tmp.write("extra/b.pem", extra_b.cert_pem);
+    tmp.write("extra/ignored.txt", extra_b.cert_pem);
+
+    files.certs_dirs = {certs.string(), (tmp.path() / "missing").string()};
+    files.extra = {{(tmp.path() / "extra" / "*.pem").string(), CertType::ui_ca},
+                   {(tmp.path() / "nothing" / "*.pem").string(), CertType::other},
+                   {(tmp.path() / "extra" / "*.none").string(), CertType::other}};
+    files.max_file_bytes = 8192;
+  }
+};
+
+}  // namespace
+
+namespace Catch {
+// Failed comparisons of file-error maps print one "path: reason" per line.
+template <>
+struct StringMaker<std::map<std::string, std::string>> {
+  static std::string convert(const std::map<std::string, std::string>& map) {
+    std::string out = "{\n";
+    for (const auto& [key, value] : map) out += "  " + key + ": " + value + "\n";
+    return out + "}";
+  }
+};
+}  // namespace Catch
+
+TEST_CASE("a CockroachDB certs directory: every certificate, every unusable file",
+          "[file_source]") {
+  CertsFixture f;
+  FileSource source(f.files, std::chrono::seconds(60));
+  CHECK(source.kind() == SourceKind::file);
+  CHECK(source.interval() == std::chrono::seconds(60));
+  const PollResult result = poll_within(source, std::chrono::seconds(10), f.certs / "x.crt");
+
+  // A bad file never fails the poll.
+  CHECK(result.ok);
+  CHECK(result.kind == SourceKind::file);
+
+  SECTION("the file errors, exactly") {
+    const std::map<std::string, std::string> expected{
+        {(f.certs / "ca-ui.crt").string(), "not_found"},
+        {(f.certs / "x.crt").string(), "not_regular_file"},
+        {(f.certs / "d.crt").string(), "not_regular_file"},
+        {(f.certs / "big.crt").string(), "too_large"},
+        {(f.certs / "nocert.crt").string(), "no_certificate"},
+        {(f.certs / "mixed.crt").string(), "bad_pem"},
+        {(f.tmp.path() / "missing").string(), "not_found"},
+        // A glob whose directory is missing matches nothing, like one in an existing directory.
+        {(f.tmp.path() / "nothing" / "*.pem").string(), "not_found"},
+        {(f.tmp.path() / "extra" / "*.none").string(), "not_found"},
+    };
+    CHECK(errors_of(result) == expected);
+    CHECK(result.file_errors.size() == expected.size());  // no path reported twice
+    for (const auto& error : result.file_errors) {
+      INFO(error.path);
+      CHECK_FALSE(error.detail.empty());  // the log line says why
+    }
+  }
+
+  SECTION("every readable certificate, with its identity labels") {
+    struct Expected {
+      fs::path path;
+      std::string index;
+      CertType type;
+      std::string user;
+      const GeneratedCert* cert;
+      std::string cn;
+    };
+    const std::vector<Expected> expected{
+        {f.certs / "ca.crt", "0", CertType::ca, "", &f.new_ca, "new CA"},
+        {f.certs / "ca.crt", "1", CertType::ca, "", &f.old_ca, "old CA"},
+        {f.certs / "node.crt", "0", CertType::node, "", &f.node, "node"},
+        {f.certs / "client.root.crt", "0", CertType::client, "root", &f.root, "root"},
+        {f.certs / "client.node.crt", "0", CertType::node_client, "", &f.node_client, "node"},
+        {f.certs / "ui.crt", "0", CertType::ui, "", &f.ui, "ui"},
+        {f.certs / "ca-client.crt", "0", CertType::client_ca, "", &f.client_ca, "client CA"},
+        {f.certs / "client-tenant.5.crt", "0", CertType::tenant_client, "", &f.tenant_client,
+         "tenant 5"},
+        {f.certs / "tenant-signing.5.crt", "0", CertType::tenant_signing, "", &f.tenant_signing,
+         "tenant signing 5"},
+        {f.certs / "some.crt", "0", CertType::other, "", &f.some, "some"},
+        {f.certs / "mixed.crt", "0", CertType::other, "", &f.mixed_first, "mixed first"},
+        {f.certs / "mixed.crt", "2", CertType::other, "", &f.mixed_third, "mixed third"},
+        {f.tmp.path() / "extra" / "a.pem", "0", CertType::ui_ca, "", &f.extra_a, "extra a"},
+        {f.tmp.path() / "extra" / "b.pem", "0", CertType::ui_ca, "", &f.extra_b, "extra b"},
+    };
+    CHECK(result.certificates.size() == expected.size());
+    for (const Expected& e : expected) {
+      INFO(e.path << " [" << e.index << "]");
+      const CertObservation& cert = cert_at(result, e.path, e.index);
+      CHECK(cert.id.source == SourceKind::file);
+      CHECK(cert.id.cert_type == e.type);
+      CHECK(cert.id.user == e.user);
+      CHECK(cert.id.node_id.empty());
+      CHECK_FALSE(cert.load_failed);
+      REQUIRE(cert.facts);
+      CHECK(cert.facts->subject_cn == e.cn);
+      CHECK(cert.facts->fingerprint_sha256 == certwatch::testing::sha256_fingerprint(*e.cert));
+      CHECK(cert.not_after == cert.facts->not_after);
+      CHECK(cert.not_before == cert.facts->not_before);
+    }
+  }
+
+  SECTION("symlinks are followed once, through the visible name only") {
+    const auto node_certs = certs_at(result, f.certs / "node.crt");
+    CHECK(node_certs.size() == 1);
+    for (const auto& cert : result.certificates) {
+      INFO(cert.id.path);
+      CHECK(cert.id.path.find("..") == std::string::npos);
+    }
+  }
+
+  SECTION("a key file is neither parsed nor reported") {
+    CHECK(certs_at(result, f.certs / "node.key").empty());
+    CHECK(errors_of(result).count((f.certs / "node.key").string()) == 0);
+  }
+
+  SECTION("the glob matched only what it names") {
+    CHECK(certs_at(result, f.tmp.path() / "extra" / "ignored.txt").empty());
+  }
+}
+
+TEST_CASE("an unchanged poll returns the same result", "[file_source]") {
+  CertsFixture f;
+  FileSource source(f.files, std::chrono::seconds(60));
+  const PollResult first = poll_within(source, std::chrono::seconds(10), f.certs / "x.crt");
+  const PollResult second = poll_within(source, std::chrono::seconds(10), f.certs / "x.crt");
+  CHECK(errors_of(second) == errors_of(first));
+  REQUIRE(second.certificates.size() == first.certificates.size());
+  for (std::size_t i = 0; i < first.certificates.size(); ++i) {
+    CHECK(second.certificates[i].id == first.certificates[i].id);
+    CHECK(second.certificates[i].facts->fingerprint_sha256 ==
+          first.certificates[i].facts->fingerprint_sha256);
+  }
+}
+
+TEST_CASE("unchanged files are served from the cache; a changed mtime is read again",
+          "[file_source][cache]") {
+  TempDir tmp;
+  const GeneratedCert a = make_cert("a", 100);
+  const GeneratedCert b = make_cert("b", 100);
+  const fs::path bundle = tmp.write("ca.crt", a.cert_pem + b.cert_pem);
+  tmp.write("node.crt", a.cert_pem);
+  FilesConfig files;
+  files.certs_dirs = {tmp.path().string()};
+  FileSource source(files, std::chrono::seconds(60));
+
+  // Reading /proc/thread-self/io itself costs a few hundred bytes: measure that first.
+  const std::uint64_t m0 = thread_bytes_read();
+  const std::uint64_t m1 = thread_bytes_read();
+  const std::uint64_t overhead = m1 - m0;
+
+  const std::uint64_t before_first = thread_bytes_read();
+  const PollResult first = source.poll();  // on this thread, so its reads count here
+  const std::uint64_t first_read = thread_bytes_read() - before_first - overhead;
+  REQUIRE(first.certificates.size() == 3);
+  const auto bundle_size = static_cast<std::uint64_t>(fs::file_size(bundle));
+  CHECK(first_read >= bundle_size + a.cert_pem.size());
+
+  const std::uint64_t before_second = thread_bytes_read();
+  const PollResult second = source.poll();
+  const std::uint64_t second_read = thread_bytes_read() - before_second - overhead;
+  CHECK(second.certificates.size() == 3);
+  CHECK(second_read < 64);  // nothing but /proc jitter: no certificate file was read
+
+  set_mtime(bundle, unix_now() - 3600);  // same bytes, same size, different mtime
+  const std::uint64_t before_third = thread_bytes_read();
+  const PollResult third = source.poll();
+  const std::uint64_t third_read = thread_bytes_read() - before_third - overhead;
+  CHECK(third.certificates.size() == 3);
+  CHECK(third_read >= bundle_size);
+  CHECK(third_read < bundle_size + a.cert_pem.size());  // node.crt still from the cache
+}
+
+TEST_CASE("a certificate replaced by rename is picked up on the next poll", "[file_source]") {
+  TempDir tmp;
+  const GeneratedCert old_cert = make_cert("old root", 10);
+  const GeneratedCert new_cert = make_cert("new root", 700);
+  const fs::path path = tmp.write("client.root.crt", old_cert.cert_pem);
+  FilesConfig files;
+  files.certs_dirs = {tmp.path().string()};
+  FileSource source(files, std::chrono::seconds(60));
+  CHECK(subject_at(source.poll(), path) == "old root");
+
+  // The way careful tools deploy: write beside, then rename over the old name (new inode).
+  const fs::path staged = tmp.write("client.root.crt.tmp", new_cert.cert_pem);
+  fs::rename(staged, path);
+  const PollResult after = source.poll();
+  CHECK(subject_at(after, path) == "new root");
+  CHECK(cert_at(after, path).id.user == "root");
+  CHECK(after.certificates.size() == 1);
+  CHECK(after.file_errors.empty());
+}
+
+TEST_CASE("a Kubernetes ..data symlink swap is picked up on the next poll", "[file_source]") {
+  TempDir tmp;
+  const fs::path certs = tmp.path();
+  const GeneratedCert first = make_cert("node v1", 10);
+  const GeneratedCert second = make_cert("node v2", 365);
+  tmp.write("..2024_01/node.crt", first.cert_pem);
+  tmp.write("..2024_01/ca.crt", first.cert_pem);
+  fs::create_directory_symlink("..2024_01", certs / "..data");
+  fs::create_symlink("..data/node.crt", certs / "node.crt");
+  fs::create_symlink("..data/ca.crt", certs / "ca.crt");
+  FilesConfig files;
+  files.certs_dirs = {certs.string()};
+  FileSource source(files, std::chrono::seconds(60));
+  const PollResult before = source.poll();
+  CHECK(subject_at(before, certs / "node.crt") == "node v1");
+  CHECK(before.certificates.size() == 2);  // the hidden directories are not scanned again
+
+  // What the kubelet does: new timestamped directory, new `..data` link renamed over the old.
+  tmp.write("..2024_02/node.crt", second.cert_pem);
+  tmp.write("..2024_02/ca.crt", first.cert_pem);
+  fs::create_directory_symlink("..2024_02", certs / "..data_tmp");
+  fs::rename(certs / "..data_tmp", certs / "..data");
+  fs::remove_all(certs / "..2024_01");
+
+  const PollResult after = source.poll();
+  CHECK(subject_at(after, certs / "node.crt") == "node v2");
+  CHECK(subject_at(after, certs / "ca.crt") == "node v1");
+  CHECK(after.certificates.size() == 2);
+  CHECK(after.file_errors.empty());
+}
+
+TEST_CASE("a fixed file is usable again and a removed one disappears", "[file_source]") {
+  TempDir tmp;
+  const GeneratedCert cert = make_cert("ui", 100);
+  const fs::path ui = tmp.write("ui.crt", "-----BEGIN CERTIFICATE-----\ntruncated");
+  const fs::path node = tmp.write("node.crt", cert.cert_pem);
+  FilesConfig files;
+  files.certs_dirs = {tmp.path().string()};
+  FileSource source(files, std::chrono::seconds(60));
+  const PollResult broken = source.poll();
+  CHECK(errors_of(broken) == std::map<std::string, std::string>{{ui.string(), "bad_pem"}});
+  CHECK(broken.certificates.size() == 1);
+
+  tmp.write("ui.crt", cert.cert_pem);
+  set_mtime(ui, unix_now() + 5);  // a different mtime even on a coarse-grained clock
+  fs::remove(node);
+  const PollResult fixed = source.poll();
+  CHECK(fixed.file_errors.empty());
+  REQUIRE(fixed.certificates.size() == 1);
+  CHECK(fixed.certificates[0].id.path == ui.string());
+}
+
+TEST_CASE("max_file_bytes: exactly the cap is read, one byte more is too_large", "[file_source]") {
+  TempDir tmp;
+  const GeneratedCert cert = make_cert("node", 100);
+  constexpr std::uint64_t kCap = 4096;
+  REQUIRE(cert.cert_pem.size() < kCap);
+  const std::string at_cap = cert.cert_pem + std::string(kCap - cert.cert_pem.size(), '\n');
+  const fs::path fits = tmp.write("node.crt", at_cap);
+  const fs::path over = tmp.write("ui.crt", at_cap + "\n");
+  FilesConfig files;
+  files.certs_dirs = {tmp.path().string()};
+  files.max_file_bytes = kCap;
+  FileSource source(files, std::chrono::seconds(60));
+  const PollResult result = source.poll();
+  CHECK(subject_at(result, fits) == "node");
+  CHECK(errors_of(result) == std::map<std::string, std::string>{{over.string(), "too_large"}});
+  CHECK(result.certificates.size() == 1);
+}
+
+TEST_CASE("a file the daemon's user cannot read is permission_denied, the rest is read",
+          "[file_source][permissions]") {
+  // The daemon runs unprivileged. Root reads anything, so as root the poll runs in a child
+  // process that has dropped to `nobody`, as the daemon's own user would be.
+  TempDir tmp;
+  fs::permissions(tmp.path(), fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                  fs::perms::others_read | fs::perms::others_exec);
+  const GeneratedCert cert = make_cert("node", 100);
+  const fs::path readable = tmp.write("certs/node.crt", cert.cert_pem, 0644);
+  const fs::path secret = tmp.write("certs/client.secret.crt", cert.cert_pem, 0000);
+  const fs::path locked_dir = tmp.path() / "locked";
+  fs::create_directory(locked_dir);
+  tmp.write("locked/ca.crt", cert.cert_pem, 0644);
+  fs::permissions(tmp.path() / "certs", fs::perms::owner_all | fs::perms::group_read |
+                                            fs::perms::group_exec | fs::perms::others_read |
+                                            fs::perms::others_exec);
+  fs::permissions(locked_dir, fs::perms::owner_all);  // 0700, owned by root or by us
+  FilesConfig files;
+  files.certs_dirs = {(tmp.path() / "certs").string(), locked_dir.string()};
+  const std::string locked_glob = (locked_dir / "*.crt").string();
+  files.extra = {{locked_glob, CertType::other}};
+
+  // "path\treason" per file error, "cert\tpath" per certificate.
+  const auto describe = [](const PollResult& result) {
+    std::string out;
+    for (const auto& e : result.file_errors) {
+      out += e.path + "\t" + std::string(certwatch::to_string(e.reason)) + "\n";
+    }
+    for (const auto& c : result.certificates) out += "cert\t" + c.id.path + "\n";
+    return out;
+  };
+
+  std::string report;
+  if (::geteuid() != 0) {
+    FileSource source(files, std::chrono::seconds(60));
+    report = describe(source.poll());
+  } else {
+    const passwd* nobody = ::getpwnam("nobody");
+    REQUIRE(nobody != nullptr);
+    const uid_t uid = nobody->pw_uid;
+    const gid_t gid = nobody->pw_gid;
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+      ::close(fds[0]);
+      std::string out;
+      int code = 0;
+      if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0 ||
+          ::geteuid() == 0) {
+        out = "could not drop privileges\n";
+        code = 3;
+      } else {
+        try {
+          FileSource source(files, std::chrono::seconds(60));
+          out = describe(source.poll());
+        } catch (const std::exception& e) {
+          out = std::string("exception: ") + e.what() + "\n";
+          code = 4;
+        }
+      }
+      const char* data = out.data();
+      std::size_t left = out.size();
+      while (left > 0) {
+        const ssize_t n = ::write(fds[1], data, left);
+        if (n <= 0) break;
+        data += n;
+        left -= static_cast<std::size_t>(n);
+      }
+      ::_exit(code);  // no Catch2 or TempDir teardown in the child
+    }
+    ::close(fds[1]);
+    char buffer[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fds[0], buffer, sizeof buffer)) > 0) {
+      report.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fds[0]);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    INFO(report);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+  }
+
+  INFO(report);
+  std::istringstream lines(report);
+  std::map<std::string, std::string> errors;
+  std::vector<std::string> cert_paths;
+  for (std::string line; std::getline(lines, line);) {
+    const auto tab = line.find('\t');
+    REQUIRE(tab != std::string::npos);
+    if (line.substr(0, tab) == "cert") {
+      cert_paths.push_back(line.substr(tab + 1));
+    } else {
+      errors[line.substr(0, tab)] = line.substr(tab + 1);
+    }
+  }
+  CHECK(errors == std::map<std::string, std::string>{{secret.string(), "permission_denied"},
+                                                     {locked_dir.string(), "permission_denied"},
+                                                     {locked_glob, "permission_denied"}});
+  CHECK(cert_paths == std::vector<std::string>{readable.string()});
+}
+
+TEST_CASE("classify_cert_file_name follows CockroachDB's naming", "[file_source]") {
+  struct Row {
+    std::string name;
+    std::optional<NameClass> expected;
+  };
+  const auto is = [](CertType type, std::string user = "") {
+    return std::optional<NameClass>(NameClass{type, std::move(user)});
+  };
+  const std::vector<Row> table{
+      {"ca.crt", is(CertType::ca)},
+      {"ca-client.crt", is(CertType::client_ca)},
+      {"ca-ui.crt", is(CertType::ui_ca)},
+      {"ca-client-tenant.crt", is(CertType::tenant_ca)},
+      {"node.crt", is(CertType::node)},
+      {"client.node.crt", is(CertType::node_client)},
+      {"client.root.crt", is(CertType::client, "root")},
+      {"client.app_user.crt", is(CertType::client, "app_user")},
+      {"client.first.last.crt", is(CertType::client, "first.last")},
+      {"ui.crt", is(CertType::ui)},
+      {"client-tenant.5.crt", is(CertType::tenant_client)},
+      {"client-tenant.123.crt", is(CertType::tenant_client)},
+      {"tenant-signing.5.crt", is(CertType::tenant_signing)},
+      {"some.crt", is(CertType::other)},
+      {"client.crt", is(CertType::other)},
+      {"node.key", std::nullopt},
+      {"ca.key", std::nullopt},
+      {"client.root.key", std::nullopt},
+      {"node.crt.bak", std::nullopt},
+      {"node.pem", std::nullopt},
+      {"..data", std::nullopt},
+      {".node.crt", std::nullopt},
+      {"..2024_01_01_00_00_00.000000001", std::nullopt},
+      {"", std::nullopt},
+  };
+  for (const Row& row : table) {
+    INFO("file name \"" << row.name << "\"");
+    const auto got = classify_cert_file_name(row.name);
+    REQUIRE(got.has_value() == row.expected.has_value());
+    if (got) {
+      CHECK(certwatch::to_string(got->type) == certwatch::to_string(row.expected->type));
+      CHECK(got->user == row.expected->user);
+    }
+  }
+}
