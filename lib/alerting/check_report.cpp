@@ -1,0 +1,272 @@
+#include "alerting/check_report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+namespace certwatch::alerting {
+namespace {
+
+std::string utc_timestamp(std::int64_t unix_seconds) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+std::string where(const CertIdentity& id) {
+  if (!id.path.empty()) {
+    return id.index.empty() || id.index == "0" ? id.path : id.path + " #" + id.index;
+  }
+  return id.node_id.empty() ? "-" : "node " + id.node_id;
+}
+
+std::string or_dash(std::string_view text) { return text.empty() ? "-" : std::string(text); }
+
+// Left-aligned columns, two spaces apart, widths from the content.
+std::string render_columns(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string status_summary(const CheckReport& report) {
+  std::size_t by_severity[4] = {0, 0, 0, 0};
+  for (const CheckCertificate& cert : report.certificates) {
+    ++by_severity[static_cast<int>(cert.severity)];
+  }
+  std::ostringstream out;
+  out << to_string(report.status) << ": " << report.certificates.size() << " certificates ("
+      << by_severity[3] << " critical, " << by_severity[2] << " warning, " << by_severity[1]
+      << " info, " << by_severity[0] << " ok), " << report.file_errors.size() << " file errors";
+  for (const CheckSource& source : report.sources) {
+    out << ", " << to_string(source.kind) << " source "
+        << (source.up ? std::string("up") : "FAILED (" + source.error_reason + ")");
+  }
+  return out.str();
+}
+
+}  // namespace
+
+std::string_view to_string(CheckStatus status) {
+  switch (status) {
+    case CheckStatus::ok:
+      return "OK";
+    case CheckStatus::warning:
+      return "WARNING";
+    case CheckStatus::critical:
+      return "CRITICAL";
+    case CheckStatus::unknown:
+      return "UNKNOWN";
+  }
+  return "UNKNOWN";
+}
+
+std::string human_duration(double seconds) {
+  const bool negative = seconds < 0;
+  auto left = static_cast<std::int64_t>(std::llround(std::fabs(seconds)));
+  struct Unit {
+    std::int64_t size;
+    char suffix;
+  };
+  static constexpr Unit kUnits[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
+  std::string out;
+  std::size_t first = 0;  // the largest unit with a non-zero count
+  while (first + 1 < std::size(kUnits) && left < kUnits[first].size) ++first;
+  for (std::size_t i = first; i < std::min(first + 2, std::size(kUnits)); ++i) {
+    const std::int64_t count = left / kUnits[i].size;
+    left %= kUnits[i].size;
+    if (count > 0) out += (out.empty() ? "" : " ") + std::to_string(count) + kUnits[i].suffix;
+  }
+  if (out.empty()) out = "0s";
+  return negative ? "-" + out : out;
+}
+
+CheckReport make_check_report(const exporter::Snapshot& snapshot,
+                              std::chrono::seconds node_stale_after) {
+  CheckReport report;
+  report.generated_at = snapshot.generated_at;
+  Severity worst = Severity::none;
+  for (std::size_t i = 0; i < snapshot.certificates.size(); ++i) {
+    const CertObservation& cert = snapshot.certificates[i];
+    CheckCertificate row;
+    row.id = cert.id;
+    if (cert.facts) row.subject_cn = cert.facts->subject_cn;
+    if (!cert.load_failed) row.not_after = cert.not_after;
+    row.action = snapshot.states[i].action;
+    row.severity = snapshot.states[i].severity;
+    worst = std::max(worst, row.severity);
+    report.certificates.push_back(std::move(row));
+  }
+  std::stable_sort(report.certificates.begin(), report.certificates.end(),
+                   [](const CheckCertificate& a, const CheckCertificate& b) {
+                     if (a.severity != b.severity) return a.severity > b.severity;
+                     // A certificate without notAfter failed to load: list it first.
+                     return a.not_after.value_or(INT64_MIN) < b.not_after.value_or(INT64_MIN);
+                   });
+  report.file_errors = snapshot.file_errors;
+  report.reload_pending = snapshot.reload_pending;
+  if (!report.file_errors.empty() || !report.reload_pending.empty()) {
+    worst = std::max(worst, Severity::warning);
+  }
+  if (snapshot.cluster) {
+    report.cluster_secure = snapshot.cluster->secure;
+    if (!snapshot.cluster->secure) worst = Severity::critical;
+    for (const sources::NodeInfo& node : snapshot.cluster->nodes) {
+      const double age = snapshot.generated_at - node.updated_at;
+      if (age > static_cast<double>(node_stale_after.count())) {
+        report.stale_nodes.push_back({node.node_id, age});
+        worst = std::max(worst, Severity::warning);
+      }
+    }
+  }
+  bool source_failed = false;
+  for (const exporter::SourceHealth& health : snapshot.health) {
+    CheckSource source{health.kind, health.up, {}, {}};
+    if (!health.up) {
+      source_failed = true;
+      for (const auto& [reason, count] : health.errors_total) {
+        if (count > 0) source.error_reason = reason;
+      }
+      source.error_message = health.last_error;
+    }
+    report.sources.push_back(std::move(source));
+  }
+  switch (worst) {
+    case Severity::critical:
+      report.status = CheckStatus::critical;
+      break;
+    case Severity::warning:
+      report.status = CheckStatus::warning;
+      break;
+    default:
+      report.status = CheckStatus::ok;
+      break;
+  }
+  if (source_failed) report.status = CheckStatus::unknown;
+  return report;
+}
+
+std::string render_check_table(const CheckReport& report) {
+  std::string out = status_summary(report) + "\n";
+  if (!report.certificates.empty()) {
+    std::vector<std::vector<std::string>> rows{
+        {"CERTIFICATE", "TYPE", "NODE/PATH", "EXPIRES", "TIME LEFT", "ACTION", "SEVERITY"}};
+    for (const CheckCertificate& cert : report.certificates) {
+      std::string name = or_dash(cert.subject_cn);
+      if (!cert.id.user.empty()) name += " (user " + cert.id.user + ")";
+      rows.push_back({name, std::string(to_string(cert.id.cert_type)), where(cert.id),
+                      cert.not_after ? utc_timestamp(*cert.not_after) : "-",
+                      cert.not_after ? human_duration(static_cast<double>(*cert.not_after) -
+                                                      report.generated_at)
+                                     : "-",
+                      cert.action, std::string(to_string(cert.severity))});
+    }
+    out += "\n" + render_columns(rows);
+  }
+  if (!report.file_errors.empty()) {
+    std::vector<std::vector<std::string>> rows{{"FILE ERROR", "REASON", "DETAIL"}};
+    for (const FileError& error : report.file_errors) {
+      rows.push_back({error.path, std::string(to_string(error.reason)), or_dash(error.detail)});
+    }
+    out += "\n" + render_columns(rows);
+  }
+  if (!report.reload_pending.empty()) {
+    std::vector<std::vector<std::string>> rows{
+        {"RELOAD PENDING", "NODE", "TYPE", "ON DISK EXPIRES", "LOADED EXPIRES"}};
+    for (const rules::ReloadPending& p : report.reload_pending) {
+      rows.push_back({p.path, p.node_id, std::string(to_string(p.cert_type)),
+                      utc_timestamp(p.on_disk_not_after), utc_timestamp(p.loaded_not_after)});
+    }
+    out += "\n" + render_columns(rows);
+  }
+  if (!report.stale_nodes.empty()) {
+    std::vector<std::vector<std::string>> rows{{"STALE NODE", "STATUS AGE"}};
+    for (const CheckStaleNode& node : report.stale_nodes) {
+      rows.push_back({node.node_id, human_duration(node.age_seconds)});
+    }
+    out += "\n" + render_columns(rows);
+  }
+  if (report.cluster_secure == false) out += "\nThe cluster runs in insecure mode.\n";
+  std::vector<std::vector<std::string>> rows{{"SOURCE", "STATUS", "ERROR"}};
+  for (const CheckSource& source : report.sources) {
+    rows.push_back({std::string(to_string(source.kind)), source.up ? "up" : "failed",
+                    source.up ? "-" : source.error_reason + ": " + source.error_message});
+  }
+  out += "\n" + render_columns(rows);
+  return out;
+}
+
+std::string render_check_json(const CheckReport& report) {
+  using nlohmann::json;
+  json out;
+  out["status"] = std::string(to_string(report.status));
+  out["exit_code"] = static_cast<int>(report.status);
+  out["generated_at"] = report.generated_at;
+  out["certificates"] = json::array();
+  for (const CheckCertificate& cert : report.certificates) {
+    json row{{"source", to_string(cert.id.source)},
+             {"cert_type", to_string(cert.id.cert_type)},
+             {"node_id", cert.id.node_id},
+             {"path", cert.id.path},
+             {"index", cert.id.index},
+             {"user", cert.id.user},
+             {"subject_cn", cert.subject_cn},
+             {"action", cert.action},
+             {"severity", to_string(cert.severity)},
+             {"not_after", nullptr},
+             {"expires", nullptr},
+             {"seconds_left", nullptr}};
+    if (cert.not_after) {
+      row["not_after"] = *cert.not_after;
+      row["expires"] = utc_timestamp(*cert.not_after);
+      row["seconds_left"] =
+          std::llround(static_cast<double>(*cert.not_after) - report.generated_at);
+    }
+    out["certificates"].push_back(std::move(row));
+  }
+  out["file_errors"] = json::array();
+  for (const FileError& error : report.file_errors) {
+    out["file_errors"].push_back(
+        {{"path", error.path}, {"reason", to_string(error.reason)}, {"detail", error.detail}});
+  }
+  out["reload_pending"] = json::array();
+  for (const rules::ReloadPending& p : report.reload_pending) {
+    out["reload_pending"].push_back({{"node_id", p.node_id},
+                                     {"cert_type", to_string(p.cert_type)},
+                                     {"path", p.path},
+                                     {"on_disk_not_after", p.on_disk_not_after},
+                                     {"loaded_not_after", p.loaded_not_after}});
+  }
+  out["stale_nodes"] = json::array();
+  for (const CheckStaleNode& node : report.stale_nodes) {
+    out["stale_nodes"].push_back({{"node_id", node.node_id}, {"age_seconds", node.age_seconds}});
+  }
+  out["cluster_secure"] = report.cluster_secure ? json(*report.cluster_secure) : json(nullptr);
+  out["sources"] = json::array();
+  for (const CheckSource& source : report.sources) {
+    out["sources"].push_back({{"source", to_string(source.kind)},
+                              {"up", source.up},
+                              {"error_reason", source.error_reason},
+                              {"error_message", source.error_message}});
+  }
+  return out.dump(2) + "\n";
+}
+
+}  // namespace certwatch::alerting

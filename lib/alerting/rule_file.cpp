@@ -1,0 +1,356 @@
+#include "alerting/rule_file.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+
+#include "rules/evaluate.hpp"
+
+namespace certwatch::alerting {
+namespace {
+
+using config::format_duration;
+
+// The identity labels of METRICS.md: what makes two series the same certificate.
+constexpr std::string_view kIdentity = "source, cert_type, node_id, path, index, user";
+
+// Alerts that are not certificate states; an action that camel-cases to one of these gets a
+// longer name instead of clashing.
+const std::vector<std::string>& fixed_alert_names() {
+  static const std::vector<std::string> names{"CrdbCertFileUnreadable",    "CrdbCertSourceDown",
+                                              "CrdbCertClusterNodeStale",  "CrdbCertReloadPending",
+                                              "CrdbCertClusterInsecure",   "CrdbCertExporterDown",
+                                              "CrdbCertConfigReloadFailed"};
+  return names;
+}
+
+// Where the certificate is, in words, for summaries and descriptions. File certificates are named
+// by path and host; node-scoped ones (cluster, probe) by node id, as they are aggregated across
+// daemons and carry no instance.
+constexpr std::string_view kWhere =
+    "{{ if $labels.path }}{{ $labels.path }}"
+    "{{ if and $labels.index (ne $labels.index \"0\") }} (certificate {{ $labels.index }} of the "
+    "bundle){{ end }} on {{ $labels.instance }}"
+    "{{ else }}of node {{ $labels.node_id }} ({{ $labels.source }} source){{ end }}"
+    "{{ if $labels.user }} for SQL user {{ $labels.user }}{{ end }}";
+
+// The short form for summaries.
+constexpr std::string_view kWhereShort =
+    "{{ if $labels.path }}{{ $labels.path }} on {{ $labels.instance }}"
+    "{{ else }}node {{ $labels.node_id }}{{ end }}";
+
+// What an operator does about a state, for the description.
+std::string advice_for(std::string_view action) {
+  if (action == "rotate_now") {
+    return "Rotate it now: issue a new certificate (cockroach cert create-node ... --overwrite or "
+           "create-client), deploy it with the key at 0600, then send SIGHUP to cockroach.";
+  }
+  if (action == "schedule_rotation") {
+    return "Schedule its rotation in the coming weeks, before it reaches the rotate-now "
+           "threshold.";
+  }
+  if (action == "plan_rotation") {
+    return "Plan the CA rotation: a combined CA file (new first, old second) must reach every "
+           "node and client well before the old CA expires.";
+  }
+  if (action == rules::kActionExpired) {
+    return "Connections that rely on it fail. Issue and deploy a replacement now, then SIGHUP.";
+  }
+  if (action == rules::kActionNotYetValid) {
+    return "Its notBefore is in the future: check the host clock (NTP) and how it was issued.";
+  }
+  if (action == rules::kActionLoadFailed) {
+    return "The node reports 0 for this certificate: the file is missing, does not parse, or its "
+           "key permissions were refused. Check the node's certs directory and logs.";
+  }
+  return "Follow the runbook for this action.";
+}
+
+std::string summary_for(std::string_view action) {
+  const std::string subject = "CockroachDB {{ $labels.cert_type }} certificate ";
+  if (action == "rotate_now") return subject + "must be rotated now";
+  if (action == "schedule_rotation") return subject + "rotation must be scheduled";
+  if (action == "plan_rotation") return subject + "(CA) rotation must be planned";
+  if (action == rules::kActionExpired) return subject + "has expired";
+  if (action == rules::kActionNotYetValid) return subject + "is not valid yet";
+  if (action == rules::kActionLoadFailed) return subject + "failed to load on a node";
+  return subject + "is in state " + std::string(action);
+}
+
+// A custom action has no page of its own: it gets the page of the default action it resembles
+// most (CA-only rules: CA rotation; otherwise by severity).
+std::string page_for_custom_action(const std::vector<rules::Rule>& rules, std::string_view action) {
+  bool all_ca = true;
+  Severity worst = Severity::none;
+  for (const rules::Rule& rule : rules) {
+    if (rule.action != action) continue;
+    worst = std::max(worst, rule.severity);
+    for (CertType type : rule.cert_types) all_ca = all_ca && is_ca_type(type);
+  }
+  if (all_ca) return runbook_page("CrdbCertPlanRotation");
+  if (worst == Severity::critical) return runbook_page("CrdbCertRotateNow");
+  return runbook_page("CrdbCertScheduleRotation");
+}
+
+// The non-ok actions of the rule table, most severe first, at equal severity the smaller
+// threshold first, each once.
+std::vector<std::string> rule_actions(const std::vector<rules::Rule>& rules) {
+  std::vector<const rules::Rule*> ordered;
+  for (const rules::Rule& rule : rules) ordered.push_back(&rule);
+  std::stable_sort(ordered.begin(), ordered.end(), [](const rules::Rule* a, const rules::Rule* b) {
+    if (a->severity != b->severity) return a->severity > b->severity;
+    return a->below < b->below;
+  });
+  std::vector<std::string> actions;
+  for (const rules::Rule* rule : ordered) {
+    if (std::find(actions.begin(), actions.end(), rule->action) == actions.end()) {
+      actions.push_back(rule->action);
+    }
+  }
+  return actions;
+}
+
+std::string quote_label_value(std::string_view value) {
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// The expression of one certificate state. File certificates keep `instance` (the same path exists
+// on every host); node-scoped ones (cluster, probe) are reported identically by every daemon that
+// runs those sources, so they are aggregated without `instance` and page once.
+std::string state_expr(std::string_view action) {
+  const std::string selector = "action=" + quote_label_value(action);
+  const std::string file_state = "crdb_cert_expiry_state{source=\"file\", " + selector + "}";
+  const std::string node_state =
+      "max without (instance) (crdb_cert_expiry_state{source!=\"file\", " + selector + "})";
+  if (action == rules::kActionLoadFailed) {
+    // No notAfter exists for a certificate that failed to load: the state itself is the value.
+    return file_state + "\nor\n" + node_state + "\n";
+  }
+  // The value is the seconds left before notAfter; for expired, the seconds since.
+  const bool since = action == rules::kActionExpired;
+  const auto seconds = [since](const std::string& not_after) {
+    return since ? "(time() - " + not_after + ")" : "(" + not_after + " - time())";
+  };
+  const std::string identity(kIdentity);
+  return file_state + "\n  * on (job, instance, " + identity + ") group_left ()\n  " +
+         seconds("crdb_cert_not_after_timestamp_seconds{source=\"file\"}") + "\nor\n" + node_state +
+         "\n  * on (job, " + identity + ") group_left ()\n  " +
+         seconds("min by (job, " + identity +
+                 ") (crdb_cert_not_after_timestamp_seconds{source!=\"file\"})") +
+         "\n";
+}
+
+class Builder {
+ public:
+  explicit Builder(const config::Config& config) : config_(config) {}
+
+  AlertRule alert(std::string name, std::string expr, std::chrono::seconds for_duration,
+                  std::vector<std::pair<std::string, std::string>> labels, std::string summary,
+                  std::string description, std::string page = {}) const {
+    AlertRule rule;
+    if (page.empty()) page = runbook_page(name);
+    rule.name = std::move(name);
+    rule.expr = std::move(expr);
+    rule.for_duration = for_duration;
+    rule.labels = std::move(labels);
+    for (const auto& [label, value] : config_.alerting.extra_labels) {
+      rule.labels.emplace_back(label, value);
+    }
+    rule.annotations = {{"summary", std::move(summary)},
+                        {"description", std::move(description)},
+                        {"runbook_url", runbook_url(page)}};
+    return rule;
+  }
+
+  std::string runbook_url(const std::string& page) const {
+    std::string base = config_.alerting.runbook_base_url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base + "/" + page;
+  }
+
+  RuleGroup certificate_states() const {
+    RuleGroup group{"crdb-certwatch.certificates", {}};
+    std::vector<std::string> actions = rule_actions(config_.rules);
+    for (std::string_view builtin :
+         {rules::kActionExpired, rules::kActionNotYetValid, rules::kActionLoadFailed}) {
+      actions.emplace_back(builtin);
+    }
+    for (const std::string& action : actions) {
+      std::string name = action_alert_name(action);
+      const bool custom = action != "rotate_now" && action != "schedule_rotation" &&
+                          action != "plan_rotation" && action != rules::kActionExpired &&
+                          action != rules::kActionNotYetValid && action != rules::kActionLoadFailed;
+      const auto& fixed = fixed_alert_names();
+      if (std::find(fixed.begin(), fixed.end(), name) != fixed.end()) {
+        name = "CrdbCertState" + name.substr(std::string_view("CrdbCert").size());
+      }
+      std::string when;
+      if (action == rules::kActionExpired) {
+        when = " expired {{ $value | humanizeDuration }} ago. ";
+      } else if (action == rules::kActionLoadFailed) {
+        when = " could not be loaded. ";
+      } else {
+        when = " expires in {{ $value | humanizeDuration }} (action " + action +
+               ", severity {{ $labels.severity }}). ";
+      }
+      // The severity label comes from the series: the evaluator already chose it from the same
+      // rules, and one action may carry different severities in different rules.
+      group.rules.push_back(
+          alert(name, state_expr(action), config_.alerting.expiry_for, {},
+                summary_for(action) + ": " + std::string(kWhereShort),
+                "The {{ $labels.cert_type }} certificate " + std::string(kWhere) + when +
+                    advice_for(action),
+                custom ? page_for_custom_action(config_.rules, action) : std::string()));
+    }
+    return group;
+  }
+
+  RuleGroup files() const {
+    RuleGroup group{"crdb-certwatch.files", {}};
+    group.rules.push_back(alert(
+        "CrdbCertFileUnreadable", "crdb_cert_file_error == 1\n", config_.alerting.file_error_for,
+        {{"severity", "warning"}},
+        "Certificate file {{ $labels.path }} on {{ $labels.instance }} cannot be read",
+        "crdb-certwatch on {{ $labels.instance }} cannot use {{ $labels.path }} (reason: {{ "
+        "$labels.reason }}), so its expiry is not watched. Fix the file or its permissions, or "
+        "remove it from the configuration."));
+    return group;
+  }
+
+  RuleGroup cluster() const {
+    const auto& a = config_.alerting;
+    RuleGroup group{"crdb-certwatch.cluster", {}};
+    group.rules.push_back(alert(
+        "CrdbCertClusterNodeStale",
+        "time() - max without (instance) (crdb_cert_cluster_node_updated_timestamp_seconds)\n  > " +
+            std::to_string(a.node_stale_after.count()) + "\n",
+        std::chrono::seconds{0}, {{"severity", "warning"}},
+        "CockroachDB node {{ $labels.node_id }} has not reported its status for {{ $value | "
+        "humanizeDuration }}",
+        "kv_node_status.updated_at of node {{ $labels.node_id }} is {{ $value | humanizeDuration "
+        "}} old (limit " +
+            format_duration(a.node_stale_after) +
+            "): the node is down or partitioned, and its certificate numbers are stale."));
+    group.rules.push_back(alert(
+        "CrdbCertReloadPending", "crdb_cert_reload_pending == 1\n", a.reload_pending_for,
+        {{"severity", "warning"}},
+        "Node {{ $labels.node_id }} has not loaded the new {{ $labels.cert_type }} certificate",
+        "{{ $labels.path }} on {{ $labels.instance }} differs from the certificate node {{ "
+        "$labels.node_id }} reports it has loaded. CockroachDB reloads certificates only on "
+        "SIGHUP: run pkill -SIGHUP -x cockroach on that host and check the node's log."));
+    group.rules.push_back(alert(
+        "CrdbCertClusterInsecure",
+        // min: one daemon seeing an insecure cluster is enough; without instance: page once.
+        "min without (instance) (crdb_cert_cluster_secure) == 0\n", a.insecure_for,
+        {{"severity", "critical"}}, "The CockroachDB cluster runs in insecure mode",
+        "No node reports certificate metrics: the cluster runs without TLS and authentication "
+        "(--insecure), or its version predates the metrics. No certificate expiry can be "
+        "watched from the cluster side."));
+    return group;
+  }
+
+  RuleGroup exporter() const {
+    const auto& a = config_.alerting;
+    const std::string job = "job=" + quote_label_value(a.job);
+    RuleGroup group{"crdb-certwatch.exporter", {}};
+    group.rules.push_back(alert(
+        "CrdbCertSourceDown", "crdb_cert_source_up == 0\n", a.source_down_for,
+        {{"severity", "warning"}},
+        "crdb-certwatch on {{ $labels.instance }} cannot poll its {{ $labels.source }} source",
+        "The last poll of the {{ $labels.source }} source on {{ $labels.instance }} failed (see "
+        "crdb_cert_source_errors_total for the reason and the daemon's log). Certificates of this "
+        "source are served from the last good poll and may be stale."));
+    group.rules.push_back(alert(
+        "CrdbCertExporterDown", "up{" + job + "} == 0\nor\nabsent(up{" + job + "})\n",
+        a.exporter_down_for, {{"severity", "warning"}},
+        "crdb-certwatch {{ if $labels.instance }}on {{ $labels.instance }} {{ end }}is down or "
+        "not scraped",
+        "Prometheus cannot scrape crdb-certwatch (job " + a.job +
+            "{{ if $labels.instance }}, instance {{ $labels.instance }}{{ end }}), or no target of "
+            "that job exists. Certificate expiry is not watched until it is back."));
+    group.rules.push_back(alert(
+        "CrdbCertConfigReloadFailed", "crdb_cert_config_last_reload_successful == 0\n",
+        std::chrono::seconds{0}, {{"severity", "warning"}},
+        "crdb-certwatch on {{ $labels.instance }} rejected its new configuration",
+        "The last configuration reload on {{ $labels.instance }} failed; the previous "
+        "configuration stays in force. Run crdb-certwatch --config.check and fix the errors it "
+        "names."));
+    return group;
+  }
+
+ private:
+  const config::Config& config_;
+};
+
+}  // namespace
+
+std::string action_alert_name(std::string_view action) {
+  std::string name = "CrdbCert";
+  bool upper = true;
+  for (char c : action) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    name += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    upper = false;
+  }
+  return name;
+}
+
+std::string runbook_page(std::string_view alert_name) { return std::string(alert_name) + ".md"; }
+
+std::vector<RuleGroup> build_rule_groups(const config::Config& config) {
+  const Builder builder(config);
+  return {builder.certificate_states(), builder.files(), builder.cluster(), builder.exporter()};
+}
+
+std::string render_rule_file(const std::vector<RuleGroup>& groups) {
+  YAML::Emitter out;
+  out.SetIndent(2);
+  out << YAML::BeginMap << YAML::Key << "groups" << YAML::Value << YAML::BeginSeq;
+  for (const RuleGroup& group : groups) {
+    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << group.name;
+    out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+    for (const AlertRule& rule : group.rules) {
+      out << YAML::BeginMap;
+      out << YAML::Key << "alert" << YAML::Value << rule.name;
+      // A block scalar keeps multi-line expressions readable; its final newline is implied.
+      std::string expr = rule.expr;
+      while (!expr.empty() && expr.back() == '\n') expr.pop_back();
+      out << YAML::Key << "expr" << YAML::Value << YAML::Literal << expr;
+      if (rule.for_duration.count() > 0) {
+        out << YAML::Key << "for" << YAML::Value << format_duration(rule.for_duration);
+      }
+      if (!rule.labels.empty()) {
+        out << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
+        for (const auto& [name, value] : rule.labels) {
+          out << YAML::Key << name << YAML::Value << YAML::DoubleQuoted << value;
+        }
+        out << YAML::EndMap;
+      }
+      out << YAML::Key << "annotations" << YAML::Value << YAML::BeginMap;
+      for (const auto& [name, value] : rule.annotations) {
+        out << YAML::Key << name << YAML::Value << YAML::DoubleQuoted << value;
+      }
+      out << YAML::EndMap << YAML::EndMap;
+    }
+    out << YAML::EndSeq << YAML::EndMap;
+  }
+  out << YAML::EndSeq << YAML::EndMap;
+  return "# Generated by `crdb-certwatch rules` from the daemon's configuration: do not edit.\n" +
+         std::string(out.c_str()) + "\n";
+}
+
+std::string generate_rule_file(const config::Config& config) {
+  return render_rule_file(build_rule_groups(config));
+}
+
+}  // namespace certwatch::alerting

@@ -1,0 +1,45 @@
+// The Prometheus alerting rules generated from the daemon's own config, so that the rules and the
+// daemon's evaluator read one rule table and can never disagree. Pure: config in, YAML text out.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace certwatch::alerting {
+
+struct AlertRule {
+  std::string name;  // CamelCase, prefix CrdbCert
+  std::string expr;
+  std::chrono::seconds for_duration{0};  // 0: no `for:` (fires on the first evaluation)
+  // In output order. Rule labels override the series' labels of the same name.
+  std::vector<std::pair<std::string, std::string>> labels;
+  std::vector<std::pair<std::string, std::string>>
+      annotations;  // summary, description, runbook_url
+};
+
+struct RuleGroup {
+  std::string name;
+  std::vector<AlertRule> rules;
+};
+
+// Every alert of the rule file, in a fixed order: certificate states (one alert per non-ok action
+// of config.rules, most severe first, then the built-in expired, not_yet_valid, load_failed),
+// then files, cluster, and the exporter itself.
+std::vector<RuleGroup> build_rule_groups(const config::Config& config);
+
+// The rule file as YAML (`groups:` ...). Deterministic: the same config gives the same bytes.
+std::string render_rule_file(const std::vector<RuleGroup>& groups);
+std::string generate_rule_file(const config::Config& config);
+
+// "rotate_now" -> "CrdbCertRotateNow": the alert name of a certificate state's action.
+std::string action_alert_name(std::string_view action);
+
+// The runbook page (file name under deploy/runbooks/) an alert's runbook_url points at.
+std::string runbook_page(std::string_view alert_name);
+
+}  // namespace certwatch::alerting
