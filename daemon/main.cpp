@@ -87,15 +87,29 @@ int run(const Flags& flags) {
     return 2;
   }
   config::LoadResult loaded = config::load_config_file(flags.config_file);
+  // The web config is checked up front too: a server that cannot serve as configured (bad key,
+  // unreadable certificate) must refuse to start rather than fall back to plain HTTP.
+  std::shared_ptr<const exporter::EndpointSecurity> web_security;
+  bool web_config_ok = true;
+  if (!flags.web_config_file.empty()) {
+    exporter::WebConfigLoad web = exporter::load_web_config_file(flags.web_config_file);
+    std::string error;
+    if (web.config) web_security = exporter::make_endpoint_security(*web.config, error);
+    if (!web_security) {
+      print_errors(web.errors);
+      if (!error.empty()) std::cerr << flags.web_config_file << ": " << error << "\n";
+      web_config_ok = false;
+    }
+  }
   if (flags.config_check) {
-    if (!loaded.config) {
+    if (!loaded.config || !web_config_ok) {
       print_errors(loaded.errors);
       return 1;
     }
     std::cout << flags.config_file << ": configuration is valid\n";
     return 0;
   }
-  if (!loaded.config) {
+  if (!loaded.config || !web_config_ok) {
     print_errors(loaded.errors);
     return 1;
   }
@@ -110,6 +124,8 @@ int run(const Flags& flags) {
   options.http.listen_address = flags.listen_address;
   options.web.telemetry_path = flags.telemetry_path;
   options.build = build_info();
+  options.web_config_file = flags.web_config_file;
+  options.web_security = std::move(web_security);
   runtime::logger("main")->info("starting crdb-certwatch {} (revision {}), config {}",
                                 options.build.version, options.build.revision, flags.config_file);
   runtime::Daemon daemon(std::move(options), std::move(*loaded.config));
@@ -133,6 +149,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--web.telemetry-path", flags.telemetry_path, "Path that serves the metrics.")
       ->capture_default_str();
+  app.add_option("--web.config.file", flags.web_config_file,
+                 "Web config (Prometheus exporter-toolkit format): TLS, basic auth, headers. "
+                 "Re-read on SIGHUP.");
   app.add_option("--log.level", flags.log_level, "Log level: debug, info, warn, error.")
       ->capture_default_str();
   app.add_option("--log.format", flags.log_format, "Log format: logfmt or json.")

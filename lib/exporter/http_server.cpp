@@ -1,13 +1,21 @@
-#include "exporter/http_server.hpp"
+// GCC 12 reports a false -Wnull-dereference inside asio's scheduler (compensating_work_started)
+// when a thread pool posts back to an io_context; silenced for the asio headers only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#pragma GCC diagnostic pop
 
 #include <boost/asio/ip/v6_only.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
 #include <list>
-#include <type_traits>
 #include <optional>
+#include <type_traits>
+
+#include "exporter/http_server.hpp"
 
 namespace certwatch::exporter {
 namespace {
@@ -123,19 +131,18 @@ class HttpServer::Impl::Session : public SessionBase,
  public:
   static constexpr bool kTls = std::is_same_v<Stream, SslStream>;
 
-  Session(tcp::socket socket, std::shared_ptr<Impl> server)
-    requires(!kTls)
+  Session(tcp::socket socket, std::shared_ptr<Impl> server) requires(!kTls)
       : stream_(std::move(socket)), server_(std::move(server)) {}
 
   Session(tcp::socket socket, std::shared_ptr<asio::ssl::context> context,
-          std::shared_ptr<Impl> server)
-    requires(kTls)
-      : stream_(std::move(socket), *context), context_(std::move(context)),
+          std::shared_ptr<Impl> server) requires(kTls)
+      : stream_(std::move(socket), *context),
+        context_(std::move(context)),
         server_(std::move(server)) {}
 
   void start() {
     if constexpr (kTls) {
-      tcp().expires_after(server_->options.handshake_timeout);
+      lowest().expires_after(server_->options.handshake_timeout);
       stream_.async_handshake(asio::ssl::stream_base::server,
                               [self = this->shared_from_this()](beast::error_code ec) {
                                 if (ec) return self->close();
@@ -148,19 +155,19 @@ class HttpServer::Impl::Session : public SessionBase,
 
   void close() override {
     beast::error_code ec;
-    tcp().socket().shutdown(tcp::socket::shutdown_both, ec);
-    tcp().close();
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
   }
 
  private:
-  beast::tcp_stream& tcp() { return beast::get_lowest_layer(stream_); }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
 
   void read(std::chrono::seconds timeout) {
     busy = false;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
     parser_->body_limit(16 * 1024);
-    tcp().expires_after(timeout);
+    lowest().expires_after(timeout);
     http::async_read(stream_, buffer_, *parser_,
                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                        self->on_read(ec);
@@ -236,7 +243,7 @@ class HttpServer::Impl::Session : public SessionBase,
     if (const auto security = server_->security) {
       for (const auto& [name, value] : security->headers) response_.set(name, value);
     }
-    tcp().expires_after(server_->options.read_timeout);
+    lowest().expires_after(server_->options.read_timeout);
     http::async_write(stream_, response_,
                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
                         if (ec || !self->response_.keep_alive()) return self->close();
@@ -284,8 +291,8 @@ void HttpServer::Impl::admit(tcp::socket socket) {
     session->start();
     base = session;
   } else {
-    auto session = std::make_shared<Session<beast::tcp_stream>>(std::move(socket),
-                                                                 shared_from_this());
+    auto session =
+        std::make_shared<Session<beast::tcp_stream>>(std::move(socket), shared_from_this());
     session->start();
     base = session;
   }

@@ -35,8 +35,8 @@ struct HttpServerOptions {
   std::string listen_address = ":9712";  // "host:port", ":port" (all interfaces), "[v6]:port"
   std::size_t max_connections = 64;
   std::size_t header_limit = 8 * 1024;
-  std::chrono::seconds read_timeout{10};  // a whole request must arrive within this
-  std::chrono::seconds idle_timeout{60};  // keep-alive connection with no request
+  std::chrono::seconds read_timeout{10};       // a whole request must arrive within this
+  std::chrono::seconds idle_timeout{60};       // keep-alive connection with no request
   std::chrono::seconds handshake_timeout{10};  // TLS handshake
 };
 

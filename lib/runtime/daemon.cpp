@@ -114,7 +114,32 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
         server(io, options.http, web_handler),
         rng(std::random_device{}()),
         log(logger("scheduler")),
-        file_log(logger("file")) {}
+        file_log(logger("file")) {
+    logger("http");  // set up before the server can log (TLS file reloads)
+    server.set_security(options.web_security);
+  }
+
+  // Re-reads --web.config.file; false (and the running one kept) when it is invalid.
+  bool reload_web_config() {
+    if (options.web_config_file.empty()) return true;
+    exporter::WebConfigLoad loaded = exporter::load_web_config_file(options.web_config_file);
+    std::string error;
+    std::shared_ptr<const exporter::EndpointSecurity> security;
+    if (loaded.config) security = exporter::make_endpoint_security(*loaded.config, error);
+    if (!security) {
+      for (const auto& e : loaded.errors) {
+        log->error("web config rejected, keeping the running one: {}", e.to_string());
+      }
+      if (!error.empty()) {
+        log->error("web config rejected, keeping the running one: {}: {}",
+                   options.web_config_file, error);
+      }
+      return false;
+    }
+    server.set_security(std::move(security));
+    log->info("web config reloaded from {}", options.web_config_file);
+    return true;
+  }
 
   std::shared_ptr<const Snapshot> current() const { return std::atomic_load(&snapshot); }
 
@@ -311,6 +336,7 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
       log->info("configuration reloaded; polling every source now");
       for (const auto& [kind, slot] : slots) start_poll(kind);
     }
+    if (!reload_web_config()) reload_ok = false;
     publish();
     notifier.ready();
   }

@@ -32,6 +32,10 @@ struct DaemonOptions {
   exporter::BuildInfo build;
   // Loads the config again on SIGHUP; defaults to config::load_config_file(config_file).
   std::function<config::LoadResult()> reload;
+  // --web.config.file: TLS, basic auth and headers, re-read on SIGHUP (an invalid one keeps the
+  // running one). Empty: plain HTTP. `web_security` is the start-up one, already validated.
+  std::string web_config_file;
+  std::shared_ptr<const exporter::EndpointSecurity> web_security;
 };
 
 class Daemon {

@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -20,7 +21,8 @@ Notifier::Notifier() {
   const bool for_us = pid == nullptr || std::strtol(pid, nullptr, 10) == ::getpid();
   if (usec != nullptr && for_us) {
     const long long value = std::strtoll(usec, nullptr, 10);
-    if (value > 0) watchdog_interval_ = std::chrono::milliseconds(value / 2000);
+    // Half the timeout, as sd_watchdog_enabled(3) advises; never 0, which would spin the loop.
+    if (value > 0) watchdog_interval_ = std::chrono::milliseconds(std::max(value / 2000, 1LL));
   }
 }
 
