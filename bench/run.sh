@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# The benchmark harness: N certificates on disk, the real daemon (Release build) polling them,
+# and a bare OpenSSL loop over the same files as the floor every figure is compared with.
+#   bench/run.sh [N]            N certificates (default 5000); prints a Markdown table
+# Environment: BUILD_DIR (default build-bench), SKIP_BUILD=1 to use what is built, KEEP=1 to keep
+# the work directory, SCRAPES (default 300) /metrics requests per encoding.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+count=${1:-5000}
+build_dir=${BUILD_DIR:-build-bench}
+scrapes=${SCRAPES:-300}
+poll_interval=2  # seconds: warm polls come every 2 s (±5% jitter) with nothing changed
+idle_seconds=10
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCERTWATCH_BUILD_BENCH=ON >/dev/null
+  cmake --build "$build_dir" -j2 --target crdb-certwatch crdb-certwatch-gencerts \
+    crdb-certwatch-bench-floor crdb-certwatch-bench-parts >/dev/null
+fi
+daemon="$build_dir/daemon/crdb-certwatch"
+work=$(mktemp -d /tmp/certwatch-bench.XXXXXX)
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  [ "${KEEP:-0}" = 1 ] && echo "kept $work" >&2 || rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "generating $count certificates in $work/certs ..." >&2
+"$build_dir/tests/crdb-certwatch-gencerts" bench "$work/certs" "$count" >&2
+
+# The floor: 5 passes before the daemon starts and 5 after its warm polls, so load from other
+# processes on a shared machine weighs on both sides alike. The page cache is warm for both.
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+run_floor() {
+  local line
+  line=$("$build_dir/bench/crdb-certwatch-bench-floor" "$work/certs" 5)
+  echo "floor: $line" >&2
+  echo "$line"
+}
+floor_before=$(run_floor)
+cat >"$work/config.yaml" <<YAML
+poll_interval: ${poll_interval}s
+files:
+  certs_dirs: [$work/certs]
+YAML
+"$daemon" --config.file "$work/config.yaml" --web.listen-address 127.0.0.1:0 \
+  --log.level info 2>"$work/daemon.log" &
+pid=$!
+hz=$(getconf CLK_TCK)
+ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }  # utime + stime, clock ticks
+port=""
+for _ in $(seq 100); do
+  port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$work/daemon.log" | head -n1)
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ] || { cat "$work/daemon.log" >&2; echo "daemon did not start" >&2; exit 1; }
+url="http://127.0.0.1:$port/metrics"
+
+metric() {  # metric NAME: the value of NAME{source="file"} in one scrape
+  curl -sf "$url" | awk -v name="$1{source=\"file\"}" '$1 == name { print $2 }'
+}
+# Polls are told apart by their completion time, crdb_cert_source_last_success_timestamp_seconds.
+wait_next_poll() {  # wait_next_poll PREVIOUS_TIMESTAMP -> prints the new timestamp
+  local ts
+  for _ in $(seq 400); do
+    ts=$(metric crdb_cert_source_last_success_timestamp_seconds || true)
+    if [ -n "$ts" ] && [ "$ts" != "$1" ]; then echo "$ts"; return 0; fi
+    sleep 0.025
+  done
+  echo "no poll finished in 10 s" >&2
+  return 1
+}
+
+ts=$(wait_next_poll "")
+cold_s=$(metric crdb_cert_source_duration_seconds)
+# CPU the daemon used from exec to the end of its first poll (start-up, the poll, publishing the
+# snapshot and answering this script's few scrapes): an upper bound of the cold poll's CPU time.
+cold_cpu_s=$(awk -v t="$(ticks)" -v hz="$hz" 'BEGIN { printf "%.3f", t / hz }')
+exported=$(curl -sf "$url" | grep -c '^crdb_cert_not_after_timestamp_seconds{' || true)
+warm=()
+for _ in 1 2 3 4 5; do
+  ts=$(wait_next_poll "$ts")
+  warm+=("$(metric crdb_cert_source_duration_seconds)")
+done
+warm_s=$(printf '%s\n' "${warm[@]}" | sort -g | sed -n 3p)  # median of 5
+
+floor_after=$(run_floor)
+mean() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", (a + b) / 2 }'; }
+floor_s=$(mean "$(field seconds_median "$floor_before")" "$(field seconds_median "$floor_after")")
+floor_cpu_s=$(mean "$(field cpu_seconds_median "$floor_before")" \
+  "$(field cpu_seconds_median "$floor_after")")
+floor_rss_kib=$(field max_rss_kib "$floor_after")
+floor_certs=$(field certs "$floor_after")
+
+# Scrape latency as curl sees it (connect, request, whole body), one kept-alive connection.
+scrape_times() {  # scrape_times [CURL ARGS...] -> one time per line, seconds
+  local urls=()
+  for _ in $(seq "$scrapes"); do urls+=(-o /dev/null "$url"); done
+  curl -s -w '%{time_total}\n' "$@" "${urls[@]}"
+}
+percentile() {  # percentile P < values
+  sort -g | awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p / 100 + 0.999); if (i < 1) i = 1; print v[i] }'
+}
+plain=$(scrape_times)
+plain_p50=$(percentile 50 <<<"$plain")
+plain_p99=$(percentile 99 <<<"$plain")
+plain_bytes=$(curl -s -o /dev/null -w '%{size_download}' "$url")
+gzip_header=$(curl -s -o /dev/null -D - -H 'Accept-Encoding: gzip' "$url" | tr -d '\r' |
+  awk -F': ' 'tolower($1) == "content-encoding" { print $2 }')
+if [ "$gzip_header" = gzip ]; then
+  gz=$(scrape_times -H 'Accept-Encoding: gzip')
+  gzip_p50=$(percentile 50 <<<"$gz")
+  gzip_p99=$(percentile 99 <<<"$gz")
+  gzip_bytes=$(curl -s -o /dev/null -w '%{size_download}' -H 'Accept-Encoding: gzip' "$url")
+else
+  gzip_p50=n/a gzip_p99=n/a gzip_bytes=n/a
+fi
+
+# Idle CPU: utime+stime (fields 14, 15 of /proc/PID/stat, in clock ticks) over idle_seconds, while
+# the daemon keeps polling every ${poll_interval}s with nothing changed.
+t0=$(ticks)
+sleep "$idle_seconds"
+t1=$(ticks)
+idle_cpu_s=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN { printf "%.3f", (b - a) / hz }')
+idle_cpu_pct=$(awk -v s="$idle_cpu_s" -v d="$idle_seconds" 'BEGIN { printf "%.2f", 100 * s / d }')
+hwm_kib=$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")
+rss_kib=$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "n/a") print "n/a"; else printf "%.3f", a / b }'; }
+ms() { awk -v a="$1" 'BEGIN { if (a == "n/a") print "n/a"; else printf "%.2f ms", a * 1000 }'; }
+verdict() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
+  if (a == "n/a") { print "n/a"; exit }
+  ok = (op == "<=") ? a <= b : a < b; print ok ? "PASS" : "FAIL" }'; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+
+cold_ratio=$(ratio "$cold_s" "$floor_s")
+cold_cpu_ratio=$(ratio "$cold_cpu_s" "$floor_cpu_s")
+warm_ratio=$(ratio "$warm_s" "$floor_s")
+targets_apply=$([ "$count" -eq 5000 ] && echo yes || echo no)
+target() { [ "$targets_apply" = yes ] && verdict "$@" || echo "(targets are for N=5000)"; }
+
+cat <<TABLE
+
+crdb-certwatch bench: $count certificates ($floor_certs decoded by the floor, $exported exported by the daemon), $(nproc) cores, $(date -u +%Y-%m-%dT%H:%M:%SZ)
+command: bench/run.sh $count   daemon: $daemon (Release), poll_interval ${poll_interval}s
+
+| figure | value | ratio to floor | target | result |
+|---|---|---|---|---|
+| floor: bare OpenSSL loop (list, read, PEM_read_bio_X509, notAfter), wall, median of 5 before + 5 after | $(ms "$floor_s") | 1.000 | | |
+| floor, CPU time per pass | $(ms "$floor_cpu_s") | 1.000 (of floor CPU) | | |
+| cold poll (first poll, crdb_cert_source_duration_seconds), wall | $(ms "$cold_s") | $cold_ratio | <= 1.5x floor | $(target "$cold_ratio" "<=" 1.5) |
+| cold poll, daemon CPU time from exec to end of first poll (upper bound) | $(ms "$cold_cpu_s") | $cold_cpu_ratio (of floor CPU) | <= 1.5x floor | $(target "$cold_cpu_ratio" "<=" 1.5) |
+| warm poll (nothing changed, median of 5 interval polls) | $(ms "$warm_s") | $warm_ratio | <= 0.10x floor | $(target "$warm_ratio" "<=" 0.10) |
+| /metrics p50, plain ($plain_bytes bytes, $scrapes scrapes) | $(ms "$plain_p50") | $(ratio "$plain_p50" "$floor_s") | | |
+| /metrics p99, plain | $(ms "$plain_p99") | $(ratio "$plain_p99" "$floor_s") | < 50 ms | $(target "$plain_p99" "<" 0.050) |
+| /metrics p50, gzip ($gzip_bytes bytes) | $(ms "$gzip_p50") | $(ratio "$gzip_p50" "$floor_s") | | |
+| /metrics p99, gzip | $(ms "$gzip_p99") | $(ratio "$gzip_p99" "$floor_s") | < 50 ms | $(target "$gzip_p99" "<" 0.050) |
+| peak RSS (VmHWM; VmRSS now $(mib "$rss_kib")) | $(mib "$hwm_kib") | $(ratio "$hwm_kib" "$floor_rss_kib") (floor's max RSS $(mib "$floor_rss_kib")) | < 64 MiB | $(target "$hwm_kib" "<" 65536) |
+| idle CPU over ${idle_seconds}s (polling every ${poll_interval}s, nothing changed) | ${idle_cpu_s} s = ${idle_cpu_pct}% of a core | $(ratio "$idle_cpu_s" "$floor_cpu_s") (of floor CPU) | | |
+TABLE
