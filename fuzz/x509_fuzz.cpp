@@ -1,0 +1,66 @@
+// libFuzzer target for the certificate parser: x509::parse_pem_bundle on the raw input and
+// x509::parse_der on it as DER. Beyond "no crash, no leak, no UB" it checks the parser's
+// promises, so a logic slip fails too:
+//   - indices are as many as certificates, strictly increasing;
+//   - an error is set exactly when nothing parsed or a block was bad;
+//   - DER that parses, armoured as one PEM block, parses to the same facts.
+#include <openssl/evp.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "x509/parse.hpp"
+
+namespace {
+
+void require(bool condition) {
+  if (!condition) std::abort();  // libFuzzer reports the input that got here
+}
+
+bool same_facts(const certwatch::CertificateFacts& a, const certwatch::CertificateFacts& b) {
+  return a.subject_cn == b.subject_cn && a.issuer_cn == b.issuer_cn &&
+         a.serial_hex == b.serial_hex && a.fingerprint_sha256 == b.fingerprint_sha256 &&
+         a.not_before == b.not_before && a.not_after == b.not_after && a.is_ca == b.is_ca &&
+         a.dns_names == b.dns_names && a.ip_addresses == b.ip_addresses;
+}
+
+// PEM armour written independently of the code under test (OpenSSL's encoder, 64 columns).
+std::string pem_armour(std::string_view der) {
+  std::string base64(4 * ((der.size() + 2) / 3) + 1, '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(base64.data()),
+                                      reinterpret_cast<const unsigned char*>(der.data()),
+                                      static_cast<int>(der.size()));
+  base64.resize(static_cast<std::size_t>(written));
+  std::string pem = "-----BEGIN CERTIFICATE-----\n";
+  for (std::size_t i = 0; i < base64.size(); i += 64) {
+    pem += base64.substr(i, 64);
+    pem += '\n';
+  }
+  pem += "-----END CERTIFICATE-----\n";
+  return pem;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+
+  const certwatch::x509::BundleResult bundle = certwatch::x509::parse_pem_bundle(input);
+  require(bundle.indices.size() == bundle.certificates.size());
+  for (std::size_t i = 1; i < bundle.indices.size(); ++i) {
+    require(bundle.indices[i - 1] < bundle.indices[i]);
+  }
+  if (bundle.certificates.empty()) require(bundle.error.has_value());
+  if (bundle.error) require(!bundle.detail.empty());
+
+  if (const auto facts = certwatch::x509::parse_der(input)) {
+    const certwatch::x509::BundleResult armoured =
+        certwatch::x509::parse_pem_bundle(pem_armour(input));
+    require(!armoured.error && armoured.certificates.size() == 1);
+    require(same_facts(*facts, armoured.certificates.front()));
+  }
+  return 0;
+}
