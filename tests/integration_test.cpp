@@ -1,0 +1,498 @@
+// End to end for the file source: the built crdb-certwatch binary runs as a child process on a
+// temporary certs directory and is scraped over real loopback HTTP.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/certgen.hpp"
+#include "support/http_client.hpp"
+#include "support/tempdir.hpp"
+
+extern char** environ;
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using certwatch::testing::CertSpec;
+using certwatch::testing::find_free_port;
+using certwatch::testing::generate_cert;
+using certwatch::testing::GeneratedCert;
+using certwatch::testing::http_exchange;
+using certwatch::testing::http_get;
+using certwatch::testing::http_request;
+using certwatch::testing::HttpResponse;
+using certwatch::testing::kDay;
+using certwatch::testing::TempDir;
+using certwatch::testing::unix_now;
+using Clock = std::chrono::steady_clock;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool has_line(const std::string& text, const std::string& line) {
+  for (const std::string& l : lines_of(text)) {
+    if (l == line) return true;
+  }
+  return false;
+}
+
+std::size_t count_prefix(const std::string& text, const std::string& prefix) {
+  std::size_t n = 0;
+  for (const std::string& l : lines_of(text)) n += l.rfind(prefix, 0) == 0 ? 1 : 0;
+  return n;
+}
+
+std::string identity(const std::string& type, const fs::path& path, const std::string& index,
+                     const std::string& user = "") {
+  return "source=\"file\",cert_type=\"" + type + "\",node_id=\"\",path=\"" + path.string() +
+         "\",index=\"" + index + "\",user=\"" + user + "\"";
+}
+
+struct ProcessResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Starts `argv` with stdout and stderr redirected to files.
+pid_t spawn(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+// The exit code, or nullopt if the process is still running after `timeout`.
+std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    int status = 0;
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (done < 0 || Clock::now() >= deadline) return std::nullopt;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
+// Runs the binary to completion (one-shot flags), at most 10 s.
+ProcessResult run_binary(const std::vector<std::string>& args) {
+  TempDir tmp;
+  std::vector<std::string> argv{CERTWATCH_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const pid_t pid = spawn(argv, tmp.path() / "out", tmp.path() / "err");
+  REQUIRE(pid > 0);
+  const auto code = wait_exit(pid, 10s);
+  if (!code) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    FAIL("crdb-certwatch did not exit within 10 s");
+  }
+  return {*code, read_file(tmp.path() / "out"), read_file(tmp.path() / "err")};
+}
+
+// The daemon as a child process; killed (SIGKILL) in the destructor if a test left it running.
+class Daemon {
+ public:
+  Daemon(const fs::path& config, const fs::path& log_dir)
+      : port_(find_free_port()), log_(log_dir / "daemon.log") {
+    pid_ = spawn({CERTWATCH_BINARY, "--config.file=" + config.string(),
+                  "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=debug"},
+                 log_dir / "daemon.out", log_);
+    REQUIRE(pid_ > 0);
+  }
+  ~Daemon() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  int port() const { return port_; }
+  std::string log() const { return read_file(log_); }
+  void signal(int sig) const { REQUIRE(::kill(pid_, sig) == 0); }
+
+  // Exit code once it stopped within `timeout`; nullopt if still running.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    const auto code = ::wait_exit(pid_, timeout);
+    if (code) pid_ = -1;
+    return code;
+  }
+
+  // Waits for /-/ready (the first poll of every source has finished).
+  void wait_ready() {
+    const auto deadline = Clock::now() + 10s;
+    while (Clock::now() < deadline) {
+      const auto res = http_get(port_, "/-/ready", 1s);
+      if (res && res->status == 200) return;
+      if (::wait_exit(pid_, 0ms)) {
+        pid_ = -1;
+        FAIL("crdb-certwatch exited early; log:\n" << log());
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    FAIL("crdb-certwatch not ready within 10 s; log:\n" << log());
+  }
+
+  std::string scrape() const {
+    const auto res = http_get(port_, "/metrics");
+    INFO(log());
+    REQUIRE(res);
+    REQUIRE(res->status == 200);
+    return res->body;
+  }
+
+  // Scrapes until `condition` holds on the exposition (a poll every second), at most `timeout`.
+  template <typename Condition>
+  std::string scrape_until(Condition condition, std::chrono::milliseconds timeout = 6s) const {
+    const auto deadline = Clock::now() + timeout;
+    std::string text;
+    while (Clock::now() < deadline) {
+      text = scrape();
+      if (condition(text)) return text;
+      std::this_thread::sleep_for(100ms);
+    }
+    INFO("last exposition:\n" << text << "\nlog:\n" << log());
+    FAIL("the expected change did not show within " << timeout.count() << " ms");
+    return text;
+  }
+
+ private:
+  int port_;
+  fs::path log_;
+  pid_t pid_ = -1;
+};
+
+// Runs promtool on a real exposition: Prometheus' own parser and linter are the judge.
+ProcessResult promtool_check_metrics(const std::string& text) {
+  TempDir tmp;
+  const fs::path file = tmp.write("metrics.txt", text);
+  ProcessResult result;
+  FILE* pipe = ::popen(("promtool check metrics < '" + file.string() + "' 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  std::size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+GeneratedCert make_cert(const std::string& cn, std::int64_t not_after, bool is_ca = false) {
+  CertSpec spec;
+  spec.common_name = cn;
+  spec.is_ca = is_ca;
+  spec.not_after = not_after;
+  return generate_cert(spec);
+}
+
+// A certs directory and a config polling it every second.
+struct Setup {
+  TempDir tmp;
+  fs::path certs = tmp.path() / "certs";
+  fs::path config = tmp.path() / "config.yaml";
+  std::int64_t now = unix_now();
+  GeneratedCert new_ca = make_cert("new CA", now + 3000 * kDay, true);
+  GeneratedCert old_ca = make_cert("old CA", now + 200 * kDay, true);
+  GeneratedCert node = make_cert("node", now + 20 * kDay);
+  GeneratedCert root = make_cert("root", now + 400 * kDay);
+
+  Setup() {
+    tmp.write("certs/ca.crt", new_ca.cert_pem + old_ca.cert_pem);
+    tmp.write("certs/node.crt", node.cert_pem);
+    tmp.write("certs/node.key", node.key_pem, 0600);
+    tmp.write("certs/client.root.crt", root.cert_pem);
+    tmp.write("certs/broken.crt",
+              "-----BEGIN CERTIFICATE-----\nnot base64 at all!\n"
+              "-----END CERTIFICATE-----\n");
+    write_config(good_config());
+  }
+
+  std::string good_config() const {
+    return "poll_interval: 1s\nfiles:\n  certs_dirs:\n    - " + certs.string() + "\n";
+  }
+  void write_config(const std::string& text) const { tmp.write("config.yaml", text); }
+};
+
+}  // namespace
+
+TEST_CASE("the daemon serves a certs directory as METRICS.md says", "[integration]") {
+  Setup s;
+  Daemon daemon(s.config, s.tmp.path());
+  daemon.wait_ready();
+  const auto res = http_get(daemon.port(), "/metrics");
+  REQUIRE(res);
+  CHECK(res->status == 200);
+  CHECK(res->header("content-type") == "text/plain; version=0.0.4; charset=utf-8");
+  const std::string& text = res->body;
+  INFO(text);
+
+  const fs::path ca = s.certs / "ca.crt";
+  const fs::path node = s.certs / "node.crt";
+  const fs::path root = s.certs / "client.root.crt";
+  CHECK(has_line(text, "crdb_cert_not_after_timestamp_seconds{" + identity("ca", ca, "0") + "} " +
+                           std::to_string(s.now + 3000 * kDay)));
+  CHECK(has_line(text, "crdb_cert_not_after_timestamp_seconds{" + identity("ca", ca, "1") + "} " +
+                           std::to_string(s.now + 200 * kDay)));
+  CHECK(has_line(text, "crdb_cert_not_after_timestamp_seconds{" + identity("node", node, "0") +
+                           "} " + std::to_string(s.now + 20 * kDay)));
+  CHECK(has_line(text, "crdb_cert_not_after_timestamp_seconds{" +
+                           identity("client", root, "0", "root") + "} " +
+                           std::to_string(s.now + 400 * kDay)));
+  CHECK(count_prefix(text, "crdb_cert_not_after_timestamp_seconds{") == 4);
+  // certgen's default notBefore is an hour ago.
+  CHECK(has_line(text, "crdb_cert_not_before_timestamp_seconds{" + identity("node", node, "0") +
+                           "} " + std::to_string(s.now - 3600)));
+
+  const std::string fingerprint = certwatch::testing::sha256_fingerprint(s.old_ca);
+  bool found_old_ca_info = false;
+  for (const std::string& line : lines_of(text)) {
+    if (line.rfind("crdb_cert_info{" + identity("ca", ca, "1") + ",", 0) != 0) continue;
+    found_old_ca_info = true;
+    CHECK(line.find(",subject_cn=\"old CA\",issuer_cn=\"old CA\",serial=\"") != std::string::npos);
+    CHECK(line.find(",fingerprint_sha256=\"" + fingerprint + "\",is_ca=\"true\"} 1") !=
+          std::string::npos);
+  }
+  CHECK(found_old_ca_info);
+
+  CHECK(has_line(text, "crdb_cert_expiry_state{" + identity("ca", ca, "0") +
+                           ",action=\"ok\",severity=\"none\"} 1"));
+  CHECK(has_line(text, "crdb_cert_expiry_state{" + identity("ca", ca, "1") +
+                           ",action=\"plan_rotation\",severity=\"info\"} 1"));
+  CHECK(has_line(text, "crdb_cert_expiry_state{" + identity("node", node, "0") +
+                           ",action=\"rotate_now\",severity=\"critical\"} 1"));
+  CHECK(has_line(text, "crdb_cert_expiry_state{" + identity("client", root, "0", "root") +
+                           ",action=\"ok\",severity=\"none\"} 1"));
+  CHECK(count_prefix(text, "crdb_cert_expiry_state{") == 4);
+
+  CHECK(has_line(text, "crdb_cert_file_error{path=\"" + (s.certs / "broken.crt").string() +
+                           "\",reason=\"bad_pem\"} 1"));
+  CHECK(count_prefix(text, "crdb_cert_file_error{") == 1);  // node.key is never parsed
+  CHECK(has_line(text, "crdb_cert_source_up{source=\"file\"} 1"));
+  CHECK(count_prefix(text, "crdb_cert_source_last_success_timestamp_seconds{source=\"file\"} ") ==
+        1);
+  CHECK(count_prefix(text, "crdb_cert_source_duration_seconds{source=\"file\"} ") == 1);
+  CHECK(has_line(text, "crdb_cert_config_last_reload_successful 1"));
+  CHECK(count_prefix(text, "crdb_cert_config_last_reload_success_timestamp_seconds ") == 1);
+  CHECK(count_prefix(text, "crdb_cert_exporter_build_info{version=\"") == 1);
+  // No cluster source configured: no cluster families at all.
+  CHECK(text.find("crdb_cert_cluster_") == std::string::npos);
+  CHECK(text.find("source=\"cluster\"") == std::string::npos);
+
+  const ProcessResult check = promtool_check_metrics(text);
+  INFO(check.out);
+  CHECK(check.exit_code == 0);
+  CHECK(check.out.empty());
+
+  SECTION("/ shows the certificates, /-/healthy is 200, unknown paths 404") {
+    const auto page = http_get(daemon.port(), "/");
+    REQUIRE(page);
+    CHECK(page->status == 200);
+    CHECK(page->body.find(node.string()) != std::string::npos);
+    CHECK(page->body.find("rotate_now") != std::string::npos);
+    CHECK(http_get(daemon.port(), "/-/healthy")->status == 200);
+    CHECK(http_get(daemon.port(), "/nope")->status == 404);
+  }
+}
+
+TEST_CASE("a certificate replaced on disk shows after the next poll", "[integration]") {
+  Setup s;
+  Daemon daemon(s.config, s.tmp.path());
+  daemon.wait_ready();
+  const fs::path node = s.certs / "node.crt";
+  const std::string id = identity("node", node, "0");
+  CHECK(has_line(daemon.scrape(), "crdb_cert_expiry_state{" + id +
+                                      ",action=\"rotate_now\",severity=\"critical\"} 1"));
+
+  const std::int64_t renewed_not_after = unix_now() + 700 * kDay;
+  const GeneratedCert renewed = make_cert("node", renewed_not_after);
+  const fs::path staged = s.tmp.write("certs/node.crt.new", renewed.cert_pem);
+  fs::rename(staged, node);
+
+  const auto start = Clock::now();
+  const std::string text = daemon.scrape_until([&](const std::string& t) {
+    return has_line(t, "crdb_cert_not_after_timestamp_seconds{" + id + "} " +
+                           std::to_string(renewed_not_after));
+  });
+  // Poll interval 1 s with at most 5 % jitter: the change is visible within ~2 s.
+  CHECK(std::chrono::duration<double>(Clock::now() - start).count() < 3.0);
+  CHECK(has_line(text, "crdb_cert_expiry_state{" + id + ",action=\"ok\",severity=\"none\"} 1"));
+  // The old state's series is gone in the same scrape.
+  CHECK(count_prefix(text, "crdb_cert_expiry_state{" + id) == 1);
+  CHECK(count_prefix(text, "crdb_cert_not_after_timestamp_seconds{" + id) == 1);
+}
+
+TEST_CASE("SIGHUP with a broken config keeps the running one", "[integration]") {
+  Setup s;
+  Daemon daemon(s.config, s.tmp.path());
+  daemon.wait_ready();
+  const std::string node_line = "crdb_cert_not_after_timestamp_seconds{" +
+                                identity("node", s.certs / "node.crt", "0") + "} " +
+                                std::to_string(s.now + 20 * kDay);
+  CHECK(has_line(daemon.scrape(), "crdb_cert_config_last_reload_successful 1"));
+
+  s.write_config(s.good_config() + "  bogus_key: 1\n");
+  daemon.signal(SIGHUP);
+  std::string text = daemon.scrape_until([](const std::string& t) {
+    return has_line(t, "crdb_cert_config_last_reload_successful 0");
+  });
+  // The old config and its data stay in force, and polls go on.
+  CHECK(has_line(text, node_line));
+  CHECK(has_line(text, "crdb_cert_source_up{source=\"file\"} 1"));
+  const std::string log = daemon.log();
+  INFO(log);
+  CHECK(log.find("bogus_key") != std::string::npos);  // the log says why
+
+  // Fixed, and now also watching an extra file: the new config is in force after SIGHUP.
+  const GeneratedCert extra = make_cert("haproxy", unix_now() + 50 * kDay);
+  const fs::path extra_path = s.tmp.write("extra/lb.pem", extra.cert_pem);
+  s.write_config(s.good_config() + "  extra:\n    - path: " + extra_path.string() +
+                 "\n      cert_type: ui\n");
+  daemon.signal(SIGHUP);
+  text = daemon.scrape_until([](const std::string& t) {
+    return has_line(t, "crdb_cert_config_last_reload_successful 1");
+  });
+  text = daemon.scrape_until([&](const std::string& t) {
+    return count_prefix(t, "crdb_cert_expiry_state{" + identity("ui", extra_path, "0") +
+                               ",action=\"schedule_rotation\",severity=\"warning\"} 1") == 1;
+  });
+  CHECK(has_line(text, node_line));
+
+  // The daemon is still alive and answering after both reloads.
+  CHECK_FALSE(daemon.wait_exit(0ms));
+}
+
+TEST_CASE("--config.check exit codes and messages", "[integration]") {
+  Setup s;
+  const ProcessResult valid = run_binary({"--config.file=" + s.config.string(), "--config.check"});
+  INFO(valid.out << valid.err);
+  CHECK(valid.exit_code == 0);
+
+  // Line 5 holds the unknown key.
+  s.write_config(s.good_config() + "  bogus_key: 1\n");
+  const ProcessResult invalid =
+      run_binary({"--config.file=" + s.config.string(), "--config.check"});
+  INFO(invalid.out << invalid.err);
+  CHECK(invalid.exit_code == 1);
+  CHECK(invalid.err.find(s.config.string() + ":5: files.bogus_key") != std::string::npos);
+
+  s.write_config("poll_interval: 5 minutes\n");
+  const ProcessResult bad_duration =
+      run_binary({"--config.file=" + s.config.string(), "--config.check"});
+  INFO(bad_duration.err);
+  CHECK(bad_duration.exit_code == 1);
+  CHECK(bad_duration.err.find(s.config.string() + ":1: poll_interval") != std::string::npos);
+
+  const ProcessResult missing =
+      run_binary({"--config.file=" + (s.tmp.path() / "nope.yaml").string(), "--config.check"});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("nope.yaml") != std::string::npos);
+}
+
+TEST_CASE("--version prints the version and exits 0", "[integration]") {
+  const ProcessResult version = run_binary({"--version"});
+  INFO(version.out << version.err);
+  CHECK(version.exit_code == 0);
+  CHECK(version.out.rfind("crdb-certwatch version ", 0) == 0);
+  CHECK(version.out.find("OpenSSL") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM and SIGINT stop the daemon within 2 s with exit code 0", "[integration]") {
+  for (const int sig : {SIGTERM, SIGINT}) {
+    INFO("signal " << sig);
+    Setup s;
+    Daemon daemon(s.config, s.tmp.path());
+    daemon.wait_ready();
+    const auto start = Clock::now();
+    daemon.signal(sig);
+    const auto code = daemon.wait_exit(2s);
+    INFO(daemon.log());
+    REQUIRE(code);
+    CHECK(*code == 0);
+    CHECK(std::chrono::duration<double>(Clock::now() - start).count() < 2.0);
+  }
+}
+
+TEST_CASE("the HTTP endpoint bounds what a client can do", "[integration][http]") {
+  Setup s;
+  Daemon daemon(s.config, s.tmp.path());
+  daemon.wait_ready();
+
+  SECTION("HEAD /metrics has headers and no body") {
+    const auto head = http_request(daemon.port(), "HEAD", "/metrics", 5s);
+    REQUIRE(head);
+    CHECK(head->status == 200);
+    CHECK(head->body.empty());
+    CHECK(std::stoul(head->header("content-length")) > 1000);
+  }
+  SECTION("POST is 405 with Allow") {
+    const auto post = http_exchange(daemon.port(),
+                                    "POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: "
+                                    "close\r\nContent-Length: 5\r\n\r\nhello",
+                                    5s);
+    REQUIRE(post);
+    CHECK(post->status == 405);
+    CHECK(post->header("allow").find("GET") != std::string::npos);
+  }
+  SECTION("a 20 KiB header is 431, and the daemon keeps serving") {
+    const std::string request =
+        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + std::string(20 * 1024, 'a') +
+        "\r\nConnection: close\r\n\r\n";
+    const auto big = http_exchange(daemon.port(), request, 5s);
+    REQUIRE(big);
+    CHECK(big->status == 431);
+    CHECK(daemon.scrape().find("crdb_cert_source_up{source=\"file\"} 1") != std::string::npos);
+  }
+  SECTION("200 idle connections do not stop a scrape") {
+    std::vector<certwatch::testing::LoopbackConnection> idle;
+    idle.reserve(200);
+    for (int i = 0; i < 200; ++i) {
+      idle.emplace_back(daemon.port(), 5s);
+      REQUIRE(idle.back().connected());
+    }
+    // A half-sent request on one of them, too: it must not hold the loop either.
+    REQUIRE(idle.front().send_all("GET /metrics HTTP/1.1\r\nHost: x\r\n"));
+    const auto start = Clock::now();
+    const auto res = http_get(daemon.port(), "/metrics", 5s);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    REQUIRE(res);
+    CHECK(res->status == 200);
+    CHECK(res->body.find("crdb_cert_not_after_timestamp_seconds{") != std::string::npos);
+    CHECK(seconds < 1.0);
+    // And the daemon is still healthy afterwards.
+    CHECK(http_get(daemon.port(), "/-/healthy")->status == 200);
+  }
+}
