@@ -1,0 +1,372 @@
+// The alerting module from the outside: the generated rules judged by Prometheus's own tools, the
+// checked-in deploy/ files, and `crdb-certwatch check` run as a process on real certificates.
+#include <yaml-cpp/yaml.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "alerting/check_report.hpp"
+#include "alerting/rule_file.hpp"
+#include "config/config.hpp"
+#include "support/certgen.hpp"
+#include "support/process.hpp"
+#include "support/tempdir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using certwatch::testing::CertSpec;
+using certwatch::testing::generate_cert;
+using certwatch::testing::kDay;
+using certwatch::testing::read_file;
+using certwatch::testing::run_command;
+using certwatch::testing::TempDir;
+using certwatch::testing::unix_now;
+
+const fs::path kDeploy = fs::path(CERTWATCH_SOURCE_DIR) / "deploy";
+
+certwatch::config::Config parse_or_fail(const std::string& yaml) {
+  auto loaded = certwatch::config::parse_config(yaml, "test.yaml");
+  for (const auto& error : loaded.errors) UNSCOPED_INFO(error.to_string());
+  REQUIRE(loaded.config);
+  return *loaded.config;
+}
+
+std::vector<std::string> alert_names(const std::string& rule_file) {
+  std::vector<std::string> names;
+  for (const auto& group : YAML::Load(rule_file)["groups"]) {
+    for (const auto& rule : group["rules"]) names.push_back(rule["alert"].as<std::string>());
+  }
+  return names;
+}
+
+// A certificate with `left` seconds before notAfter (negative: expired that long ago).
+std::string cert_pem(const std::string& cn, std::int64_t left, bool is_ca = false) {
+  CertSpec spec;
+  spec.common_name = cn;
+  spec.is_ca = is_ca;
+  spec.not_before = unix_now() - 400 * kDay;
+  spec.not_after = unix_now() + left;
+  return generate_cert(spec).cert_pem;
+}
+
+// A certs directory and a config watching it (cluster source off unless `cluster_yaml`).
+struct CheckFixture {
+  TempDir dir;
+  fs::path config_file;
+
+  explicit CheckFixture(const std::string& cluster_yaml = {}) {
+    fs::create_directories(dir.path() / "certs");
+    config_file =
+        dir.write("config.yaml", "files:\n  certs_dirs: [" + (dir.path() / "certs").string() +
+                                     "]\n" + cluster_yaml);
+  }
+  void add(const std::string& name, const std::string& content) const {
+    dir.write("certs/" + name, content);
+  }
+  certwatch::testing::CommandResult check(const std::string& output = "table") const {
+    return run_command(
+        {CERTWATCH_BINARY, "check", "--config.file=" + config_file.string(), "--output=" + output});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the rules generated from the default config pass promtool check rules", "[alerting]") {
+  TempDir dir;
+  const auto file = dir.write("rules.yml", certwatch::alerting::generate_rule_file({}));
+  const auto result = run_command({"promtool", "check", "rules", file.string()});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("SUCCESS: 13 rules found") != std::string::npos);
+}
+
+TEST_CASE("the alert family of the default config", "[alerting]") {
+  const std::vector<std::string> expected{
+      "CrdbCertRotateNow",         "CrdbCertScheduleRotation", "CrdbCertPlanRotation",
+      "CrdbCertExpired",           "CrdbCertNotYetValid",      "CrdbCertLoadFailed",
+      "CrdbCertFileUnreadable",    "CrdbCertClusterNodeStale", "CrdbCertReloadPending",
+      "CrdbCertClusterInsecure",   "CrdbCertSourceDown",       "CrdbCertExporterDown",
+      "CrdbCertConfigReloadFailed"};
+  CHECK(alert_names(certwatch::alerting::generate_rule_file({})) == expected);
+  // Every runbook_url points at a page that exists under deploy/runbooks.
+  for (const auto& group : YAML::Load(certwatch::alerting::generate_rule_file({}))["groups"]) {
+    for (const auto& rule : group["rules"]) {
+      const auto url = rule["annotations"]["runbook_url"].as<std::string>();
+      const auto page = url.substr(url.rfind('/') + 1);
+      INFO(url);
+      CHECK(page == rule["alert"].as<std::string>() + ".md");
+      CHECK(fs::is_regular_file(kDeploy / "runbooks" / page));
+    }
+  }
+}
+
+TEST_CASE("the generator is deterministic and the checked-in rule file equals its output",
+          "[alerting]") {
+  const std::string generated = certwatch::alerting::generate_rule_file({});
+  CHECK(certwatch::alerting::generate_rule_file({}) == generated);
+  const std::string checked_in = read_file(kDeploy / "prometheus" / "crdb-certwatch.rules.yml");
+  INFO("run scripts/regen-deploy.sh and review the diff");
+  CHECK(checked_in == generated);
+  // The `rules` subcommand prints the same for a config file holding only defaults.
+  TempDir dir;
+  const auto config = dir.write("config.yaml", "{}\n");
+  const auto result = run_command({CERTWATCH_BINARY, "rules", "--config.file", config.string()});
+  INFO(result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out == generated);
+}
+
+TEST_CASE("promtool test rules passes on the checked-in unit tests", "[alerting]") {
+  const auto result = run_command(
+      {"promtool", "test", "rules", (kDeploy / "prometheus" / "crdb-certwatch.rules.test.yml")});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("SUCCESS") != std::string::npos);
+}
+
+TEST_CASE("amtool accepts the Alertmanager example", "[alerting]") {
+  const auto result =
+      run_command({"amtool", "check-config", (kDeploy / "alertmanager" / "alertmanager.yml")});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("3 receivers") != std::string::npos);
+}
+
+TEST_CASE("promtool accepts the scrape config example and its file_sd targets", "[alerting]") {
+  const auto result =
+      run_command({"promtool", "check", "config", (kDeploy / "prometheus" / "prometheus.yml")});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.find("SUCCESS: 13 rules found") != std::string::npos);
+  // The file_sd file parses as Prometheus expects: a list of target groups.
+  const auto targets = nlohmann::json::parse(read_file(kDeploy / "prometheus" / "targets.json"));
+  REQUIRE(targets.is_array());
+  CHECK(targets.at(0).at("targets").size() == 2);
+}
+
+TEST_CASE("custom rules get their own alerts, and promtool sees them fire", "[alerting]") {
+  const auto config = parse_or_fail(R"(
+rules:
+  - cert_types: [node, client]
+    below: 14d
+    action: renew_today
+    severity: critical
+  - cert_types: [ca]
+    below: 730d
+    action: file_unreadable
+    severity: warning
+alerting:
+  expiry_for: 0s
+)");
+  const std::string rules = certwatch::alerting::generate_rule_file(config);
+  const auto names = alert_names(rules);
+  const std::set<std::string> name_set(names.begin(), names.end());
+  CHECK(name_set.count("CrdbCertRenewToday") == 1);
+  // An action that camel-cases to a fixed alert's name gets a longer name instead of a clash.
+  CHECK(name_set.count("CrdbCertStateFileUnreadable") == 1);
+  CHECK(name_set.size() == names.size());
+  // The default actions are gone with the default rules; the built-ins stay.
+  CHECK(name_set.count("CrdbCertRotateNow") == 0);
+  CHECK(name_set.count("CrdbCertExpired") == 1);
+  CHECK(rules.find("CrdbCertRotateNow.md") != std::string::npos);     // renew_today's runbook
+  CHECK(rules.find("CrdbCertPlanRotation.md") != std::string::npos);  // CA-only custom action
+
+  TempDir dir;
+  dir.write("rules.yml", rules);
+  const auto tests = dir.write("tests.yml", R"(rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      - series: 'crdb_cert_expiry_state{job="crdb-certwatch", instance="h:9712", source="file", cert_type="node", path="/c/node.crt", index="0", action="renew_today", severity="critical"}'
+        values: '1x5'
+      - series: 'crdb_cert_not_after_timestamp_seconds{job="crdb-certwatch", instance="h:9712", source="file", cert_type="node", path="/c/node.crt", index="0"}'
+        values: '86400x5'
+    alert_rule_test:
+      - eval_time: 0m
+        alertname: CrdbCertRenewToday
+        exp_alerts:
+          - exp_labels: {job: crdb-certwatch, instance: "h:9712", source: file, cert_type: node, path: /c/node.crt, index: "0", action: renew_today, severity: critical}
+            exp_annotations:
+              summary: "CockroachDB node certificate is in state renew_today: /c/node.crt on h:9712"
+              description: "The node certificate /c/node.crt on h:9712 expires in 1d 0h 0m 0s (action renew_today, severity critical). Follow the runbook for this action."
+              runbook_url: "file:///usr/share/doc/crdb-certwatch/runbooks/CrdbCertRotateNow.md"
+      - {eval_time: 0m, alertname: CrdbCertStateFileUnreadable, exp_alerts: []}
+)");
+  const auto result = run_command({"promtool", "test", "rules", tests.string()});
+  INFO(rules << result.out << result.err);
+  CHECK(result.exit_code == 0);
+}
+
+TEST_CASE("alerting settings reach every alert: extra labels, for, job, runbook base",
+          "[alerting]") {
+  const auto config = parse_or_fail(R"(
+alerting:
+  job: certs
+  runbook_base_url: https://wiki.example.com/runbooks/
+  extra_labels: {team: database, env: prod}
+  expiry_for: 1h
+  file_error_for: 2m
+  source_down_for: 3m
+  node_stale_after: 20m
+  reload_pending_for: 4m
+  insecure_for: 0s
+  exporter_down_for: 6m
+)");
+  const std::string text = certwatch::alerting::generate_rule_file(config);
+  const YAML::Node file = YAML::Load(text);
+  std::map<std::string, YAML::Node> by_name;
+  for (const auto& group : file["groups"]) {
+    for (const auto& rule : group["rules"]) {
+      const auto name = rule["alert"].as<std::string>();
+      by_name[name] = YAML::Node(rule);
+      INFO(name);
+      CHECK(rule["labels"]["team"].as<std::string>() == "database");
+      CHECK(rule["labels"]["env"].as<std::string>() == "prod");
+      CHECK(rule["annotations"]["runbook_url"].as<std::string>() ==
+            "https://wiki.example.com/runbooks/" + name + ".md");
+      for (const char* annotation : {"summary", "description"}) {
+        CHECK_FALSE(rule["annotations"][annotation].as<std::string>().empty());
+      }
+    }
+  }
+  CHECK(by_name.at("CrdbCertRotateNow")["for"].as<std::string>() == "1h");
+  CHECK(by_name.at("CrdbCertFileUnreadable")["for"].as<std::string>() == "2m");
+  CHECK(by_name.at("CrdbCertSourceDown")["for"].as<std::string>() == "3m");
+  CHECK(by_name.at("CrdbCertReloadPending")["for"].as<std::string>() == "4m");
+  CHECK_FALSE(by_name.at("CrdbCertClusterInsecure")["for"]);  // 0s: fires at once
+  CHECK(by_name.at("CrdbCertExporterDown")["for"].as<std::string>() == "6m");
+  CHECK(by_name.at("CrdbCertClusterNodeStale")["expr"].as<std::string>().find("> 1200") !=
+        std::string::npos);
+  CHECK(by_name.at("CrdbCertExporterDown")["expr"].as<std::string>() ==
+        "up{job=\"certs\"} == 0\nor\nabsent(up{job=\"certs\"})\n");
+  // The state alerts take severity from the series; the others set it.
+  CHECK_FALSE(by_name.at("CrdbCertRotateNow")["labels"]["severity"]);
+  CHECK(by_name.at("CrdbCertClusterInsecure")["labels"]["severity"].as<std::string>() ==
+        "critical");
+
+  TempDir dir;
+  const auto file_path = dir.write("rules.yml", text);
+  const auto result = run_command({"promtool", "check", "rules", file_path.string()});
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+}
+
+TEST_CASE("human_duration shows the two largest units", "[alerting]") {
+  using certwatch::alerting::human_duration;
+  CHECK(human_duration(0) == "0s");
+  CHECK(human_duration(42) == "42s");
+  CHECK(human_duration(3 * 3600 + 5) == "3h");
+  CHECK(human_duration(29 * 86400 + 23 * 3600 + 59 * 60) == "29d 23h");
+  CHECK(human_duration(-2.0 * 86400 - 3600) == "-2d 1h");
+}
+
+TEST_CASE("check exits 0 when every certificate is fine or only at info", "[alerting][check]") {
+  CheckFixture fixture;
+  fixture.add("node.crt", cert_pem("node", 400 * kDay));
+  fixture.add("ca.crt", cert_pem("Cockroach CA", 200 * kDay, true));  // plan_rotation: info
+  const auto result = fixture.check();
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 0);
+  CHECK(result.out.rfind("OK: 2 certificates (0 critical, 0 warning, 1 info, 1 ok)", 0) == 0);
+  CHECK(result.out.find("plan_rotation") != std::string::npos);
+  CHECK(result.out.find("CERTIFICATE") != std::string::npos);
+  CHECK(result.out.find((fixture.dir.path() / "certs" / "node.crt").string()) != std::string::npos);
+  CHECK(result.out.find("199d 23h") != std::string::npos);
+}
+
+TEST_CASE("check exits 1 for a warning state and for an unusable file", "[alerting][check]") {
+  SECTION("schedule_rotation") {
+    CheckFixture fixture;
+    fixture.add("node.crt", cert_pem("node", 60 * kDay));
+    const auto result = fixture.check();
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(result.out.rfind("WARNING:", 0) == 0);
+    CHECK(result.out.find("schedule_rotation") != std::string::npos);
+  }
+  SECTION("a broken certificate file counts as a warning") {
+    CheckFixture fixture;
+    fixture.add("node.crt", cert_pem("node", 400 * kDay));
+    fixture.add("client.root.crt",
+                "-----BEGIN CERTIFICATE-----\nnot base64 !!\n"
+                "-----END CERTIFICATE-----\n");
+    const auto result = fixture.check();
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(result.out.find("FILE ERROR") != std::string::npos);
+    CHECK(result.out.find("client.root.crt") != std::string::npos);
+  }
+}
+
+TEST_CASE("check exits 2 when the worst is critical, with JSON of the same content",
+          "[alerting][check]") {
+  CheckFixture fixture;
+  fixture.add("node.crt", cert_pem("node", 10 * kDay));
+  fixture.add("client.old.crt", cert_pem("old", -2 * kDay));
+  fixture.add("client.root.crt", cert_pem("root", 60 * kDay));
+  const auto table = fixture.check();
+  INFO(table.out << table.err);
+  CHECK(table.exit_code == 2);
+  CHECK(table.out.rfind("CRITICAL: 3 certificates (2 critical, 1 warning, 0 info, 0 ok)", 0) == 0);
+  // Most severe first; among them the least time left first: the expired one heads the table.
+  CHECK(table.out.find("expired") < table.out.find("rotate_now"));
+  CHECK(table.out.find("rotate_now") < table.out.find("schedule_rotation"));
+  CHECK(table.out.find("-2d") != std::string::npos);
+
+  const auto json_result = fixture.check("json");
+  INFO(json_result.out);
+  CHECK(json_result.exit_code == 2);
+  const auto json = nlohmann::json::parse(json_result.out);
+  CHECK(json.at("status") == "CRITICAL");
+  CHECK(json.at("exit_code") == 2);
+  REQUIRE(json.at("certificates").size() == 3);
+  const auto& first = json.at("certificates").at(0);
+  CHECK(first.at("action") == "expired");
+  CHECK(first.at("severity") == "critical");
+  CHECK(first.at("user") == "old");
+  CHECK(first.at("cert_type") == "client");
+  CHECK(first.at("path") == (fixture.dir.path() / "certs" / "client.old.crt").string());
+  CHECK(std::abs(first.at("seconds_left").get<double>() + 2.0 * kDay) < 120);
+  const auto& node = json.at("certificates").at(1);
+  CHECK(node.at("action") == "rotate_now");
+  CHECK(std::abs(node.at("seconds_left").get<double>() - 10.0 * kDay) < 120);
+  CHECK(json.at("sources").at(0).at("source") == "file");
+  CHECK(json.at("sources").at(0).at("up") == true);
+  CHECK(json.at("file_errors").empty());
+}
+
+TEST_CASE("check exits 3 when a source fails, even with a critical certificate",
+          "[alerting][check]") {
+  // A closed port on 127.0.0.1: the connection is refused at once.
+  const int closed_port = certwatch::testing::free_local_port();
+  CheckFixture fixture("cluster:\n  dsn: \"host=127.0.0.1 port=" + std::to_string(closed_port) +
+                       " user=monitor dbname=defaultdb sslmode=disable\"\n"
+                       "  connect_timeout: 1s\n");
+  fixture.add("node.crt", cert_pem("node", 10 * kDay));
+  const auto result = fixture.check();
+  INFO(result.out << result.err);
+  CHECK(result.exit_code == 3);
+  CHECK(result.out.rfind("UNKNOWN:", 0) == 0);
+  CHECK(result.out.find("cluster source FAILED") != std::string::npos);
+  CHECK(result.out.find("rotate_now") != std::string::npos);  // what could be read is shown
+  const auto json = nlohmann::json::parse(fixture.check("json").out);
+  CHECK(json.at("exit_code") == 3);
+  bool cluster_failed = false;
+  for (const auto& source : json.at("sources")) {
+    if (source.at("source") == "cluster") cluster_failed = source.at("up") == false;
+  }
+  CHECK(cluster_failed);
+}
+
+TEST_CASE("check with a config that cannot be loaded exits 3", "[alerting][check]") {
+  TempDir dir;
+  const auto config = dir.write("config.yaml", "no_such_key: 1\n");
+  const auto result = run_command({CERTWATCH_BINARY, "check", "--config.file", config.string()});
+  CHECK(result.exit_code == 3);
+  CHECK(result.err.find("no_such_key") != std::string::npos);
+}

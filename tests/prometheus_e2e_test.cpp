@@ -1,0 +1,186 @@
+// End to end: the built daemon watches a certs directory, a real Prometheus (Debian's package)
+// scrapes it every second and evaluates the rules `crdb-certwatch rules` generates, and the
+// alerts are read back from Prometheus's HTTP API.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <string>
+#include <thread>
+
+#include "support/certgen.hpp"
+#include "support/process.hpp"
+#include "support/tempdir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using certwatch::testing::CertSpec;
+using certwatch::testing::ChildProcess;
+using certwatch::testing::generate_cert;
+using certwatch::testing::kDay;
+using certwatch::testing::unix_now;
+using Clock = std::chrono::steady_clock;
+
+std::string cert_pem(const std::string& cn, std::int64_t left, bool is_ca = false) {
+  CertSpec spec;
+  spec.common_name = cn;
+  spec.is_ca = is_ca;
+  spec.not_before = unix_now() - 400 * kDay;
+  spec.not_after = unix_now() + left;
+  return generate_cert(spec).cert_pem;
+}
+
+// Waits until the daemon logs the port it bound (it listens on port 0).
+int daemon_port(ChildProcess& daemon) {
+  const std::regex listening{R"(\(port ([0-9]+)\))"};
+  const auto deadline = Clock::now() + 15s;
+  while (Clock::now() < deadline) {
+    std::smatch match;
+    const std::string log = daemon.log();
+    if (std::regex_search(log, match, listening)) return std::stoi(match[1]);
+    if (!daemon.running()) FAIL("the daemon exited:\n" << log);
+    std::this_thread::sleep_for(50ms);
+  }
+  FAIL("the daemon did not log its port:\n" << daemon.log());
+  return 0;
+}
+
+// The firing alerts by (alertname, path), from /api/v1/alerts.
+std::map<std::pair<std::string, std::string>, nlohmann::json> firing_alerts(int port) {
+  std::map<std::pair<std::string, std::string>, nlohmann::json> out;
+  const auto response = certwatch::testing::http_get(port, "/api/v1/alerts");
+  if (!response || response->status != 200) return out;
+  const auto body = nlohmann::json::parse(response->body, nullptr, false);
+  if (body.is_discarded()) return out;
+  for (const auto& alert : body["data"]["alerts"]) {
+    if (alert["state"] != "firing") continue;
+    const auto& labels = alert["labels"];
+    out[{labels["alertname"].get<std::string>(), labels.value("path", std::string())}] = alert;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates", "[e2e]") {
+  certwatch::testing::TempDir dir;
+  const fs::path certs = dir.path() / "certs";
+  fs::create_directories(certs);
+  dir.write("certs/node.crt", cert_pem("node", 10 * kDay));               // rotate_now
+  dir.write("certs/client.root.crt", cert_pem("root", 60 * kDay));        // schedule_rotation
+  dir.write("certs/ca.crt", cert_pem("Cockroach CA", 200 * kDay, true));  // plan_rotation
+  dir.write("certs/client.old.crt", cert_pem("old", -2 * kDay));          // expired
+  dir.write("certs/client.broken.crt",
+            "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n");
+  // for: 0s everywhere, so alerts fire on the first evaluation that sees the series.
+  const auto config =
+      dir.write("config.yaml", "poll_interval: 1s\nfiles:\n  certs_dirs: [" + certs.string() +
+                                   "]\nalerting:\n"
+                                   "  expiry_for: 0s\n  file_error_for: 0s\n"
+                                   "  source_down_for: 0s\n"
+                                   "  exporter_down_for: 1s\n");
+
+  const auto rules = certwatch::testing::run_command(
+      {CERTWATCH_BINARY, "rules", "--config.file=" + config.string()});
+  REQUIRE(rules.exit_code == 0);
+  dir.write("rules.yml", rules.out);
+
+  ChildProcess daemon(
+      {CERTWATCH_BINARY, "--config.file=" + config.string(), "--web.listen-address=127.0.0.1:0"},
+      dir.path() / "daemon.log");
+  const int exporter_port = daemon_port(daemon);
+
+  const int prometheus_port = certwatch::testing::free_local_port();
+  const auto prometheus_config =
+      dir.write("prometheus.yml",
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+                "rule_files: [rules.yml]\n"
+                "scrape_configs:\n  - job_name: crdb-certwatch\n"
+                "    static_configs:\n      - targets: ['127.0.0.1:" +
+                    std::to_string(exporter_port) + "']\n");
+  ChildProcess prometheus({"prometheus", "--config.file=" + prometheus_config.string(),
+                           "--storage.tsdb.path=" + (dir.path() / "tsdb").string(),
+                           "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)},
+                          dir.path() / "prometheus.log");
+
+  const std::string node = (certs / "node.crt").string();
+  const std::string root = (certs / "client.root.crt").string();
+  const std::string ca = (certs / "ca.crt").string();
+  const std::string old = (certs / "client.old.crt").string();
+  const std::string broken = (certs / "client.broken.crt").string();
+  const std::vector<std::pair<std::string, std::string>> expected{
+      {"CrdbCertRotateNow", node},
+      {"CrdbCertScheduleRotation", root},
+      {"CrdbCertPlanRotation", ca},
+      {"CrdbCertExpired", old},
+      {"CrdbCertFileUnreadable", broken}};
+
+  const auto started = Clock::now();
+  std::map<std::pair<std::string, std::string>, nlohmann::json> alerts;
+  while (Clock::now() - started < 60s) {
+    alerts = firing_alerts(prometheus_port);
+    bool all = true;
+    for (const auto& key : expected) all = all && alerts.count(key) == 1;
+    if (all) break;
+    if (!prometheus.running()) FAIL("prometheus exited:\n" << prometheus.log());
+    std::this_thread::sleep_for(500ms);
+  }
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  INFO("prometheus log:\n" << prometheus.log() << "\ndaemon log:\n" << daemon.log());
+  for (const auto& key : expected) {
+    INFO(key.first << " " << key.second);
+    CHECK(alerts.count(key) == 1);
+  }
+  REQUIRE(alerts.count({"CrdbCertRotateNow", node}) == 1);
+  std::cout << "alerts firing after " << took << " ms; CrdbCertRotateNow as Prometheus shows it:\n"
+            << alerts.at({"CrdbCertRotateNow", node}).dump(2) << "\n";
+
+  const auto& rotate = alerts.at({"CrdbCertRotateNow", node});
+  CHECK(rotate["labels"]["severity"] == "critical");
+  CHECK(rotate["labels"]["action"] == "rotate_now");
+  CHECK(rotate["labels"]["cert_type"] == "node");
+  CHECK(rotate["labels"]["source"] == "file");
+  CHECK(rotate["labels"]["job"] == "crdb-certwatch");
+  // The value is the seconds left: 10 days less the seconds since the certificate was made.
+  const double left = std::stod(rotate["value"].get<std::string>());
+  CHECK(left < 10.0 * kDay);
+  CHECK(left > 10.0 * kDay - 300);
+  CHECK(rotate["annotations"]["description"].get<std::string>().find("expires in 9d 23h") !=
+        std::string::npos);
+  CHECK(rotate["annotations"]["runbook_url"].get<std::string>().ends_with("/CrdbCertRotateNow.md"));
+
+  const auto& schedule = alerts.at({"CrdbCertScheduleRotation", root});
+  CHECK(schedule["labels"]["severity"] == "warning");
+  CHECK(schedule["labels"]["cert_type"] == "client");
+  CHECK(schedule["labels"]["user"] == "root");
+  CHECK(schedule["annotations"]["description"].get<std::string>().find("expires in 59d 23h") !=
+        std::string::npos);
+
+  const auto& plan = alerts.at({"CrdbCertPlanRotation", ca});
+  CHECK(plan["labels"]["severity"] == "info");
+  CHECK(plan["labels"]["cert_type"] == "ca");
+
+  const auto& expired = alerts.at({"CrdbCertExpired", old});
+  CHECK(expired["labels"]["severity"] == "critical");
+  CHECK(expired["annotations"]["description"].get<std::string>().find("expired 2d 0h") !=
+        std::string::npos);
+
+  const auto& unreadable = alerts.at({"CrdbCertFileUnreadable", broken});
+  CHECK(unreadable["labels"]["severity"] == "warning");
+  CHECK(unreadable["labels"]["reason"] == "bad_pem");
+
+  // Nothing else fires: the exporter is up, its source is up, no certificate is not yet valid.
+  for (const auto& [key, alert] : alerts) {
+    const auto& name = key.first;
+    INFO(alert.dump());
+    CHECK((name == "CrdbCertRotateNow" || name == "CrdbCertScheduleRotation" ||
+           name == "CrdbCertPlanRotation" || name == "CrdbCertExpired" ||
+           name == "CrdbCertFileUnreadable"));
+  }
+}
