@@ -395,7 +395,7 @@ TEST_CASE("SIGHUP with a broken config keeps the running one", "[integration]") 
   CHECK_FALSE(daemon.wait_exit(0ms));
 }
 
-TEST_CASE("--config.check exit codes and messages", "[integration]") {
+TEST_CASE("config.check flag: exit codes and file:line:key messages", "[integration]") {
   Setup s;
   const ProcessResult valid = run_binary({"--config.file=" + s.config.string(), "--config.check"});
   INFO(valid.out << valid.err);
@@ -422,7 +422,7 @@ TEST_CASE("--config.check exit codes and messages", "[integration]") {
   CHECK(missing.err.find("nope.yaml") != std::string::npos);
 }
 
-TEST_CASE("--version prints the version and exits 0", "[integration]") {
+TEST_CASE("version flag prints the version and exits 0", "[integration]") {
   const ProcessResult version = run_binary({"--version"});
   INFO(version.out << version.err);
   CHECK(version.exit_code == 0);
