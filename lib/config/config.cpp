@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <sstream>
 #include <system_error>
 #include <utility>
 
@@ -635,15 +637,59 @@ std::string ConfigError::to_string() const {
   return out;
 }
 
+namespace {
+
+// Counts documents from parser events, and where the second one's content starts.
+class DocumentProbe final : public YAML::EventHandler {
+ public:
+  int documents = 0;
+  int second_document_line = 0;  // 1-based; 0 when unknown
+
+  void OnDocumentStart(const YAML::Mark&) override { ++documents; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { content_at(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { content_at(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    content_at(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    content_at(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    content_at(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void content_at(const YAML::Mark& mark) {
+    if (documents == 2 && second_document_line == 0 && !mark.is_null()) {
+      second_document_line = mark.line + 1;
+    }
+  }
+};
+
+}  // namespace
+
 LoadResult parse_config(std::string_view yaml, const std::string& file) {
   Parser parser(file, std::filesystem::path(file).parent_path());
   Config config;
   try {
-    const std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.size() > 1) {
-      parser.fail(line_of(documents[1]), "", "only one YAML document is allowed");
+    // Not YAML::LoadAll: on some malformed input ("--- \n,...\n!", found by fuzz/config_fuzz)
+    // yaml-cpp 0.7 yields empty documents without end, and LoadAll never returns while its
+    // memory grows. Look at two documents at most, then load the first.
+    std::istringstream stream{std::string(yaml)};
+    YAML::Parser events(stream);
+    DocumentProbe probe;
+    for (int i = 0; i < 2 && events.HandleNextDocument(probe); ++i) {
     }
-    if (!documents.empty()) parser.parse_root(documents.front(), config);
+    if (probe.documents > 1) {
+      parser.fail(probe.second_document_line, "", "only one YAML document is allowed");
+    }
+    if (probe.documents > 0) parser.parse_root(YAML::Load(std::string(yaml)), config);
   } catch (const YAML::ParserException& e) {
     parser.fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", "invalid YAML: " + e.msg);
   } catch (const YAML::Exception& e) {
