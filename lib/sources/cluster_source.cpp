@@ -430,6 +430,7 @@ std::optional<ClusterSource::Failure> ClusterSource::connect() {
 
   if (failure) {
     last_connect_error_ = failure->message;
+    last_connect_reason_ = failure->reason;
     next_connect_attempt_ = options_.now() + backoff_;
     const auto cap = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.poll_interval);
     backoff_ = std::max(options_.initial_backoff, std::min(backoff_ * 2, cap));
@@ -494,7 +495,7 @@ PollResult ClusterSource::poll() {
     if (now < next_connect_attempt_) {
       const auto wait =
           std::chrono::duration_cast<std::chrono::milliseconds>(next_connect_attempt_ - now);
-      return failed({kReasonConnectFailed,
+      return failed({last_connect_reason_,
                      "waiting " + std::to_string(wait.count()) +
                          " ms before reconnecting; last error: " + last_connect_error_});
     }

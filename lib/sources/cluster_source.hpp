@@ -151,6 +151,9 @@ class ClusterSource final : public Source {
   std::chrono::steady_clock::time_point next_connect_attempt_{};
   std::chrono::milliseconds backoff_;
   std::string last_connect_error_;
+  // A poll skipped by the backoff fails for the reason the last attempt did (a wrong password
+  // stays auth_failed), not for a reason of its own.
+  std::string_view last_connect_reason_ = kReasonConnectFailed;
 };
 
 }  // namespace certwatch::sources
