@@ -1,11 +1,12 @@
 #include "exporter/web.hpp"
 
-#include "exporter/compress.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <limits>
 #include <numeric>
+
+#include "exporter/compress.hpp"
 
 namespace certwatch::exporter {
 namespace {
@@ -71,108 +72,261 @@ Response make_response(http::status status, std::string content_type, std::strin
 
 }  // namespace
 
-std::string render_status_page(const Snapshot& s, const std::string& telemetry_path) {
-  std::string html;
-  html.reserve(4096 + s.certificates.size() * 400);
-  html += R"(<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>crdb-certwatch</title><style>
-body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1d1d1f;background:#fafafa}
-h1{font-size:1.4rem;margin:0 0 .3rem}h2{font-size:1.1rem;margin-top:1.6rem}
-table{border-collapse:collapse;width:100%;background:#fff;font-size:.88rem}
-th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#f0f0f0}td.mono{font-family:ui-monospace,monospace;word-break:break-all}
-.sev-critical{background:#fde2e1}.sev-warning{background:#fff4d6}.sev-info{background:#e6f0ff}
-.sev-none{background:#fff}.badge{font-weight:600}.down{color:#b00020;font-weight:600}
-.up{color:#0a7d2c;font-weight:600}.notice{background:#fff4d6;border:1px solid #e0b400;padding:.6rem;margin:.6rem 0}
-</style></head><body>
-<h1>crdb-certwatch</h1>
+namespace {
+
+// "3m ago", "2h 5m ago" for poll times: operators read ages, not timestamps.
+std::string format_age(double then, double now) {
+  if (then <= 0) return "never";
+  const auto seconds = static_cast<std::int64_t>(now - then);
+  if (seconds < 1) return "just now";
+  return format_left(seconds) + " ago";
+}
+
+const char* severity_class(Severity severity) {
+  switch (severity) {
+    case Severity::critical:
+      return "crit";
+    case Severity::warning:
+      return "warn";
+    case Severity::info:
+      return "info";
+    case Severity::none:
+      break;
+  }
+  return "ok";
+}
+
+// What an operator does about a file error, in one line.
+const char* file_error_hint(FileErrorReason reason) {
+  switch (reason) {
+    case FileErrorReason::permission_denied:
+      return "give the crdb-certwatch user read access (group cockroach, mode 0640 for .crt)";
+    case FileErrorReason::not_found:
+      return "the file vanished or the path is wrong";
+    case FileErrorReason::no_certificate:
+    case FileErrorReason::bad_pem:
+      return "not a PEM certificate: check what was copied there";
+    case FileErrorReason::too_large:
+      return "larger than files.max_file_bytes";
+    case FileErrorReason::not_regular_file:
+      return "a directory, socket or device where a certificate was expected";
+    case FileErrorReason::read_error:
+      break;
+  }
+  return "see the daemon's log";
+}
+
+constexpr std::string_view kStyle = R"(
+:root{--crit:#c62828;--crit-bg:#fdecea;--warn:#a15c00;--warn-bg:#fff4e0;--info:#1c5fb8;
+--info-bg:#e8f0fe;--ok:#1b7f3b;--ok-bg:#e8f5ec;--muted:#5f6368;--line:#e3e5e8}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1f2328;
+background:#f6f7f9}
+header{background:#1f2430;color:#fff;padding:14px 24px;display:flex;align-items:baseline;gap:18px;
+flex-wrap:wrap}
+header h1{font-size:18px;margin:0}header .meta{color:#b8bfcc;font-size:12.5px}
+header nav{margin-left:auto}header a{color:#9cc3ff;margin-left:14px;text-decoration:none}
+main{padding:18px 24px 40px;max-width:1500px}
+.summary{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:16px}
+.tile{background:#fff;border:1px solid var(--line);border-left:6px solid var(--ok);border-radius:6px;
+padding:10px 16px;min-width:150px}
+.tile b{display:block;font-size:24px;line-height:1.1}.tile span{color:var(--muted);font-size:12.5px}
+.tile.crit{border-left-color:var(--crit)}.tile.warn{border-left-color:var(--warn)}
+.tile.info{border-left-color:var(--info)}.tile.zero{opacity:.55}
+.notice{background:var(--warn-bg);border:1px solid #f0c36d;border-radius:6px;padding:10px 14px;
+margin:0 0 12px}
+.notice.crit{background:var(--crit-bg);border-color:#f5a5a0}
+.notice code,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12.5px}
+h2{font-size:15px;margin:22px 0 8px}h2 small{color:var(--muted);font-weight:400}
+table{border-collapse:collapse;width:100%;background:#fff;border:1px solid var(--line);
+border-radius:6px;overflow:hidden}
+th,td{padding:6px 10px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
+th{background:#f0f2f5;font-weight:600;font-size:12.5px;color:#3c4043}
+tr:last-child td{border-bottom:0}td.mono{word-break:break-all}
+tr.crit td:first-child{box-shadow:inset 4px 0 var(--crit)}tr.warn td:first-child{box-shadow:inset 4px 0 var(--warn)}
+tr.info td:first-child{box-shadow:inset 4px 0 var(--info)}tr.ok td:first-child{box-shadow:inset 4px 0 var(--ok)}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;
+white-space:nowrap}
+.badge.crit{background:var(--crit-bg);color:var(--crit)}.badge.warn{background:var(--warn-bg);color:var(--warn)}
+.badge.info{background:var(--info-bg);color:var(--info)}.badge.ok{background:var(--ok-bg);color:var(--ok)}
+.left.crit{color:var(--crit);font-weight:600}.left.warn{color:var(--warn);font-weight:600}
+.muted{color:var(--muted)}.empty{padding:14px;color:var(--muted);background:#fff;
+border:1px dashed var(--line);border-radius:6px}
+footer{color:var(--muted);font-size:12px;margin-top:26px}
 )";
-  html += "<p>Version " + escape_html(s.build.version) + " (" + escape_html(s.build.revision) +
-          "), " + escape_html(s.build.openssl_version) + ". Snapshot of " +
-          format_time(s.generated_at) + ". <a href=\"" + escape_html(telemetry_path) +
-          "\">Metrics</a></p>\n";
 
-  for (const rules::ReloadPending& p : s.reload_pending) {
-    html +=
-        "<div class=\"notice\">Reload pending: <code>" + escape_html(p.path) +
-        "</code> on disk expires " + format_time(static_cast<double>(p.on_disk_not_after)) +
-        ", but node " + escape_html(p.node_id) + " still serves a " +
-        std::string(to_string(p.cert_type)) + " certificate expiring " +
-        format_time(static_cast<double>(p.loaded_not_after)) +
-        ". Send SIGHUP to the cockroach process (<code>pkill -SIGHUP -x cockroach</code>).</div>\n";
-  }
+}  // namespace
 
+std::string render_status_page(const Snapshot& s, const std::string& telemetry_path) {
+  const double now = s.generated_at;
+  std::string html;
+  html.reserve(8192 + s.certificates.size() * 600);
   html +=
-      "<h2>Certificates</h2>\n<table><tr><th>State</th><th>Source</th><th>Type</th>"
-      "<th>Node / path</th><th>Subject</th><th>Expires</th><th>Time left</th></tr>\n";
-  std::vector<std::size_t> order(s.certificates.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    return s.states[a].severity > s.states[b].severity;
-  });
-  for (const std::size_t i : order) {
-    const CertObservation& cert = s.certificates[i];
-    const rules::CertState& state = s.states[i];
-    const std::string severity(to_string(state.severity));
-    std::string where = cert.id.path.empty() ? "node " + cert.id.node_id : cert.id.path;
-    if (!cert.id.index.empty() && cert.id.index != "0") where += " [" + cert.id.index + "]";
-    if (!cert.id.path.empty() && cert.id.index == "0") where += " [0]";
-    const std::string subject = cert.facts ? cert.facts->subject_cn : "";
-    html += "<tr class=\"sev-" + severity + "\"><td class=\"badge\">" + escape_html(state.action) +
-            " (" + severity + ")</td><td>" + std::string(to_string(cert.id.source)) + "</td><td>" +
-            std::string(to_string(cert.id.cert_type)) + "</td><td class=\"mono\">" +
-            escape_html(where) + "</td><td>" + escape_html(subject) + "</td>";
-    if (cert.not_after && !cert.load_failed) {
-      html += "<td>" + format_time(static_cast<double>(*cert.not_after)) + "</td><td>" +
-              format_left(*cert.not_after - static_cast<std::int64_t>(s.generated_at)) + "</td>";
-    } else {
-      html += "<td colspan=\"2\">node reports no loadable certificate</td>";
-    }
-    html += "</tr>\n";
+      "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<title>crdb-certwatch</title><style>";
+  html += kStyle;
+  html += "</style></head><body>\n<header><h1>crdb-certwatch</h1><span class=\"meta\">version " +
+          escape_html(s.build.version) + " (" + escape_html(s.build.revision) + "), " +
+          escape_html(s.build.openssl_version) + " &middot; snapshot " + format_time(now) +
+          "</span><nav><a href=\"" + escape_html(telemetry_path) +
+          "\">Metrics</a><a href=\"/-/healthy\">Health</a><a href=\"/-/ready\">Ready</a></nav>"
+          "</header>\n<main>\n";
+
+  // Summary tiles: how many certificates need what, worst first.
+  std::size_t counts[4] = {0, 0, 0, 0};
+  for (const rules::CertState& state : s.states) ++counts[static_cast<int>(state.severity)];
+  const struct {
+    Severity severity;
+    const char* label;
+  } tiles[] = {{Severity::critical, "critical: act now"},
+               {Severity::warning, "warning: schedule"},
+               {Severity::info, "info: plan"},
+               {Severity::none, "ok"}};
+  html += "<div class=\"summary\">";
+  for (const auto& tile : tiles) {
+    const std::size_t n = counts[static_cast<int>(tile.severity)];
+    html += std::string("<div class=\"tile ") + severity_class(tile.severity) +
+            (n == 0 ? " zero" : "") + "\"><b>" + std::to_string(n) + "</b><span>" + tile.label +
+            "</span></div>";
   }
-  html += "</table>\n";
+  std::size_t sources_down = 0;
+  for (const SourceHealth& h : s.health) sources_down += h.polled && !h.up ? 1 : 0;
+  html += std::string("<div class=\"tile ") + (s.file_errors.empty() ? "zero" : "warn") + "\"><b>" +
+          std::to_string(s.file_errors.size()) +
+          "</b><span>unreadable files</span></div><div class=\"tile " +
+          (sources_down == 0 ? "zero" : "crit") + "\"><b>" + std::to_string(sources_down) +
+          "</b><span>sources down</span></div></div>\n";
+
+  if (!s.ready()) {
+    html +=
+        "<div class=\"notice\">Waiting for the first poll of every source; the figures "
+        "below are incomplete.</div>\n";
+  }
+  if (!s.config_reload_ok) {
+    html +=
+        "<div class=\"notice crit\">The last configuration reload failed: the daemon runs "
+        "the previous configuration. Check the log (<code>journalctl -u "
+        "crdb-certwatch</code>) and run <code>crdb-certwatch --config.check</code>.</div>\n";
+  }
+  for (const rules::ReloadPending& p : s.reload_pending) {
+    html += "<div class=\"notice\"><b>Reload pending on node " + escape_html(p.node_id) +
+            ":</b> <code>" + escape_html(p.path) + "</code> on disk expires " +
+            format_time(static_cast<double>(p.on_disk_not_after)) + ", but CockroachDB still " +
+            "serves the " + std::string(to_string(p.cert_type)) + " certificate that expires " +
+            format_time(static_cast<double>(p.loaded_not_after)) +
+            ". CockroachDB reads certificates only on SIGHUP: on that host run <code>pkill "
+            "-HUP -x cockroach</code> (or <code>systemctl reload cockroach</code>).</div>\n";
+  }
+
+  html += "<h2>Certificates <small>(" + std::to_string(s.certificates.size()) +
+          ", most urgent first)</small></h2>\n";
+  if (s.certificates.empty()) {
+    html +=
+        "<div class=\"empty\">No certificates found yet. Check <code>files.certs_dirs</code> "
+        "in the configuration and the file errors below.</div>\n";
+  } else {
+    html +=
+        "<table><tr><th>State</th><th>Time left</th><th>Expires</th><th>Type</th>"
+        "<th>Source</th><th>Node / path</th><th>Subject</th><th>Issuer</th></tr>\n";
+    std::vector<std::size_t> order(s.certificates.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+      if (s.states[a].severity != s.states[b].severity) {
+        return s.states[a].severity > s.states[b].severity;
+      }
+      const auto left = [&](std::size_t i) {
+        return s.certificates[i].not_after.value_or(std::numeric_limits<std::int64_t>::min());
+      };
+      return left(a) < left(b);
+    });
+    for (const std::size_t i : order) {
+      const CertObservation& cert = s.certificates[i];
+      const rules::CertState& state = s.states[i];
+      const char* css = severity_class(state.severity);
+      std::string where = cert.id.path.empty() ? "node " + cert.id.node_id : cert.id.path;
+      if (!cert.id.path.empty() && !cert.id.node_id.empty())
+        where += " (node " + cert.id.node_id + ")";
+      if (!cert.id.index.empty() && cert.id.index != "0") {
+        where += " [bundle #" + cert.id.index + "]";
+      }
+      if (!cert.id.user.empty()) where += " user " + cert.id.user;
+      html += std::string("<tr class=\"") + css + "\"><td><span class=\"badge " + css + "\">" +
+              escape_html(state.action) + "</span></td>";
+      if (cert.not_after && !cert.load_failed) {
+        html += std::string("<td class=\"left ") + css + "\">" +
+                format_left(*cert.not_after - static_cast<std::int64_t>(now)) + "</td><td>" +
+                format_time(static_cast<double>(*cert.not_after)) + "</td>";
+      } else {
+        html += "<td colspan=\"2\" class=\"left crit\">node could not load it</td>";
+      }
+      html += "<td>" + std::string(to_string(cert.id.cert_type)) + "</td><td>" +
+              std::string(to_string(cert.id.source)) + "</td><td class=\"mono\">" +
+              escape_html(where) + "</td><td>" +
+              escape_html(cert.facts ? cert.facts->subject_cn : "") + "</td><td class=\"muted\">" +
+              escape_html(cert.facts ? cert.facts->issuer_cn : "") + "</td></tr>\n";
+    }
+    html += "</table>\n";
+  }
 
   if (!s.file_errors.empty()) {
-    html += "<h2>File errors</h2>\n<table><tr><th>Path</th><th>Reason</th><th>Detail</th></tr>\n";
+    html += "<h2>Unreadable files <small>(" + std::to_string(s.file_errors.size()) +
+            ")</small></h2>\n<table><tr><th>Path</th><th>Reason</th><th>Detail</th>"
+            "<th>What to do</th></tr>\n";
     for (const FileError& e : s.file_errors) {
-      html += "<tr class=\"sev-warning\"><td class=\"mono\">" + escape_html(e.path) + "</td><td>" +
-              std::string(to_string(e.reason)) + "</td><td>" + escape_html(e.detail) +
-              "</td></tr>\n";
+      html += "<tr class=\"warn\"><td class=\"mono\">" + escape_html(e.path) +
+              "</td><td><span class=\"badge warn\">" + std::string(to_string(e.reason)) +
+              "</span></td><td>" + escape_html(e.detail) + "</td><td class=\"muted\">" +
+              file_error_hint(e.reason) + "</td></tr>\n";
     }
     html += "</table>\n";
   }
 
   html +=
       "<h2>Sources</h2>\n<table><tr><th>Source</th><th>Status</th><th>Last poll</th>"
-      "<th>Last success</th><th>Duration</th><th>Last error</th></tr>\n";
+      "<th>Last success</th><th>Duration</th><th>Errors</th><th>Last error</th></tr>\n";
   for (const SourceHealth& h : s.health) {
+    const char* css = !h.polled ? "info" : h.up ? "ok" : "crit";
     const char* status = !h.polled ? "pending" : h.up ? "up" : "down";
     char duration[32];
     std::snprintf(duration, sizeof duration, "%.3f s", h.last_duration);
-    html += "<tr><td>" + std::string(to_string(h.kind)) + "</td><td class=\"" +
-            (h.up ? "up" : "down") + "\">" + status + "</td><td>" + format_time(h.last_poll) +
-            "</td><td>" + format_time(h.last_success) + "</td><td>" + duration + "</td><td>" +
+    std::uint64_t errors = 0;
+    for (const auto& [reason, n] : h.errors_total) errors += n;
+    html += std::string("<tr class=\"") + css + "\"><td>" + std::string(to_string(h.kind)) +
+            "</td><td><span class=\"badge " + css + "\">" + status + "</span></td><td title=\"" +
+            format_time(h.last_poll) + "\">" + format_age(h.last_poll, now) + "</td><td title=\"" +
+            format_time(h.last_success) + "\">" + format_age(h.last_success, now) + "</td><td>" +
+            duration + "</td><td>" + std::to_string(errors) + "</td><td>" +
             escape_html(h.last_error) + "</td></tr>\n";
   }
   html += "</table>\n";
+
   if (s.cluster) {
     html +=
         "<h2>Cluster nodes</h2>\n<table><tr><th>Node</th><th>Address</th><th>Version</th>"
         "<th>Last status update</th></tr>\n";
     for (const sources::NodeInfo& node : s.cluster->nodes) {
-      html += "<tr><td>" + escape_html(node.node_id) +
-              (node.node_id == s.cluster->local_node_id ? " (local)" : "") + "</td><td>" +
-              escape_html(node.address) + "</td><td>" + escape_html(node.server_version) +
-              "</td><td>" + format_time(node.updated_at) + "</td></tr>\n";
+      html +=
+          "<tr><td>" + escape_html(node.node_id) +
+          (node.node_id == s.cluster->local_node_id ? " <span class=\"muted\">(this host)</span>"
+                                                    : "") +
+          "</td><td class=\"mono\">" + escape_html(node.address) + "</td><td>" +
+          escape_html(node.server_version) + "</td><td title=\"" + format_time(node.updated_at) +
+          "\">" + format_age(node.updated_at, now) + "</td></tr>\n";
     }
-    html +=
-        std::string("</table>\n<p>Cluster security: ") +
-        (s.cluster->secure ? "secure (nodes report certificates)"
-                           : "<span class=\"down\">insecure: no node reports certificates</span>") +
-        "</p>\n";
+    html += "</table>\n";
+    if (!s.cluster->secure) {
+      html +=
+          "<div class=\"notice crit\">The cluster is insecure: no node reports "
+          "certificates.</div>\n";
+    }
   }
-  html += "</body></html>\n";
+  html +=
+      "<footer>Thresholds and actions come from the <code>rules</code> of the configuration; "
+      "<code>crdb-certwatch rules</code> prints the matching Prometheus alerts. Machine-"
+      "readable: <a href=\"" +
+      escape_html(telemetry_path) + "\">" + escape_html(telemetry_path) +
+      "</a>.</footer>\n</main></body></html>\n";
   return html;
 }
 
