@@ -481,6 +481,10 @@ TEST_CASE("a password in the dsn never appears in an error", "[config]") {
       "cluster:\n  dsn: \"postgresql://admin:s3cret-pw@db\\x\"\n",
       "cluster:\n  dsn: postgresql://admin:s3cret-pw@db\n  connect_timeout: 0s\n  oops: [\n",
       "cluster:\n  dsn_file: bad-dsn\n",
+      // Shaped like a keyword string, but libpq rejects it: the daemon would fail every poll.
+      "cluster:\n  dsn: host=db password=s3cret-pw stray\n",
+      "cluster:\n  dsn: host=db password='s3cret-pw\n",
+      "cluster:\n  dsn: postgresql://admin:s3cret-pw@db/x?no_such_option=1\n",
   };
   for (const std::string& yaml : bad_configs) {
     INFO(yaml);
@@ -491,6 +495,21 @@ TEST_CASE("a password in the dsn never appears in an error", "[config]") {
       CHECK(message.find("s3cret") == std::string::npos);
     }
   }
+}
+
+TEST_CASE("a dsn that libpq cannot parse is a config error", "[config]") {
+  const TempDir dir;
+  dir.write("dsn", "host=db stray\n");
+  const std::string cfg = (dir.path() / "cfg.yaml").string();
+  CHECK(messages(parse_config("cluster:\n  dsn: host=db user=x stray\n", cfg)) ==
+        std::vector<std::string>{cfg + ":2: cluster.dsn: libpq cannot parse this connection "
+                                       "string (not shown: it may hold a password)"});
+  CHECK(messages(parse_config("cluster:\n  dsn_file: dsn\n", cfg)) ==
+        std::vector<std::string>{cfg + ":2: cluster.dsn_file: file \"" +
+                                 (dir.path() / "dsn").string() +
+                                 "\": libpq cannot parse the connection string (not shown: it "
+                                 "may hold a password)"});
+  CHECK(parse_config("cluster:\n  dsn: host=db user=x sslmode=verify-full\n", cfg).config);
 }
 
 TEST_CASE("load_config_file reports an unreadable file without a line", "[config]") {

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <libpq-fe.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -88,6 +89,17 @@ bool is_label_name(std::string_view name) {
 
 // A libpq connection string is a URL or keyword=value pairs. Only the shape is checked; the
 // value itself is never echoed because it may carry a password.
+// libpq's own parser, so --config.check catches what every poll would fail on. Its error text
+// may quote parts of the string, so only the verdict is used.
+bool libpq_parses(const std::string& dsn) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
+  const bool ok = options != nullptr;
+  if (options != nullptr) PQconninfoFree(options);
+  if (error != nullptr) PQfreemem(error);
+  return ok;
+}
+
 bool looks_like_dsn(std::string_view dsn) {
   if (dsn.starts_with("postgresql://") || dsn.starts_with("postgres://")) return true;
   return dsn.find("://") == std::string_view::npos && dsn.find('=') != std::string_view::npos;
@@ -516,7 +528,11 @@ class Parser {
     } else if (dsn != nullptr) {
       // Never echo the value: it may hold a password.
       if (const auto text = non_empty_string(*dsn)) {
-        if (looks_like_dsn(*text)) {
+        if (looks_like_dsn(*text) && !libpq_parses(*text)) {
+          fail(*dsn,
+               "libpq cannot parse this connection string (not shown: it may hold a "
+               "password)");
+        } else if (looks_like_dsn(*text)) {
           cluster.dsn = *text;
         } else {
           fail(*dsn, "must be a postgresql:// URL or a key=value connection string");
@@ -566,6 +582,12 @@ class Parser {
     if (!looks_like_dsn(dsn)) {
       fail(value, "file " + quote(resolved) +
                       " must hold a postgresql:// URL or a key=value connection string");
+      return;
+    }
+    if (!libpq_parses(dsn)) {
+      fail(value, "file " + quote(resolved) +
+                      ": libpq cannot parse the connection string (not shown: it may hold a "
+                      "password)");
       return;
     }
     cluster.dsn = std::move(dsn);
