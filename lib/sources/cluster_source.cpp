@@ -432,7 +432,11 @@ std::optional<ClusterSource::Failure> ClusterSource::connect() {
     last_connect_error_ = failure->message;
     last_connect_reason_ = failure->reason;
     next_connect_attempt_ = options_.now() + backoff_;
-    const auto cap = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.poll_interval);
+    // Capped below the poll interval: the scheduler's jitter (up to 5%) can bring the next poll
+    // early, and a poll that lands inside the backoff would skip its attempt, noticing a
+    // recovered database one whole interval late.
+    const auto cap =
+        std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.poll_interval) * 9 / 10;
     backoff_ = std::max(options_.initial_backoff, std::min(backoff_ * 2, cap));
     return failure;
   }
