@@ -15,6 +15,8 @@
 #include <system_error>
 #include <utility>
 
+#include "config/yaml_strict.hpp"
+
 namespace certwatch::config {
 namespace {
 
@@ -117,13 +119,10 @@ std::string quote(std::string_view text) {
   return out;
 }
 
-std::string join_key(const std::string& parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
-}
-
-std::string index_key(const std::string& parent, std::size_t index) {
-  return parent + "[" + std::to_string(index) + "]";
-}
+using yaml_strict::index_key;
+using yaml_strict::join_key;
+using yaml_strict::line_of;
+using yaml_strict::Value;
 
 std::string cert_type_list() {
   std::string out;
@@ -132,11 +131,6 @@ std::string cert_type_list() {
     out += to_string(type);
   }
   return out;
-}
-
-int line_of(const YAML::Node& node) {
-  const YAML::Mark mark = node.Mark();
-  return mark.is_null() ? 0 : mark.line + 1;
 }
 
 std::string trim_trailing_whitespace(std::string text) {
@@ -177,13 +171,7 @@ ReadResult read_whole_file(const std::string& path, std::size_t limit) {
   return result;
 }
 
-// A node together with where it sits: its dotted key and the line errors about it point at.
-struct Value {
-  YAML::Node node;
-  std::string key;
-  int line = 0;
-};
-
+// Sorted by key, so entries that share a line (a flow map) are visited, and reported, in key order.
 using Fields = std::map<std::string, Value, std::less<>>;
 
 enum class Zero { allowed, rejected };
@@ -192,20 +180,19 @@ enum class Zero { allowed, rejected };
 class Parser {
  public:
   Parser(std::string file, std::filesystem::path directory)
-      : file_(std::move(file)), directory_(std::move(directory)) {}
+      : reader_(std::move(file)), directory_(std::move(directory)) {}
 
   std::vector<ConfigError> take_errors() {
-    std::stable_sort(errors_.begin(), errors_.end(),
+    std::vector<ConfigError>& errors = reader_.errors();
+    std::stable_sort(errors.begin(), errors.end(),
                      [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
-    return std::move(errors_);
+    return std::move(errors);
   }
 
   void fail(int line, std::string key, std::string message) {
-    errors_.push_back(ConfigError{file_, line, std::move(key), std::move(message)});
+    reader_.fail(line, std::move(key), std::move(message));
   }
-  void fail(const Value& value, std::string message) {
-    fail(value.line, value.key, std::move(message));
-  }
+  void fail(const Value& value, std::string message) { reader_.fail(value, std::move(message)); }
 
   void parse_root(const YAML::Node& root, Config& config) {
     if (root.IsNull()) return;  // an empty file or only comments: all defaults
@@ -230,39 +217,12 @@ class Parser {
     return it == fields.end() ? nullptr : &it->second;
   }
 
-  // The entries of a mapping, after reporting non-string, duplicate and unknown keys. A null
-  // value (`files:` with nothing under it) counts as an empty map. nullopt when not a map.
+  // The checked entries of a mapping (see yaml_strict::Reader::map_of), by key.
   std::optional<Fields> map_of(const Value& value, std::initializer_list<std::string_view> known) {
-    if (value.node.IsNull()) return Fields{};
-    if (!value.node.IsMap()) {
-      fail(value, value.key.empty() ? "the top level must be a map of settings" : "must be a map");
-      return std::nullopt;
-    }
+    auto entries = reader_.map_of(value, known);
+    if (!entries) return std::nullopt;
     Fields fields;
-    for (const auto& entry : value.node) {
-      // Copies: yaml-cpp's iterator yields a temporary pair, and Node is a cheap handle.
-      const YAML::Node key_node = entry.first;
-      const YAML::Node value_node = entry.second;
-      const int key_line = line_of(key_node);
-      if (!key_node.IsScalar()) {
-        fail(key_line, value.key, "keys must be strings");
-        continue;
-      }
-      const std::string& name = key_node.Scalar();
-      std::string key = join_key(value.key, name);
-      if (const Value* first = find(fields, name)) {
-        fail(key_line, key,
-             "duplicate key (first set on line " + std::to_string(first->line) + ")");
-        continue;
-      }
-      if (known.size() != 0 && std::find(known.begin(), known.end(), name) == known.end()) {
-        fail(key_line, key, "unknown key");
-        continue;
-      }
-      // Errors about a value point at its key's line: a block value starts on the next line, and
-      // a null value carries the mark of whatever token follows it.
-      fields.emplace(name, Value{value_node, std::move(key), key_line});
-    }
+    for (auto& [name, entry] : *entries) fields.emplace(std::move(name), std::move(entry));
     return fields;
   }
 
@@ -638,9 +598,8 @@ class Parser {
     }
   }
 
-  std::string file_;
+  yaml_strict::Reader reader_;
   std::filesystem::path directory_;  // of the config file, for relative dsn_file paths
-  std::vector<ConfigError> errors_;
 };
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <regex>
 #include <sstream>
 
+#include "config/yaml_strict.hpp"
 #include "exporter/tls_context.hpp"
 
 namespace certwatch::exporter {
@@ -99,62 +100,12 @@ const std::vector<AllowedHeader>& allowed_headers() {
 
 std::string quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
-// Strict reader over one YAML document: collects every error, with line and dotted key.
-class Reader {
+// The shared strict reader (errors with line and dotted key, checked map keys), plus the value
+// kinds only the web config has, worded as exporter-toolkit words them.
+class Reader : public config::yaml_strict::Reader {
  public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
-
-  struct Value {
-    YAML::Node node;
-    std::string key;
-    int line = 0;
-  };
-  using Fields = std::vector<std::pair<std::string, Value>>;
-
-  void fail(int line, std::string key, std::string message) {
-    errors_.push_back({file_, line, std::move(key), std::move(message)});
-  }
-  void fail(const Value& value, std::string message) {
-    fail(value.line, value.key, std::move(message));
-  }
-
-  static int line_of(const YAML::Node& node) {
-    const int line = node.Mark().line;
-    return line >= 0 ? line + 1 : 0;
-  }
-
-  std::optional<Fields> map_of(const Value& value, std::initializer_list<std::string_view> known) {
-    if (value.node.IsNull()) return Fields{};
-    if (!value.node.IsMap()) {
-      fail(value, value.key.empty() ? "the top level must be a map of settings" : "must be a map");
-      return std::nullopt;
-    }
-    Fields fields;
-    for (const auto& entry : value.node) {
-      const YAML::Node key_node = entry.first;
-      const YAML::Node value_node = entry.second;
-      const int key_line = line_of(key_node);
-      if (!key_node.IsScalar()) {
-        fail(key_line, value.key, "keys must be strings");
-        continue;
-      }
-      const std::string& name = key_node.Scalar();
-      std::string key = value.key.empty() ? name : value.key + "." + name;
-      const auto first = std::find_if(fields.begin(), fields.end(),
-                                      [&](const auto& field) { return field.first == name; });
-      if (first != fields.end()) {
-        fail(key_line, key,
-             "duplicate key (first set on line " + std::to_string(first->second.line) + ")");
-        continue;
-      }
-      if (known.size() != 0 && std::find(known.begin(), known.end(), name) == known.end()) {
-        fail(key_line, key, "unknown key");
-        continue;
-      }
-      fields.emplace_back(name, Value{value_node, std::move(key), key_line});
-    }
-    return fields;
-  }
+  using config::yaml_strict::Reader::Reader;
+  using Value = config::yaml_strict::Value;
 
   std::optional<std::string> string_of(const Value& value) {
     if (!value.node.IsScalar()) {
@@ -183,19 +134,13 @@ class Reader {
     std::vector<std::pair<std::string, Value>> out;
     std::size_t index = 0;
     for (const auto& item : value.node) {
-      Value element{item, value.key + "[" + std::to_string(index++) + "]", line_of(item)};
+      Value element{item, config::yaml_strict::index_key(value.key, index++),
+                    config::yaml_strict::line_of(item)};
       if (element.line == 0) element.line = value.line;
       if (auto text = string_of(element)) out.emplace_back(*text, element);
     }
     return out;
   }
-
-  std::vector<config::ConfigError>& errors() { return errors_; }
-  const std::string& file() const { return file_; }
-
- private:
-  std::string file_;
-  std::vector<config::ConfigError> errors_;
 };
 
 std::string absolute_from(const std::string& file, const std::string& path) {

@@ -1,0 +1,64 @@
+#pragma once
+
+// Strict reading of a YAML document, shared by the daemon config and the web config: every error
+// is collected (not just the first) with file, line and dotted key, and maps are checked for
+// non-string, duplicate and unknown keys. yaml-cpp alone accepts duplicate keys silently and has
+// no notion of "unknown", so both readers need exactly this, and must word it the same way.
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstddef>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "config/config.hpp"
+
+namespace certwatch::config::yaml_strict {
+
+// A node together with where it sits: its dotted key and the line errors about it point at.
+struct Value {
+  YAML::Node node;
+  std::string key;
+  int line = 0;
+};
+
+// The entries of a map in document order, each key once.
+using Fields = std::vector<std::pair<std::string, Value>>;
+
+// 1-based line of a node, 0 when yaml-cpp has no position for it.
+int line_of(const YAML::Node& node);
+
+// "parent.key", or "key" at the top level.
+std::string join_key(const std::string& parent, std::string_view key);
+
+// "parent[index]".
+std::string index_key(const std::string& parent, std::size_t index);
+
+const Value* find(const Fields& fields, std::string_view name);
+
+// Collects errors for one file while a document is walked.
+class Reader {
+ public:
+  explicit Reader(std::string file) : file_(std::move(file)) {}
+
+  void fail(int line, std::string key, std::string message);
+  void fail(const Value& value, std::string message);
+
+  // The entries of a mapping, after reporting non-string, duplicate and unknown keys (an empty
+  // `known` admits any key). A null value (`files:` with nothing under it) counts as an empty
+  // map. nullopt, reported, when the value is not a map.
+  std::optional<Fields> map_of(const Value& value, std::initializer_list<std::string_view> known);
+
+  std::vector<ConfigError>& errors() { return errors_; }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+  std::vector<ConfigError> errors_;
+};
+
+}  // namespace certwatch::config::yaml_strict
