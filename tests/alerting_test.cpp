@@ -12,6 +12,7 @@
 #include "alerting/rule_file.hpp"
 #include "config/config.hpp"
 #include "support/certgen.hpp"
+#include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/tempdir.hpp"
 
@@ -344,7 +345,7 @@ TEST_CASE("check exits 2 when the worst is critical, with JSON of the same conte
 TEST_CASE("check exits 3 when a source fails, even with a critical certificate",
           "[alerting][check]") {
   // A closed port on 127.0.0.1: the connection is refused at once.
-  const int closed_port = certwatch::testing::free_local_port();
+  const int closed_port = certwatch::testing::find_free_port();
   CheckFixture fixture("cluster:\n  dsn: \"host=127.0.0.1 port=" + std::to_string(closed_port) +
                        " user=monitor dbname=defaultdb sslmode=disable\"\n"
                        "  connect_timeout: 1s\n");

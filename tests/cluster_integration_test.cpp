@@ -2,14 +2,11 @@
 // certificate files and a real PostgreSQL serving a CockroachDB-shaped
 // crdb_internal.kv_node_status; the tests scrape it over HTTP on loopback and check the exact
 // series METRICS.md promises, through outages, hangs, bad credentials and a pending reload.
-#include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
-#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
@@ -28,6 +25,7 @@
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
 #include "support/pg_harness.hpp"
+#include "support/process.hpp"
 #include "support/tempdir.hpp"
 
 namespace {
@@ -40,6 +38,7 @@ using certwatch::testing::http_get;
 using certwatch::testing::HttpResponse;
 using certwatch::testing::kDay;
 using certwatch::testing::PgServer;
+using certwatch::testing::run_shell;
 using certwatch::testing::TempDir;
 using Clock = std::chrono::steady_clock;
 using Labels = std::map<std::string, std::string>;
@@ -48,13 +47,6 @@ std::int64_t unix_now() { return certwatch::testing::unix_now(); }
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream content;
-  content << file.rdbuf();
-  return content.str();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -182,77 +174,38 @@ std::string single_quoted_yaml(std::string_view text) {
   return out + "'";
 }
 
-// Starts CERTWATCH_BINARY with `args`, stdout and stderr into `output`; the pid.
-pid_t spawn(const std::vector<std::string>& args, const fs::path& output) {
-  std::vector<char*> argv;
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  const int out_fd = ::open(output.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (out_fd < 0 || null_fd < 0) throw std::runtime_error("cannot open " + output.string());
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(null_fd, STDIN_FILENO);
-    ::dup2(out_fd, STDOUT_FILENO);
-    ::dup2(out_fd, STDERR_FILENO);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::close(out_fd);
-  ::close(null_fd);
-  if (pid < 0) throw std::runtime_error("fork failed");
-  return pid;
-}
-
-// Waits for `pid` up to `timeout`; the wait status, or nullopt if it is still running.
-std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    int status = 0;
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) return status;
-    if (done < 0 && errno != EINTR) return -1;
-    if (Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(20ms);
-  }
-}
-
 // The running daemon on 127.0.0.1 with a kernel-chosen port, read back from its log. Stopped
 // (SIGTERM, then SIGKILL) when the object dies.
 class Daemon {
  public:
-  Daemon(const fs::path& config_file, const fs::path& work_dir) {
-    static std::atomic<int> started{0};
-    log_path_ = work_dir / ("daemon-" + std::to_string(++started) + ".log");
-    pid_ = spawn({CERTWATCH_BINARY, "--config.file", config_file.string(), "--web.listen-address",
+  Daemon(const fs::path& config_file, const fs::path& work_dir)
+      : process_({CERTWATCH_BINARY, "--config.file", config_file.string(), "--web.listen-address",
                   "127.0.0.1:0", "--log.level", "debug"},
-                 log_path_);
+                 next_log_path(work_dir)) {
     const std::regex listening{R"(\(port ([0-9]+)\))"};
     const auto deadline = Clock::now() + 10s;
     while (Clock::now() < deadline) {
       std::smatch match;
-      const std::string log = read_text(log_path_);
+      const std::string log = process_.log();
       if (std::regex_search(log, match, listening)) {
         port_ = std::stoi(match[1]);
         return;
       }
-      if (auto status = wait_exit(pid_, 0ms)) {
-        pid_ = -1;
+      if (auto status = process_.wait_exit(0ms)) {
         throw std::runtime_error("the daemon exited at start (status " + std::to_string(*status) +
                                  "):\n" + log);
       }
       std::this_thread::sleep_for(20ms);
     }
     const std::string said = log();
-    stop();  // no destructor runs for an object whose constructor throws
+    stop();  // ~Daemon does not run for an object whose constructor throws
     throw std::runtime_error("the daemon did not say which port it listens on:\n" + said);
   }
-  ~Daemon() { stop(); }
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
   int port() const { return port_; }
-  std::string log() const { return read_text(log_path_); }
+  std::string log() const { return process_.log(); }
 
   std::optional<HttpResponse> get(const std::string& path) const { return http_get(port_, path); }
 
@@ -286,20 +239,17 @@ class Daemon {
     }
   }
 
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    if (!wait_exit(pid_, 5000ms)) {
-      ::kill(pid_, SIGKILL);
-      wait_exit(pid_, 5000ms);
-    }
-    pid_ = -1;
-  }
+  // SIGTERM, then SIGKILL after 5 s.
+  void stop() { process_.stop(); }
 
  private:
-  pid_t pid_ = -1;
+  static fs::path next_log_path(const fs::path& work_dir) {
+    static std::atomic<int> started{0};
+    return work_dir / ("daemon-" + std::to_string(++started) + ".log");
+  }
+
+  certwatch::testing::ChildProcess process_;
   int port_ = 0;
-  fs::path log_path_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -392,13 +342,10 @@ void check_with_promtool(const std::string& exposition, const fs::path& dir) {
     return;
   }
   const fs::path input = dir / "exposition.txt";
-  const fs::path output = dir / "promtool.out";
   std::ofstream(input) << exposition;
-  const std::string command =
-      "/usr/bin/promtool check metrics < '" + input.string() + "' > '" + output.string() + "' 2>&1";
-  const int status = std::system(command.c_str());
-  INFO("promtool check metrics:\n" << read_text(output));
-  CHECK(status == 0);
+  const auto result = run_shell("/usr/bin/promtool check metrics < '" + input.string() + "'");
+  INFO("promtool check metrics:\n" << result.out);
+  CHECK(result.exit_code == 0);
 }
 
 // Node rows for the normal cluster; `now` anchors every value so states are known exactly.
@@ -961,15 +908,12 @@ TEST_CASE("cluster_integration: config.check never prints the DSN password",
   for (const Case& c : cases) {
     DYNAMIC_SECTION(c.what) {
       const fs::path config = dir.write("config.yaml", c.yaml, 0600);
-      const fs::path output = dir.path() / "check.out";
-      const pid_t pid =
-          spawn({CERTWATCH_BINARY, "--config.file", config.string(), "--config.check"}, output);
-      const auto status = wait_exit(pid, 10000ms);
-      REQUIRE(status);
-      const std::string text = read_text(output);
+      const auto result = certwatch::testing::run_command(
+          {CERTWATCH_BINARY, "--config.file", config.string(), "--config.check"}, 10s);
+      REQUIRE_FALSE(result.timed_out);
+      const std::string text = result.out + result.err;
       INFO("output:\n" << text);
-      CHECK(WIFEXITED(*status));
-      CHECK(WEXITSTATUS(*status) == 1);
+      CHECK(result.exit_code == 1);                      // -1 when a signal ended it
       CHECK(text.find("cluster") != std::string::npos);  // it does say where the problem is
       check_no_fragment("--config.check output", text, {secret, "S3cret"});
     }

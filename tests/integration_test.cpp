@@ -1,10 +1,5 @@
 // End to end for the file source: the built crdb-certwatch binary runs as a child process on a
 // temporary certs directory and is scraped over real loopback HTTP.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
@@ -19,15 +14,17 @@
 
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
+#include "support/process.hpp"
 #include "support/tempdir.hpp"
-
-extern char** environ;
 
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using certwatch::testing::CertSpec;
+using certwatch::testing::ChildOutput;
+using certwatch::testing::ChildProcess;
+using certwatch::testing::CommandResult;
 using certwatch::testing::find_free_port;
 using certwatch::testing::generate_cert;
 using certwatch::testing::GeneratedCert;
@@ -36,16 +33,12 @@ using certwatch::testing::http_get;
 using certwatch::testing::http_request;
 using certwatch::testing::HttpResponse;
 using certwatch::testing::kDay;
+using certwatch::testing::read_file;
+using certwatch::testing::run_command;
+using certwatch::testing::run_shell;
 using certwatch::testing::TempDir;
 using certwatch::testing::unix_now;
 using Clock = std::chrono::steady_clock;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -73,83 +66,36 @@ std::string identity(const std::string& type, const fs::path& path, const std::s
          "\",index=\"" + index + "\",user=\"" + user + "\"";
 }
 
-struct ProcessResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Starts `argv` with stdout and stderr redirected to files.
-pid_t spawn(const std::vector<std::string>& argv, const fs::path& out, const fs::path& err) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  return rc == 0 ? pid : -1;
-}
-
-// The exit code, or nullopt if the process is still running after `timeout`.
-std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  while (true) {
-    int status = 0;
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (done < 0 || Clock::now() >= deadline) return std::nullopt;
-    std::this_thread::sleep_for(10ms);
-  }
-}
-
 // Runs the binary to completion (one-shot flags), at most 10 s.
-ProcessResult run_binary(const std::vector<std::string>& args) {
-  TempDir tmp;
+CommandResult run_binary(const std::vector<std::string>& args) {
   std::vector<std::string> argv{CERTWATCH_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
-  const pid_t pid = spawn(argv, tmp.path() / "out", tmp.path() / "err");
-  REQUIRE(pid > 0);
-  const auto code = wait_exit(pid, 10s);
-  if (!code) {
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    FAIL("crdb-certwatch did not exit within 10 s");
-  }
-  return {*code, read_file(tmp.path() / "out"), read_file(tmp.path() / "err")};
+  CommandResult result = run_command(argv, 10s);
+  if (result.timed_out) FAIL("crdb-certwatch did not exit within 10 s");
+  return result;
 }
 
-// The daemon as a child process; killed (SIGKILL) in the destructor if a test left it running.
+// The daemon as a child process (stderr is its log); stopped in the destructor if a test left it
+// running.
 class Daemon {
  public:
   Daemon(const fs::path& config, const fs::path& log_dir)
-      : port_(find_free_port()), log_(log_dir / "daemon.log") {
-    pid_ = spawn({CERTWATCH_BINARY, "--config.file=" + config.string(),
+      : port_(find_free_port()),
+        process_({CERTWATCH_BINARY, "--config.file=" + config.string(),
                   "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=debug"},
-                 log_dir / "daemon.out", log_);
-    REQUIRE(pid_ > 0);
-  }
-  ~Daemon() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
+                 ChildOutput{log_dir / "daemon.out", log_dir / "daemon.log"}) {}
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
   int port() const { return port_; }
-  std::string log() const { return read_file(log_); }
-  void signal(int sig) const { REQUIRE(::kill(pid_, sig) == 0); }
+  std::string log() const { return process_.log(); }
+  void signal(int sig) const { REQUIRE(process_.signal(sig)); }
 
   // Exit code once it stopped within `timeout`; nullopt if still running.
   std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
-    const auto code = ::wait_exit(pid_, timeout);
-    if (code) pid_ = -1;
-    return code;
+    const auto status = process_.wait_exit(timeout);
+    if (!status) return std::nullopt;
+    return certwatch::testing::exit_code_of(*status);
   }
 
   // Waits for /-/ready (the first poll of every source has finished).
@@ -158,8 +104,7 @@ class Daemon {
     while (Clock::now() < deadline) {
       const auto res = http_get(port_, "/-/ready", 1s);
       if (res && res->status == 200) return;
-      if (::wait_exit(pid_, 0ms)) {
-        pid_ = -1;
+      if (process_.wait_exit(0ms)) {
         FAIL("crdb-certwatch exited early; log:\n" << log());
       }
       std::this_thread::sleep_for(50ms);
@@ -192,23 +137,14 @@ class Daemon {
 
  private:
   int port_;
-  fs::path log_;
-  pid_t pid_ = -1;
+  ChildProcess process_;
 };
 
 // Runs promtool on a real exposition: Prometheus' own parser and linter are the judge.
-ProcessResult promtool_check_metrics(const std::string& text) {
+CommandResult promtool_check_metrics(const std::string& text) {
   TempDir tmp;
   const fs::path file = tmp.write("metrics.txt", text);
-  ProcessResult result;
-  FILE* pipe = ::popen(("promtool check metrics < '" + file.string() + "' 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return run_shell("promtool check metrics < '" + file.string() + "'");
 }
 
 GeneratedCert make_cert(const std::string& cn, std::int64_t not_after, bool is_ca = false) {
@@ -312,7 +248,7 @@ TEST_CASE("the daemon serves a certs directory as METRICS.md says", "[integratio
   CHECK(text.find("crdb_cert_cluster_") == std::string::npos);
   CHECK(text.find("source=\"cluster\"") == std::string::npos);
 
-  const ProcessResult check = promtool_check_metrics(text);
+  const CommandResult check = promtool_check_metrics(text);
   INFO(check.out);
   CHECK(check.exit_code == 0);
   CHECK(check.out.empty());
@@ -397,33 +333,33 @@ TEST_CASE("SIGHUP with a broken config keeps the running one", "[integration]") 
 
 TEST_CASE("config.check flag: exit codes and file:line:key messages", "[integration]") {
   Setup s;
-  const ProcessResult valid = run_binary({"--config.file=" + s.config.string(), "--config.check"});
+  const CommandResult valid = run_binary({"--config.file=" + s.config.string(), "--config.check"});
   INFO(valid.out << valid.err);
   CHECK(valid.exit_code == 0);
 
   // Line 5 holds the unknown key.
   s.write_config(s.good_config() + "  bogus_key: 1\n");
-  const ProcessResult invalid =
+  const CommandResult invalid =
       run_binary({"--config.file=" + s.config.string(), "--config.check"});
   INFO(invalid.out << invalid.err);
   CHECK(invalid.exit_code == 1);
   CHECK(invalid.err.find(s.config.string() + ":5: files.bogus_key") != std::string::npos);
 
   s.write_config("poll_interval: 5 minutes\n");
-  const ProcessResult bad_duration =
+  const CommandResult bad_duration =
       run_binary({"--config.file=" + s.config.string(), "--config.check"});
   INFO(bad_duration.err);
   CHECK(bad_duration.exit_code == 1);
   CHECK(bad_duration.err.find(s.config.string() + ":1: poll_interval") != std::string::npos);
 
-  const ProcessResult missing =
+  const CommandResult missing =
       run_binary({"--config.file=" + (s.tmp.path() / "nope.yaml").string(), "--config.check"});
   CHECK(missing.exit_code == 1);
   CHECK(missing.err.find("nope.yaml") != std::string::npos);
 }
 
 TEST_CASE("version flag prints the version and exits 0", "[integration]") {
-  const ProcessResult version = run_binary({"--version"});
+  const CommandResult version = run_binary({"--version"});
   INFO(version.out << version.err);
   CHECK(version.exit_code == 0);
   CHECK(version.out.rfind("crdb-certwatch version ", 0) == 0);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "support/certgen.hpp"
+#include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/tempdir.hpp"
 
@@ -95,7 +96,7 @@ TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates",
       dir.path() / "daemon.log");
   const int exporter_port = daemon_port(daemon);
 
-  const int prometheus_port = certwatch::testing::free_local_port();
+  const int prometheus_port = certwatch::testing::find_free_port();
   const auto prometheus_config =
       dir.write("prometheus.yml",
                 "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"

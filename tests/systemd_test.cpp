@@ -2,9 +2,7 @@
 // test owns (READY, WATCHDOG, RELOADING, STOPPING), the web config's start-up and SIGHUP rules,
 // the unit's systemd-analyze exposure score, and the .deb that cpack builds.
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -25,6 +23,7 @@
 
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
+#include "support/process.hpp"
 #include "support/tempdir.hpp"
 
 extern char** environ;
@@ -32,6 +31,7 @@ extern char** environ;
 namespace {
 
 using namespace std::chrono_literals;
+using certwatch::testing::read_file;
 using certwatch::testing::TempDir;
 namespace fs = std::filesystem;
 
@@ -90,9 +90,26 @@ class NotifySocket {
 class Daemon {
  public:
   Daemon(const std::vector<std::string>& args, const std::vector<std::string>& env,
-         const fs::path& log) {
+         const fs::path& log)
+      : process_(argv_with(args), certwatch::testing::ChildOutput{log, log},
+                 environment_with(env)) {}
+
+  void signal(int sig) const { REQUIRE(process_.signal(sig)); }
+  // Exit code, or -1 when it did not exit within `timeout` (or died of a signal).
+  int wait(std::chrono::milliseconds timeout) {
+    const auto status = process_.wait_exit(timeout);
+    return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+  }
+
+ private:
+  static std::vector<std::string> argv_with(const std::vector<std::string>& args) {
     std::vector<std::string> argv{CERTWATCH_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  // The test's own environment without systemd's variables (the test may itself run under
+  // systemd), plus `env`.
+  static std::vector<std::string> environment_with(const std::vector<std::string>& env) {
     std::vector<std::string> envp;
     for (char** e = environ; *e != nullptr; ++e) {
       const std::string entry = *e;
@@ -100,70 +117,21 @@ class Daemon {
       envp.push_back(entry);
     }
     envp.insert(envp.end(), env.begin(), env.end());
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    std::vector<char*> c_argv, c_envp;
-    for (auto& a : argv) c_argv.push_back(a.data());
-    for (auto& e : envp) c_envp.push_back(e.data());
-    c_argv.push_back(nullptr);
-    c_envp.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, c_argv[0], &actions, nullptr, c_argv.data(), c_envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
-  }
-  ~Daemon() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  Daemon(const Daemon&) = delete;
-  Daemon& operator=(const Daemon&) = delete;
-
-  void signal(int sig) const { REQUIRE(::kill(pid_, sig) == 0); }
-  // Exit code, or -1 when it did not exit within `timeout` (or died of a signal).
-  int wait(std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    return -1;
+    return envp;
   }
 
- private:
-  pid_t pid_ = -1;
+  certwatch::testing::ChildProcess process_;
 };
-
-std::string slurp(const fs::path& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 struct Run {
   int exit_code = -1;
   std::string output;
 };
 
+// A shell command line with stderr merged into stdout; cpack may take a few minutes.
 Run run(const std::string& command) {
-  Run result;
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) {
-    result.output.append(buffer, n);
-  }
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  auto result = certwatch::testing::run_shell(command, std::chrono::seconds{600});
+  return {result.exit_code, std::move(result.out)};
 }
 
 // A certs directory with a CA and a node certificate, and a config that watches it.
@@ -189,15 +157,6 @@ struct Setup {
   }
 };
 
-std::string basic_header(const std::string& user_colon_password) {
-  std::string encoded(4 * ((user_colon_password.size() + 2) / 3) + 1, '\0');
-  const auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
-                                 reinterpret_cast<const unsigned char*>(user_colon_password.data()),
-                                 static_cast<int>(user_colon_password.size()));
-  encoded.resize(static_cast<std::size_t>(n));
-  return "Basic " + encoded;
-}
-
 int status_of(int port, const std::string& authorization) {
   std::string request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   if (!authorization.empty()) request += "Authorization: " + authorization + "\r\n";
@@ -214,7 +173,7 @@ TEST_CASE("sd_notify: READY after listening and polling, WATCHDOG, RELOADING, ST
   Daemon daemon(setup.args(), {"NOTIFY_SOCKET=" + notify.path().string(), "WATCHDOG_USEC=200000"},
                 setup.dir.path() / "daemon.log");
   const auto ready = notify.wait_for("READY=1", 15s);
-  INFO(slurp(setup.dir.path() / "daemon.log"));
+  INFO(read_file(setup.dir.path() / "daemon.log"));
   REQUIRE(ready);
   // READY=1 means listening and the first poll published: /-/ready must already say so.
   const auto ready_page = certwatch::testing::http_get(setup.port, "/-/ready");
@@ -267,9 +226,9 @@ TEST_CASE("an invalid web config refuses to start, naming file, line and key", "
   const auto log = setup.dir.path() / "daemon.log";
   Daemon daemon(args, {}, log);
   CHECK(daemon.wait(10s) == 1);
-  CHECK(slurp(log) == web.string() + ":2: tls_server_config.cert_file: failed to read cert_file (" +
-                          (setup.dir.path() / "nope.crt").string() +
-                          "): No such file or directory\n");
+  CHECK(read_file(log) ==
+        web.string() + ":2: tls_server_config.cert_file: failed to read cert_file (" +
+            (setup.dir.path() / "nope.crt").string() + "): No such file or directory\n");
   // --config.check validates the web config too.
   const auto check =
       run(std::string(CERTWATCH_BINARY) + " --config.check --config.file=" + setup.config.string() +
@@ -290,18 +249,18 @@ TEST_CASE("SIGHUP re-reads the web config and keeps the running one when invalid
   args.push_back("--web.config.file=" + web.string());
   const auto log = setup.dir.path() / "daemon.log";
   Daemon daemon(args, {"NOTIFY_SOCKET=" + notify.path().string()}, log);
-  INFO(slurp(log));
+  INFO(read_file(log));
   REQUIRE(notify.wait_for("READY=1", 15s));
   CHECK(status_of(setup.port, "") == 401);
-  CHECK(status_of(setup.port, basic_header("alice:pw")) == 200);
+  CHECK(status_of(setup.port, certwatch::testing::basic_authorization("alice", "pw")) == 200);
 
   setup.dir.write("web.yml", "basic_auth_users:\n  alice: plaintext\n");
   daemon.signal(SIGHUP);
   REQUIRE(notify.wait_for("READY=1", 5s));
   CHECK(status_of(setup.port, "") == 401);
-  CHECK(status_of(setup.port, basic_header("alice:pw")) == 200);
-  CHECK(slurp(log).find("web config rejected, keeping the running one: " + web.string() +
-                        ":2: basic_auth_users.alice: not a bcrypt hash") != std::string::npos);
+  CHECK(status_of(setup.port, certwatch::testing::basic_authorization("alice", "pw")) == 200);
+  CHECK(read_file(log).find("web config rejected, keeping the running one: " + web.string() +
+                            ":2: basic_auth_users.alice: not a bcrypt hash") != std::string::npos);
 
   setup.dir.write("web.yml", "http_server_config:\n  headers:\n    X-Frame-Options: deny\n");
   daemon.signal(SIGHUP);
@@ -325,7 +284,7 @@ TEST_CASE("the unit's systemd-analyze exposure is 2.0 or less", "[systemd][unit]
   const double exposure = std::stod(match[1].str());
   WARN("systemd-analyze exposure: " << exposure);
   CHECK(exposure <= 2.0);
-  const std::string text = slurp(unit);
+  const std::string text = read_file(unit);
   for (const std::string line :
        {"Type=notify",
         "ExecStart=/usr/bin/crdb-certwatch --config.file=/etc/crdb-certwatch/config.yaml",

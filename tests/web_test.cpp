@@ -37,6 +37,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using namespace certwatch;
 using namespace std::chrono_literals;
+using testing::basic_authorization;
 using testing::CertSpec;
 using testing::generate_cert;
 using testing::GeneratedCert;
@@ -241,16 +242,6 @@ class TlsClient {
   std::string authorization_;
 };
 
-std::string basic(const std::string& user, const std::string& password) {
-  const std::string plain = user + ":" + password;
-  std::string encoded(4 * ((plain.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(encoded.data()),
-                                reinterpret_cast<const unsigned char*>(plain.data()),
-                                static_cast<int>(plain.size()));
-  encoded.resize(static_cast<std::size_t>(n));
-  return "Basic " + encoded;
-}
-
 struct Pki {
   GeneratedCert ca = generate_cert(spec("exporter CA", true));
   GeneratedCert server = generate_cert(server_spec(1001), &ca);
@@ -418,8 +409,8 @@ TEST_CASE("basic auth: right, wrong and missing credentials, on every path", "[w
   CHECK(std::string(missing[http::field::www_authenticate]) ==
         R"(Basic realm="crdb-certwatch", charset="UTF-8")");
   CHECK(missing.body() == "Unauthorized\n");
-  CHECK(status_with(basic("prometheus", "wrong"), "/metrics").result_int() == 401);
-  CHECK(status_with(basic("nobody", "s3cret"), "/metrics").result_int() == 401);
+  CHECK(status_with(basic_authorization("prometheus", "wrong"), "/metrics").result_int() == 401);
+  CHECK(status_with(basic_authorization("nobody", "s3cret"), "/metrics").result_int() == 401);
   CHECK(status_with("Basic !!notbase64", "/metrics").result_int() == 401);
   CHECK(status_with("Bearer abc", "/metrics").result_int() == 401);
   CHECK(status_with("", "/-/healthy").result_int() == 401);
@@ -427,14 +418,14 @@ TEST_CASE("basic auth: right, wrong and missing credentials, on every path", "[w
 
   // The first success runs bcrypt, the next ones hit the cache; both must answer correctly,
   // and the cache must not let a different password through.
-  TlsClient client(server.port(), with_authorization(basic("prometheus", "s3cret")));
+  TlsClient client(server.port(), with_authorization(basic_authorization("prometheus", "s3cret")));
   for (int i = 0; i < 5; ++i) {
     const auto res = client.get("/metrics");
     REQUIRE(res);
     CHECK(res->result_int() == 200);
   }
-  CHECK(status_with(basic("prometheus", "s3cret "), "/metrics").result_int() == 401);
-  CHECK(status_with(basic("prometheus", "s3cret"), "/nope").result_int() == 404);
+  CHECK(status_with(basic_authorization("prometheus", "s3cret "), "/metrics").result_int() == 401);
+  CHECK(status_with(basic_authorization("prometheus", "s3cret"), "/nope").result_int() == 404);
 }
 
 TEST_CASE("mTLS: RequireAndVerifyClientCert wants a cert from the configured CA", "[web][tls]") {
@@ -641,7 +632,8 @@ TEST_CASE("scrape latency: HTTPS with cached basic auth vs plain HTTP", "[.bench
   {
     TestServer server(security_from(
         dir, std::string(kTlsOnly) + "basic_auth_users:\n  prometheus: '" + hash + "'\n"));
-    TlsClient client(server.port(), with_authorization(basic("prometheus", "s3cret")));
+    TlsClient client(server.port(),
+                     with_authorization(basic_authorization("prometheus", "s3cret")));
     REQUIRE(client.get("/metrics")->result_int() == 200);  // the one bcrypt run, not measured
     for (int i = 0; i < requests; ++i) {
       const auto t0 = std::chrono::steady_clock::now();

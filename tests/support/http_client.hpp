@@ -56,6 +56,9 @@ inline std::optional<HttpResponse> http_get(
   return http_request(port, "GET", target, timeout);
 }
 
+// The Authorization header value for HTTP basic auth: "Basic " + base64(user:password).
+std::string basic_authorization(const std::string& user, const std::string& password);
+
 // A port that was free a moment ago on 127.0.0.1 (bind to port 0, read it back, close).
 int find_free_port();
 

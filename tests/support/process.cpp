@@ -1,10 +1,7 @@
 #include "support/process.hpp"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,12 +18,19 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// fork + exec with stdout and stderr redirected; everything allocated before fork().
+// fork + exec with stdout and stderr redirected (and the environment replaced when given);
+// everything allocated before fork().
 pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& out,
-            const std::filesystem::path& err) {
+            const std::filesystem::path& err,
+            const std::optional<std::vector<std::string>>& environment = std::nullopt) {
   std::vector<char*> argv;
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  if (environment) {
+    for (const auto& entry : *environment) envp.push_back(const_cast<char*>(entry.c_str()));
+    envp.push_back(nullptr);
+  }
   const int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   const int err_fd =
       out == err ? out_fd : ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -37,7 +41,11 @@ pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& o
     ::dup2(null_fd, STDIN_FILENO);
     ::dup2(out_fd, STDOUT_FILENO);
     ::dup2(err_fd, STDERR_FILENO);
-    ::execvp(argv[0], argv.data());
+    if (environment) {
+      ::execvpe(argv[0], argv.data(), envp.data());
+    } else {
+      ::execvp(argv[0], argv.data());
+    }
     ::_exit(127);
   }
   ::close(out_fd);
@@ -48,7 +56,7 @@ pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& o
 }
 
 // The wait status, or nullopt when still running after `timeout`.
-std::optional<int> wait_exit(pid_t pid, std::chrono::milliseconds timeout) {
+std::optional<int> wait_for_exit(pid_t pid, std::chrono::milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (true) {
     int status = 0;
@@ -75,10 +83,11 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::sec
   const auto err = dir.path() / "stderr";
   const pid_t pid = spawn(argv, out, err);
   CommandResult result;
-  std::optional<int> status = wait_exit(pid, timeout);
+  std::optional<int> status = wait_for_exit(pid, timeout);
   if (!status) {
+    result.timed_out = true;
     ::kill(pid, SIGKILL);
-    status = wait_exit(pid, std::chrono::seconds{5});
+    status = wait_for_exit(pid, std::chrono::seconds{5});
   } else if (WIFEXITED(*status)) {
     result.exit_code = WEXITSTATUS(*status);
   }
@@ -87,78 +96,53 @@ CommandResult run_command(const std::vector<std::string>& argv, std::chrono::sec
   return result;
 }
 
+CommandResult run_shell(const std::string& command, std::chrono::seconds timeout) {
+  return run_command({"/bin/sh", "-c", command + " 2>&1"}, timeout);
+}
+
+int exit_code_of(int wait_status) {
+  if (wait_status < 0) return -1;
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return -1;
+}
+
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, std::filesystem::path log_file)
-    : log_file_(std::move(log_file)) {
-  pid_ = spawn(argv, log_file_, log_file_);
+    : ChildProcess(argv, ChildOutput{log_file, log_file}) {}
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, ChildOutput output,
+                           std::optional<std::vector<std::string>> environment)
+    : output_(std::move(output)) {
+  pid_ = spawn(argv, output_.out, output_.err, environment);
 }
 
 ChildProcess::~ChildProcess() { stop(); }
 
 bool ChildProcess::running() {
   if (pid_ < 0) return false;
-  if (wait_exit(pid_, std::chrono::milliseconds{0})) pid_ = -1;
+  if (wait_for_exit(pid_, std::chrono::milliseconds{0})) pid_ = -1;
   return pid_ >= 0;
 }
 
-std::string ChildProcess::log() const { return read_file(log_file_); }
+std::string ChildProcess::log() const { return read_file(output_.err); }
+
+bool ChildProcess::signal(int signal) const { return pid_ > 0 && ::kill(pid_, signal) == 0; }
+
+std::optional<int> ChildProcess::wait_exit(std::chrono::milliseconds timeout) {
+  if (pid_ < 0) return std::nullopt;
+  const auto status = wait_for_exit(pid_, timeout);
+  if (status) pid_ = -1;
+  return status;
+}
 
 void ChildProcess::stop() {
   if (pid_ < 0) return;
   ::kill(pid_, SIGTERM);
-  if (!wait_exit(pid_, std::chrono::seconds{5})) {
+  if (!wait_for_exit(pid_, std::chrono::seconds{5})) {
     ::kill(pid_, SIGKILL);
-    wait_exit(pid_, std::chrono::seconds{5});
+    wait_for_exit(pid_, std::chrono::seconds{5});
   }
   pid_ = -1;
-}
-
-int free_local_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    if (fd >= 0) ::close(fd);
-    throw std::runtime_error("cannot find a free port");
-  }
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
-
-std::optional<HttpResponse> http_get(int port, const std::string& path) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return std::nullopt;
-  timeval timeout{5, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) !=
-      static_cast<ssize_t>(request.size())) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  std::string raw;
-  char buffer[8192];
-  ssize_t n = 0;
-  while ((n = ::recv(fd, buffer, sizeof buffer, 0)) > 0)
-    raw.append(buffer, static_cast<std::size_t>(n));
-  ::close(fd);
-  const auto header_end = raw.find("\r\n\r\n");
-  if (raw.size() < 12 || header_end == std::string::npos) return std::nullopt;
-  HttpResponse response;
-  response.status = std::stoi(raw.substr(9, 3));
-  response.body = raw.substr(header_end + 4);
-  return response;
 }
 
 }  // namespace certwatch::testing

@@ -1,5 +1,6 @@
-// Test-only: real child processes (the built daemon, promtool, prometheus) and a minimal HTTP/1.0
-// GET over 127.0.0.1, for tests that drive the product from the outside.
+// Test-only: real child processes (the built daemon, promtool, prometheus, shell commands), for
+// tests that drive the product from the outside. The one place tests fork, exec, signal and wait;
+// HTTP to those processes goes through support/http_client.hpp.
 #pragma once
 
 #include <sys/types.h>
@@ -13,9 +14,10 @@
 namespace certwatch::testing {
 
 struct CommandResult {
-  int exit_code = -1;  // -1: killed by a signal or timed out
-  std::string out;     // stdout
-  std::string err;     // stderr
+  int exit_code = -1;      // -1: killed by a signal or timed out
+  bool timed_out = false;  // killed because it ran past the timeout
+  std::string out;         // stdout
+  std::string err;         // stderr
 };
 
 // Runs argv[0] (a path, or a name looked up in PATH) to completion, capturing stdout and stderr
@@ -23,34 +25,44 @@ struct CommandResult {
 CommandResult run_command(const std::vector<std::string>& argv,
                           std::chrono::seconds timeout = std::chrono::seconds{60});
 
-// A background process whose stdout and stderr go to `log_file`. SIGTERM, then SIGKILL after 5 s,
-// when the object dies.
+// A shell command line (`sh -c`) with stderr merged into stdout, as a terminal would show it.
+CommandResult run_shell(const std::string& command,
+                        std::chrono::seconds timeout = std::chrono::seconds{60});
+
+// The exit code for a wait status, shell style: 128 + the signal for a process killed by one.
+int exit_code_of(int wait_status);
+
+struct ChildOutput {
+  std::filesystem::path out;  // stdout
+  std::filesystem::path err;  // stderr; the same path as `out` puts both in one file
+};
+
+// A background process. SIGTERM, then SIGKILL after 5 s, when the object dies.
 class ChildProcess {
  public:
+  // stdout and stderr both go to `log_file`.
   ChildProcess(const std::vector<std::string>& argv, std::filesystem::path log_file);
+  // `environment` (KEY=value entries) replaces the test's own when given.
+  ChildProcess(const std::vector<std::string>& argv, ChildOutput output,
+               std::optional<std::vector<std::string>> environment = std::nullopt);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   bool running();
+  // What the process wrote to stderr (to its log file when both go to one).
   std::string log() const;
+  // Sends `signal`; false when the process is gone or the signal could not be sent.
+  bool signal(int signal) const;
+  // The wait status once the process exited within `timeout` (it is reaped then); nullopt while
+  // it still runs.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout);
   void stop();
 
  private:
   pid_t pid_ = -1;
-  std::filesystem::path log_file_;
+  ChildOutput output_;
 };
-
-// A TCP port on 127.0.0.1 that was free a moment ago (for programs that cannot report the port
-// they bound, like prometheus).
-int free_local_port();
-
-struct HttpResponse {
-  int status = 0;
-  std::string body;
-};
-// GET http://127.0.0.1:port/path; nullopt when the connection fails.
-std::optional<HttpResponse> http_get(int port, const std::string& path);
 
 std::string read_file(const std::filesystem::path& path);
 
