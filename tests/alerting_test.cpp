@@ -19,13 +19,11 @@
 namespace {
 
 namespace fs = std::filesystem;
-using certwatch::testing::CertSpec;
-using certwatch::testing::generate_cert;
+using certwatch::testing::cert_pem_with_time_left;
 using certwatch::testing::kDay;
 using certwatch::testing::read_file;
 using certwatch::testing::run_command;
 using certwatch::testing::TempDir;
-using certwatch::testing::unix_now;
 
 const fs::path kDeploy = fs::path(CERTWATCH_SOURCE_DIR) / "deploy";
 
@@ -42,16 +40,6 @@ std::vector<std::string> alert_names(const std::string& rule_file) {
     for (const auto& rule : group["rules"]) names.push_back(rule["alert"].as<std::string>());
   }
   return names;
-}
-
-// A certificate with `left` seconds before notAfter (negative: expired that long ago).
-std::string cert_pem(const std::string& cn, std::int64_t left, bool is_ca = false) {
-  CertSpec spec;
-  spec.common_name = cn;
-  spec.is_ca = is_ca;
-  spec.not_before = unix_now() - 400 * kDay;
-  spec.not_after = unix_now() + left;
-  return generate_cert(spec).cert_pem;
 }
 
 // A certs directory and a config watching it (cluster source off unless `cluster_yaml`).
@@ -268,9 +256,10 @@ TEST_CASE("human_duration shows the two largest units", "[alerting]") {
 
 TEST_CASE("check exits 0 when every certificate is fine or only at info", "[alerting][check]") {
   CheckFixture fixture;
-  fixture.add("node.crt", cert_pem("node", 400 * kDay));
+  fixture.add("node.crt", cert_pem_with_time_left("node", 400 * kDay));
   // Half an hour short of 200 days, so the time left reads "199d 23h" however fast this runs.
-  fixture.add("ca.crt", cert_pem("Cockroach CA", 200 * kDay - 1800, true));  // plan_rotation
+  fixture.add("ca.crt",
+              cert_pem_with_time_left("Cockroach CA", 200 * kDay - 1800, true));  // plan_rotation
   const auto result = fixture.check();
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
@@ -284,7 +273,7 @@ TEST_CASE("check exits 0 when every certificate is fine or only at info", "[aler
 TEST_CASE("check exits 1 for a warning state and for an unusable file", "[alerting][check]") {
   SECTION("schedule_rotation") {
     CheckFixture fixture;
-    fixture.add("node.crt", cert_pem("node", 60 * kDay));
+    fixture.add("node.crt", cert_pem_with_time_left("node", 60 * kDay));
     const auto result = fixture.check();
     INFO(result.out << result.err);
     CHECK(result.exit_code == 1);
@@ -293,7 +282,7 @@ TEST_CASE("check exits 1 for a warning state and for an unusable file", "[alerti
   }
   SECTION("a broken certificate file counts as a warning") {
     CheckFixture fixture;
-    fixture.add("node.crt", cert_pem("node", 400 * kDay));
+    fixture.add("node.crt", cert_pem_with_time_left("node", 400 * kDay));
     fixture.add("client.root.crt",
                 "-----BEGIN CERTIFICATE-----\nnot base64 !!\n"
                 "-----END CERTIFICATE-----\n");
@@ -308,9 +297,9 @@ TEST_CASE("check exits 1 for a warning state and for an unusable file", "[alerti
 TEST_CASE("check exits 2 when the worst is critical, with JSON of the same content",
           "[alerting][check]") {
   CheckFixture fixture;
-  fixture.add("node.crt", cert_pem("node", 10 * kDay));
-  fixture.add("client.old.crt", cert_pem("old", -2 * kDay));
-  fixture.add("client.root.crt", cert_pem("root", 60 * kDay));
+  fixture.add("node.crt", cert_pem_with_time_left("node", 10 * kDay));
+  fixture.add("client.old.crt", cert_pem_with_time_left("old", -2 * kDay));
+  fixture.add("client.root.crt", cert_pem_with_time_left("root", 60 * kDay));
   const auto table = fixture.check();
   INFO(table.out << table.err);
   CHECK(table.exit_code == 2);
@@ -349,7 +338,7 @@ TEST_CASE("check exits 3 when a source fails, even with a critical certificate",
   CheckFixture fixture("cluster:\n  dsn: \"host=127.0.0.1 port=" + std::to_string(closed_port) +
                        " user=monitor dbname=defaultdb sslmode=disable\"\n"
                        "  connect_timeout: 1s\n");
-  fixture.add("node.crt", cert_pem("node", 10 * kDay));
+  fixture.add("node.crt", cert_pem_with_time_left("node", 10 * kDay));
   const auto result = fixture.check();
   INFO(result.out << result.err);
   CHECK(result.exit_code == 3);

@@ -20,21 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using certwatch::testing::CertSpec;
+using certwatch::testing::cert_pem_with_time_left;
 using certwatch::testing::ChildProcess;
-using certwatch::testing::generate_cert;
 using certwatch::testing::kDay;
-using certwatch::testing::unix_now;
 using Clock = std::chrono::steady_clock;
-
-std::string cert_pem(const std::string& cn, std::int64_t left, bool is_ca = false) {
-  CertSpec spec;
-  spec.common_name = cn;
-  spec.is_ca = is_ca;
-  spec.not_before = unix_now() - 400 * kDay;
-  spec.not_after = unix_now() + left;
-  return generate_cert(spec).cert_pem;
-}
 
 // Waits until the daemon logs the port it bound (it listens on port 0).
 int daemon_port(ChildProcess& daemon) {
@@ -72,10 +61,12 @@ TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates",
   certwatch::testing::TempDir dir;
   const fs::path certs = dir.path() / "certs";
   fs::create_directories(certs);
-  dir.write("certs/node.crt", cert_pem("node", 10 * kDay));               // rotate_now
-  dir.write("certs/client.root.crt", cert_pem("root", 60 * kDay));        // schedule_rotation
-  dir.write("certs/ca.crt", cert_pem("Cockroach CA", 200 * kDay, true));  // plan_rotation
-  dir.write("certs/client.old.crt", cert_pem("old", -2 * kDay));          // expired
+  dir.write("certs/node.crt", cert_pem_with_time_left("node", 10 * kDay));  // rotate_now
+  dir.write("certs/client.root.crt",
+            cert_pem_with_time_left("root", 60 * kDay));  // schedule_rotation
+  dir.write("certs/ca.crt",
+            cert_pem_with_time_left("Cockroach CA", 200 * kDay, true));          // plan_rotation
+  dir.write("certs/client.old.crt", cert_pem_with_time_left("old", -2 * kDay));  // expired
   dir.write("certs/client.broken.crt",
             "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n");
   // for: 0s everywhere, so alerts fire on the first evaluation that sees the series.

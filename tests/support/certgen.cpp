@@ -202,6 +202,16 @@ std::string sha256_fingerprint(const GeneratedCert& cert) {
   return hex;
 }
 
+std::string cert_pem_with_time_left(const std::string& common_name, std::int64_t seconds_left,
+                                    bool is_ca) {
+  CertSpec spec;
+  spec.common_name = common_name;
+  spec.is_ca = is_ca;
+  spec.not_before = unix_now() - 400 * kDay;
+  spec.not_after = unix_now() + seconds_left;
+  return generate_cert(spec).cert_pem;
+}
+
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())

@@ -35,6 +35,11 @@ struct GeneratedCert {
 // Self-signed when issuer is null, otherwise signed by issuer (which should be a CA).
 GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer = nullptr);
 
+// The PEM of a self-signed certificate issued 400 days ago with `seconds_left` before its notAfter
+// (negative: expired that long ago): a certificate at a chosen point of its life.
+std::string cert_pem_with_time_left(const std::string& common_name, std::int64_t seconds_left,
+                                    bool is_ca = false);
+
 // PEM armour for arbitrary bytes (64-column base64), for hand-made broken blocks.
 std::string pem_encode(std::string_view der, const std::string& label = "CERTIFICATE");
 
