@@ -793,19 +793,8 @@ TEST_CASE("cluster_integration: daemon keeps the last good cluster data through 
 
 TEST_CASE("cluster_integration: the daemon reads the cluster over verify-full TLS",
           "[cluster][daemon][tls]") {
-  using certwatch::testing::CertSpec;
-  using certwatch::testing::generate_cert;
   PgServer& pg = certwatch::testing::shared_pg_server();
-  CertSpec ca_spec;
-  ca_spec.common_name = "PostgreSQL test CA";
-  ca_spec.is_ca = true;
-  const GeneratedCert ca = generate_cert(ca_spec);
-  CertSpec server_spec;
-  server_spec.common_name = "localhost";
-  server_spec.dns_names = {"localhost"};
-  server_spec.ip_addresses = {"127.0.0.1"};
-  const GeneratedCert server_cert = generate_cert(server_spec, &ca);
-  pg.enable_tls(server_cert.cert_pem, server_cert.key_pem);
+  const GeneratedCert ca = certwatch::testing::enable_tls_with_new_ca(pg, "PostgreSQL test CA");
   const std::int64_t node_not_after = unix_now() + 45 * kDay;
   FakeNode node;
   node.cert_metrics = {{"node", std::to_string(node_not_after)}};

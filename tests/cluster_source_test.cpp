@@ -423,16 +423,7 @@ TEST_CASE("TLS with sslmode=verify-full to a server certificate the test made", 
   using certwatch::testing::generate_cert;
   PgServer& server = certwatch::testing::shared_pg_server();
   certwatch::testing::insert_node(server, full_node(1, "a:26257"));
-  CertSpec ca_spec;
-  ca_spec.common_name = "Test CA";
-  ca_spec.is_ca = true;
-  const auto ca = generate_cert(ca_spec);
-  CertSpec server_spec;
-  server_spec.common_name = "localhost";
-  server_spec.dns_names = {"localhost"};
-  server_spec.ip_addresses = {"127.0.0.1"};
-  const auto server_cert = generate_cert(server_spec, &ca);
-  server.enable_tls(server_cert.cert_pem, server_cert.key_pem);
+  const auto ca = certwatch::testing::enable_tls_with_new_ca(server, "Test CA");
   const auto root_cert = (server.dir() / "root.crt").string();
   {
     std::ofstream file(root_cert);

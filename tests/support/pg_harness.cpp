@@ -257,6 +257,20 @@ void PgServer::restart() {
   start();
 }
 
+GeneratedCert enable_tls_with_new_ca(PgServer& server, const std::string& ca_common_name) {
+  CertSpec ca_spec;
+  ca_spec.common_name = ca_common_name;
+  ca_spec.is_ca = true;
+  GeneratedCert ca = generate_cert(ca_spec);
+  CertSpec server_spec;
+  server_spec.common_name = "localhost";
+  server_spec.dns_names = {"localhost"};
+  server_spec.ip_addresses = {"127.0.0.1"};
+  const GeneratedCert server_cert = generate_cert(server_spec, &ca);
+  server.enable_tls(server_cert.cert_pem, server_cert.key_pem);
+  return ca;
+}
+
 void PgServer::enable_tls(const std::string& cert_pem, const std::string& key_pem) {
   write_server_file("server.crt", cert_pem);
   write_server_file("server.key", key_pem);

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "support/certgen.hpp"
 #include "support/tempdir.hpp"
 
 namespace certwatch::testing {
@@ -104,6 +105,11 @@ class SilentListener {
 // The process-wide server (started on first use, stopped at exit), running, with an empty
 // kv_node_status: each test case starts from a clean fixture without paying for initdb again.
 PgServer& shared_pg_server();
+
+// Makes a CA named `ca_common_name` and a server certificate it signs for localhost and
+// 127.0.0.1, and has `server` serve TLS with it (see PgServer::enable_tls). Returns the CA: what
+// a client given sslmode=verify-full must trust.
+GeneratedCert enable_tls_with_new_ca(PgServer& server, const std::string& ca_common_name);
 
 // One kv_node_status row. Certificate metrics are JSON number literals exactly as they go into the
 // metrics JSON ("1700000000", "1.7e9", "0"); a type not listed is absent from the JSON.
