@@ -69,13 +69,15 @@ TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates",
   dir.write("certs/client.old.crt", cert_pem_with_time_left("old", -2 * kDay));  // expired
   dir.write("certs/client.broken.crt",
             "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n");
-  // for: 0s everywhere, so alerts fire on the first evaluation that sees the series.
+  // for: 0s everywhere, so alerts fire on the first evaluation that sees the series; except the
+  // exporter-down alert, whose absent(up) is true until Prometheus's first scrape (a race on a
+  // busy machine). Its firing is shown by the promtool unit tests instead.
   const auto config =
       dir.write("config.yaml", "poll_interval: 1s\nfiles:\n  certs_dirs: [" + certs.string() +
                                    "]\nalerting:\n"
                                    "  expiry_for: 0s\n  file_error_for: 0s\n"
                                    "  source_down_for: 0s\n"
-                                   "  exporter_down_for: 1s\n");
+                                   "  exporter_down_for: 10m\n");
 
   const auto rules = certwatch::testing::run_command(
       {CERTWATCH_BINARY, "rules", "--config.file=" + config.string()});
