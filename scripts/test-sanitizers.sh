@@ -5,8 +5,8 @@
 # Build directories: build-asan and build-tsan (override with ASAN_BUILD_DIR / TSAN_BUILD_DIR).
 # Any sanitizer report fails the test that triggered it (halt_on_error), so CTest's result is the
 # verdict. Extra arguments after the mode go to ctest (e.g. -R hostile).
-# TESTS="x509_test hostile_dir_test ..." builds only those test executables (and the daemon, which
-# integration tests start) and runs each directly instead of the whole CTest suite: quicker on a
+# TESTS="x509_test hostile_dir_test ..." builds only those test executables (tests that start the
+# daemon depend on it in tests/CMakeLists.txt) and runs each directly instead of the whole CTest suite: quicker on a
 # busy machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ run() {  # run SANITIZER BUILD_DIR [CTEST ARGS...]
     -DCERTWATCH_SANITIZE="$sanitizer" -DCERTWATCH_BUILD_BENCH=OFF >/dev/null
   if [ -n "${TESTS:-}" ]; then
     # shellcheck disable=SC2086
-    cmake --build "$dir" -j"${JOBS:-2}" --target crdb-certwatch $TESTS
+    cmake --build "$dir" -j"${JOBS:-2}" --target $TESTS
   else
     cmake --build "$dir" -j"${JOBS:-2}"
   fi
