@@ -10,7 +10,9 @@ packages=(
   libssl-dev prometheus-cpp-dev libyaml-cpp-dev libspdlog-dev libboost-dev libcli11-dev
   nlohmann-json3-dev libpqxx-dev libpq-dev zlib1g-dev libcrypt-dev catch2 libbenchmark-dev
   # real parts the tests run: PostgreSQL, Prometheus, Alertmanager, systemd-analyze, packaging
-  postgresql prometheus prometheus-alertmanager systemd dpkg-dev procps
+  postgresql prometheus prometheus-alertmanager systemd dpkg-dev file procps
+  # the benchmark harness scrapes with curl
+  curl
 )
 
 missing=()
