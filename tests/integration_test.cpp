@@ -147,10 +147,14 @@ CommandResult promtool_check_metrics(const std::string& text) {
   return run_shell("promtool check metrics < '" + file.string() + "'");
 }
 
-GeneratedCert make_cert(const std::string& cn, std::int64_t not_after, bool is_ca = false) {
+// notBefore is an hour before notAfter's reference `now`, set here rather than left to certgen's
+// own clock, which may read a second later than the test's.
+GeneratedCert make_cert(const std::string& cn, std::int64_t not_after, std::int64_t now,
+                        bool is_ca = false) {
   CertSpec spec;
   spec.common_name = cn;
   spec.is_ca = is_ca;
+  spec.not_before = now - 3600;
   spec.not_after = not_after;
   return generate_cert(spec);
 }
@@ -161,10 +165,10 @@ struct Setup {
   fs::path certs = tmp.path() / "certs";
   fs::path config = tmp.path() / "config.yaml";
   std::int64_t now = unix_now();
-  GeneratedCert new_ca = make_cert("new CA", now + 3000 * kDay, true);
-  GeneratedCert old_ca = make_cert("old CA", now + 200 * kDay, true);
-  GeneratedCert node = make_cert("node", now + 20 * kDay);
-  GeneratedCert root = make_cert("root", now + 400 * kDay);
+  GeneratedCert new_ca = make_cert("new CA", now + 3000 * kDay, now, true);
+  GeneratedCert old_ca = make_cert("old CA", now + 200 * kDay, now, true);
+  GeneratedCert node = make_cert("node", now + 20 * kDay, now);
+  GeneratedCert root = make_cert("root", now + 400 * kDay, now);
 
   Setup() {
     tmp.write("certs/ca.crt", new_ca.cert_pem + old_ca.cert_pem);
@@ -209,7 +213,7 @@ TEST_CASE("the daemon serves a certs directory as METRICS.md says", "[integratio
                            identity("client", root, "0", "root") + "} " +
                            std::to_string(s.now + 400 * kDay)));
   CHECK(count_prefix(text, "crdb_cert_not_after_timestamp_seconds{") == 4);
-  // certgen's default notBefore is an hour ago.
+  // make_cert puts notBefore an hour before the setup's `now`.
   CHECK(has_line(text, "crdb_cert_not_before_timestamp_seconds{" + identity("node", node, "0") +
                            "} " + std::to_string(s.now - 3600)));
 
@@ -274,7 +278,7 @@ TEST_CASE("a certificate replaced on disk shows after the next poll", "[integrat
                                       ",action=\"rotate_now\",severity=\"critical\"} 1"));
 
   const std::int64_t renewed_not_after = unix_now() + 700 * kDay;
-  const GeneratedCert renewed = make_cert("node", renewed_not_after);
+  const GeneratedCert renewed = make_cert("node", renewed_not_after, unix_now());
   const fs::path staged = s.tmp.write("certs/node.crt.new", renewed.cert_pem);
   fs::rename(staged, node);
 
@@ -313,7 +317,7 @@ TEST_CASE("SIGHUP with a broken config keeps the running one", "[integration]") 
   CHECK(log.find("bogus_key") != std::string::npos);  // the log says why
 
   // Fixed, and now also watching an extra file: the new config is in force after SIGHUP.
-  const GeneratedCert extra = make_cert("haproxy", unix_now() + 50 * kDay);
+  const GeneratedCert extra = make_cert("haproxy", unix_now() + 50 * kDay, unix_now());
   const fs::path extra_path = s.tmp.write("extra/lb.pem", extra.cert_pem);
   s.write_config(s.good_config() + "  extra:\n    - path: " + extra_path.string() +
                  "\n      cert_type: ui\n");

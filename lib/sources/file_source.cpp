@@ -58,9 +58,16 @@ std::optional<FileError> read_bounded(const std::string& path, std::uint64_t lim
     return FileError{path, FileErrorReason::too_large,
                      "size " + std::to_string(st.st_size) + " exceeds " + std::to_string(limit)};
   }
-  out.resize(static_cast<std::size_t>(limit) + 1);
+  // Sized from fstat (one byte more, to see growth); grown only if the file grew meanwhile, up
+  // to limit+1. Sizing every read at the limit cost a zeroed MiB per file.
+  const std::uint64_t cap = limit + 1;
+  out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(st.st_size, limit) + 1));
   std::size_t total = 0;
-  while (total < out.size()) {
+  for (;;) {
+    if (total == out.size()) {
+      if (out.size() >= cap) break;
+      out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(out.size() * 2, cap)));
+    }
     const ssize_t n = ::read(fd, out.data() + total, out.size() - total);
     if (n < 0) {
       if (errno == EINTR) continue;
