@@ -131,8 +131,8 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
         log->error("web config rejected, keeping the running one: {}", e.to_string());
       }
       if (!error.empty()) {
-        log->error("web config rejected, keeping the running one: {}: {}",
-                   options.web_config_file, error);
+        log->error("web config rejected, keeping the running one: {}: {}", options.web_config_file,
+                   error);
       }
       return false;
     }
