@@ -14,6 +14,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <utility>
 
 #include "runtime/file_watch.hpp"
 #include "runtime/logging.hpp"
@@ -143,11 +144,30 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
 
   std::shared_ptr<const Snapshot> current() const { return std::atomic_load(&snapshot); }
 
-  void install_sources() {
+  // Whether a source's part of the config is the same in both: then a reload keeps the running
+  // source, with its file cache or its database connection, instead of starting cold.
+  static bool same_source_config(SourceKind kind, const config::Config& a,
+                                 const config::Config& b) {
+    switch (kind) {
+      case SourceKind::file:
+        return a.files == b.files && a.poll_interval == b.poll_interval;
+      case SourceKind::cluster:
+        return a.cluster == b.cluster;
+      case SourceKind::probe:
+        return false;
+    }
+    return false;
+  }
+
+  // `previous`: the config the running sources were made from (null at start-up).
+  void install_sources(const config::Config* previous) {
     std::map<SourceKind, Slot> next;
     for (auto& source : make_sources(config)) {
       Slot slot;
       if (auto old = slots.find(source->kind()); old != slots.end()) {
+        if (previous != nullptr && same_source_config(source->kind(), *previous, config)) {
+          source = old->second.source;
+        }
         slot.health = std::move(old->second.health);
         slot.last_good = std::move(old->second.last_good);
         slot.logged_file_errors = std::move(old->second.logged_file_errors);
@@ -331,8 +351,8 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
     } else {
       reload_ok = true;
       reload_success_at = unix_now();
-      config = std::move(*loaded.config);
-      install_sources();
+      const config::Config previous = std::exchange(config, std::move(*loaded.config));
+      install_sources(&previous);
       log->info("configuration reloaded; polling every source now");
       for (const auto& [kind, slot] : slots) start_poll(kind);
     }
@@ -412,7 +432,7 @@ Daemon::~Daemon() = default;
 
 int Daemon::run() {
   Impl& d = *impl_;
-  d.install_sources();
+  d.install_sources(nullptr);
   d.publish();  // exporter metrics are served before the first poll finishes
   if (auto error = d.server.start()) {
     d.log->error("{}", *error);
