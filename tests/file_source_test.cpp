@@ -17,6 +17,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/certgen.hpp"
@@ -325,6 +326,9 @@ TEST_CASE("unchanged files are served from the cache; a changed mtime is read ag
   FilesConfig files;
   files.certs_dirs = {tmp.path().string()};
   FileSource source(files, std::chrono::seconds(60));
+  // Files changed within a second of a read are read again at the next poll (see the next
+  // test): let these age past that first.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
 
   // Reading /proc/thread-self/io itself costs a few hundred bytes: measure that first.
   const std::uint64_t m0 = thread_bytes_read();
@@ -351,6 +355,32 @@ TEST_CASE("unchanged files are served from the cache; a changed mtime is read ag
   CHECK(third.certificates.size() == 3);
   CHECK(third_read >= bundle_size);
   CHECK(third_read < bundle_size + a.cert_pem.size());  // node.crt still from the cache
+}
+
+TEST_CASE("a file changed just before its read is read again at the next poll",
+          "[file_source][cache]") {
+  // A same-size rewrite within one timestamp tick after our read would keep the cache key; a
+  // file whose timestamps are that fresh is therefore not trusted from the cache yet.
+  TempDir tmp;
+  const GeneratedCert a = make_cert("a", 100);
+  const fs::path node = tmp.write("node.crt", a.cert_pem);
+  FilesConfig files;
+  files.certs_dirs = {tmp.path().string()};
+  FileSource source(files, std::chrono::seconds(60));
+  const std::uint64_t m0 = thread_bytes_read();
+  const std::uint64_t overhead = thread_bytes_read() - m0;
+  const auto bytes_read_by_poll = [&] {
+    const std::uint64_t before = thread_bytes_read();
+    const PollResult result = source.poll();
+    CHECK(result.certificates.size() == 1);
+    return thread_bytes_read() - before - overhead;
+  };
+  const auto size = static_cast<std::uint64_t>(fs::file_size(node));
+  CHECK(bytes_read_by_poll() >= size);  // cold
+  CHECK(bytes_read_by_poll() >= size);  // written moments ago: not trusted from the cache
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  CHECK(bytes_read_by_poll() >= size);  // the last read was still too fresh to cache
+  CHECK(bytes_read_by_poll() < 64);     // now it is cached
 }
 
 TEST_CASE("a certificate replaced by rename is picked up on the next poll", "[file_source]") {

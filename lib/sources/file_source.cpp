@@ -42,9 +42,22 @@ struct FdCloser {
   }
 };
 
+std::int64_t nanoseconds(const timespec& t) {
+  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+// Whether two stats describe the same file in the same state (the cache key's fields).
+bool same_file_state(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         nanoseconds(a.st_mtim) == nanoseconds(b.st_mtim) &&
+         nanoseconds(a.st_ctim) == nanoseconds(b.st_ctim);
+}
+
 // Reads at most limit+1 bytes so an oversized (or growing) file is noticed without reading it.
+// `read_state` is the fstat of the file that was read, taken before reading; `stable` says
+// whether the file still had that state after the read (false: it changed while being read).
 std::optional<FileError> read_bounded(const std::string& path, std::uint64_t limit,
-                                      std::string& out) {
+                                      std::string& out, struct stat& read_state, bool& stable) {
   // O_NONBLOCK: even if the path was swapped for a FIFO since stat(), open never blocks.
   int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return errno_error(path, errno, "open");
@@ -80,7 +93,22 @@ std::optional<FileError> read_bounded(const std::string& path, std::uint64_t lim
     return FileError{path, FileErrorReason::too_large, "grew past " + std::to_string(limit)};
   }
   out.resize(total);
+  struct stat after {};
+  stable = ::fstat(fd, &after) == 0 && same_file_state(st, after);
+  read_state = st;
   return std::nullopt;
+}
+
+// Kernel file timestamps come from a clock that ticks coarsely (a jiffy; 2 s on FAT): a file
+// rewritten within one tick of our read, keeping its size, would keep its key. Files changed
+// within this window before a read are not cached, as git treats "racily clean" index entries.
+constexpr std::int64_t kRacyWindowNs = 1'000'000'000;
+
+bool changed_recently(const struct stat& st) {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const std::int64_t latest = std::max(nanoseconds(st.st_mtim), nanoseconds(st.st_ctim));
+  return nanoseconds(now) - latest < kRacyWindowNs;
 }
 
 std::vector<std::string> list_directory(const std::string& dir, std::optional<FileError>& error) {
@@ -187,6 +215,10 @@ PollResult FileSource::poll() {
   return out;
 }
 
+FileSource::FileKey FileSource::key_of(const struct stat& st) {
+  return {st.st_dev, st.st_ino, st.st_size, nanoseconds(st.st_mtim), nanoseconds(st.st_ctim)};
+}
+
 void FileSource::scan_file(const std::string& path, const NameClass& name_class,
                            std::map<std::string, CachedFile>& next, PollResult& out) {
   CachedFile entry;
@@ -197,17 +229,22 @@ void FileSource::scan_file(const std::string& path, const NameClass& name_class,
     // Never open FIFOs, sockets, devices or directories: reading them could block or never end.
     entry.error = FileError{path, FileErrorReason::not_regular_file, "not a regular file"};
   } else {
-    entry.key = {st.st_dev, st.st_ino, st.st_size,
-                 static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec,
-                 static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec};
+    entry.key = key_of(st);
     const auto cached = cache_.find(path);
+    struct stat read_state {};
+    bool stable = false;
     if (cached != cache_.end() && cached->second.key == entry.key && cached->second.was_read) {
-      entry = cached->second;
-    } else if (std::string bytes;
-               (entry.error = read_bounded(path, files_.max_file_bytes, bytes))) {
+      // The old cache is replaced when this poll ends, so its entry can move.
+      entry = std::move(cached->second);
+    } else if (std::string bytes; (entry.error = read_bounded(path, files_.max_file_bytes, bytes,
+                                                              read_state, stable))) {
       // entry.error says why
     } else {
-      entry.was_read = true;
+      // The key is the state of the file that was read (the path may have been swapped since
+      // the stat). A file that changed while being read, or so recently that a rewrite could
+      // still share its timestamps, is read again at the next poll rather than trusted.
+      entry.key = key_of(read_state);
+      entry.was_read = stable && !changed_recently(read_state);
       const x509::BundleResult parsed = x509::parse_pem_bundle(bytes);
       for (std::size_t i = 0; i < parsed.certificates.size(); ++i) {
         const CertificateFacts& facts = parsed.certificates[i];

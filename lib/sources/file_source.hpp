@@ -1,6 +1,7 @@
 // The file source: CockroachDB certs directories and extra globs on local disk.
 #pragma once
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <map>
@@ -47,6 +48,7 @@ class FileSource final : public Source {
     bool was_read = false;  // parsed from bytes: reusable while the key is unchanged
   };
 
+  static FileKey key_of(const struct stat& st);
   void scan_file(const std::string& path, const NameClass& name_class,
                  std::map<std::string, CachedFile>& next, PollResult& out);
 
