@@ -100,7 +100,8 @@ void BM_MakeSnapshot5000(benchmark::State& state) {
   certwatch::sources::PollResult result;
   result.kind = certwatch::SourceKind::file;
   result.certificates = fleet();
-  inputs.results.push_back(std::move(result));
+  inputs.results.push_back(
+      std::make_shared<const certwatch::sources::PollResult>(std::move(result)));
   certwatch::exporter::SourceHealth health;
   health.polled = health.up = true;
   health.last_success = health.last_poll = static_cast<double>(unix_now());

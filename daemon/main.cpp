@@ -135,6 +135,7 @@ int run(const Flags& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  certwatch::runtime::tune_allocator();
   Flags flags;
   CLI::App app{
       "crdb-certwatch: watches CockroachDB certificates on disk and in the cluster and serves "

@@ -70,6 +70,10 @@ const std::int64_t kRootNotAfter = kNow + 10 * kDay;
 const std::int64_t kNodeOnDisk = kNow + 300 * kDay;
 const std::int64_t kNodeLoaded = kNow + 200 * kDay;
 
+certwatch::exporter::SharedPollResult share(certwatch::sources::PollResult result) {
+  return std::make_shared<const certwatch::sources::PollResult>(std::move(result));
+}
+
 // One of each kind of series: file certificates (a bundle, a client, a node replaced on disk),
 // cluster certificates (one loaded, one that failed to load), file errors, two sources' health.
 SnapshotInputs sample_inputs() {
@@ -98,7 +102,7 @@ SnapshotInputs sample_inputs() {
   facts.secure = true;
   facts.local_node_id = "1";
   cluster.cluster = facts;
-  in.results = {files, cluster};
+  in.results = {share(std::move(files)), share(std::move(cluster))};
 
   SourceHealth file_health;
   file_health.kind = SourceKind::file;
@@ -334,11 +338,44 @@ TEST_CASE("cluster families and the reload-pending cross-check", "[exporter]") {
   }
   SECTION("an insecure cluster says so") {
     SnapshotInputs in = sample_inputs();
-    in.results[1].certificates.clear();
-    in.results[1].cluster->secure = false;
+    certwatch::sources::PollResult cluster = *in.results[1];
+    cluster.certificates.clear();
+    cluster.cluster->secure = false;
+    in.results[1] = share(std::move(cluster));
     const auto insecure = make_snapshot(in, static_cast<double>(kNow));
     CHECK(has_line(insecure->metrics_text, "crdb_cert_cluster_secure 0"));
     CHECK(insecure->metrics_text.find("crdb_cert_reload_pending") == std::string::npos);
+  }
+}
+
+TEST_CASE("a snapshot reuses the previous certificate text only when nothing in it changed",
+          "[exporter]") {
+  const SnapshotInputs in = sample_inputs();
+  const auto first = make_snapshot(in, static_cast<double>(kNow));
+  REQUIRE(first->certificate_text_size > 0);
+  CHECK(first->metrics_text.substr(0, first->certificate_text_size)
+            .find("# TYPE crdb_cert_source_up") == std::string::npos);
+
+  SECTION("same certificates, same states: the same text") {
+    const auto next = make_snapshot(in, static_cast<double>(kNow + 60), first.get());
+    CHECK(next->metrics_text == make_snapshot(in, static_cast<double>(kNow + 60))->metrics_text);
+    CHECK(next->certificate_text_size == first->certificate_text_size);
+  }
+  SECTION("a state changed with time: rendered again") {
+    const auto later = static_cast<double>(kRootNotAfter + 1);  // client.root has expired
+    const auto next = make_snapshot(in, later, first.get());
+    CHECK(next->metrics_text == make_snapshot(in, later)->metrics_text);
+    CHECK(next->metrics_text.find(R"(action="expired")") != std::string::npos);
+    CHECK(first->metrics_text.find(R"(action="expired")") == std::string::npos);
+  }
+  SECTION("a certificate changed: rendered again") {
+    SnapshotInputs changed = in;
+    certwatch::sources::PollResult files = *changed.results[0];
+    files.certificates[0].facts->serial_hex = "beef";
+    changed.results[0] = share(std::move(files));
+    const auto next = make_snapshot(changed, static_cast<double>(kNow), first.get());
+    CHECK(next->metrics_text == make_snapshot(changed, static_cast<double>(kNow))->metrics_text);
+    CHECK(next->metrics_text.find(R"(serial="beef")") != std::string::npos);
   }
 }
 
@@ -386,9 +423,10 @@ std::string content_type(const certwatch::exporter::Response& res) {
 
 TEST_CASE("web handler routes", "[exporter][web]") {
   SnapshotInputs in = sample_inputs();
-  in.results[0].certificates.push_back(file_cert(CertType::other,
-                                                 "/certs/<script>alert(1)</script>.crt", "0", "",
-                                                 kNow + 50 * kDay, "x", false));
+  certwatch::sources::PollResult files = *in.results[0];
+  files.certificates.push_back(file_cert(CertType::other, "/certs/<script>alert(1)</script>.crt",
+                                         "0", "", kNow + 50 * kDay, "x", false));
+  in.results[0] = share(std::move(files));
   SourceHealth not_polled;
   not_polled.kind = SourceKind::file;
   SnapshotInputs before_poll;
@@ -410,13 +448,21 @@ TEST_CASE("web handler routes", "[exporter][web]") {
     CHECK(res.result() == http::status::ok);
     CHECK(content_type(res) == "text/plain; version=0.0.4; charset=utf-8");
     CHECK(res.body() == current->metrics_text);
+    // Served from the snapshot's own bytes, not a copy per scrape.
+    CHECK(res.body().view().data() == current->metrics_text.data());
     CHECK(handler(get("/metrics?name[]=x")).body() == current->metrics_text);
+  }
+  SECTION("a response keeps its snapshot alive after a newer one replaces it") {
+    auto res = handler(get("/metrics"));
+    const std::string expected = current->metrics_text;
+    current = make_snapshot(SnapshotInputs{}, static_cast<double>(kNow));
+    CHECK(res.body() == expected);
   }
   SECTION("/ lists every certificate with its state, HTML-escaped") {
     const auto res = handler(get("/"));
     CHECK(res.result() == http::status::ok);
     CHECK(content_type(res) == "text/html; charset=utf-8");
-    const std::string& body = res.body();
+    const std::string body(res.body().view());
     for (const std::string path :
          {"/certs/ca.crt", "/certs/client.root.crt", "/certs/node.crt", "/certs/x.crt"}) {
       INFO(path);
@@ -446,6 +492,6 @@ TEST_CASE("web handler routes", "[exporter][web]") {
         certwatch::exporter::WebOptions{"/custom/metrics"}, [&current] { return current; });
     CHECK(custom(get("/custom/metrics")).body() == current->metrics_text);
     CHECK(custom(get("/metrics")).result() == http::status::not_found);
-    CHECK(custom(get("/")).body().find("href=\"/custom/metrics\"") != std::string::npos);
+    CHECK(custom(get("/")).body().view().find("href=\"/custom/metrics\"") != std::string::npos);
   }
 }

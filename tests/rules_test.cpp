@@ -19,7 +19,6 @@ using certwatch::SourceKind;
 using certwatch::rules::CertState;
 using certwatch::rules::default_rules;
 using certwatch::rules::evaluate;
-using certwatch::rules::find_reload_pending;
 using certwatch::rules::ReloadPending;
 using certwatch::rules::Rule;
 
@@ -227,6 +226,13 @@ CertObservation cluster_cert(CertType type, const std::string& node_id, std::int
   cert.id = CertIdentity{SourceKind::cluster, type, node_id, "", "", ""};
   cert.not_after = not_after;
   return cert;
+}
+
+// The evaluator takes spans; the tests spell their inputs as lists.
+std::vector<certwatch::rules::ReloadPending> find_reload_pending(
+    const std::vector<CertObservation>& file_certs,
+    const std::vector<CertObservation>& cluster_certs, const std::string& local_node_id) {
+  return certwatch::rules::find_reload_pending(file_certs, cluster_certs, local_node_id);
 }
 
 }  // namespace

@@ -104,7 +104,7 @@ CheckReport make_check_report(const exporter::Snapshot& snapshot,
   report.generated_at = snapshot.generated_at;
   Severity worst = Severity::none;
   for (std::size_t i = 0; i < snapshot.certificates.size(); ++i) {
-    const CertObservation& cert = snapshot.certificates[i];
+    const CertObservation& cert = *snapshot.certificates[i];
     CheckCertificate row;
     row.id = cert.id;
     if (cert.facts) row.subject_cn = cert.facts->subject_cn;

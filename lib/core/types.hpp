@@ -50,6 +50,8 @@ struct CertificateFacts {
   bool is_ca = false;                     // basicConstraints CA:TRUE
   std::vector<std::string> dns_names;     // subjectAltName DNS entries
   std::vector<std::string> ip_addresses;  // subjectAltName IP entries, textual
+
+  friend bool operator==(const CertificateFacts&, const CertificateFacts&) = default;
 };
 
 // The identity label set every per-certificate series carries (METRICS.md); empty where a label
@@ -73,6 +75,8 @@ struct CertObservation {
   std::optional<std::int64_t> not_after;  // always set unless load_failed
   std::optional<std::int64_t> not_before;
   bool load_failed = false;  // cluster: the node reports 0 for a required type
+
+  friend bool operator==(const CertObservation&, const CertObservation&) = default;
 };
 
 // Why a file could not be used (METRICS.md `crdb_cert_file_error` reasons).

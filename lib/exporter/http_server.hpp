@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "exporter/basic_auth.hpp"
+#include "exporter/shared_body.hpp"
 #include "exporter/tls_context.hpp"
 #include "exporter/web_config.hpp"
 
@@ -28,7 +29,7 @@ namespace certwatch::exporter {
 
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+using Response = http::response<SharedBody>;  // bodies are shared, never copied per request
 using Handler = std::function<Response(const Request&)>;
 
 struct HttpServerOptions {

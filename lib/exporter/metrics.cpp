@@ -1,6 +1,10 @@
 #include "exporter/metrics.hpp"
 
+#include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
+
+#include <algorithm>
+#include <sstream>
 
 #include "exporter/snapshot.hpp"
 
@@ -46,49 +50,94 @@ MetricFamily family(std::string name, std::string_view help, MetricType type = M
   return MetricFamily{std::move(name), std::move(text), type, {}};
 }
 
-void add_certificate_families(const Snapshot& s, std::vector<MetricFamily>& out) {
-  auto not_after =
-      family("crdb_cert_not_after_timestamp_seconds",
-             "Certificate notAfter (expiry) as unix seconds.", MetricType::Gauge, true);
-  auto not_before = family("crdb_cert_not_before_timestamp_seconds",
-                           "Certificate notBefore as unix seconds (file and probe sources).",
-                           MetricType::Gauge, true);
-  auto info = family("crdb_cert_info",
-                     "Certificate identity: subject and issuer CN, serial (lowercase hex), SHA-256 "
-                     "fingerprint, CA flag. Always 1.",
-                     MetricType::Gauge, true);
-  auto state = family("crdb_cert_expiry_state",
-                      "Current state of each certificate under the rotation rules: exactly one "
-                      "series per certificate, always 1; the action and severity labels say what "
-                      "to do. Evaluated at the last poll.",
-                      MetricType::Gauge, true);
-  for (std::size_t i = 0; i < s.certificates.size(); ++i) {
-    const CertObservation& cert = s.certificates[i];
-    const Labels id = identity_labels(cert.id);
-    if (cert.not_after && !cert.load_failed) {
-      not_after.metric.push_back(gauge(id, static_cast<double>(*cert.not_after)));
+// Writes families into one text exposition as they are made; a family without series says
+// nothing and is left out.
+class Exposition {
+ public:
+  Exposition(std::string_view prefix, std::size_t expected_size) {
+    std::string buffer;
+    buffer.reserve(std::max(expected_size, prefix.size()) + 4096);
+    buffer.append(prefix);
+    out_ = std::ostringstream(std::move(buffer), std::ios::out | std::ios::ate);
+    one_.resize(1);
+  }
+
+  void add(MetricFamily&& family) {
+    if (family.metric.empty()) return;
+    one_[0] = std::move(family);
+    serializer_.Serialize(out_, one_);
+    one_[0] = MetricFamily{};
+  }
+
+  std::size_t size() { return static_cast<std::size_t>(out_.tellp()); }
+  std::string take() && { return std::move(out_).str(); }
+
+ private:
+  std::ostringstream out_;
+  prometheus::TextSerializer serializer_;
+  std::vector<MetricFamily> one_;
+};
+
+// One family at a time: each holds one series per certificate.
+void add_certificate_families(const Snapshot& s, Exposition& out) {
+  {
+    auto not_after =
+        family("crdb_cert_not_after_timestamp_seconds",
+               "Certificate notAfter (expiry) as unix seconds.", MetricType::Gauge, true);
+    for (const CertObservation* cert : s.certificates) {
+      if (cert->not_after && !cert->load_failed) {
+        not_after.metric.push_back(
+            gauge(identity_labels(cert->id), static_cast<double>(*cert->not_after)));
+      }
     }
-    if (cert.not_before && !cert.load_failed) {
-      not_before.metric.push_back(gauge(id, static_cast<double>(*cert.not_before)));
+    out.add(std::move(not_after));
+  }
+  {
+    auto not_before = family("crdb_cert_not_before_timestamp_seconds",
+                             "Certificate notBefore as unix seconds (file and probe sources).",
+                             MetricType::Gauge, true);
+    for (const CertObservation* cert : s.certificates) {
+      if (cert->not_before && !cert->load_failed) {
+        not_before.metric.push_back(
+            gauge(identity_labels(cert->id), static_cast<double>(*cert->not_before)));
+      }
     }
-    if (cert.facts) {
-      Labels labels = id;
-      labels.push_back({"subject_cn", cert.facts->subject_cn});
-      labels.push_back({"issuer_cn", cert.facts->issuer_cn});
-      labels.push_back({"serial", cert.facts->serial_hex});
-      labels.push_back({"fingerprint_sha256", cert.facts->fingerprint_sha256});
-      labels.push_back({"is_ca", cert.facts->is_ca ? "true" : "false"});
+    out.add(std::move(not_before));
+  }
+  {
+    auto info = family("crdb_cert_info",
+                       "Certificate identity: subject and issuer CN, serial (lowercase hex), "
+                       "SHA-256 fingerprint, CA flag. Always 1.",
+                       MetricType::Gauge, true);
+    for (const CertObservation* cert : s.certificates) {
+      if (!cert->facts) continue;
+      Labels labels = identity_labels(cert->id);
+      labels.push_back({"subject_cn", cert->facts->subject_cn});
+      labels.push_back({"issuer_cn", cert->facts->issuer_cn});
+      labels.push_back({"serial", cert->facts->serial_hex});
+      labels.push_back({"fingerprint_sha256", cert->facts->fingerprint_sha256});
+      labels.push_back({"is_ca", cert->facts->is_ca ? "true" : "false"});
       info.metric.push_back(gauge(std::move(labels), 1));
     }
-    Labels state_labels = id;
-    state_labels.push_back({"action", s.states[i].action});
-    state_labels.push_back({"severity", std::string(to_string(s.states[i].severity))});
-    state.metric.push_back(gauge(std::move(state_labels), 1));
+    out.add(std::move(info));
   }
-  for (auto* f : {&not_after, &not_before, &info, &state}) out.push_back(std::move(*f));
+  {
+    auto state = family("crdb_cert_expiry_state",
+                        "Current state of each certificate under the rotation rules: exactly one "
+                        "series per certificate, always 1; the action and severity labels say "
+                        "what to do. Evaluated at the last poll.",
+                        MetricType::Gauge, true);
+    for (std::size_t i = 0; i < s.certificates.size(); ++i) {
+      Labels labels = identity_labels(s.certificates[i]->id);
+      labels.push_back({"action", s.states[i].action});
+      labels.push_back({"severity", std::string(to_string(s.states[i].severity))});
+      state.metric.push_back(gauge(std::move(labels), 1));
+    }
+    out.add(std::move(state));
+  }
 }
 
-void add_cluster_families(const Snapshot& s, std::vector<MetricFamily>& out) {
+void add_cluster_families(const Snapshot& s, Exposition& out) {
   if (!s.cluster) return;
   auto node_info = family("crdb_cert_cluster_node_info",
                           "One series per row of crdb_internal.kv_node_status. Always 1.",
@@ -120,10 +169,10 @@ void add_cluster_families(const Snapshot& s, std::vector<MetricFamily>& out) {
                                     {"path", p.path}},
                                    1));
   }
-  for (auto* f : {&node_info, &updated, &secure, &pending}) out.push_back(std::move(*f));
+  for (auto* f : {&node_info, &updated, &secure, &pending}) out.add(std::move(*f));
 }
 
-void add_file_error_family(const Snapshot& s, std::vector<MetricFamily>& out) {
+void add_file_error_family(const Snapshot& s, Exposition& out) {
   auto errors = family("crdb_cert_file_error",
                        "1 per certificate file that could not be used in the last poll, by reason.",
                        MetricType::Gauge, true);
@@ -131,10 +180,10 @@ void add_file_error_family(const Snapshot& s, std::vector<MetricFamily>& out) {
     errors.metric.push_back(
         gauge({{"path", error.path}, {"reason", std::string(to_string(error.reason))}}, 1));
   }
-  out.push_back(std::move(errors));
+  out.add(std::move(errors));
 }
 
-void add_exporter_families(const Snapshot& s, std::vector<MetricFamily>& out) {
+void add_exporter_families(const Snapshot& s, Exposition& out) {
   auto up = family("crdb_cert_source_up", "1 when the last poll of the source succeeded.");
   auto last_success = family("crdb_cert_source_last_success_timestamp_seconds",
                              "Unix time of the last successful poll of the source.");
@@ -168,28 +217,24 @@ void add_exporter_families(const Snapshot& s, std::vector<MetricFamily>& out) {
                                 {"openssl_version", s.build.openssl_version}},
                                1));
   for (auto* f : {&up, &last_success, &duration, &errors, &reload_ok, &reload_at, &build}) {
-    out.push_back(std::move(*f));
+    out.add(std::move(*f));
   }
 }
 
 }  // namespace
 
-std::vector<MetricFamily> metric_families(const Snapshot& snapshot) {
-  std::vector<MetricFamily> out;
-  add_certificate_families(snapshot, out);
+RenderedText render_metrics(const Snapshot& snapshot,
+                            std::optional<std::string_view> certificate_text) {
+  // About 900 bytes per certificate (four series); reserving once avoids regrowing the text.
+  Exposition out(certificate_text.value_or(""), snapshot.certificates.size() * 1024 + 16 * 1024);
+  if (!certificate_text) add_certificate_families(snapshot, out);
+  RenderedText rendered;
+  rendered.certificate_text_size = out.size();
   add_cluster_families(snapshot, out);
   add_file_error_family(snapshot, out);
   add_exporter_families(snapshot, out);
-  return out;
-}
-
-std::string render_text(const std::vector<MetricFamily>& families) {
-  // A family without series says nothing; leaving it out keeps the exposition short.
-  std::vector<MetricFamily> present;
-  for (const MetricFamily& f : families) {
-    if (!f.metric.empty()) present.push_back(f);
-  }
-  return prometheus::TextSerializer().Serialize(present);
+  rendered.text = std::move(out).take();
+  return rendered;
 }
 
 }  // namespace certwatch::exporter

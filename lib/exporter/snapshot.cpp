@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <span>
 
 #include "exporter/compress.hpp"
 #include "exporter/metrics.hpp"
@@ -23,28 +24,47 @@ Severity Snapshot::worst_severity() const {
   return worst;
 }
 
-std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, double now) {
+namespace {
+
+// Whether `previous` exported exactly these certificates in exactly these states, so its
+// per-certificate text is this snapshot's too.
+bool same_certificates(const Snapshot& next, const Snapshot& previous) {
+  if (next.states != previous.states) return false;
+  return std::equal(
+      next.certificates.begin(), next.certificates.end(), previous.certificates.begin(),
+      previous.certificates.end(),
+      [](const CertObservation* a, const CertObservation* b) { return a == b || *a == *b; });
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, double now,
+                                              const Snapshot* previous) {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->generated_at = now;
-  std::vector<CertObservation> file_certs;
-  std::vector<CertObservation> cluster_certs;
-  for (const sources::PollResult& result : inputs.results) {
-    snapshot->certificates.insert(snapshot->certificates.end(), result.certificates.begin(),
-                                  result.certificates.end());
-    snapshot->file_errors.insert(snapshot->file_errors.end(), result.file_errors.begin(),
-                                 result.file_errors.end());
-    if (result.cluster) snapshot->cluster = result.cluster;
-    if (result.kind == SourceKind::file) {
-      file_certs.insert(file_certs.end(), result.certificates.begin(), result.certificates.end());
-    } else if (result.kind == SourceKind::cluster) {
-      cluster_certs.insert(cluster_certs.end(), result.certificates.begin(),
-                           result.certificates.end());
+  snapshot->results = inputs.results;
+  std::span<const CertObservation> file_certs;
+  std::span<const CertObservation> cluster_certs;
+  std::size_t total = 0;
+  for (const SharedPollResult& result : inputs.results) total += result->certificates.size();
+  snapshot->certificates.reserve(total);
+  for (const SharedPollResult& result : inputs.results) {
+    for (const CertObservation& cert : result->certificates) {
+      snapshot->certificates.push_back(&cert);
+    }
+    snapshot->file_errors.insert(snapshot->file_errors.end(), result->file_errors.begin(),
+                                 result->file_errors.end());
+    if (result->cluster) snapshot->cluster = result->cluster;
+    if (result->kind == SourceKind::file) {
+      file_certs = result->certificates;
+    } else if (result->kind == SourceKind::cluster) {
+      cluster_certs = result->certificates;
     }
   }
   const auto now_seconds = static_cast<std::int64_t>(std::floor(now));
   snapshot->states.reserve(snapshot->certificates.size());
-  for (const CertObservation& cert : snapshot->certificates) {
-    snapshot->states.push_back(rules::evaluate(cert, inputs.rules, now_seconds));
+  for (const CertObservation* cert : snapshot->certificates) {
+    snapshot->states.push_back(rules::evaluate(*cert, inputs.rules, now_seconds));
   }
   if (snapshot->cluster) {
     snapshot->reload_pending =
@@ -54,7 +74,13 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
   snapshot->config_reload_ok = inputs.config_reload_ok;
   snapshot->config_reload_success_at = inputs.config_reload_success_at;
   snapshot->build = inputs.build;
-  snapshot->metrics_text = render_text(metric_families(*snapshot));
+  std::optional<std::string_view> reusable;
+  if (previous != nullptr && same_certificates(*snapshot, *previous)) {
+    reusable = std::string_view(previous->metrics_text).substr(0, previous->certificate_text_size);
+  }
+  RenderedText text = render_metrics(*snapshot, reusable);
+  snapshot->metrics_text = std::move(text.text);
+  snapshot->certificate_text_size = text.certificate_text_size;
   return snapshot;
 }
 

@@ -33,10 +33,14 @@ struct BuildInfo {
   std::string openssl_version;
 };
 
+// A source's poll result, shared (never copied) between the scheduler, which keeps each
+// source's last good result, and every snapshot made from it.
+using SharedPollResult = std::shared_ptr<const sources::PollResult>;
+
 // Everything a snapshot is made of. Sources' results are the last *successful* ones, so a source
 // that is down keeps serving its last good data (its health says it is down).
 struct SnapshotInputs {
-  std::vector<sources::PollResult> results;
+  std::vector<SharedPollResult> results;
   std::vector<SourceHealth> health;
   bool config_reload_ok = true;
   double config_reload_success_at = 0;
@@ -46,7 +50,10 @@ struct SnapshotInputs {
 
 struct Snapshot {
   double generated_at = 0;  // unix seconds
-  std::vector<CertObservation> certificates;
+  // The results the snapshot was made from; they own what `certificates` points to.
+  std::vector<SharedPollResult> results;
+  // Every certificate of every result, in result order.
+  std::vector<const CertObservation*> certificates;
   std::vector<rules::CertState> states;  // states[i] is the state of certificates[i]
   std::vector<FileError> file_errors;
   std::optional<sources::ClusterFacts> cluster;
@@ -57,6 +64,9 @@ struct Snapshot {
   BuildInfo build;
   // The text exposition, rendered once per snapshot so scrapes only copy bytes.
   std::string metrics_text;
+  // How many leading bytes of metrics_text hold the per-certificate families. The next
+  // snapshot copies them instead of rendering again when no certificate or state changed.
+  std::size_t certificate_text_size = 0;
 
   // metrics_text gzip-compressed, made on the first scrape that asks for it and kept for the
   // snapshot's life.
@@ -71,6 +81,9 @@ struct Snapshot {
 };
 
 // Evaluates, cross-checks and renders: the only place a snapshot is made. `now` in unix seconds.
-std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, double now);
+// `previous`, when given, is the snapshot this one replaces: its per-certificate text is reused
+// when the certificates and their states are unchanged (the common poll on a quiet host).
+std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, double now,
+                                              const Snapshot* previous = nullptr);
 
 }  // namespace certwatch::exporter

@@ -236,12 +236,12 @@ std::string render_status_page(const Snapshot& s, const std::string& telemetry_p
         return s.states[a].severity > s.states[b].severity;
       }
       const auto left = [&](std::size_t i) {
-        return s.certificates[i].not_after.value_or(std::numeric_limits<std::int64_t>::min());
+        return s.certificates[i]->not_after.value_or(std::numeric_limits<std::int64_t>::min());
       };
       return left(a) < left(b);
     });
     for (const std::size_t i : order) {
-      const CertObservation& cert = s.certificates[i];
+      const CertObservation& cert = *s.certificates[i];
       const rules::CertState& state = s.states[i];
       const char* css = severity_class(state.severity);
       std::string where = cert.id.path.empty() ? "node " + cert.id.node_id : cert.id.path;
@@ -341,8 +341,10 @@ Handler make_web_handler(WebOptions options, SnapshotProvider snapshot) {
           encoding != req.end() &&
           accepts_gzip(std::string_view(encoding->value().data(), encoding->value().size())) &&
           !current->metrics_gzip().empty();
-      Response res = make_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
-                                   gzip ? current->metrics_gzip() : current->metrics_text);
+      // The body points into the snapshot, which the response keeps alive until it is written.
+      Response res =
+          make_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", "");
+      res.body() = SharedText(current, gzip ? current->metrics_gzip() : current->metrics_text);
       res.set(http::field::vary, "Accept-Encoding");
       if (gzip) res.set(http::field::content_encoding, "gzip");
       return res;

@@ -58,8 +58,8 @@ CertState evaluate(const CertObservation& cert, const std::vector<Rule>& rules, 
   return {std::string(best.action), best.severity};
 }
 
-std::vector<ReloadPending> find_reload_pending(const std::vector<CertObservation>& file_certs,
-                                               const std::vector<CertObservation>& cluster_certs,
+std::vector<ReloadPending> find_reload_pending(std::span<const CertObservation> file_certs,
+                                               std::span<const CertObservation> cluster_certs,
                                                const std::string& local_node_id) {
   std::vector<ReloadPending> pending;
   if (local_node_id.empty()) return pending;

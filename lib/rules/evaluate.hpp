@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,8 @@ struct ReloadPending {
 // Compares the first certificate (index 0) of the local node's CockroachDB files (node.crt,
 // ca.crt, ui.crt, ca-client.crt, ca-ui.crt, client.node.crt) with what `local_node_id` reports in
 // `cluster_certs`. A notAfter difference of more than one second is a pending reload.
-std::vector<ReloadPending> find_reload_pending(const std::vector<CertObservation>& file_certs,
-                                               const std::vector<CertObservation>& cluster_certs,
+std::vector<ReloadPending> find_reload_pending(std::span<const CertObservation> file_certs,
+                                               std::span<const CertObservation> cluster_certs,
                                                const std::string& local_node_id);
 
 }  // namespace certwatch::rules

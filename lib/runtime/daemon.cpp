@@ -1,5 +1,6 @@
 #include "runtime/daemon.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -29,6 +30,15 @@ using exporter::Snapshot;
 using exporter::SnapshotInputs;
 using exporter::SourceHealth;
 
+void tune_allocator() {
+  // Buffers from 256 KiB up (texts, their gzip, read buffers) get their own mappings and go
+  // back to the system when freed; a fixed value also stops the threshold from adapting.
+  ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  ::mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
+  // The io_context thread, two pollers and the bcrypt thread: two arenas are plenty.
+  ::mallopt(M_ARENA_MAX, 2);
+}
+
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
@@ -44,7 +54,7 @@ namespace {
 
 // Runs one poll, timing it and turning its outcome into health; the loop never dies on a source.
 void record_poll(sources::PollResult&& result, double started, double finished,
-                 SourceHealth& health, std::optional<sources::PollResult>& last_good) {
+                 SourceHealth& health, exporter::SharedPollResult& last_good) {
   health.polled = true;
   health.last_poll = finished;
   health.last_duration = finished - started;
@@ -52,7 +62,7 @@ void record_poll(sources::PollResult&& result, double started, double finished,
   if (result.ok) {
     health.last_success = finished;
     health.last_error.clear();
-    last_good = std::move(result);
+    last_good = std::make_shared<const sources::PollResult>(std::move(result));
   } else {
     ++health.errors_total[result.error_reason.empty() ? "unknown" : result.error_reason];
     health.last_error = result.error_message;
@@ -83,11 +93,11 @@ std::shared_ptr<const Snapshot> poll_once(const config::Config& config,
   for (const auto& source : make_sources(config)) {
     SourceHealth health;
     health.kind = source->kind();
-    std::optional<sources::PollResult> last_good;
+    exporter::SharedPollResult last_good;
     const double started = unix_now();
     sources::PollResult result = run_poll(*source);
     record_poll(std::move(result), started, unix_now(), health, last_good);
-    if (last_good) inputs.results.push_back(std::move(*last_good));
+    if (last_good) inputs.results.push_back(std::move(last_good));
     inputs.health.push_back(std::move(health));
   }
   return exporter::make_snapshot(inputs, unix_now());
@@ -100,7 +110,7 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
     std::shared_ptr<sources::Source> source;
     std::unique_ptr<asio::steady_timer> timer;
     SourceHealth health;
-    std::optional<sources::PollResult> last_good;
+    exporter::SharedPollResult last_good;
     std::map<std::string, FileErrorReason> logged_file_errors;
     bool in_flight = false;
     bool poll_again = false;  // a reload asked for a poll while one was running
@@ -285,22 +295,51 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
     });
   }
 
-  void publish() {
+  SnapshotInputs snapshot_inputs() const {
     SnapshotInputs inputs;
     inputs.rules = config.rules;
     inputs.build = options.build;
     inputs.config_reload_ok = reload_ok;
     inputs.config_reload_success_at = reload_success_at;
     for (const auto& [kind, slot] : slots) {
-      if (slot.last_good) inputs.results.push_back(*slot.last_good);
+      if (slot.last_good) inputs.results.push_back(slot.last_good);
       inputs.health.push_back(slot.health);
     }
-    auto next = exporter::make_snapshot(inputs, unix_now());
+    return inputs;
+  }
+
+  // Makes the next snapshot on the worker pool (evaluating and rendering thousands of
+  // certificates must not hold up scrapes) and installs it back on the io_context thread. One
+  // rendering at a time: a publish asked for meanwhile runs after it, with the newest inputs.
+  void publish() {
+    if (rendering) {
+      publish_again = true;
+      return;
+    }
+    rendering = true;
+    asio::post(workers,
+               [self = shared_from_this(), inputs = snapshot_inputs(), previous = current()] {
+                 auto next = exporter::make_snapshot(inputs, unix_now(), previous.get());
+                 asio::post(self->io, [self, next = std::move(next)]() mutable {
+                   self->install_snapshot(std::move(next));
+                 });
+               });
+  }
+
+  // The first snapshot, before anything polled: made at once so /metrics answers from the start.
+  void publish_now() { install_snapshot(exporter::make_snapshot(snapshot_inputs(), unix_now())); }
+
+  void install_snapshot(std::shared_ptr<const Snapshot> next) {
+    rendering = false;
     log_reload_pending(*next);
     std::atomic_store(&snapshot, std::move(next));
     if (!ready_sent && current()->ready()) {
       ready_sent = true;
       notifier.ready();
+    }
+    if (publish_again && !stopping) {
+      publish_again = false;
+      publish();
     }
   }
 
@@ -420,6 +459,8 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
   std::set<std::string> reload_pending_logged;
   std::string local_node_logged;
   bool stopping = false;
+  bool rendering = false;      // a snapshot is being made on the pool
+  bool publish_again = false;  // inputs changed while it was
   bool ready_sent = false;
   bool reload_ok = true;
   double reload_success_at = unix_now();
@@ -433,7 +474,7 @@ Daemon::~Daemon() = default;
 int Daemon::run() {
   Impl& d = *impl_;
   d.install_sources(nullptr);
-  d.publish();  // exporter metrics are served before the first poll finishes
+  d.publish_now();  // exporter metrics are served before the first poll finishes
   if (auto error = d.server.start()) {
     d.log->error("{}", *error);
     return 1;

@@ -22,6 +22,11 @@ std::vector<std::shared_ptr<sources::Source>> make_sources(const config::Config&
 std::shared_ptr<const exporter::Snapshot> poll_once(const config::Config& config,
                                                     const exporter::BuildInfo& build);
 
+// Keeps the daemon's resident memory near what it uses: glibc's allocator otherwise grows its
+// mmap threshold after the first large free (so multi-megabyte exposition texts land in, and
+// fragment, the heap) and gives every thread its own arena. Call before any thread starts.
+void tune_allocator();
+
 // Seconds since the epoch as a double, from the system clock.
 double unix_now();
 
