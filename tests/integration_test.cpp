@@ -295,6 +295,81 @@ TEST_CASE("a certificate replaced on disk shows after the next poll", "[integrat
   CHECK(count_prefix(text, "crdb_cert_not_after_timestamp_seconds{" + id) == 1);
 }
 
+TEST_CASE("with an hour-long poll interval, inotify shows every kind of change within 2 s",
+          "[integration][inotify]") {
+  Setup s;
+  // A Kubernetes-style secret volume beside the certs directory: visible names are symlinks
+  // into `..data`, itself a symlink to a timestamped directory that is swapped atomically.
+  const fs::path k8s = s.tmp.path() / "k8s";
+  const std::int64_t now = unix_now();
+  const GeneratedCert k8s_old = make_cert("k8s CA", now + 100 * kDay, now, true);
+  const GeneratedCert k8s_new = make_cert("k8s CA", now + 900 * kDay, now, true);
+  s.tmp.write("k8s/..2026_11_01/ca.crt", k8s_old.cert_pem);
+  s.tmp.write("k8s/..2026_11_28/ca.crt", k8s_new.cert_pem);
+  fs::create_directory_symlink("..2026_11_01", k8s / "..data");
+  fs::create_symlink("..data/ca.crt", k8s / "ca.crt");
+  s.write_config("poll_interval: 1h\nfiles:\n  certs_dirs:\n    - " + s.certs.string() +
+                 "\n    - " + k8s.string() + "\n");
+  Daemon daemon(s.config, s.tmp.path());
+  daemon.wait_ready();
+  // Lets the first poll's own inotify echo (none expected, but cheap to rule out) settle.
+  std::this_thread::sleep_for(1500ms);
+
+  const auto within_2s = [&daemon](const std::string& what, auto condition) {
+    INFO(what);
+    const auto start = Clock::now();
+    daemon.scrape_until(condition, 5s);
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    CHECK(seconds < 2.0);
+  };
+  const auto last_success = [](const std::string& text) {
+    for (const std::string& line : lines_of(text)) {
+      const std::string prefix =
+          "crdb_cert_source_last_success_timestamp_seconds{source=\"file\"} ";
+      if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+    }
+    return std::string();
+  };
+
+  const fs::path app = s.certs / "client.app.crt";
+  const std::string app_id = identity("client", app, "0", "app");
+  const std::int64_t app_not_after = now + 50 * kDay;
+  s.tmp.write("certs/client.app.crt", make_cert("app", app_not_after, now).cert_pem);
+  within_2s("a new file written in place", [&](const std::string& t) {
+    return has_line(t, "crdb_cert_not_after_timestamp_seconds{" + app_id + "} " +
+                           std::to_string(app_not_after));
+  });
+
+  const fs::path node = s.certs / "node.crt";
+  const std::int64_t renewed = now + 700 * kDay;
+  fs::rename(s.tmp.write("certs/node.crt.tmp", make_cert("node", renewed, now).cert_pem), node);
+  within_2s("a renewed file renamed into place", [&](const std::string& t) {
+    return has_line(t, "crdb_cert_not_after_timestamp_seconds{" + identity("node", node, "0") +
+                           "} " + std::to_string(renewed));
+  });
+
+  fs::create_directory_symlink("..2026_11_28", k8s / "..data_tmp");
+  fs::rename(k8s / "..data_tmp", k8s / "..data");
+  within_2s("a Kubernetes ..data symlink swap", [&](const std::string& t) {
+    return has_line(t, "crdb_cert_not_after_timestamp_seconds{" +
+                           identity("ca", k8s / "ca.crt", "0") + "} " +
+                           std::to_string(now + 900 * kDay));
+  });
+
+  // chmod alone changes no certificate (and root reads a mode-000 file anyway): what must show
+  // is that it caused a poll, with the hour-long interval far away.
+  const std::string before_chmod = last_success(daemon.scrape());
+  REQUIRE_FALSE(before_chmod.empty());
+  std::this_thread::sleep_for(50ms);  // the timestamp has millisecond resolution at least
+  fs::permissions(app, fs::perms::owner_read);
+  within_2s("a chmod", [&](const std::string& t) { return last_success(t) != before_chmod; });
+
+  fs::remove(app);
+  within_2s("a deleted file", [&](const std::string& t) {
+    return t.find("path=\"" + app.string() + "\"") == std::string::npos;
+  });
+}
+
 TEST_CASE("SIGHUP with a broken config keeps the running one", "[integration]") {
   Setup s;
   Daemon daemon(s.config, s.tmp.path());
