@@ -31,6 +31,7 @@ run() {  # run SANITIZER BUILD_DIR [CTEST ARGS...]
     for t in "$@"; do echo "-- $t"; "$0/tests/$t" || status=1; done; exit $status' "$dir" $TESTS)
   # setarch -R: ThreadSanitizer of this toolchain cannot map its shadow memory under the high
   # mmap randomisation of recent kernels ("unexpected memory mapping"); without ASLR it can.
+  LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp:print_suppressions=0 \
   ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
