@@ -381,6 +381,12 @@ TEST_CASE("a file changed just before its read is read again at the next poll",
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));
   CHECK(bytes_read_by_poll() >= size);  // the last read was still too fresh to cache
   CHECK(bytes_read_by_poll() < 64);     // now it is cached
+
+  // A timestamp in the future was not set by a write just now: cached after one read.
+  set_mtime(node, unix_now() + 30 * 86400);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // ctime ages past the window
+  CHECK(bytes_read_by_poll() >= size);
+  CHECK(bytes_read_by_poll() < 64);
 }
 
 TEST_CASE("a certificate replaced by rename is picked up on the next poll", "[file_source]") {

@@ -108,7 +108,10 @@ bool changed_recently(const struct stat& st) {
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
   const std::int64_t latest = std::max(nanoseconds(st.st_mtim), nanoseconds(st.st_ctim));
-  return nanoseconds(now) - latest < kRacyWindowNs;
+  // Both ways: a timestamp far in the future (a skewed copy, `touch -d`) was not set by a write
+  // just now, and must not keep the file out of the cache for ever.
+  const std::int64_t age = nanoseconds(now) - latest;
+  return age > -kRacyWindowNs && age < kRacyWindowNs;
 }
 
 std::vector<std::string> list_directory(const std::string& dir, std::optional<FileError>& error) {
