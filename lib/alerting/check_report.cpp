@@ -120,7 +120,7 @@ CheckReport make_check_report(const exporter::Snapshot& snapshot,
                      // A certificate without notAfter failed to load: list it first.
                      return a.not_after.value_or(INT64_MIN) < b.not_after.value_or(INT64_MIN);
                    });
-  report.file_errors = snapshot.file_errors;
+  for (const FileError* error : snapshot.file_errors) report.file_errors.push_back(*error);
   report.reload_pending = snapshot.reload_pending;
   if (!report.file_errors.empty() || !report.reload_pending.empty()) {
     worst = std::max(worst, Severity::warning);

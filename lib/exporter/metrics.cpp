@@ -176,9 +176,9 @@ void add_file_error_family(const Snapshot& s, Exposition& out) {
   auto errors = family("crdb_cert_file_error",
                        "1 per certificate file that could not be used in the last poll, by reason.",
                        MetricType::Gauge, true);
-  for (const FileError& error : s.file_errors) {
+  for (const FileError* error : s.file_errors) {
     errors.metric.push_back(
-        gauge({{"path", error.path}, {"reason", std::string(to_string(error.reason))}}, 1));
+        gauge({{"path", error->path}, {"reason", std::string(to_string(error->reason))}}, 1));
   }
   out.add(std::move(errors));
 }

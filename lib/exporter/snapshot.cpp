@@ -52,9 +52,8 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
     for (const CertObservation& cert : result->certificates) {
       snapshot->certificates.push_back(&cert);
     }
-    snapshot->file_errors.insert(snapshot->file_errors.end(), result->file_errors.begin(),
-                                 result->file_errors.end());
-    if (result->cluster) snapshot->cluster = result->cluster;
+    for (const FileError& error : result->file_errors) snapshot->file_errors.push_back(&error);
+    if (result->cluster) snapshot->cluster = &*result->cluster;
     if (result->kind == SourceKind::file) {
       file_certs = result->certificates;
     } else if (result->kind == SourceKind::cluster) {

@@ -5,7 +5,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -54,9 +53,9 @@ struct Snapshot {
   std::vector<SharedPollResult> results;
   // Every certificate of every result, in result order.
   std::vector<const CertObservation*> certificates;
-  std::vector<rules::CertState> states;  // states[i] is the state of certificates[i]
-  std::vector<FileError> file_errors;
-  std::optional<sources::ClusterFacts> cluster;
+  std::vector<rules::CertState> states;            // states[i] is the state of certificates[i]
+  std::vector<const FileError*> file_errors;       // every result's, in result order
+  const sources::ClusterFacts* cluster = nullptr;  // the cluster result's, if there is one
   std::vector<rules::ReloadPending> reload_pending;
   std::vector<SourceHealth> health;
   bool config_reload_ok = true;

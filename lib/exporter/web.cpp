@@ -273,7 +273,8 @@ std::string render_status_page(const Snapshot& s, const std::string& telemetry_p
     html += "<h2>Unreadable files <small>(" + std::to_string(s.file_errors.size()) +
             ")</small></h2>\n<table><tr><th>Path</th><th>Reason</th><th>Detail</th>"
             "<th>What to do</th></tr>\n";
-    for (const FileError& e : s.file_errors) {
+    for (const FileError* error : s.file_errors) {
+      const FileError& e = *error;
       html += "<tr class=\"warn\"><td class=\"mono\">" + escape_html(e.path) +
               "</td><td><span class=\"badge warn\">" + std::string(to_string(e.reason)) +
               "</span></td><td>" + escape_html(e.detail) + "</td><td class=\"muted\">" +

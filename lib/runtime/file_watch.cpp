@@ -59,11 +59,15 @@ bool FileWatch::watch(const std::set<std::string>& directories) {
     const int wd = ::inotify_add_watch(fd_, dir.c_str(), kMask);
     if (wd >= 0) {
       watches_[dir] = wd;
+      unwatchable_.erase(dir);
     } else if (errno == ENOSPC || errno == ENOMEM) {
-      logger("file")->warn(
-          "cannot watch {}: inotify watch limit reached (fs.inotify.max_user_watches); changes "
-          "there are seen at the poll interval only",
-          dir);
+      // Said once per directory, not at every poll that tries again.
+      if (unwatchable_.insert(dir).second) {
+        logger("file")->warn(
+            "cannot watch {}: inotify watch limit reached (fs.inotify.max_user_watches); "
+            "changes there are seen at the poll interval only",
+            dir);
+      }
     } else {
       watches_.erase(dir);  // not there (yet): tried again after the next poll
     }

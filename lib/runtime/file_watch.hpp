@@ -43,6 +43,7 @@ class FileWatch {
   bool timer_armed_ = false;
   std::chrono::steady_clock::time_point first_event_{};
   std::map<std::string, int> watches_;  // directory -> watch descriptor
+  std::set<std::string> unwatchable_;   // at the watch limit, already logged
   std::array<char, 16 * 1024> buffer_{};
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
