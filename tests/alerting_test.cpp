@@ -11,6 +11,7 @@
 #include "alerting/check_report.hpp"
 #include "alerting/rule_file.hpp"
 #include "config/config.hpp"
+#include "exporter/snapshot.hpp"
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
@@ -352,6 +353,24 @@ TEST_CASE("check exits 3 when a source fails, even with a critical certificate",
     if (source.at("source") == "cluster") cluster_failed = source.at("up") == false;
   }
   CHECK(cluster_failed);
+}
+
+TEST_CASE("check names the reason of the last failure, not the largest count",
+          "[alerting][check]") {
+  certwatch::exporter::SourceHealth cluster;
+  cluster.kind = certwatch::SourceKind::cluster;
+  cluster.polled = true;
+  cluster.up = false;
+  cluster.errors_total = {{"auth_failed", 1}, {"connect_failed", 3}};
+  cluster.last_error_reason = "auth_failed";
+  cluster.last_error = "password authentication failed";
+  certwatch::exporter::SnapshotInputs inputs;
+  inputs.health = {cluster};
+  const auto snapshot = certwatch::exporter::make_snapshot(inputs, 1.7e9);
+  const auto report = certwatch::alerting::make_check_report(*snapshot, std::chrono::minutes(5));
+  REQUIRE(report.sources.size() == 1);
+  CHECK(report.sources[0].error_reason == "auth_failed");
+  CHECK(report.sources[0].error_message == "password authentication failed");
 }
 
 TEST_CASE("check with a config that cannot be loaded exits 3", "[alerting][check]") {

@@ -141,9 +141,7 @@ CheckReport make_check_report(const exporter::Snapshot& snapshot,
     CheckSource source{health.kind, health.up, {}, {}};
     if (!health.up) {
       source_failed = true;
-      for (const auto& [reason, count] : health.errors_total) {
-        if (count > 0) source.error_reason = reason;
-      }
+      source.error_reason = health.last_error_reason;
       source.error_message = health.last_error;
     }
     report.sources.push_back(std::move(source));

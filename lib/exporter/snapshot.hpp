@@ -23,7 +23,8 @@ struct SourceHealth {
   double last_poll = 0;                               // unix seconds of the last finished poll
   double last_duration = 0;                           // seconds
   std::map<std::string, std::uint64_t> errors_total;  // by reason
-  std::string last_error;  // message of the last failure, for logs and the status page
+  std::string last_error_reason;  // reason code of the last failure (a key of errors_total)
+  std::string last_error;         // message of the last failure, for logs and the status page
 };
 
 struct BuildInfo {

@@ -61,10 +61,12 @@ void record_poll(sources::PollResult&& result, double started, double finished,
   health.up = result.ok;
   if (result.ok) {
     health.last_success = finished;
+    health.last_error_reason.clear();
     health.last_error.clear();
     last_good = std::make_shared<const sources::PollResult>(std::move(result));
   } else {
-    ++health.errors_total[result.error_reason.empty() ? "unknown" : result.error_reason];
+    health.last_error_reason = result.error_reason.empty() ? "unknown" : result.error_reason;
+    ++health.errors_total[health.last_error_reason];
     health.last_error = result.error_message;
   }
 }
