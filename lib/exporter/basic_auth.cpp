@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <cctype>
 #include <memory>
 
 namespace certwatch::exporter {
@@ -40,6 +41,16 @@ std::string bcrypt(const std::string& password, const std::string& setting) {
   return hashed;
 }
 
+// The bcrypt cost of a "$2b$NN$..." hash; 10 (the common default) when it has none.
+unsigned long bcrypt_cost(const std::string& hash) {
+  if (hash.size() < 7 || hash[0] != '$' || hash[1] != '2' || hash[3] != '$' || hash[6] != '$' ||
+      !std::isdigit(static_cast<unsigned char>(hash[4])) ||
+      !std::isdigit(static_cast<unsigned char>(hash[5]))) {
+    return 10;
+  }
+  return static_cast<unsigned long>((hash[4] - '0') * 10 + (hash[5] - '0'));
+}
+
 }  // namespace
 
 std::optional<BasicCredentials> parse_basic_authorization(std::string_view header) {
@@ -59,8 +70,11 @@ std::optional<BasicCredentials> parse_basic_authorization(std::string_view heade
 }
 
 BasicAuth::BasicAuth(std::map<std::string, std::string> users) : users_(std::move(users)) {
+  // An unknown user pays one bcrypt at the configured users' cost, so response time does not
+  // tell which user names exist.
+  const unsigned long cost = users_.empty() ? 10 : bcrypt_cost(users_.begin()->second);
   char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (crypt_gensalt_rn("$2b$", 10, nullptr, 0, salt, sizeof salt) != nullptr) {
+  if (crypt_gensalt_rn("$2b$", cost, nullptr, 0, salt, sizeof salt) != nullptr) {
     dummy_hash_ = bcrypt("crdb-certwatch unknown user", salt);
   }
 }
