@@ -86,38 +86,25 @@ int run(const Flags& flags) {
     std::cerr << "crdb-certwatch: " << *error << "\n";
     return 2;
   }
-  config::LoadResult loaded = config::load_config_file(flags.config_file);
-  // The web config is checked up front too: a server that cannot serve as configured (bad key,
-  // unreadable certificate) must refuse to start rather than fall back to plain HTTP.
-  std::shared_ptr<const exporter::EndpointSecurity> web_security;
-  bool web_config_ok = true;
-  if (!flags.web_config_file.empty()) {
-    exporter::WebConfigLoad web = exporter::load_web_config_file(flags.web_config_file);
-    std::string error;
-    if (web.config) web_security = exporter::make_endpoint_security(*web.config, error);
-    if (!web_security) {
-      print_errors(web.errors);
-      if (!error.empty()) std::cerr << flags.web_config_file << ": " << error << "\n";
-      web_config_ok = false;
-    }
-  }
-  if (flags.config_check) {
-    if (!loaded.config || !web_config_ok) {
-      print_errors(loaded.errors);
-      return 1;
-    }
-    std::cout << flags.config_file << ": configuration is valid\n";
-    return 0;
-  }
-  if (!loaded.config || !web_config_ok) {
-    print_errors(loaded.errors);
-    return 1;
-  }
   if (flags.telemetry_path.empty() || flags.telemetry_path.front() != '/' ||
       flags.telemetry_path == "/" || flags.telemetry_path.starts_with("/-/")) {
     std::cerr << "crdb-certwatch: --web.telemetry-path must be an absolute path other than / and "
                  "/-/...\n";
     return 2;
+  }
+  config::LoadResult loaded = config::load_config_file(flags.config_file);
+  // The web config is checked up front too: a server that cannot serve as configured (bad key,
+  // unreadable certificate) must refuse to start rather than fall back to plain HTTP.
+  exporter::EndpointSecurityLoad web;
+  if (!flags.web_config_file.empty()) web = exporter::load_endpoint_security(flags.web_config_file);
+  if (!loaded.config || !web.errors.empty()) {
+    print_errors(web.errors);
+    print_errors(loaded.errors);
+    return 1;
+  }
+  if (flags.config_check) {
+    std::cout << flags.config_file << ": configuration is valid\n";
+    return 0;
   }
   runtime::DaemonOptions options;
   options.config_file = flags.config_file;
@@ -125,7 +112,7 @@ int run(const Flags& flags) {
   options.web.telemetry_path = flags.telemetry_path;
   options.build = build_info();
   options.web_config_file = flags.web_config_file;
-  options.web_security = std::move(web_security);
+  options.web_security = std::move(web.security);
   runtime::logger("main")->info("starting crdb-certwatch {} (revision {}), config {}",
                                 options.build.version, options.build.revision, flags.config_file);
   runtime::Daemon daemon(std::move(options), std::move(*loaded.config));

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "support/certgen.hpp"
+#include "support/process.hpp"
 #include "support/tempdir.hpp"
 
 namespace {
@@ -41,6 +42,7 @@ using certwatch::testing::generate_cert;
 using certwatch::testing::GeneratedCert;
 using certwatch::testing::kDay;
 using certwatch::testing::TempDir;
+using certwatch::testing::thread_bytes_read;
 using certwatch::testing::unix_now;
 
 GeneratedCert make_cert(const std::string& cn, std::int64_t days_left, bool is_ca = false) {
@@ -114,19 +116,6 @@ PollResult poll_within(FileSource& source, std::chrono::seconds deadline,
     FAIL("poll did not finish within " << deadline.count() << " s");
   }
   return pending.get();
-}
-
-// Bytes this thread has read through read(2) and friends (not getdents or stat): shows whether
-// a poll read file contents or answered from its cache.
-std::uint64_t thread_bytes_read() {
-  std::ifstream io("/proc/thread-self/io");
-  std::string key;
-  std::uint64_t value = 0;
-  while (io >> key >> value) {
-    if (key == "rchar:") return value;
-  }
-  FAIL("no rchar in /proc/thread-self/io");
-  return 0;
 }
 
 void set_mtime(const fs::path& path, std::int64_t unix_seconds) {

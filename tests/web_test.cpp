@@ -24,10 +24,12 @@
 
 #include "config/config.hpp"
 #include "exporter/http_server.hpp"
+#include "exporter/tls_context.hpp"
 #include "exporter/web_config.hpp"
 #include "runtime/daemon.hpp"
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
+#include "support/process.hpp"
 #include "support/tempdir.hpp"
 
 namespace {
@@ -57,17 +59,14 @@ std::string bcrypt_hash(const std::string& password, int cost = 4) {
 std::shared_ptr<const exporter::EndpointSecurity> security_from(const TempDir& dir,
                                                                 const std::string& yaml) {
   const auto path = dir.write("web.yml", yaml);
-  const auto loaded = exporter::load_web_config_file(path.string());
+  auto loaded = exporter::load_endpoint_security(path.string());
   for (const auto& e : loaded.errors) UNSCOPED_INFO(e.to_string());
-  REQUIRE(loaded.config);
-  std::string error;
-  auto security = exporter::make_endpoint_security(*loaded.config, error);
-  INFO(error);
-  REQUIRE(security);
-  return security;
+  REQUIRE(loaded.security);
+  return std::move(loaded.security);
 }
 
-std::vector<std::string> error_strings(const exporter::WebConfigLoad& load) {
+template <typename Load>
+std::vector<std::string> error_strings(const Load& load) {
   std::vector<std::string> out;
   for (const auto& e : load.errors) out.push_back(e.to_string());
   return out;
@@ -348,7 +347,7 @@ TEST_CASE("web config errors name the file, the line and the key", "[web][config
     Pki pki;
     pki.write_server_files(dir);
     auto load = [&](const std::string& yaml) {
-      return error_strings(exporter::load_web_config_file(dir.write("web.yml", yaml).string()));
+      return error_strings(exporter::load_endpoint_security(dir.write("web.yml", yaml).string()));
     };
     const std::string web = (dir.path() / "web.yml").string();
     CHECK(load("tls_server_config:\n  cert_file: missing.crt\n  key_file: tls/server.key\n") ==
@@ -358,7 +357,8 @@ TEST_CASE("web config errors name the file, the line and the key", "[web][config
     CHECK(load("tls_server_config:\n  cert_file: tls/server.crt\n  key_file: tls/other.key\n") ==
           V{web + ":3: tls_server_config.key_file: failed to load X509KeyPair: private key "
                   "does not match public key"});
-    CHECK(exporter::load_web_config_file((dir.path() / "absent.yml").string()).errors.size() == 1);
+    CHECK(exporter::load_endpoint_security((dir.path() / "absent.yml").string()).errors.size() ==
+          1);
   }
 }
 
@@ -564,6 +564,32 @@ TEST_CASE("rotating the exporter's own certificate needs no restart", "[web][tls
     REQUIRE(done.handshake_ok());
     CHECK(done.server_serial() == 3003);
   }
+}
+
+TEST_CASE("TLS files that fail to load are not read again for every connection", "[web][tls]") {
+  TempDir dir;
+  Pki pki;
+  pki.write_server_files(dir);
+  exporter::TlsServerConfig tls;
+  tls.cert_file = (dir.path() / "tls/server.crt").string();
+  tls.key_file = (dir.path() / "tls/server.key").string();
+  const exporter::TlsBuildResult built = exporter::build_ssl_context(tls);
+  REQUIRE(built.context);
+  exporter::TlsContextSource source(tls, built.context);
+  CHECK(source.context_for_new_connection() == built.context);
+
+  const GeneratedCert next = generate_cert(server_spec(4004), &pki.ca);
+  dir.write("tls/server.crt", next.cert_pem);                   // the key does not match it yet
+  CHECK(source.context_for_new_connection() == built.context);  // tried, kept the last good
+  const std::uint64_t before = testing::thread_bytes_read();
+  for (int i = 0; i < 20; ++i) CHECK(source.context_for_new_connection() == built.context);
+  // 20 rebuilds would read the certificate and key 20 times (well over 20 KB).
+  CHECK(testing::thread_bytes_read() - before < 4096);
+
+  dir.write("tls/server.key", next.key_pem, 0600);  // the pair is whole again
+  const auto rebuilt = source.context_for_new_connection();
+  CHECK(rebuilt != built.context);
+  CHECK(source.context_for_new_connection() == rebuilt);
 }
 
 TEST_CASE("status page: certificates, states, sources and the metrics link", "[web][status]") {

@@ -15,6 +15,7 @@
 #include <system_error>
 #include <utility>
 
+#include "config/read_file.hpp"
 #include "config/yaml_strict.hpp"
 
 namespace certwatch::config {
@@ -139,38 +140,6 @@ std::string trim_trailing_whitespace(std::string text) {
   return text;
 }
 
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-
-struct ReadResult {
-  std::string content;
-  std::string error;  // empty on success
-};
-
-ReadResult read_whole_file(const std::string& path, std::size_t limit) {
-  ReadResult result;
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rbe"));
-  if (!file) {
-    result.error = std::generic_category().message(errno);
-    return result;
-  }
-  std::array<char, 8192> buffer{};
-  while (true) {
-    const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), file.get());
-    result.content.append(buffer.data(), n);
-    if (result.content.size() > limit) {
-      result.error = "larger than " + std::to_string(limit) + " bytes";
-      return result;
-    }
-    if (n < buffer.size()) break;
-  }
-  if (std::ferror(file.get()) != 0) {
-    result.error = std::generic_category().message(errno);
-  }
-  return result;
-}
-
 // Sorted by key, so entries that share a line (a flow map) are visited, and reported, in key order.
 using Fields = std::map<std::string, Value, std::less<>>;
 
@@ -182,12 +151,8 @@ class Parser {
   Parser(std::string file, std::filesystem::path directory)
       : reader_(std::move(file)), directory_(std::move(directory)) {}
 
-  std::vector<ConfigError> take_errors() {
-    std::vector<ConfigError>& errors = reader_.errors();
-    std::stable_sort(errors.begin(), errors.end(),
-                     [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
-    return std::move(errors);
-  }
+  std::optional<YAML::Node> load(std::string_view yaml) { return reader_.load(yaml); }
+  std::vector<ConfigError> take_errors() { return reader_.take_errors(); }
 
   void fail(int line, std::string key, std::string message) {
     reader_.fail(line, std::move(key), std::move(message));
@@ -618,64 +583,10 @@ std::string ConfigError::to_string() const {
   return out;
 }
 
-namespace {
-
-// Counts documents from parser events, and where the second one's content starts.
-class DocumentProbe final : public YAML::EventHandler {
- public:
-  int documents = 0;
-  int second_document_line = 0;  // 1-based; 0 when unknown
-
-  void OnDocumentStart(const YAML::Mark&) override { ++documents; }
-  void OnDocumentEnd() override {}
-  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { content_at(mark); }
-  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { content_at(mark); }
-  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                const std::string&) override {
-    content_at(mark);
-  }
-  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                       YAML::EmitterStyle::value) override {
-    content_at(mark);
-  }
-  void OnSequenceEnd() override {}
-  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
-                  YAML::EmitterStyle::value) override {
-    content_at(mark);
-  }
-  void OnMapEnd() override {}
-
- private:
-  void content_at(const YAML::Mark& mark) {
-    if (documents == 2 && second_document_line == 0 && !mark.is_null()) {
-      second_document_line = mark.line + 1;
-    }
-  }
-};
-
-}  // namespace
-
 LoadResult parse_config(std::string_view yaml, const std::string& file) {
   Parser parser(file, std::filesystem::path(file).parent_path());
   Config config;
-  try {
-    // Not YAML::LoadAll: on some malformed input ("--- \n,...\n!", found by fuzz/config_fuzz)
-    // yaml-cpp 0.7 yields empty documents without end, and LoadAll never returns while its
-    // memory grows. Look at two documents at most, then load the first.
-    std::istringstream stream{std::string(yaml)};
-    YAML::Parser events(stream);
-    DocumentProbe probe;
-    for (int i = 0; i < 2 && events.HandleNextDocument(probe); ++i) {
-    }
-    if (probe.documents > 1) {
-      parser.fail(probe.second_document_line, "", "only one YAML document is allowed");
-    }
-    if (probe.documents > 0) parser.parse_root(YAML::Load(std::string(yaml)), config);
-  } catch (const YAML::ParserException& e) {
-    parser.fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", "invalid YAML: " + e.msg);
-  } catch (const YAML::Exception& e) {
-    parser.fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", "invalid YAML: " + e.msg);
-  }
+  if (const auto root = parser.load(yaml)) parser.parse_root(*root, config);
   LoadResult result;
   result.errors = parser.take_errors();
   if (result.errors.empty()) result.config = std::move(config);

@@ -1,8 +1,47 @@
 #include "config/yaml_strict.hpp"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
+#include <sstream>
 
 namespace certwatch::config::yaml_strict {
+namespace {
+
+// Counts documents from parser events, and where the second one's content starts.
+class DocumentProbe final : public YAML::EventHandler {
+ public:
+  int documents = 0;
+  int second_document_line = 0;  // 1-based; 0 when unknown
+
+  void OnDocumentStart(const YAML::Mark&) override { ++documents; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { content_at(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { content_at(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    content_at(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    content_at(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    content_at(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void content_at(const YAML::Mark& mark) {
+    if (documents == 2 && second_document_line == 0 && !mark.is_null()) {
+      second_document_line = mark.line + 1;
+    }
+  }
+};
+
+}  // namespace
 
 int line_of(const YAML::Node& node) {
   const YAML::Mark mark = node.Mark();
@@ -63,6 +102,31 @@ std::optional<Fields> Reader::map_of(const Value& value,
     fields.emplace_back(name, Value{value_node, std::move(key), key_line});
   }
   return fields;
+}
+
+std::optional<YAML::Node> Reader::load(std::string_view yaml) {
+  try {
+    // Two documents at most are looked at, then the first is loaded.
+    std::istringstream stream{std::string(yaml)};
+    YAML::Parser events(stream);
+    DocumentProbe probe;
+    for (int i = 0; i < 2 && events.HandleNextDocument(probe); ++i) {
+    }
+    if (probe.documents > 1) {
+      fail(probe.second_document_line, "", "only one YAML document is allowed");
+    }
+    if (probe.documents == 0) return YAML::Node();
+    return YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", "invalid YAML: " + e.msg);
+    return std::nullopt;
+  }
+}
+
+std::vector<ConfigError> Reader::take_errors() {
+  std::stable_sort(errors_.begin(), errors_.end(),
+                   [](const ConfigError& a, const ConfigError& b) { return a.line < b.line; });
+  return std::move(errors_);
 }
 
 }  // namespace certwatch::config::yaml_strict

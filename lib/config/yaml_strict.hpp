@@ -53,7 +53,15 @@ class Reader {
   // map. nullopt, reported, when the value is not a map.
   std::optional<Fields> map_of(const Value& value, std::initializer_list<std::string_view> known);
 
+  // Parses `yaml` as exactly one document, without yaml-cpp's LoadAll (on some malformed input,
+  // "--- \n,...\n!" found by fuzz/config_fuzz, yaml-cpp 0.7 yields empty documents without end
+  // and LoadAll never returns). A second document or invalid YAML is reported; an empty text is
+  // a null node. nullopt when there is nothing to walk.
+  std::optional<YAML::Node> load(std::string_view yaml);
+
   std::vector<ConfigError>& errors() { return errors_; }
+  // The errors, by line (entries sharing a line keep the order they were found in).
+  std::vector<ConfigError> take_errors();
   const std::string& file() const { return file_; }
 
  private:

@@ -49,9 +49,15 @@ struct EndpointSecurity {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// Builds the runtime form of a web config; reads the TLS files (error names key and reason).
-std::shared_ptr<const EndpointSecurity> make_endpoint_security(const WebConfig& config,
-                                                               std::string& error);
+struct EndpointSecurityLoad {
+  std::shared_ptr<const EndpointSecurity> security;  // set exactly when errors is empty
+  std::vector<config::ConfigError> errors;
+};
+
+// Reads --web.config.file and builds what connections use, reading the TLS files once: a config
+// that cannot serve (unreadable certificate, key that does not match) is refused, its error
+// naming file, line and key.
+EndpointSecurityLoad load_endpoint_security(const std::string& web_config_file);
 
 // Parses a listen address into an endpoint; error message names what is wrong.
 std::optional<boost::asio::ip::tcp::endpoint> parse_listen_address(const std::string& address,

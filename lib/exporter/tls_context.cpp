@@ -12,8 +12,9 @@
 #include <boost/asio/ssl/verify_context.hpp>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <sstream>
+
+#include "config/read_file.hpp"
 
 namespace certwatch::exporter {
 namespace {
@@ -59,14 +60,15 @@ struct Material {
   std::string error;
 };
 
+// Certificates, chains and CA bundles are kilobytes; a wrong path to something huge is refused.
+constexpr std::size_t kMaxPemFileBytes = 4 * 1024 * 1024;
+
 Material read_file(const std::string& path, std::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return {"", "failed to read " + std::string(what) + " (" + path + "): " + std::strerror(errno)};
+  config::ReadResult read = config::read_whole_file(path, kMaxPemFileBytes);
+  if (!read.error.empty()) {
+    return {"", "failed to read " + std::string(what) + " (" + path + "): " + read.error};
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return {text.str(), ""};
+  return {std::move(read.content), ""};
 }
 
 std::vector<X509Ptr> read_certificates(const std::string& pem) {
@@ -305,9 +307,12 @@ std::vector<TlsContextSource::FileIdentity> TlsContextSource::identities() const
 
 std::shared_ptr<boost::asio::ssl::context> TlsContextSource::context_for_new_connection() {
   auto now = identities();
-  if (now == built_from_) return context_;
+  // Files that already failed are not read again for every connection a client opens; the
+  // next change to any of them is tried.
+  if (now == built_from_ || now == failed_from_) return context_;
   TlsBuildResult rebuilt = build_ssl_context(config_);
   if (!rebuilt.context) {
+    failed_from_ = std::move(now);
     if (rebuilt.error != last_error_) {
       http_log()->warn(
           "TLS files changed but cannot be used, still serving the previous certificate: "
@@ -319,6 +324,7 @@ std::shared_ptr<boost::asio::ssl::context> TlsContextSource::context_for_new_con
   }
   http_log()->info("TLS certificate, key or client CA changed on disk: reloaded");
   last_error_.clear();
+  failed_from_.clear();
   context_ = std::move(rebuilt.context);
   built_from_ = std::move(now);
   return context_;

@@ -35,7 +35,7 @@ class TlsContextSource {
   // The context for a new connection. Costs a stat() per file; rebuilds when any file's
   // identity (device, inode, size, mtime, ctime) changed. A failed rebuild (say, the key is
   // replaced a moment after the certificate) keeps serving the previous context, logs once, and
-  // is retried on the next connection.
+  // is retried when the files change again.
   std::shared_ptr<boost::asio::ssl::context> context_for_new_connection();
 
   const TlsServerConfig& config() const { return config_; }
@@ -55,6 +55,7 @@ class TlsContextSource {
   TlsServerConfig config_;
   std::shared_ptr<boost::asio::ssl::context> context_;
   std::vector<FileIdentity> built_from_;
+  std::vector<FileIdentity> failed_from_;  // the files of the last failed rebuild
   std::string last_error_;
 };
 

@@ -5,12 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
-#include <fstream>
 #include <regex>
-#include <sstream>
 
+#include "config/read_file.hpp"
 #include "config/yaml_strict.hpp"
-#include "exporter/tls_context.hpp"
 
 namespace certwatch::exporter {
 
@@ -45,6 +43,9 @@ std::string_view to_string(TlsVersion version) {
 }
 
 namespace {
+
+// A web config is a few lines; inline PEM keeps it well under this.
+constexpr std::size_t kMaxWebConfigBytes = 1024 * 1024;
 
 // Go cipher suite names (crypto/tls) -> OpenSSL names. TLS 1.3 suites are accepted and ignored,
 // as Go ignores them: TLS 1.3 suites are not configurable there either.
@@ -367,17 +368,15 @@ void read_users(Reader& r, const Reader::Value& value, WebConfig& out) {
 WebConfigLoad parse_web_config(std::string_view yaml, const std::string& file) {
   Reader r(file);
   WebConfigLoad result;
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    r.fail(e.mark.line >= 0 ? e.mark.line + 1 : 0, "", "invalid YAML: " + e.msg);
-    result.errors = std::move(r.errors());
+  const std::optional<YAML::Node> root = r.load(yaml);
+  if (!root) {
+    result.errors = r.take_errors();
     return result;
   }
   WebConfig web;
-  const auto top = r.map_of(Reader::Value{root, "", 1}, {"tls_server_config", "http_server_config",
-                                                         "basic_auth_users", "rate_limit"});
+  const auto top =
+      r.map_of(Reader::Value{*root, "", config::yaml_strict::line_of(*root)},
+               {"tls_server_config", "http_server_config", "basic_auth_users", "rate_limit"});
   if (top) {
     for (const auto& [name, field] : *top) {
       if (name == "tls_server_config") {
@@ -393,31 +392,19 @@ WebConfigLoad parse_web_config(std::string_view yaml, const std::string& file) {
       }
     }
   }
-  result.errors = std::move(r.errors());
+  result.errors = r.take_errors();
   if (result.errors.empty()) result.config = std::move(web);
   return result;
 }
 
 WebConfigLoad load_web_config_file(const std::string& path) {
-  WebConfigLoad result;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    result.errors.push_back(
-        {path, 0, "", "cannot read the web config file: " + std::string(std::strerror(errno))});
+  const config::ReadResult read = config::read_whole_file(path, kMaxWebConfigBytes);
+  if (!read.error.empty()) {
+    WebConfigLoad result;
+    result.errors.push_back({path, 0, "", "cannot read the web config file: " + read.error});
     return result;
   }
-  std::ostringstream text;
-  text << in.rdbuf();
-  result = parse_web_config(text.str(), path);
-  if (!result.config || !result.config->tls) return result;
-  // Serving needs the files too: load them now so a config that cannot serve is refused.
-  const TlsServerConfig& tls = *result.config->tls;
-  if (auto built = build_ssl_context(tls); !built.context) {
-    const auto line = tls.lines.count(built.key) ? tls.lines.at(built.key) : 0;
-    result.errors.push_back({path, line, "tls_server_config." + built.key, built.error});
-    result.config.reset();
-  }
-  return result;
+  return parse_web_config(read.content, path);
 }
 
 }  // namespace certwatch::exporter

@@ -80,8 +80,8 @@ struct WebConfigLoad {
 // paths. Does not touch the file system.
 WebConfigLoad parse_web_config(std::string_view yaml, const std::string& file);
 
-// Reads `path`, parses it and checks that the TLS files load and fit together (key matches the
-// certificate, CA file holds certificates).
+// Reads `path` and parses it. The TLS files it names are read where they are used
+// (load_endpoint_security in http_server.hpp), once.
 WebConfigLoad load_web_config_file(const std::string& path);
 
 }  // namespace certwatch::exporter

@@ -135,21 +135,15 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
   // Re-reads --web.config.file; false (and the running one kept) when it is invalid.
   bool reload_web_config() {
     if (options.web_config_file.empty()) return true;
-    exporter::WebConfigLoad loaded = exporter::load_web_config_file(options.web_config_file);
-    std::string error;
-    std::shared_ptr<const exporter::EndpointSecurity> security;
-    if (loaded.config) security = exporter::make_endpoint_security(*loaded.config, error);
-    if (!security) {
+    exporter::EndpointSecurityLoad loaded =
+        exporter::load_endpoint_security(options.web_config_file);
+    if (!loaded.security) {
       for (const auto& e : loaded.errors) {
         log->error("web config rejected, keeping the running one: {}", e.to_string());
       }
-      if (!error.empty()) {
-        log->error("web config rejected, keeping the running one: {}: {}", options.web_config_file,
-                   error);
-      }
       return false;
     }
-    server.set_security(std::move(security));
+    server.set_security(std::move(loaded.security));
     log->info("web config reloaded from {}", options.web_config_file);
     return true;
   }

@@ -77,6 +77,16 @@ std::string read_file(const std::filesystem::path& path) {
   return text.str();
 }
 
+std::uint64_t thread_bytes_read() {
+  std::ifstream io("/proc/thread-self/io");
+  std::string key;
+  std::uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  throw std::runtime_error("no rchar in /proc/thread-self/io");
+}
+
 CommandResult run_command(const std::vector<std::string>& argv, std::chrono::seconds timeout) {
   TempDir dir;
   const auto out = dir.path() / "stdout";
