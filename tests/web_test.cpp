@@ -321,6 +321,9 @@ TEST_CASE("web config errors name the file, the line and the key", "[web][config
                  "NoClientCert, RequestClientCert, RequireAnyClientCert, "
                  "VerifyClientCertIfGiven, RequireAndVerifyClientCert)"});
   CHECK(errors("tls_config:\n  cert_file: a\n") == V{file + ":1: tls_config: unknown key"});
+  // A second document would otherwise be ignored without a word.
+  CHECK(errors("basic_auth_users: {}\n---\ntls_server_config: {}\n") ==
+        V{file + ":3: only one YAML document is allowed"});
   CHECK(errors("tls_server_config:\n  cert_file: a\n") ==
         V{file + ":1: tls_server_config: missing one of key or key_file"});
   CHECK(errors("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_ca_file: c\n") ==
