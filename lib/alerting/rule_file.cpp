@@ -41,42 +41,47 @@ constexpr std::string_view kWhereShort =
     "{{ if $labels.path }}{{ $labels.path }} on {{ $labels.instance }}"
     "{{ else }}node {{ $labels.node_id }}{{ end }}";
 
-// What an operator does about a state, for the description.
+// The actions the product knows: the default rule table's and the built-in states. Any other
+// action comes from a custom rule.
+struct KnownAction {
+  std::string_view action;
+  std::string_view summary;  // after "CockroachDB <type> certificate "
+  std::string_view advice;   // what an operator does about it, for the description
+};
+constexpr KnownAction kKnownActions[] = {
+    {rules::kActionRotateNow, "must be rotated now",
+     "Rotate it now: issue a new certificate (cockroach cert create-node ... --overwrite or "
+     "create-client), deploy it with the key at 0600, then send SIGHUP to cockroach."},
+    {rules::kActionScheduleRotation, "rotation must be scheduled",
+     "Schedule its rotation in the coming weeks, before it reaches the rotate-now threshold."},
+    {rules::kActionPlanRotation, "(CA) rotation must be planned",
+     "Plan the CA rotation: a combined CA file (new first, old second) must reach every node and "
+     "client well before the old CA expires."},
+    {rules::kActionExpired, "has expired",
+     "Connections that rely on it fail. Issue and deploy a replacement now, then SIGHUP."},
+    {rules::kActionNotYetValid, "is not valid yet",
+     "Its notBefore is in the future: check the host clock (NTP) and how it was issued."},
+    {rules::kActionLoadFailed, "failed to load on a node",
+     "The node reports 0 for this certificate: the file is missing, does not parse, or its key "
+     "permissions were refused. Check the node's certs directory and logs."},
+};
+
+const KnownAction* known_action(std::string_view action) {
+  for (const KnownAction& known : kKnownActions) {
+    if (known.action == action) return &known;
+  }
+  return nullptr;
+}
+
 std::string advice_for(std::string_view action) {
-  if (action == "rotate_now") {
-    return "Rotate it now: issue a new certificate (cockroach cert create-node ... --overwrite or "
-           "create-client), deploy it with the key at 0600, then send SIGHUP to cockroach.";
-  }
-  if (action == "schedule_rotation") {
-    return "Schedule its rotation in the coming weeks, before it reaches the rotate-now "
-           "threshold.";
-  }
-  if (action == "plan_rotation") {
-    return "Plan the CA rotation: a combined CA file (new first, old second) must reach every "
-           "node and client well before the old CA expires.";
-  }
-  if (action == rules::kActionExpired) {
-    return "Connections that rely on it fail. Issue and deploy a replacement now, then SIGHUP.";
-  }
-  if (action == rules::kActionNotYetValid) {
-    return "Its notBefore is in the future: check the host clock (NTP) and how it was issued.";
-  }
-  if (action == rules::kActionLoadFailed) {
-    return "The node reports 0 for this certificate: the file is missing, does not parse, or its "
-           "key permissions were refused. Check the node's certs directory and logs.";
-  }
-  return "Follow the runbook for this action.";
+  const KnownAction* known = known_action(action);
+  return known ? std::string(known->advice) : "Follow the runbook for this action.";
 }
 
 std::string summary_for(std::string_view action) {
   const std::string subject = "CockroachDB {{ $labels.cert_type }} certificate ";
-  if (action == "rotate_now") return subject + "must be rotated now";
-  if (action == "schedule_rotation") return subject + "rotation must be scheduled";
-  if (action == "plan_rotation") return subject + "(CA) rotation must be planned";
-  if (action == rules::kActionExpired) return subject + "has expired";
-  if (action == rules::kActionNotYetValid) return subject + "is not valid yet";
-  if (action == rules::kActionLoadFailed) return subject + "failed to load on a node";
-  return subject + "is in state " + std::string(action);
+  const KnownAction* known = known_action(action);
+  return subject + (known ? std::string(known->summary) : "is in state " + std::string(action));
 }
 
 // A custom action has no page of its own: it gets the page of the default action it resembles
@@ -184,9 +189,7 @@ class Builder {
     }
     for (const std::string& action : actions) {
       std::string name = action_alert_name(action);
-      const bool custom = action != "rotate_now" && action != "schedule_rotation" &&
-                          action != "plan_rotation" && action != rules::kActionExpired &&
-                          action != rules::kActionNotYetValid && action != rules::kActionLoadFailed;
+      const bool custom = known_action(action) == nullptr;
       const auto& fixed = fixed_alert_names();
       if (std::find(fixed.begin(), fixed.end(), name) != fixed.end()) {
         name = "CrdbCertState" + name.substr(std::string_view("CrdbCert").size());

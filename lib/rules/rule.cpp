@@ -9,9 +9,9 @@ std::vector<Rule> default_rules() {
   const std::vector<CertType> leaf_types{CertType::node, CertType::node_client, CertType::client,
                                          CertType::ui, CertType::tenant_client};
   return {
-      Rule{ca_types, days{365}, "plan_rotation", Severity::info},
-      Rule{leaf_types, days{90}, "schedule_rotation", Severity::warning},
-      Rule{leaf_types, days{30}, "rotate_now", Severity::critical},
+      Rule{ca_types, days{365}, std::string(kActionPlanRotation), Severity::info},
+      Rule{leaf_types, days{90}, std::string(kActionScheduleRotation), Severity::warning},
+      Rule{leaf_types, days{30}, std::string(kActionRotateNow), Severity::critical},
   };
 }
 

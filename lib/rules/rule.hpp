@@ -3,11 +3,17 @@
 
 #include <chrono>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/types.hpp"
 
 namespace certwatch::rules {
+
+// The actions of the default rule table (the product's rotation rules); config may name others.
+inline constexpr std::string_view kActionPlanRotation = "plan_rotation";
+inline constexpr std::string_view kActionScheduleRotation = "schedule_rotation";
+inline constexpr std::string_view kActionRotateNow = "rotate_now";
 
 struct Rule {
   std::vector<CertType> cert_types;
