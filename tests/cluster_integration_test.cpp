@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "support/certgen.hpp"
+#include "support/exposition.hpp"
 #include "support/http_client.hpp"
 #include "support/pg_harness.hpp"
 #include "support/process.hpp"
@@ -38,7 +39,6 @@ using certwatch::testing::http_get;
 using certwatch::testing::HttpResponse;
 using certwatch::testing::kDay;
 using certwatch::testing::PgServer;
-using certwatch::testing::run_shell;
 using certwatch::testing::TempDir;
 using Clock = std::chrono::steady_clock;
 using Labels = std::map<std::string, std::string>;
@@ -336,14 +336,12 @@ bool has_file_certs(const Metrics& m) {
 }
 
 // Runs `promtool check metrics` on an exposition: the format and naming Prometheus accepts.
-void check_with_promtool(const std::string& exposition, const fs::path& dir) {
+void check_with_promtool(const std::string& exposition) {
   if (::access("/usr/bin/promtool", X_OK) != 0) {
     WARN("promtool not installed (apt-get install prometheus): exposition lint skipped");
     return;
   }
-  const fs::path input = dir / "exposition.txt";
-  std::ofstream(input) << exposition;
-  const auto result = run_shell("/usr/bin/promtool check metrics < '" + input.string() + "'");
+  const auto result = certwatch::testing::promtool_check_metrics(exposition);
   INFO("promtool check metrics:\n" << result.out);
   CHECK(result.exit_code == 0);
 }
@@ -495,7 +493,7 @@ TEST_CASE("cluster_integration: daemon exports every node's certificates from kv
     CHECK(page->body.find("db-2.example:26257") != std::string::npos);
     check_no_fragment("the status page", page->body, role_password_fragments());
     check_no_fragment("the daemon log", daemon.log(), role_password_fragments());
-    check_with_promtool(daemon.get("/metrics")->body, certs.work_dir());
+    check_with_promtool(daemon.get("/metrics")->body);
   }
 
   SECTION("0 for ca or node is load_failed, 0 for optional types and absent keys give nothing") {

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "support/certgen.hpp"
+#include "support/http_client.hpp"
 #include "support/pg_harness.hpp"
 
 namespace {
@@ -281,7 +282,7 @@ TEST_CASE("the database down at start: connect_failed with backoff, then recover
 
 TEST_CASE("reconnect attempts back off exponentially up to 90% of the poll interval", "[cluster]") {
   // Nothing listens on a port just released: every attempt is refused at once.
-  const int port = certwatch::testing::free_loopback_port();
+  const int port = certwatch::testing::find_free_port();
 
   Clock::time_point now{};
   auto options = fast_options();

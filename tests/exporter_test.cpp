@@ -1,13 +1,10 @@
 // Snapshot -> exposition, checked line for line against METRICS.md, and the web routes.
-#include <sys/wait.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
-#include <cstdio>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,7 +12,7 @@
 #include "exporter/snapshot.hpp"
 #include "exporter/web.hpp"
 #include "rules/rule.hpp"
-#include "support/tempdir.hpp"
+#include "support/exposition.hpp"
 
 namespace {
 
@@ -31,6 +28,10 @@ using certwatch::exporter::Request;
 using certwatch::exporter::Snapshot;
 using certwatch::exporter::SnapshotInputs;
 using certwatch::exporter::SourceHealth;
+using certwatch::testing::has_line;
+using certwatch::testing::lines_of;
+using certwatch::testing::lines_starting;
+using certwatch::testing::promtool_check_metrics;
 namespace http = certwatch::exporter::http;
 
 constexpr std::int64_t kNow = 1'750'000'000;
@@ -131,47 +132,6 @@ std::string identity(const std::string& source, const std::string& type, const s
                      const std::string& path, const std::string& index, const std::string& user) {
   return "source=\"" + source + "\",cert_type=\"" + type + "\",node_id=\"" + node + "\",path=\"" +
          path + "\",index=\"" + index + "\",user=\"" + user + "\"";
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-std::vector<std::string> lines_starting(const std::string& text, const std::string& prefix) {
-  std::vector<std::string> out;
-  for (const std::string& line : lines_of(text)) {
-    if (line.rfind(prefix, 0) == 0) out.push_back(line);
-  }
-  return out;
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-  const auto lines = lines_of(text);
-  return std::find(lines.begin(), lines.end(), line) != lines.end();
-}
-
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-// Runs promtool on the exposition: Prometheus' own parser and linter are the judge.
-CommandResult promtool_check_metrics(const std::string& text) {
-  certwatch::testing::TempDir dir;
-  const auto file = dir.write("metrics.txt", text);
-  const std::string command = "promtool check metrics < '" + file.string() + "' 2>&1";
-  CommandResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
 }
 
 }  // namespace
@@ -382,10 +342,10 @@ TEST_CASE("a snapshot reuses the previous certificate text only when nothing in 
 TEST_CASE("promtool check metrics accepts the exposition", "[exporter][promtool]") {
   SECTION("full sample") {
     const auto snapshot = make_snapshot(sample_inputs(), static_cast<double>(kNow));
-    const CommandResult check = promtool_check_metrics(snapshot->metrics_text);
-    INFO(check.output);
+    const auto check = promtool_check_metrics(snapshot->metrics_text);
+    INFO(check.out);
     CHECK(check.exit_code == 0);
-    CHECK(check.output.empty());
+    CHECK(check.out.empty());
   }
   SECTION("before any poll") {
     SnapshotInputs in;
@@ -394,14 +354,14 @@ TEST_CASE("promtool check metrics accepts the exposition", "[exporter][promtool]
     in.health = {pending};
     in.build = {"1.2.3", "abc", "OpenSSL 3"};
     const auto snapshot = make_snapshot(in, static_cast<double>(kNow));
-    const CommandResult check = promtool_check_metrics(snapshot->metrics_text);
-    INFO(check.output);
+    const auto check = promtool_check_metrics(snapshot->metrics_text);
+    INFO(check.out);
     CHECK(check.exit_code == 0);
-    CHECK(check.output.empty());
+    CHECK(check.out.empty());
     CHECK(has_line(snapshot->metrics_text, R"(crdb_cert_source_up{source="file"} 0)"));
   }
   SECTION("promtool itself rejects a broken exposition (the check can fail)") {
-    const CommandResult check = promtool_check_metrics("crdb_cert_x{a=\"b\" 1\n");
+    const auto check = promtool_check_metrics("crdb_cert_x{a=\"b\" 1\n");
     CHECK(check.exit_code != 0);
   }
 }

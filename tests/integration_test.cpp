@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "support/certgen.hpp"
+#include "support/exposition.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/tempdir.hpp"
@@ -28,36 +29,22 @@ using certwatch::testing::CommandResult;
 using certwatch::testing::find_free_port;
 using certwatch::testing::generate_cert;
 using certwatch::testing::GeneratedCert;
+using certwatch::testing::has_line;
 using certwatch::testing::http_exchange;
 using certwatch::testing::http_get;
 using certwatch::testing::http_request;
 using certwatch::testing::HttpResponse;
 using certwatch::testing::kDay;
+using certwatch::testing::lines_of;
+using certwatch::testing::promtool_check_metrics;
 using certwatch::testing::read_file;
 using certwatch::testing::run_command;
-using certwatch::testing::run_shell;
 using certwatch::testing::TempDir;
 using certwatch::testing::unix_now;
 using Clock = std::chrono::steady_clock;
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-bool has_line(const std::string& text, const std::string& line) {
-  for (const std::string& l : lines_of(text)) {
-    if (l == line) return true;
-  }
-  return false;
-}
-
 std::size_t count_prefix(const std::string& text, const std::string& prefix) {
-  std::size_t n = 0;
-  for (const std::string& l : lines_of(text)) n += l.rfind(prefix, 0) == 0 ? 1 : 0;
-  return n;
+  return certwatch::testing::lines_starting(text, prefix).size();
 }
 
 std::string identity(const std::string& type, const fs::path& path, const std::string& index,
@@ -139,13 +126,6 @@ class Daemon {
   int port_;
   ChildProcess process_;
 };
-
-// Runs promtool on a real exposition: Prometheus' own parser and linter are the judge.
-CommandResult promtool_check_metrics(const std::string& text) {
-  TempDir tmp;
-  const fs::path file = tmp.write("metrics.txt", text);
-  return run_shell("promtool check metrics < '" + file.string() + "'");
-}
 
 // notBefore is an hour before notAfter's reference `now`, set here rather than left to certgen's
 // own clock, which may read a second later than the test's.

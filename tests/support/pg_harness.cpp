@@ -22,6 +22,8 @@
 
 extern char** environ;
 
+#include "support/http_client.hpp"
+
 namespace certwatch::testing {
 namespace {
 
@@ -107,12 +109,6 @@ constexpr std::array<std::string_view, 8> kMetricSuffixes{"count", "active", "by
 
 }  // namespace
 
-int free_loopback_port() {
-  int port = 0;
-  ::close(bind_loopback_socket(port));
-  return port;
-}
-
 SilentListener::SilentListener() {
   fd_ = bind_loopback_socket(port_);
   if (::listen(fd_, 8) != 0) {
@@ -138,7 +134,7 @@ PgServer::PgServer() {
     }
   }
   data_dir_ = temp_.path() / "data";
-  port_ = free_loopback_port();
+  port_ = find_free_port();
   const fs::path bin = postgres_bindir();
   run_as_server_user(
       {(bin / "initdb").string(), "-D", data_dir_.string(), "-U", "postgres", "--auth=trust",

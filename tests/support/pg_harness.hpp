@@ -81,9 +81,6 @@ class PgServer {
   unsigned server_gid_ = 0;
 };
 
-// A free TCP port on 127.0.0.1: bound to port 0, read back and released.
-int free_loopback_port();
-
 // A TCP socket on 127.0.0.1 that listens but never accepts: a client's handshake completes and then
 // it hears nothing (to test connect timeouts).
 class SilentListener {
