@@ -13,6 +13,8 @@ packages=(
   postgresql prometheus prometheus-alertmanager systemd dpkg-dev file procps
   # the benchmark harness scrapes with curl
   curl
+  # the suite fails on code that .clang-format would change
+  clang-format
 )
 
 missing=()
