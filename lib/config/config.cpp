@@ -95,12 +95,17 @@ bool is_label_name(std::string_view name) {
 // libpq's own parser, so --config.check catches what every poll would fail on. Its error text
 // may quote parts of the string, so only the verdict is used.
 bool libpq_parses(const std::string& dsn) {
+  struct OptionsFree {
+    void operator()(PQconninfoOption* options) const { PQconninfoFree(options); }
+  };
+  struct MemFree {
+    void operator()(char* text) const { PQfreemem(text); }
+  };
   char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(dsn.c_str(), &error);
-  const bool ok = options != nullptr;
-  if (options != nullptr) PQconninfoFree(options);
-  if (error != nullptr) PQfreemem(error);
-  return ok;
+  const std::unique_ptr<PQconninfoOption, OptionsFree> options(
+      PQconninfoParse(dsn.c_str(), &error));
+  const std::unique_ptr<char, MemFree> error_owner(error);
+  return options != nullptr;
 }
 
 bool looks_like_dsn(std::string_view dsn) {
@@ -453,14 +458,14 @@ class Parser {
     } else if (dsn != nullptr) {
       // Never echo the value: it may hold a password.
       if (const auto text = non_empty_string(*dsn)) {
-        if (looks_like_dsn(*text) && !libpq_parses(*text)) {
+        if (!looks_like_dsn(*text)) {
+          fail(*dsn, "must be a postgresql:// URL or a key=value connection string");
+        } else if (!libpq_parses(*text)) {
           fail(*dsn,
                "libpq cannot parse this connection string (not shown: it may hold a "
                "password)");
-        } else if (looks_like_dsn(*text)) {
-          cluster.dsn = *text;
         } else {
-          fail(*dsn, "must be a postgresql:// URL or a key=value connection string");
+          cluster.dsn = *text;
         }
       }
     } else if (dsn_file != nullptr) {

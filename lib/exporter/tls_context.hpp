@@ -38,8 +38,6 @@ class TlsContextSource {
   // is retried when the files change again.
   std::shared_ptr<boost::asio::ssl::context> context_for_new_connection();
 
-  const TlsServerConfig& config() const { return config_; }
-
  private:
   struct FileIdentity {
     dev_t device = 0;

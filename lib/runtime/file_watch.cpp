@@ -24,14 +24,14 @@ constexpr std::chrono::milliseconds kMaxDelay{1000};
 
 FileWatch::FileWatch(asio::io_context& io, std::function<void()> on_change,
                      std::chrono::milliseconds debounce)
-    : io_(io), on_change_(std::move(on_change)), debounce_(debounce), timer_(io) {
+    : on_change_(std::move(on_change)), debounce_(debounce), timer_(io) {
   fd_ = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
   if (fd_ < 0) {
     logger("file")->warn("inotify unavailable ({}): changes are seen at the poll interval only",
                          std::strerror(errno));
     return;
   }
-  stream_ = std::make_unique<asio::posix::stream_descriptor>(io_, fd_);
+  stream_ = std::make_unique<asio::posix::stream_descriptor>(io, fd_);
   read_events();
 }
 
@@ -44,8 +44,8 @@ FileWatch::~FileWatch() {
   }
 }
 
-bool FileWatch::watch(const std::set<std::string>& directories) {
-  if (fd_ < 0) return false;
+void FileWatch::watch(const std::set<std::string>& directories) {
+  if (fd_ < 0) return;
   for (auto it = watches_.begin(); it != watches_.end();) {
     if (directories.count(it->first) == 0) {
       ::inotify_rm_watch(fd_, it->second);
@@ -72,7 +72,6 @@ bool FileWatch::watch(const std::set<std::string>& directories) {
       watches_.erase(dir);  // not there (yet): tried again after the next poll
     }
   }
-  return true;
 }
 
 void FileWatch::read_events() {

@@ -25,16 +25,13 @@ class FileWatch {
   FileWatch& operator=(const FileWatch&) = delete;
 
   // Watches exactly these directories from now on; ones that do not exist yet are retried on the
-  // next call. Returns false when inotify cannot be used at all.
-  bool watch(const std::set<std::string>& directories);
-  bool active() const { return fd_ >= 0; }
-  std::size_t watched_count() const { return watches_.size(); }
+  // next call. Does nothing when inotify cannot be used (the constructor said so in the log).
+  void watch(const std::set<std::string>& directories);
 
  private:
   void read_events();
   void changed();
 
-  boost::asio::io_context& io_;
   std::function<void()> on_change_;
   std::chrono::milliseconds debounce_;
   int fd_ = -1;

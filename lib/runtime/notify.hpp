@@ -13,7 +13,6 @@ class Notifier {
   // Reads NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID from the environment.
   Notifier();
 
-  bool enabled() const { return !socket_path_.empty(); }
   void ready() { send("READY=1\nSTATUS=serving"); }
   void reloading();
   void stopping() { send("STOPPING=1"); }
@@ -21,10 +20,10 @@ class Notifier {
   // Half of WATCHDOG_USEC when systemd asked this process for keep-alives.
   std::optional<std::chrono::milliseconds> watchdog_interval() const { return watchdog_interval_; }
 
+ private:
   // Sends one datagram; returns false on failure (never throws).
   bool send(const std::string& message);
 
- private:
   std::string socket_path_;
   std::optional<std::chrono::milliseconds> watchdog_interval_;
 };
