@@ -11,6 +11,7 @@
 #include "alerting/check_report.hpp"
 #include "alerting/rule_file.hpp"
 #include "config/config.hpp"
+#include "core/text.hpp"
 #include "exporter/snapshot.hpp"
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
@@ -247,7 +248,7 @@ alerting:
 }
 
 TEST_CASE("human_duration shows the two largest units", "[alerting]") {
-  using certwatch::alerting::human_duration;
+  using certwatch::human_duration;
   CHECK(human_duration(0) == "0s");
   CHECK(human_duration(42) == "42s");
   CHECK(human_duration(3 * 3600 + 5) == "3h");

@@ -2,20 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <ctime>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "core/text.hpp"
 
 namespace certwatch::alerting {
 namespace {
 
 std::string utc_timestamp(std::int64_t unix_seconds) {
-  const auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
+  return utc_time(unix_seconds, "%Y-%m-%dT%H:%M:%SZ");
 }
 
 std::string where(const CertIdentity& id) {
@@ -76,26 +72,6 @@ std::string_view to_string(CheckStatus status) {
       return "UNKNOWN";
   }
   return "UNKNOWN";
-}
-
-std::string human_duration(double seconds) {
-  const bool negative = seconds < 0;
-  auto left = static_cast<std::int64_t>(std::llround(std::fabs(seconds)));
-  struct Unit {
-    std::int64_t size;
-    char suffix;
-  };
-  static constexpr Unit kUnits[] = {{86400, 'd'}, {3600, 'h'}, {60, 'm'}, {1, 's'}};
-  std::string out;
-  std::size_t first = 0;  // the largest unit with a non-zero count
-  while (first + 1 < std::size(kUnits) && left < kUnits[first].size) ++first;
-  for (std::size_t i = first; i < std::min(first + 2, std::size(kUnits)); ++i) {
-    const std::int64_t count = left / kUnits[i].size;
-    left %= kUnits[i].size;
-    if (count > 0) out += (out.empty() ? "" : " ") + std::to_string(count) + kUnits[i].suffix;
-  }
-  if (out.empty()) out = "0s";
-  return negative ? "-" + out : out;
 }
 
 CheckReport make_check_report(const exporter::Snapshot& snapshot,

@@ -63,7 +63,4 @@ CheckReport make_check_report(const exporter::Snapshot& snapshot,
 std::string render_check_table(const CheckReport& report);
 std::string render_check_json(const CheckReport& report);
 
-// "29d 23h", "5h 3m", "42s", "-2d 4h" (two largest units).
-std::string human_duration(double seconds);
-
 }  // namespace certwatch::alerting

@@ -1,11 +1,10 @@
 #include "exporter/web.hpp"
 
 #include <algorithm>
-#include <cmath>
-#include <ctime>
 #include <limits>
 #include <numeric>
 
+#include "core/text.hpp"
 #include "exporter/compress.hpp"
 
 namespace certwatch::exporter {
@@ -40,26 +39,12 @@ std::string escape_html(std::string_view text) {
 
 std::string format_time(double unix_seconds) {
   if (unix_seconds <= 0) return "never";
-  const auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
-  return buf;
+  return utc_time(static_cast<std::int64_t>(unix_seconds), "%Y-%m-%d %H:%M:%S UTC");
 }
 
 std::string format_left(std::int64_t seconds) {
-  const bool past = seconds < 0;
-  const std::int64_t s = std::llabs(seconds);
-  std::string text;
-  if (s >= 86400) {
-    text = std::to_string(s / 86400) + "d " + std::to_string((s % 86400) / 3600) + "h";
-  } else if (s >= 3600) {
-    text = std::to_string(s / 3600) + "h " + std::to_string((s % 3600) / 60) + "m";
-  } else {
-    text = std::to_string(s / 60) + "m " + std::to_string(s % 60) + "s";
-  }
-  return past ? "expired " + text + " ago" : text;
+  if (seconds < 0) return "expired " + human_duration(static_cast<double>(-seconds)) + " ago";
+  return human_duration(static_cast<double>(seconds));
 }
 
 Response make_response(http::status status, std::string content_type, std::string body) {
