@@ -12,35 +12,61 @@
 
 namespace certwatch::exporter {
 
-std::string_view to_string(ClientAuth auth) {
-  switch (auth) {
-    case ClientAuth::no_client_cert:
-      return "NoClientCert";
-    case ClientAuth::request_client_cert:
-      return "RequestClientCert";
-    case ClientAuth::require_any_client_cert:
-      return "RequireAnyClientCert";
-    case ClientAuth::verify_client_cert_if_given:
-      return "VerifyClientCertIfGiven";
-    case ClientAuth::require_and_verify_client_cert:
-      return "RequireAndVerifyClientCert";
+namespace {
+
+// The exporter-toolkit spellings, each enum value's first row being its canonical name.
+template <typename Enum>
+struct Spelling {
+  Enum value;
+  std::string_view name;
+};
+
+constexpr Spelling<ClientAuth> kClientAuthNames[] = {
+    {ClientAuth::no_client_cert, "NoClientCert"},
+    {ClientAuth::request_client_cert, "RequestClientCert"},
+    {ClientAuth::require_any_client_cert, "RequireAnyClientCert"},
+    {ClientAuth::verify_client_cert_if_given, "VerifyClientCertIfGiven"},
+    {ClientAuth::require_and_verify_client_cert, "RequireAndVerifyClientCert"},
+};
+// exporter-toolkit's old spelling, still accepted there; never printed.
+constexpr Spelling<ClientAuth> kClientAuthAlias{ClientAuth::require_any_client_cert,
+                                                "RequireClientCert"};
+
+constexpr Spelling<TlsVersion> kTlsVersionNames[] = {
+    {TlsVersion::tls10, "TLS10"},
+    {TlsVersion::tls11, "TLS11"},
+    {TlsVersion::tls12, "TLS12"},
+    {TlsVersion::tls13, "TLS13"},
+};
+
+template <typename Enum, std::size_t N>
+std::string_view name_of(const Spelling<Enum> (&table)[N], Enum value) {
+  for (const auto& row : table) {
+    if (row.value == value) return row.name;
   }
-  return "NoClientCert";
+  return table[0].name;
 }
 
-std::string_view to_string(TlsVersion version) {
-  switch (version) {
-    case TlsVersion::tls10:
-      return "TLS10";
-    case TlsVersion::tls11:
-      return "TLS11";
-    case TlsVersion::tls12:
-      return "TLS12";
-    case TlsVersion::tls13:
-      return "TLS13";
+template <typename Enum, std::size_t N>
+std::optional<Enum> value_of(const Spelling<Enum> (&table)[N], std::string_view name) {
+  for (const auto& row : table) {
+    if (row.name == name) return row.value;
   }
-  return "TLS12";
+  return std::nullopt;
 }
+
+// "(one of A, B, C)" for an error message.
+template <typename Enum, std::size_t N>
+std::string one_of(const Spelling<Enum> (&table)[N]) {
+  std::string out = "(one of ";
+  for (std::size_t i = 0; i < N; ++i) out += (i == 0 ? "" : ", ") + std::string(table[i].name);
+  return out + ")";
+}
+
+}  // namespace
+
+std::string_view to_string(ClientAuth auth) { return name_of(kClientAuthNames, auth); }
+std::string_view to_string(TlsVersion version) { return name_of(kTlsVersionNames, version); }
 
 namespace {
 
@@ -151,23 +177,10 @@ std::string absolute_from(const std::string& file, const std::string& path) {
   return (std::filesystem::path(file).parent_path() / p).lexically_normal().string();
 }
 
-std::optional<TlsVersion> tls_version_from(std::string_view text) {
-  if (text == "TLS10") return TlsVersion::tls10;
-  if (text == "TLS11") return TlsVersion::tls11;
-  if (text == "TLS12") return TlsVersion::tls12;
-  if (text == "TLS13") return TlsVersion::tls13;
-  return std::nullopt;
-}
-
 std::optional<ClientAuth> client_auth_from(std::string_view text) {
-  if (text.empty() || text == "NoClientCert") return ClientAuth::no_client_cert;
-  if (text == "RequestClientCert") return ClientAuth::request_client_cert;
-  // "RequireClientCert" is exporter-toolkit's old spelling, still accepted there.
-  if (text == "RequireAnyClientCert" || text == "RequireClientCert")
-    return ClientAuth::require_any_client_cert;
-  if (text == "VerifyClientCertIfGiven") return ClientAuth::verify_client_cert_if_given;
-  if (text == "RequireAndVerifyClientCert") return ClientAuth::require_and_verify_client_cert;
-  return std::nullopt;
+  if (text.empty()) return ClientAuth::no_client_cert;
+  if (text == kClientAuthAlias.name) return kClientAuthAlias.value;
+  return value_of(kClientAuthNames, text);
 }
 
 void read_tls(Reader& r, const Reader::Value& value, WebConfig& out, const std::string& file) {
@@ -214,18 +227,15 @@ void read_tls(Reader& r, const Reader::Value& value, WebConfig& out, const std::
       if (auto auth = client_auth_from(text)) {
         tls.client_auth = *auth;
       } else {
-        r.fail(field, "invalid ClientAuth " + quote(text) +
-                          " (one of NoClientCert, RequestClientCert, RequireAnyClientCert, "
-                          "VerifyClientCertIfGiven, RequireAndVerifyClientCert)");
+        r.fail(field, "invalid ClientAuth " + quote(text) + " " + one_of(kClientAuthNames));
       }
     } else if (name == "min_version" || name == "max_version") {
       std::string text;
       text_into(text);
-      if (auto version = tls_version_from(text)) {
+      if (auto version = value_of(kTlsVersionNames, text)) {
         (name == "min_version" ? tls.min_version : tls.max_version) = *version;
       } else {
-        r.fail(field,
-               "unknown TLS version " + quote(text) + " (one of TLS10, TLS11, TLS12, TLS13)");
+        r.fail(field, "unknown TLS version " + quote(text) + " " + one_of(kTlsVersionNames));
       }
     } else if (name == "cipher_suites") {
       if (auto names = r.list_of_strings(field)) {
