@@ -8,8 +8,8 @@
 #include "alerting/check_report.hpp"
 #include "alerting/rule_file.hpp"
 #include "config/config.hpp"
+#include "core/logging.hpp"
 #include "runtime/daemon.hpp"
-#include "runtime/logging.hpp"
 
 #ifndef CERTWATCH_VERSION
 #define CERTWATCH_VERSION "0.0.0"
@@ -57,7 +57,7 @@ int print_rules(const Flags& flags) {
 int check_once(const Flags& flags) {
   using namespace certwatch;
   constexpr int kUnknown = static_cast<int>(alerting::CheckStatus::unknown);
-  if (auto error = runtime::setup_logging(flags.log_level, flags.log_format)) {
+  if (auto error = setup_logging(flags.log_level, flags.log_format)) {
     std::cerr << "crdb-certwatch: " << *error << "\n";
     return kUnknown;
   }
@@ -82,7 +82,7 @@ int run(const Flags& flags) {
               << "), OpenSSL " << build.openssl_version << "\n";
     return 0;
   }
-  if (auto error = runtime::setup_logging(flags.log_level, flags.log_format)) {
+  if (auto error = setup_logging(flags.log_level, flags.log_format)) {
     std::cerr << "crdb-certwatch: " << *error << "\n";
     return 2;
   }
@@ -95,8 +95,8 @@ int run(const Flags& flags) {
   config::LoadResult loaded = config::load_config_file(flags.config_file);
   // The web config is checked up front too: a server that cannot serve as configured (bad key,
   // unreadable certificate) must refuse to start rather than fall back to plain HTTP.
-  exporter::EndpointSecurityLoad web;
-  if (!flags.web_config_file.empty()) web = exporter::load_endpoint_security(flags.web_config_file);
+  web::EndpointSecurityLoad web;
+  if (!flags.web_config_file.empty()) web = web::load_endpoint_security(flags.web_config_file);
   if (!loaded.config || !web.errors.empty()) {
     print_errors(web.errors);
     print_errors(loaded.errors);
@@ -113,8 +113,8 @@ int run(const Flags& flags) {
   options.build = build_info();
   options.web_config_file = flags.web_config_file;
   options.web_security = std::move(web.security);
-  runtime::logger("main")->info("starting crdb-certwatch {} (revision {}), config {}",
-                                options.build.version, options.build.revision, flags.config_file);
+  logger("main")->info("starting crdb-certwatch {} (revision {}), config {}", options.build.version,
+                       options.build.revision, flags.config_file);
   runtime::Daemon daemon(std::move(options), std::move(*loaded.config));
   return daemon.run();
 }

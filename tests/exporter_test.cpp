@@ -10,7 +10,7 @@
 
 #include "exporter/metrics.hpp"
 #include "exporter/snapshot.hpp"
-#include "exporter/web.hpp"
+#include "http/routes.hpp"
 #include "rules/rule.hpp"
 #include "support/exposition.hpp"
 
@@ -24,7 +24,6 @@ using certwatch::FileError;
 using certwatch::FileErrorReason;
 using certwatch::SourceKind;
 using certwatch::exporter::make_snapshot;
-using certwatch::exporter::Request;
 using certwatch::exporter::Snapshot;
 using certwatch::exporter::SnapshotInputs;
 using certwatch::exporter::SourceHealth;
@@ -32,7 +31,8 @@ using certwatch::testing::has_line;
 using certwatch::testing::lines_of;
 using certwatch::testing::lines_starting;
 using certwatch::testing::promtool_check_metrics;
-namespace http = certwatch::exporter::http;
+using certwatch::web::Request;
+namespace http = certwatch::web::http;
 
 constexpr std::int64_t kNow = 1'750'000'000;
 constexpr std::int64_t kDay = 86'400;
@@ -374,7 +374,7 @@ Request get(const std::string& target, http::verb verb = http::verb::get) {
   return req;
 }
 
-std::string content_type(const certwatch::exporter::Response& res) {
+std::string content_type(const certwatch::web::Response& res) {
   const auto it = res.find(http::field::content_type);
   return it == res.end() ? "" : std::string(it->value());
 }
@@ -392,8 +392,8 @@ TEST_CASE("web handler routes", "[exporter][web]") {
   SnapshotInputs before_poll;
   before_poll.health = {not_polled};
   std::shared_ptr<const Snapshot> current = make_snapshot(before_poll, static_cast<double>(kNow));
-  const auto handler = certwatch::exporter::make_web_handler(certwatch::exporter::WebOptions{},
-                                                             [&current] { return current; });
+  const auto handler = certwatch::web::make_web_handler(certwatch::web::WebOptions{},
+                                                        [&current] { return current; });
 
   SECTION("/-/ready is 503 before the first poll and 200 after") {
     CHECK(handler(get("/-/ready")).result() == http::status::service_unavailable);
@@ -448,8 +448,8 @@ TEST_CASE("web handler routes", "[exporter][web]") {
     }
   }
   SECTION("a custom telemetry path moves the metrics") {
-    const auto custom = certwatch::exporter::make_web_handler(
-        certwatch::exporter::WebOptions{"/custom/metrics"}, [&current] { return current; });
+    const auto custom = certwatch::web::make_web_handler(
+        certwatch::web::WebOptions{"/custom/metrics"}, [&current] { return current; });
     CHECK(custom(get("/custom/metrics")).body() == current->metrics_text);
     CHECK(custom(get("/metrics")).result() == http::status::not_found);
     CHECK(custom(get("/")).body().view().find("href=\"/custom/metrics\"") != std::string::npos);

@@ -2,8 +2,6 @@
 // exact errors, TLS and mTLS over real loopback connections with an in-test asio::ssl client,
 // bcrypt basic auth, security headers, idle and oversized connections, rotation of the
 // exporter's own certificate, and the status page.
-#include "exporter/web.hpp"
-
 #include <crypt.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -23,9 +21,10 @@
 #include <thread>
 
 #include "config/config.hpp"
-#include "exporter/http_server.hpp"
-#include "exporter/tls_context.hpp"
-#include "exporter/web_config.hpp"
+#include "http/http_server.hpp"
+#include "http/routes.hpp"
+#include "http/tls_context.hpp"
+#include "http/web_config.hpp"
 #include "runtime/daemon.hpp"
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
@@ -56,10 +55,10 @@ std::string bcrypt_hash(const std::string& password, int cost = 4) {
 }
 
 // A loaded web config turned into what the server uses; fails the test when it does not load.
-std::shared_ptr<const exporter::EndpointSecurity> security_from(const TempDir& dir,
-                                                                const std::string& yaml) {
+std::shared_ptr<const web::EndpointSecurity> security_from(const TempDir& dir,
+                                                           const std::string& yaml) {
   const auto path = dir.write("web.yml", yaml);
-  auto loaded = exporter::load_endpoint_security(path.string());
+  auto loaded = web::load_endpoint_security(path.string());
   for (const auto& e : loaded.errors) UNSCOPED_INFO(e.to_string());
   REQUIRE(loaded.security);
   return std::move(loaded.security);
@@ -75,8 +74,8 @@ std::vector<std::string> error_strings(const Load& load) {
 // An HttpServer on 127.0.0.1:0 with its own io thread; a fixed /metrics body.
 class TestServer {
  public:
-  explicit TestServer(std::shared_ptr<const exporter::EndpointSecurity> security,
-                      exporter::HttpServerOptions options = {}, exporter::Handler handler = nullptr)
+  explicit TestServer(std::shared_ptr<const web::EndpointSecurity> security,
+                      web::HttpServerOptions options = {}, web::Handler handler = nullptr)
       : server_(io_, with_loopback(std::move(options)),
                 handler ? std::move(handler) : default_handler()) {
     server_.set_security(std::move(security));
@@ -97,19 +96,19 @@ class TestServer {
   TestServer& operator=(const TestServer&) = delete;
 
   int port() const { return port_; }
-  void set_security(std::shared_ptr<const exporter::EndpointSecurity> security) {
+  void set_security(std::shared_ptr<const web::EndpointSecurity> security) {
     asio::post(io_, [this, security] { server_.set_security(security); });
   }
 
  private:
-  static exporter::HttpServerOptions with_loopback(exporter::HttpServerOptions options) {
+  static web::HttpServerOptions with_loopback(web::HttpServerOptions options) {
     options.listen_address = "127.0.0.1:0";
     return options;
   }
-  static exporter::Handler default_handler() {
-    return [](const exporter::Request& req) {
-      exporter::Response res{
-          req.target() == "/metrics" ? http::status::ok : http::status::not_found, 11};
+  static web::Handler default_handler() {
+    return [](const web::Request& req) {
+      web::Response res{req.target() == "/metrics" ? http::status::ok : http::status::not_found,
+                        11};
       res.set(http::field::content_type, "text/plain");
       res.body() = req.target() == "/metrics" ? "crdb_cert_test 1\n" : "Not found\n";
       return res;
@@ -117,7 +116,7 @@ class TestServer {
   }
 
   asio::io_context io_;
-  exporter::HttpServer server_;
+  web::HttpServer server_;
   std::thread thread_;
   int port_ = 0;
 };
@@ -290,20 +289,20 @@ http_server_config:
     Content-Security-Policy: default-src 'self'
 basic_auth_users:
   prometheus: ')" + hash + "'\n");
-  const auto loaded = exporter::load_web_config_file(path.string());
+  const auto loaded = web::load_web_config_file(path.string());
   CHECK(error_strings(loaded).empty());
   REQUIRE(loaded.config);
   const auto& web = *loaded.config;
   REQUIRE(web.tls);
   CHECK(web.tls->cert_file == (dir.path() / "tls/server.crt").string());
-  CHECK(web.tls->client_auth == exporter::ClientAuth::require_and_verify_client_cert);
+  CHECK(web.tls->client_auth == web::ClientAuth::require_and_verify_client_cert);
   CHECK(web.tls->cipher_suites == std::vector<std::string>{"ECDHE-ECDSA-AES128-GCM-SHA256"});
   CHECK(web.tls->curve_preferences == std::vector<std::string>{"P-256", "X25519"});
   CHECK(web.headers.size() == 5);
   CHECK(web.basic_auth_users.at("prometheus") == hash);
 
   SECTION("an empty file means plain HTTP without auth") {
-    const auto empty = exporter::parse_web_config("", "/etc/web.yml");
+    const auto empty = web::parse_web_config("", "/etc/web.yml");
     REQUIRE(empty.config);
     CHECK_FALSE(empty.config->tls);
     CHECK(empty.config->basic_auth_users.empty());
@@ -313,7 +312,7 @@ basic_auth_users:
 TEST_CASE("web config errors name the file, the line and the key", "[web][config]") {
   const std::string file = "/etc/crdb-certwatch/web.yml";
   auto errors = [&](const std::string& yaml) {
-    return error_strings(exporter::parse_web_config(yaml, file));
+    return error_strings(web::parse_web_config(yaml, file));
   };
   using V = std::vector<std::string>;
   CHECK(errors("tls_server_config:\n  cert_file: a\n  key_file: b\n  client_auth_type: Always\n") ==
@@ -350,7 +349,7 @@ TEST_CASE("web config errors name the file, the line and the key", "[web][config
     Pki pki;
     pki.write_server_files(dir);
     auto load = [&](const std::string& yaml) {
-      return error_strings(exporter::load_endpoint_security(dir.write("web.yml", yaml).string()));
+      return error_strings(web::load_endpoint_security(dir.write("web.yml", yaml).string()));
     };
     const std::string web = (dir.path() / "web.yml").string();
     CHECK(load("tls_server_config:\n  cert_file: missing.crt\n  key_file: tls/server.key\n") ==
@@ -360,8 +359,7 @@ TEST_CASE("web config errors name the file, the line and the key", "[web][config
     CHECK(load("tls_server_config:\n  cert_file: tls/server.crt\n  key_file: tls/other.key\n") ==
           V{web + ":3: tls_server_config.key_file: failed to load X509KeyPair: private key "
                   "does not match public key"});
-    CHECK(exporter::load_endpoint_security((dir.path() / "absent.yml").string()).errors.size() ==
-          1);
+    CHECK(web::load_endpoint_security((dir.path() / "absent.yml").string()).errors.size() == 1);
   }
 }
 
@@ -487,7 +485,7 @@ TEST_CASE("idle, slow and oversized connections never starve a scrape", "[web][r
   TempDir dir;
   Pki pki;
   pki.write_server_files(dir);
-  exporter::HttpServerOptions options;
+  web::HttpServerOptions options;
   options.max_connections = 16;
   options.handshake_timeout = 2s;
   const bool tls = GENERATE(false, true);
@@ -573,12 +571,12 @@ TEST_CASE("TLS files that fail to load are not read again for every connection",
   TempDir dir;
   Pki pki;
   pki.write_server_files(dir);
-  exporter::TlsServerConfig tls;
+  web::TlsServerConfig tls;
   tls.cert_file = (dir.path() / "tls/server.crt").string();
   tls.key_file = (dir.path() / "tls/server.key").string();
-  const exporter::TlsBuildResult built = exporter::build_ssl_context(tls);
+  const web::TlsBuildResult built = web::build_ssl_context(tls);
   REQUIRE(built.context);
-  exporter::TlsContextSource source(tls, built.context);
+  web::TlsContextSource source(tls, built.context);
   CHECK(source.context_for_new_connection() == built.context);
 
   const GeneratedCert next = generate_cert(server_spec(4004), &pki.ca);
@@ -608,8 +606,8 @@ TEST_CASE("status page: certificates, states, sources and the metrics link", "[w
   config::Config cfg;
   cfg.files.certs_dirs = {(dir.path() / "certs").string()};
   const auto snapshot = runtime::poll_once(cfg, {"1.2.3", "abc", "OpenSSL 3"});
-  exporter::WebOptions web;
-  TestServer server(nullptr, {}, exporter::make_web_handler(web, [snapshot] { return snapshot; }));
+  web::WebOptions web;
+  TestServer server(nullptr, {}, web::make_web_handler(web, [snapshot] { return snapshot; }));
   const auto page = testing::http_get(server.port(), "/");
   REQUIRE(page);
   CHECK(page->status == 200);

@@ -17,8 +17,8 @@
 #include <set>
 #include <utility>
 
+#include "core/logging.hpp"
 #include "runtime/file_watch.hpp"
-#include "runtime/logging.hpp"
 #include "runtime/notify.hpp"
 #include "sources/cluster_source.hpp"
 #include "sources/file_source.hpp"
@@ -123,20 +123,18 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
       : options(std::move(opts)),
         config(std::move(cfg)),
         signals(io, SIGHUP, SIGTERM, SIGINT),
-        web_handler(exporter::make_web_handler(options.web, [this] { return current(); })),
+        web_handler(web::make_web_handler(options.web, [this] { return current(); })),
         server(io, options.http, web_handler),
         rng(std::random_device{}()),
         log(logger("scheduler")),
         file_log(logger("file")) {
-    logger("http");  // set up before the server can log (TLS file reloads)
     server.set_security(options.web_security);
   }
 
   // Re-reads --web.config.file; false (and the running one kept) when it is invalid.
   bool reload_web_config() {
     if (options.web_config_file.empty()) return true;
-    exporter::EndpointSecurityLoad loaded =
-        exporter::load_endpoint_security(options.web_config_file);
+    web::EndpointSecurityLoad loaded = web::load_endpoint_security(options.web_config_file);
     if (!loaded.security) {
       for (const auto& e : loaded.errors) {
         log->error("web config rejected, keeping the running one: {}", e.to_string());
@@ -437,8 +435,8 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
   asio::io_context io;
   asio::thread_pool workers{2};
   asio::signal_set signals;
-  exporter::Handler web_handler;
-  exporter::HttpServer server;
+  web::Handler web_handler;
+  web::HttpServer server;
   asio::steady_timer watchdog{io};
   FileWatch file_watch{io, [this] {
                          if (!stopping && slots.count(SourceKind::file) != 0) {

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "exporter/http_server.hpp"
 #include "exporter/snapshot.hpp"
-#include "exporter/web.hpp"
+#include "http/http_server.hpp"
+#include "http/routes.hpp"
 #include "sources/source.hpp"
 
 namespace certwatch::runtime {
@@ -32,15 +32,15 @@ double unix_now();
 
 struct DaemonOptions {
   std::string config_file;
-  exporter::HttpServerOptions http;
-  exporter::WebOptions web;
+  web::HttpServerOptions http;
+  web::WebOptions web;
   exporter::BuildInfo build;
   // Loads the config again on SIGHUP; defaults to config::load_config_file(config_file).
   std::function<config::LoadResult()> reload;
   // --web.config.file: TLS, basic auth and headers, re-read on SIGHUP (an invalid one keeps the
   // running one). Empty: plain HTTP. `web_security` is the start-up one, already validated.
   std::string web_config_file;
-  std::shared_ptr<const exporter::EndpointSecurity> web_security;
+  std::shared_ptr<const web::EndpointSecurity> web_security;
 };
 
 class Daemon {

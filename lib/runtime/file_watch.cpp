@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "runtime/logging.hpp"
+#include "core/logging.hpp"
 
 namespace certwatch::runtime {
 

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <utility>
 
-namespace certwatch::exporter {
+namespace certwatch::web {
 
 // Text with shared ownership: either its own string or a view into something an owner keeps.
 class SharedText {
@@ -67,4 +67,4 @@ struct SharedBody {
   };
 };
 
-}  // namespace certwatch::exporter
+}  // namespace certwatch::web

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "exporter/web_config.hpp"
+#include "http/web_config.hpp"
 
-namespace certwatch::exporter {
+namespace certwatch::web {
 
 struct TlsBuildResult {
   std::shared_ptr<boost::asio::ssl::context> context;  // null on failure
@@ -57,4 +57,4 @@ class TlsContextSource {
   std::string last_error_;
 };
 
-}  // namespace certwatch::exporter
+}  // namespace certwatch::web

@@ -15,9 +15,9 @@
 #include <optional>
 #include <type_traits>
 
-#include "exporter/http_server.hpp"
+#include "http/http_server.hpp"
 
-namespace certwatch::exporter {
+namespace certwatch::web {
 namespace {
 
 namespace asio = boost::asio;
@@ -362,4 +362,4 @@ void HttpServer::stop() {
   verifier_->join();
 }
 
-}  // namespace certwatch::exporter
+}  // namespace certwatch::web

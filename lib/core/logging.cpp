@@ -1,4 +1,4 @@
-#include "runtime/logging.hpp"
+#include "core/logging.hpp"
 
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -6,7 +6,7 @@
 
 #include <mutex>
 
-namespace certwatch::runtime {
+namespace certwatch {
 namespace {
 
 // Escapes the message for a quoted logfmt or JSON value: quotes, backslashes, control chars.
@@ -100,4 +100,4 @@ std::shared_ptr<spdlog::logger> logger(const std::string& name) {
   return created;
 }
 
-}  // namespace certwatch::runtime
+}  // namespace certwatch

@@ -5,12 +5,12 @@
 #include <memory>
 #include <string>
 
-#include "exporter/http_server.hpp"
 #include "exporter/snapshot.hpp"
+#include "http/http_server.hpp"
 
-namespace certwatch::exporter {
+namespace certwatch::web {
 
-using SnapshotProvider = std::function<std::shared_ptr<const Snapshot>()>;
+using SnapshotProvider = std::function<std::shared_ptr<const exporter::Snapshot>()>;
 
 struct WebOptions {
   std::string telemetry_path = "/metrics";
@@ -19,7 +19,4 @@ struct WebOptions {
 // Routes: telemetry path, "/" (status page), "/-/healthy", "/-/ready"; 404 otherwise.
 Handler make_web_handler(WebOptions options, SnapshotProvider snapshot);
 
-// The status page: every certificate with its state, file errors, source health.
-std::string render_status_page(const Snapshot& snapshot, const std::string& telemetry_path);
-
-}  // namespace certwatch::exporter
+}  // namespace certwatch::web

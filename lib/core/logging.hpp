@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-namespace certwatch::runtime {
+namespace certwatch {
 
 enum class LogFormat { logfmt, json };
 
@@ -18,4 +18,4 @@ std::optional<std::string> setup_logging(const std::string& level, const std::st
 // first use with the configured level and format.
 std::shared_ptr<spdlog::logger> logger(const std::string& name);
 
-}  // namespace certwatch::runtime
+}  // namespace certwatch

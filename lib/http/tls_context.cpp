@@ -1,4 +1,4 @@
-#include "exporter/tls_context.hpp"
+#include "http/tls_context.hpp"
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
@@ -15,8 +15,9 @@
 #include <sstream>
 
 #include "config/read_file.hpp"
+#include "core/logging.hpp"
 
-namespace certwatch::exporter {
+namespace certwatch::web {
 namespace {
 
 namespace ssl = boost::asio::ssl;
@@ -129,11 +130,7 @@ bool has_allowed_san(X509* cert, const std::vector<std::string>& allowed) {
   return false;
 }
 
-// The "http" logger the daemon sets up, or spdlog's default one in tests and tools.
-std::shared_ptr<spdlog::logger> http_log() {
-  auto log = spdlog::get("http");
-  return log ? log : spdlog::default_logger();
-}
+std::shared_ptr<spdlog::logger> http_log() { return logger("http"); }
 
 }  // namespace
 
@@ -330,4 +327,4 @@ std::shared_ptr<boost::asio::ssl::context> TlsContextSource::context_for_new_con
   return context_;
 }
 
-}  // namespace certwatch::exporter
+}  // namespace certwatch::web

@@ -1,4 +1,4 @@
-#include "exporter/basic_auth.hpp"
+#include "http/basic_auth.hpp"
 
 #include <crypt.h>
 #include <openssl/crypto.h>
@@ -7,7 +7,7 @@
 #include <cctype>
 #include <memory>
 
-namespace certwatch::exporter {
+namespace certwatch::web {
 namespace {
 
 // Plenty for the handful of users a web config has; an attacker cannot grow it, since only
@@ -127,4 +127,4 @@ bool BasicAuth::verify(const BasicCredentials& credentials) {
   return match;
 }
 
-}  // namespace certwatch::exporter
+}  // namespace certwatch::web

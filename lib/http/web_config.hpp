@@ -21,7 +21,7 @@
 
 #include "config/config.hpp"
 
-namespace certwatch::exporter {
+namespace certwatch::web {
 
 // Go's tls.ClientAuthType, spelled as exporter-toolkit spells it.
 enum class ClientAuth {
@@ -84,4 +84,4 @@ WebConfigLoad parse_web_config(std::string_view yaml, const std::string& file);
 // (load_endpoint_security in http_server.hpp), once.
 WebConfigLoad load_web_config_file(const std::string& path);
 
-}  // namespace certwatch::exporter
+}  // namespace certwatch::web

@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace certwatch::exporter {
+namespace certwatch::web {
 
 struct BasicCredentials {
   std::string user;
@@ -45,4 +45,4 @@ class BasicAuth {
   std::vector<Digest> verified_;  // bounded; cleared when full
 };
 
-}  // namespace certwatch::exporter
+}  // namespace certwatch::web

@@ -1,11 +1,10 @@
-#include "exporter/web.hpp"
+#include "exporter/status_page.hpp"
 
 #include <algorithm>
 #include <limits>
 #include <numeric>
 
 #include "core/text.hpp"
-#include "exporter/compress.hpp"
 
 namespace certwatch::exporter {
 namespace {
@@ -45,14 +44,6 @@ std::string format_time(double unix_seconds) {
 std::string format_left(std::int64_t seconds) {
   if (seconds < 0) return "expired " + human_duration(static_cast<double>(-seconds)) + " ago";
   return human_duration(static_cast<double>(seconds));
-}
-
-Response make_response(http::status status, std::string content_type, std::string body) {
-  Response res{status, 11};
-  res.set(http::field::content_type, std::move(content_type));
-  res.set(http::field::cache_control, "no-store");
-  res.body() = std::move(body);
-  return res;
 }
 
 }  // namespace
@@ -314,43 +305,6 @@ std::string render_status_page(const Snapshot& s, const std::string& telemetry_p
       escape_html(telemetry_path) + "\">" + escape_html(telemetry_path) +
       "</a>.</footer>\n</main></body></html>\n";
   return html;
-}
-
-Handler make_web_handler(WebOptions options, SnapshotProvider snapshot) {
-  return [options = std::move(options), snapshot = std::move(snapshot)](const Request& req) {
-    std::string_view target(req.target().data(), req.target().size());
-    if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    const auto current = snapshot();
-    if (target == options.telemetry_path) {
-      const auto encoding = req.find(http::field::accept_encoding);
-      const bool gzip =
-          encoding != req.end() &&
-          accepts_gzip(std::string_view(encoding->value().data(), encoding->value().size())) &&
-          !current->metrics_gzip().empty();
-      // The body points into the snapshot, which the response keeps alive until it is written.
-      Response res =
-          make_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", "");
-      res.body() = SharedText(current, gzip ? current->metrics_gzip() : current->metrics_text);
-      res.set(http::field::vary, "Accept-Encoding");
-      if (gzip) res.set(http::field::content_encoding, "gzip");
-      return res;
-    }
-    if (target == "/") {
-      return make_response(http::status::ok, "text/html; charset=utf-8",
-                           render_status_page(*current, options.telemetry_path));
-    }
-    if (target == "/-/healthy") {
-      return make_response(http::status::ok, "text/plain; charset=utf-8", "Healthy\n");
-    }
-    if (target == "/-/ready") {
-      if (current->ready()) {
-        return make_response(http::status::ok, "text/plain; charset=utf-8", "Ready\n");
-      }
-      return make_response(http::status::service_unavailable, "text/plain; charset=utf-8",
-                           "Not ready: waiting for the first poll of every source\n");
-    }
-    return make_response(http::status::not_found, "text/plain; charset=utf-8", "Not found\n");
-  };
 }
 
 }  // namespace certwatch::exporter

@@ -20,12 +20,12 @@
 #include <utility>
 #include <vector>
 
-#include "exporter/basic_auth.hpp"
-#include "exporter/shared_body.hpp"
-#include "exporter/tls_context.hpp"
-#include "exporter/web_config.hpp"
+#include "http/basic_auth.hpp"
+#include "http/shared_body.hpp"
+#include "http/tls_context.hpp"
+#include "http/web_config.hpp"
 
-namespace certwatch::exporter {
+namespace certwatch::web {
 
 namespace http = boost::beast::http;
 using Request = http::request<http::string_body>;
@@ -86,4 +86,4 @@ class HttpServer {
   std::unique_ptr<boost::asio::thread_pool> verifier_;
 };
 
-}  // namespace certwatch::exporter
+}  // namespace certwatch::web

@@ -1,4 +1,4 @@
-#include "exporter/web_config.hpp"
+#include "http/web_config.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -10,7 +10,7 @@
 #include "config/read_file.hpp"
 #include "config/yaml_strict.hpp"
 
-namespace certwatch::exporter {
+namespace certwatch::web {
 
 namespace {
 
@@ -417,4 +417,4 @@ WebConfigLoad load_web_config_file(const std::string& path) {
   return parse_web_config(read.content, path);
 }
 
-}  // namespace certwatch::exporter
+}  // namespace certwatch::web

@@ -1,0 +1,12 @@
+// The status page: every certificate with its state, file errors, source health, as HTML.
+#pragma once
+
+#include <string>
+
+#include "exporter/snapshot.hpp"
+
+namespace certwatch::exporter {
+
+std::string render_status_page(const Snapshot& snapshot, const std::string& telemetry_path);
+
+}  // namespace certwatch::exporter

@@ -1,0 +1,56 @@
+#include "http/routes.hpp"
+
+#include "exporter/compress.hpp"
+#include "exporter/status_page.hpp"
+
+namespace certwatch::web {
+namespace {
+
+Response make_response(http::status status, std::string content_type, std::string body) {
+  Response res{status, 11};
+  res.set(http::field::content_type, std::move(content_type));
+  res.set(http::field::cache_control, "no-store");
+  res.body() = std::move(body);
+  return res;
+}
+
+}  // namespace
+
+Handler make_web_handler(WebOptions options, SnapshotProvider snapshot) {
+  return [options = std::move(options), snapshot = std::move(snapshot)](const Request& req) {
+    std::string_view target(req.target().data(), req.target().size());
+    if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
+    const auto current = snapshot();
+    if (target == options.telemetry_path) {
+      const auto encoding = req.find(http::field::accept_encoding);
+      const bool gzip = encoding != req.end() &&
+                        exporter::accepts_gzip(
+                            std::string_view(encoding->value().data(), encoding->value().size())) &&
+                        !current->metrics_gzip().empty();
+      // The body points into the snapshot, which the response keeps alive until it is written.
+      Response res =
+          make_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", "");
+      res.body() = SharedText(current, gzip ? current->metrics_gzip() : current->metrics_text);
+      res.set(http::field::vary, "Accept-Encoding");
+      if (gzip) res.set(http::field::content_encoding, "gzip");
+      return res;
+    }
+    if (target == "/") {
+      return make_response(http::status::ok, "text/html; charset=utf-8",
+                           exporter::render_status_page(*current, options.telemetry_path));
+    }
+    if (target == "/-/healthy") {
+      return make_response(http::status::ok, "text/plain; charset=utf-8", "Healthy\n");
+    }
+    if (target == "/-/ready") {
+      if (current->ready()) {
+        return make_response(http::status::ok, "text/plain; charset=utf-8", "Ready\n");
+      }
+      return make_response(http::status::service_unavailable, "text/plain; charset=utf-8",
+                           "Not ready: waiting for the first poll of every source\n");
+    }
+    return make_response(http::status::not_found, "text/plain; charset=utf-8", "Not found\n");
+  };
+}
+
+}  // namespace certwatch::web
