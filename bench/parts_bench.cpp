@@ -6,9 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "exporter/snapshot.hpp"
+#include "exporter/metrics.hpp"
 #include "rules/evaluate.hpp"
 #include "rules/rule.hpp"
+#include "state/snapshot.hpp"
 #include "support/certgen.hpp"
 #include "x509/parse.hpp"
 
@@ -54,7 +55,7 @@ const std::vector<certwatch::CertObservation>& fleet() {
     out.reserve(kFleet);
     for (int i = 0; i < kFleet; ++i) {
       certwatch::CertObservation cert;
-      cert.id.source = certwatch::SourceKind::file;
+      cert.id.source = "file";
       cert.id.cert_type = i % 10 == 0 ? certwatch::CertType::ca : certwatch::CertType::client;
       cert.id.path = "/var/lib/cockroach/certs/client.user" + std::to_string(i) + ".crt";
       cert.id.index = "0";
@@ -96,13 +97,13 @@ void BM_Evaluate5000(benchmark::State& state) {
 BENCHMARK(BM_Evaluate5000)->Unit(benchmark::kMicrosecond);
 
 void BM_MakeSnapshot5000(benchmark::State& state) {
-  certwatch::exporter::SnapshotInputs inputs;
+  certwatch::state::SnapshotInputs inputs;
   certwatch::sources::PollResult result;
-  result.kind = certwatch::SourceKind::file;
   result.certificates = fleet();
   inputs.results.push_back(
       std::make_shared<const certwatch::sources::PollResult>(std::move(result)));
-  certwatch::exporter::SourceHealth health;
+  certwatch::state::SourceHealth health;
+  health.source = "file";
   health.polled = health.up = true;
   health.last_success = health.last_poll = static_cast<double>(unix_now());
   inputs.health.push_back(health);
@@ -110,8 +111,9 @@ void BM_MakeSnapshot5000(benchmark::State& state) {
   inputs.build = {"bench", "bench", "OpenSSL"};
   std::size_t text_bytes = 0;
   for (auto _ : state) {
-    auto snapshot = certwatch::exporter::make_snapshot(inputs, static_cast<double>(unix_now()));
-    text_bytes = snapshot->metrics_text.size();
+    auto snapshot = certwatch::exporter::make_exposition(
+        certwatch::state::make_snapshot(inputs, static_cast<double>(unix_now())));
+    text_bytes = snapshot->text.size();
     benchmark::DoNotOptimize(snapshot);
   }
   state.SetItemsProcessed(state.iterations() * kFleet);

@@ -1,15 +1,21 @@
 // crdb-certwatch: the table of contents. Parse flags, load config, build, run, stop.
 #include <openssl/crypto.h>
+#include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <memory>
+#include <string_view>
 
 #include "alerting/check_report.hpp"
 #include "alerting/rule_file.hpp"
 #include "config/config.hpp"
 #include "core/logging.hpp"
 #include "runtime/daemon.hpp"
+#include "sources/registry.hpp"
+#include "state/collect.hpp"
 
 #ifndef CERTWATCH_VERSION
 #define CERTWATCH_VERSION "0.0.0"
@@ -19,6 +25,13 @@
 #endif
 
 namespace {
+
+// Exit codes, one table for every command (README "Exit codes"). `check` speaks the monitoring
+// plugin convention instead: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (could not check).
+constexpr int kExitOk = 0;
+constexpr int kExitConfig = 1;   // invalid configuration, or the daemon cannot start/serve
+constexpr int kExitUsage = 2;    // bad command line: flags, log level or format
+constexpr int kExitUnknown = 3;  // `check`: anything that stopped it from checking
 
 struct Flags {
   std::string config_file = "/etc/crdb-certwatch/config.yaml";
@@ -32,7 +45,7 @@ struct Flags {
   std::string check_output = "table";  // `check --output`
 };
 
-certwatch::exporter::BuildInfo build_info() {
+certwatch::state::BuildInfo build_info() {
   return {CERTWATCH_VERSION, CERTWATCH_REVISION, OpenSSL_version(OPENSSL_VERSION_STRING)};
 }
 
@@ -46,29 +59,29 @@ int print_rules(const Flags& flags) {
       certwatch::config::load_config_file(flags.config_file);
   if (!loaded.config) {
     print_errors(loaded.errors);
-    return 1;
+    return kExitConfig;
   }
   std::cout << certwatch::alerting::generate_rule_file(*loaded.config);
-  return 0;
+  return kExitOk;
 }
 
 // `crdb-certwatch check`: poll once, report, exit like a monitoring plugin (0/1/2/3). A config
 // that cannot be loaded is UNKNOWN (3) too: nothing could be checked.
 int check_once(const Flags& flags) {
   using namespace certwatch;
-  constexpr int kUnknown = static_cast<int>(alerting::CheckStatus::unknown);
   if (auto error = setup_logging(flags.log_level, flags.log_format)) {
     std::cerr << "crdb-certwatch: " << *error << "\n";
-    return kUnknown;
+    return kExitUnknown;
   }
   const config::LoadResult loaded = config::load_config_file(flags.config_file);
   if (!loaded.config) {
     print_errors(loaded.errors);
-    return kUnknown;
+    return kExitUnknown;
   }
-  const auto snapshot = runtime::poll_once(*loaded.config, build_info());
-  const alerting::CheckReport report =
-      alerting::make_check_report(*snapshot, loaded.config->alerting.node_stale_after);
+  const auto snapshot =
+      state::poll_once(sources::make_sources(*loaded.config), loaded.config->rules, build_info(),
+                       state::system_clock_now);
+  const alerting::CheckReport report = alerting::make_check_report(*snapshot);
   std::cout << (flags.check_output == "json" ? alerting::render_check_json(report)
                                              : alerting::render_check_table(report));
   return static_cast<int>(report.status);
@@ -80,17 +93,17 @@ int run(const Flags& flags) {
     const auto build = build_info();
     std::cout << "crdb-certwatch version " << build.version << " (revision " << build.revision
               << "), OpenSSL " << build.openssl_version << "\n";
-    return 0;
+    return kExitOk;
   }
   if (auto error = setup_logging(flags.log_level, flags.log_format)) {
     std::cerr << "crdb-certwatch: " << *error << "\n";
-    return 2;
+    return kExitUsage;
   }
   if (flags.telemetry_path.empty() || flags.telemetry_path.front() != '/' ||
       flags.telemetry_path == "/" || flags.telemetry_path.starts_with("/-/")) {
     std::cerr << "crdb-certwatch: --web.telemetry-path must be an absolute path other than / and "
                  "/-/...\n";
-    return 2;
+    return kExitUsage;
   }
   config::LoadResult loaded = config::load_config_file(flags.config_file);
   // The web config is checked up front too: a server that cannot serve as configured (bad key,
@@ -100,11 +113,11 @@ int run(const Flags& flags) {
   if (!loaded.config || !web.errors.empty()) {
     print_errors(web.errors);
     print_errors(loaded.errors);
-    return 1;
+    return kExitConfig;
   }
   if (flags.config_check) {
     std::cout << flags.config_file << ": configuration is valid\n";
-    return 0;
+    return kExitOk;
   }
   runtime::DaemonOptions options;
   options.config_file = flags.config_file;
@@ -115,8 +128,15 @@ int run(const Flags& flags) {
   options.web_security = std::move(web.security);
   logger("main")->info("starting crdb-certwatch {} (revision {}), config {}", options.build.version,
                        options.build.revision, flags.config_file);
-  runtime::Daemon daemon(std::move(options), std::move(*loaded.config));
-  return daemon.run();
+  // Not destroyed when a poll is still blocked: joining it would break the promise to stop
+  // within two seconds, and it holds nothing that needs an orderly close.
+  auto daemon = std::make_unique<runtime::Daemon>(std::move(options), std::move(*loaded.config));
+  const int code = daemon->run();
+  if (daemon->poll_abandoned()) {
+    spdlog::shutdown();
+    std::_Exit(code);
+  }
+  return code;
 }
 
 }  // namespace
@@ -162,10 +182,15 @@ int main(int argc, char** argv) {
   check_command->add_option("--log.level", flags.log_level, "Log level (logs go to stderr).")
       ->capture_default_str();
   app.require_subcommand(0, 1);  // no subcommand: run the daemon
+  bool checking = false;         // `check` reports every failure as UNKNOWN
+  for (int i = 1; i < argc; ++i) checking = checking || std::string_view(argv[i]) == "check";
   try {
     app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);  // --help
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    app.exit(e);
+    return checking || check_command->parsed() ? kExitUnknown : kExitUsage;
   }
   try {
     if (rules_command->parsed()) return print_rules(flags);
@@ -173,6 +198,6 @@ int main(int argc, char** argv) {
     return run(flags);
   } catch (const std::exception& e) {
     std::cerr << "crdb-certwatch: fatal: " << e.what() << "\n";
-    return 1;
+    return checking ? kExitUnknown : kExitConfig;
   }
 }

@@ -12,7 +12,7 @@
 #include "alerting/rule_file.hpp"
 #include "config/config.hpp"
 #include "core/text.hpp"
-#include "exporter/snapshot.hpp"
+#include "state/snapshot.hpp"
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
@@ -358,17 +358,18 @@ TEST_CASE("check exits 3 when a source fails, even with a critical certificate",
 
 TEST_CASE("check names the reason of the last failure, not the largest count",
           "[alerting][check]") {
-  certwatch::exporter::SourceHealth cluster;
-  cluster.kind = certwatch::SourceKind::cluster;
+  using certwatch::ErrorReason;
+  certwatch::state::SourceHealth cluster;
+  cluster.source = "cluster";
   cluster.polled = true;
   cluster.up = false;
-  cluster.errors_total = {{"auth_failed", 1}, {"connect_failed", 3}};
-  cluster.last_error_reason = "auth_failed";
-  cluster.last_error = "password authentication failed";
-  certwatch::exporter::SnapshotInputs inputs;
+  cluster.errors_total = {{ErrorReason::auth_failed, 1}, {ErrorReason::connect_failed, 3}};
+  cluster.last_error =
+      certwatch::SourceError{ErrorReason::auth_failed, "password authentication failed"};
+  certwatch::state::SnapshotInputs inputs;
   inputs.health = {cluster};
-  const auto snapshot = certwatch::exporter::make_snapshot(inputs, 1.7e9);
-  const auto report = certwatch::alerting::make_check_report(*snapshot, std::chrono::minutes(5));
+  const auto snapshot = certwatch::state::make_snapshot(inputs, 1.7e9);
+  const auto report = certwatch::alerting::make_check_report(*snapshot);
   REQUIRE(report.sources.size() == 1);
   CHECK(report.sources[0].error_reason == "auth_failed");
   CHECK(report.sources[0].error_message == "password authentication failed");

@@ -9,9 +9,10 @@
 #include <vector>
 
 #include "exporter/metrics.hpp"
-#include "exporter/snapshot.hpp"
 #include "http/routes.hpp"
 #include "rules/rule.hpp"
+#include "sources/cluster_source.hpp"
+#include "state/snapshot.hpp"
 #include "support/exposition.hpp"
 
 namespace {
@@ -20,13 +21,12 @@ using certwatch::CertIdentity;
 using certwatch::CertificateFacts;
 using certwatch::CertObservation;
 using certwatch::CertType;
+using certwatch::ErrorReason;
 using certwatch::FileError;
 using certwatch::FileErrorReason;
-using certwatch::SourceKind;
-using certwatch::exporter::make_snapshot;
-using certwatch::exporter::Snapshot;
-using certwatch::exporter::SnapshotInputs;
-using certwatch::exporter::SourceHealth;
+using certwatch::exporter::Exposition;
+using certwatch::state::SnapshotInputs;
+using certwatch::state::SourceHealth;
 using certwatch::testing::has_line;
 using certwatch::testing::lines_of;
 using certwatch::testing::lines_starting;
@@ -37,11 +37,17 @@ namespace http = certwatch::web::http;
 constexpr std::int64_t kNow = 1'750'000'000;
 constexpr std::int64_t kDay = 86'400;
 
+// The snapshot and its exposition, as the daemon's publisher makes them.
+std::shared_ptr<const Exposition> exposition_of(const SnapshotInputs& in, double now,
+                                                const Exposition* previous = nullptr) {
+  return certwatch::exporter::make_exposition(certwatch::state::make_snapshot(in, now), previous);
+}
+
 CertObservation file_cert(CertType type, const std::string& path, const std::string& index,
                           const std::string& user, std::int64_t not_after, const std::string& cn,
                           bool is_ca) {
   CertObservation cert;
-  cert.id = CertIdentity{SourceKind::file, type, "", path, index, user};
+  cert.id = CertIdentity{"file", type, "", path, index, user};
   CertificateFacts facts;
   facts.subject_cn = cn;
   facts.issuer_cn = "Cockroach CA";
@@ -59,9 +65,10 @@ CertObservation file_cert(CertType type, const std::string& path, const std::str
 CertObservation cluster_cert(CertType type, const std::string& node_id,
                              std::optional<std::int64_t> not_after) {
   CertObservation cert;
-  cert.id = CertIdentity{SourceKind::cluster, type, node_id, "", "", ""};
+  cert.id = CertIdentity{"cluster", type, node_id, "", "", ""};
   cert.not_after = not_after;
   cert.load_failed = !not_after;
+  cert.local_node = node_id == "1";  // the sample's local node
   return cert;
 }
 
@@ -71,7 +78,7 @@ const std::int64_t kRootNotAfter = kNow + 10 * kDay;
 const std::int64_t kNodeOnDisk = kNow + 300 * kDay;
 const std::int64_t kNodeLoaded = kNow + 200 * kDay;
 
-certwatch::exporter::SharedPollResult share(certwatch::sources::PollResult result) {
+certwatch::state::SharedPollResult share(certwatch::sources::PollResult result) {
   return std::make_shared<const certwatch::sources::PollResult>(std::move(result));
 }
 
@@ -80,7 +87,6 @@ certwatch::exporter::SharedPollResult share(certwatch::sources::PollResult resul
 SnapshotInputs sample_inputs() {
   SnapshotInputs in;
   certwatch::sources::PollResult files;
-  files.kind = SourceKind::file;
   files.certificates = {
       file_cert(CertType::ca, "/certs/ca.crt", "0", "", kCaNotAfter, "Cockroach CA", true),
       file_cert(CertType::ca, "/certs/ca.crt", "1", "", kOldCaNotAfter, "Old CA", true),
@@ -93,33 +99,34 @@ SnapshotInputs sample_inputs() {
       {R"(/certs/we"ird\name.crt)", FileErrorReason::bad_pem, "block 1 is not DER"},
   };
   certwatch::sources::PollResult cluster;
-  cluster.kind = SourceKind::cluster;
   cluster.certificates = {
       cluster_cert(CertType::node, "1", kNodeLoaded),
       cluster_cert(CertType::ca, "2", std::nullopt),
   };
-  certwatch::sources::ClusterFacts facts;
-  facts.nodes = {{"1", "db1:26257", "v24.1.3", 1749999990.5}, {"2", "db2:26257", "v24.1.3", 1.7e9}};
-  facts.secure = true;
-  facts.local_node_id = "1";
-  cluster.cluster = facts;
+  auto facts = std::make_shared<certwatch::sources::ClusterFacts>();
+  facts->nodes = {{"1", "db1:26257", "v24.1.3", 1749999990.5},
+                  {"2", "db2:26257", "v24.1.3", 1.7e9}};
+  facts->secure = true;
+  facts->local_node_id = "1";
+  cluster.facts = facts;
   in.results = {share(std::move(files)), share(std::move(cluster))};
 
   SourceHealth file_health;
-  file_health.kind = SourceKind::file;
+  file_health.source = "file";
   file_health.polled = true;
   file_health.up = true;
   file_health.last_success = 1749999999.25;
   file_health.last_poll = 1749999999.25;
   file_health.last_duration = 0.125;
   SourceHealth cluster_health;
-  cluster_health.kind = SourceKind::cluster;
+  cluster_health.source = "cluster";
   cluster_health.polled = true;
   cluster_health.up = false;
   cluster_health.last_success = 1749999000;
   cluster_health.last_duration = 5.5;
-  cluster_health.errors_total = {{"connect_failed", 3}, {"timeout", 1}};
-  cluster_health.last_error = "connection refused";
+  cluster_health.errors_total = {{ErrorReason::connect_failed, 3}, {ErrorReason::timeout, 1}};
+  cluster_health.last_error =
+      certwatch::SourceError{ErrorReason::connect_failed, "connection refused"};
   in.health = {file_health, cluster_health};
   in.config_reload_ok = false;
   in.config_reload_success_at = 1749990000;
@@ -137,8 +144,8 @@ std::string identity(const std::string& source, const std::string& type, const s
 }  // namespace
 
 TEST_CASE("per-certificate series carry the identity labels in METRICS.md order", "[exporter]") {
-  const auto snapshot = make_snapshot(sample_inputs(), static_cast<double>(kNow));
-  const std::string& text = snapshot->metrics_text;
+  const auto snapshot = exposition_of(sample_inputs(), static_cast<double>(kNow));
+  const std::string& text = snapshot->text;
   INFO(text);
   const std::string ca0 = identity("file", "ca", "", "/certs/ca.crt", "0", "");
   const std::string ca1 = identity("file", "ca", "", "/certs/ca.crt", "1", "");
@@ -193,7 +200,7 @@ TEST_CASE("per-certificate series carry the identity labels in METRICS.md order"
     CHECK(has_line(text, state_line(node1, "ok", "none")));
     CHECK(has_line(text, state_line(ca2, "load_failed", "critical")));
     const auto states = lines_starting(text, "crdb_cert_expiry_state{");
-    CHECK(states.size() == snapshot->certificates.size());
+    CHECK(states.size() == snapshot->snapshot->certificates.size());
     for (const std::string& id : {ca0, ca1, root, node, node1, ca2}) {
       INFO(id);
       CHECK(std::count_if(states.begin(), states.end(), [&](const std::string& line) {
@@ -213,8 +220,8 @@ TEST_CASE("per-certificate series carry the identity labels in METRICS.md order"
 }
 
 TEST_CASE("a state change replaces the series in the same scrape", "[exporter]") {
-  const auto later = make_snapshot(sample_inputs(), static_cast<double>(kRootNotAfter + 1));
-  const auto states = lines_starting(later->metrics_text, "crdb_cert_expiry_state{");
+  const auto later = exposition_of(sample_inputs(), static_cast<double>(kRootNotAfter + 1));
+  const auto states = lines_starting(later->text, "crdb_cert_expiry_state{");
   const std::string root = identity("file", "client", "", "/certs/client.root.crt", "0", "root");
   std::vector<std::string> root_states;
   std::copy_if(states.begin(), states.end(), std::back_inserter(root_states),
@@ -224,8 +231,8 @@ TEST_CASE("a state change replaces the series in the same scrape", "[exporter]")
 }
 
 TEST_CASE("file errors, source health, config reload and build info", "[exporter]") {
-  const auto snapshot = make_snapshot(sample_inputs(), static_cast<double>(kNow));
-  const std::string& text = snapshot->metrics_text;
+  const auto snapshot = exposition_of(sample_inputs(), static_cast<double>(kNow));
+  const std::string& text = snapshot->text;
   INFO(text);
   CHECK(has_line(text, "# TYPE crdb_cert_file_error gauge"));
   CHECK(has_line(text, R"(crdb_cert_file_error{path="/certs/x.crt",reason="not_regular_file"} 1)"));
@@ -268,8 +275,8 @@ TEST_CASE("file errors, source health, config reload and build info", "[exporter
 }
 
 TEST_CASE("cluster families and the reload-pending cross-check", "[exporter]") {
-  const auto snapshot = make_snapshot(sample_inputs(), static_cast<double>(kNow));
-  const std::string& text = snapshot->metrics_text;
+  const auto snapshot = exposition_of(sample_inputs(), static_cast<double>(kNow));
+  const std::string& text = snapshot->text;
   INFO(text);
   CHECK(has_line(
       text,
@@ -291,58 +298,61 @@ TEST_CASE("cluster families and the reload-pending cross-check", "[exporter]") {
     SnapshotInputs in = sample_inputs();
     in.results.pop_back();
     in.health.pop_back();
-    const auto files_only = make_snapshot(in, static_cast<double>(kNow));
-    CHECK(files_only->metrics_text.find("crdb_cert_cluster_") == std::string::npos);
-    CHECK(files_only->metrics_text.find("crdb_cert_reload_pending") == std::string::npos);
-    CHECK(lines_starting(files_only->metrics_text, "crdb_cert_source_up{").size() == 1);
+    const auto files_only = exposition_of(in, static_cast<double>(kNow));
+    CHECK(files_only->text.find("crdb_cert_cluster_") == std::string::npos);
+    CHECK(files_only->text.find("crdb_cert_reload_pending") == std::string::npos);
+    CHECK(lines_starting(files_only->text, "crdb_cert_source_up{").size() == 1);
   }
   SECTION("an insecure cluster says so") {
     SnapshotInputs in = sample_inputs();
     certwatch::sources::PollResult cluster = *in.results[1];
     cluster.certificates.clear();
-    cluster.cluster->secure = false;
+    auto facts = std::make_shared<certwatch::sources::ClusterFacts>(
+        *certwatch::sources::facts_as<certwatch::sources::ClusterFacts>(cluster));
+    facts->secure = false;
+    cluster.facts = facts;
     in.results[1] = share(std::move(cluster));
-    const auto insecure = make_snapshot(in, static_cast<double>(kNow));
-    CHECK(has_line(insecure->metrics_text, "crdb_cert_cluster_secure 0"));
-    CHECK(insecure->metrics_text.find("crdb_cert_reload_pending") == std::string::npos);
+    const auto insecure = exposition_of(in, static_cast<double>(kNow));
+    CHECK(has_line(insecure->text, "crdb_cert_cluster_secure 0"));
+    CHECK(insecure->text.find("crdb_cert_reload_pending") == std::string::npos);
   }
 }
 
 TEST_CASE("a snapshot reuses the previous certificate text only when nothing in it changed",
           "[exporter]") {
   const SnapshotInputs in = sample_inputs();
-  const auto first = make_snapshot(in, static_cast<double>(kNow));
+  const auto first = exposition_of(in, static_cast<double>(kNow));
   REQUIRE(first->certificate_text_size > 0);
-  CHECK(first->metrics_text.substr(0, first->certificate_text_size)
-            .find("# TYPE crdb_cert_source_up") == std::string::npos);
+  CHECK(first->text.substr(0, first->certificate_text_size).find("# TYPE crdb_cert_source_up") ==
+        std::string::npos);
 
   SECTION("same certificates, same states: the same text") {
-    const auto next = make_snapshot(in, static_cast<double>(kNow + 60), first.get());
-    CHECK(next->metrics_text == make_snapshot(in, static_cast<double>(kNow + 60))->metrics_text);
+    const auto next = exposition_of(in, static_cast<double>(kNow + 60), first.get());
+    CHECK(next->text == exposition_of(in, static_cast<double>(kNow + 60))->text);
     CHECK(next->certificate_text_size == first->certificate_text_size);
   }
   SECTION("a state changed with time: rendered again") {
     const auto later = static_cast<double>(kRootNotAfter + 1);  // client.root has expired
-    const auto next = make_snapshot(in, later, first.get());
-    CHECK(next->metrics_text == make_snapshot(in, later)->metrics_text);
-    CHECK(next->metrics_text.find(R"(action="expired")") != std::string::npos);
-    CHECK(first->metrics_text.find(R"(action="expired")") == std::string::npos);
+    const auto next = exposition_of(in, later, first.get());
+    CHECK(next->text == exposition_of(in, later)->text);
+    CHECK(next->text.find(R"(action="expired")") != std::string::npos);
+    CHECK(first->text.find(R"(action="expired")") == std::string::npos);
   }
   SECTION("a certificate changed: rendered again") {
     SnapshotInputs changed = in;
     certwatch::sources::PollResult files = *changed.results[0];
     files.certificates[0].facts->serial_hex = "beef";
     changed.results[0] = share(std::move(files));
-    const auto next = make_snapshot(changed, static_cast<double>(kNow), first.get());
-    CHECK(next->metrics_text == make_snapshot(changed, static_cast<double>(kNow))->metrics_text);
-    CHECK(next->metrics_text.find(R"(serial="beef")") != std::string::npos);
+    const auto next = exposition_of(changed, static_cast<double>(kNow), first.get());
+    CHECK(next->text == exposition_of(changed, static_cast<double>(kNow))->text);
+    CHECK(next->text.find(R"(serial="beef")") != std::string::npos);
   }
 }
 
 TEST_CASE("promtool check metrics accepts the exposition", "[exporter][promtool]") {
   SECTION("full sample") {
-    const auto snapshot = make_snapshot(sample_inputs(), static_cast<double>(kNow));
-    const auto check = promtool_check_metrics(snapshot->metrics_text);
+    const auto snapshot = exposition_of(sample_inputs(), static_cast<double>(kNow));
+    const auto check = promtool_check_metrics(snapshot->text);
     INFO(check.out);
     CHECK(check.exit_code == 0);
     CHECK(check.out.empty());
@@ -350,15 +360,15 @@ TEST_CASE("promtool check metrics accepts the exposition", "[exporter][promtool]
   SECTION("before any poll") {
     SnapshotInputs in;
     SourceHealth pending;
-    pending.kind = SourceKind::file;
+    pending.source = "file";
     in.health = {pending};
     in.build = {"1.2.3", "abc", "OpenSSL 3"};
-    const auto snapshot = make_snapshot(in, static_cast<double>(kNow));
-    const auto check = promtool_check_metrics(snapshot->metrics_text);
+    const auto snapshot = exposition_of(in, static_cast<double>(kNow));
+    const auto check = promtool_check_metrics(snapshot->text);
     INFO(check.out);
     CHECK(check.exit_code == 0);
     CHECK(check.out.empty());
-    CHECK(has_line(snapshot->metrics_text, R"(crdb_cert_source_up{source="file"} 0)"));
+    CHECK(has_line(snapshot->text, R"(crdb_cert_source_up{source="file"} 0)"));
   }
   SECTION("promtool itself rejects a broken exposition (the check can fail)") {
     const auto check = promtool_check_metrics("crdb_cert_x{a=\"b\" 1\n");
@@ -388,34 +398,34 @@ TEST_CASE("web handler routes", "[exporter][web]") {
                                          "0", "", kNow + 50 * kDay, "x", false));
   in.results[0] = share(std::move(files));
   SourceHealth not_polled;
-  not_polled.kind = SourceKind::file;
+  not_polled.source = "file";
   SnapshotInputs before_poll;
   before_poll.health = {not_polled};
-  std::shared_ptr<const Snapshot> current = make_snapshot(before_poll, static_cast<double>(kNow));
+  std::shared_ptr<const Exposition> current = exposition_of(before_poll, static_cast<double>(kNow));
   const auto handler = certwatch::web::make_web_handler(certwatch::web::WebOptions{},
                                                         [&current] { return current; });
 
   SECTION("/-/ready is 503 before the first poll and 200 after") {
     CHECK(handler(get("/-/ready")).result() == http::status::service_unavailable);
-    current = make_snapshot(in, static_cast<double>(kNow));
+    current = exposition_of(in, static_cast<double>(kNow));
     CHECK(handler(get("/-/ready")).result() == http::status::ok);
   }
 
-  current = make_snapshot(in, static_cast<double>(kNow));
+  current = exposition_of(in, static_cast<double>(kNow));
 
   SECTION("/metrics serves the snapshot's exposition") {
     const auto res = handler(get("/metrics"));
     CHECK(res.result() == http::status::ok);
     CHECK(content_type(res) == "text/plain; version=0.0.4; charset=utf-8");
-    CHECK(res.body() == current->metrics_text);
+    CHECK(res.body() == current->text);
     // Served from the snapshot's own bytes, not a copy per scrape.
-    CHECK(res.body().view().data() == current->metrics_text.data());
-    CHECK(handler(get("/metrics?name[]=x")).body() == current->metrics_text);
+    CHECK(res.body().view().data() == current->text.data());
+    CHECK(handler(get("/metrics?name[]=x")).body() == current->text);
   }
   SECTION("a response keeps its snapshot alive after a newer one replaces it") {
     auto res = handler(get("/metrics"));
-    const std::string expected = current->metrics_text;
-    current = make_snapshot(SnapshotInputs{}, static_cast<double>(kNow));
+    const std::string expected = current->text;
+    current = exposition_of(SnapshotInputs{}, static_cast<double>(kNow));
     CHECK(res.body() == expected);
   }
   SECTION("/ lists every certificate with its state, HTML-escaped") {
@@ -450,7 +460,7 @@ TEST_CASE("web handler routes", "[exporter][web]") {
   SECTION("a custom telemetry path moves the metrics") {
     const auto custom = certwatch::web::make_web_handler(
         certwatch::web::WebOptions{"/custom/metrics"}, [&current] { return current; });
-    CHECK(custom(get("/custom/metrics")).body() == current->metrics_text);
+    CHECK(custom(get("/custom/metrics")).body() == current->text);
     CHECK(custom(get("/metrics")).result() == http::status::not_found);
     CHECK(custom(get("/")).body().view().find("href=\"/custom/metrics\"") != std::string::npos);
   }

@@ -30,7 +30,6 @@ namespace fs = std::filesystem;
 using certwatch::CertObservation;
 using certwatch::CertType;
 using certwatch::FileErrorReason;
-using certwatch::SourceKind;
 using certwatch::config::ExtraFile;
 using certwatch::config::FilesConfig;
 using certwatch::sources::classify_cert_file_name;
@@ -199,13 +198,12 @@ TEST_CASE("a CockroachDB certs directory: every certificate, every unusable file
           "[file_source]") {
   CertsFixture f;
   FileSource source(f.files, std::chrono::seconds(60));
-  CHECK(source.kind() == SourceKind::file);
+  CHECK(source.name() == "file");
   CHECK(source.interval() == std::chrono::seconds(60));
   const PollResult result = poll_within(source, std::chrono::seconds(10), f.certs / "x.crt");
 
   // A bad file never fails the poll.
-  CHECK(result.ok);
-  CHECK(result.kind == SourceKind::file);
+  CHECK(result.ok());
 
   SECTION("the file errors, exactly") {
     const std::map<std::string, std::string> expected{
@@ -259,7 +257,7 @@ TEST_CASE("a CockroachDB certs directory: every certificate, every unusable file
     for (const Expected& e : expected) {
       INFO(e.path << " [" << e.index << "]");
       const CertObservation& cert = cert_at(result, e.path, e.index);
-      CHECK(cert.id.source == SourceKind::file);
+      CHECK(cert.id.source == "file");
       CHECK(cert.id.cert_type == e.type);
       CHECK(cert.id.user == e.user);
       CHECK(cert.id.node_id.empty());

@@ -15,7 +15,6 @@ using certwatch::CertIdentity;
 using certwatch::CertObservation;
 using certwatch::CertType;
 using certwatch::Severity;
-using certwatch::SourceKind;
 using certwatch::rules::CertState;
 using certwatch::rules::default_rules;
 using certwatch::rules::evaluate;
@@ -28,7 +27,7 @@ constexpr std::int64_t kDay = 86'400;
 CertObservation cert_of(CertType type, std::int64_t not_after,
                         std::int64_t not_before = kNow - 30 * kDay) {
   CertObservation cert;
-  cert.id.source = SourceKind::file;
+  cert.id.source = "file";
   cert.id.cert_type = type;
   cert.id.path = "/certs/x.crt";
   cert.id.index = "0";
@@ -145,7 +144,7 @@ TEST_CASE("not_yet_valid: notBefore one second in the future", "[rules]") {
 
 TEST_CASE("load_failed: a node reports no loadable certificate", "[rules]") {
   CertObservation failed;
-  failed.id.source = SourceKind::cluster;
+  failed.id.source = "cluster";
   failed.id.cert_type = CertType::node;
   failed.id.node_id = "3";
   failed.load_failed = true;
@@ -215,7 +214,7 @@ namespace {
 CertObservation file_cert(CertType type, const std::string& path, const std::string& index,
                           std::int64_t not_after) {
   CertObservation cert;
-  cert.id = CertIdentity{SourceKind::file, type, "", path, index, ""};
+  cert.id = CertIdentity{"file", type, "", path, index, ""};
   cert.not_after = not_after;
   cert.not_before = kNow - kDay;
   return cert;
@@ -223,16 +222,23 @@ CertObservation file_cert(CertType type, const std::string& path, const std::str
 
 CertObservation cluster_cert(CertType type, const std::string& node_id, std::int64_t not_after) {
   CertObservation cert;
-  cert.id = CertIdentity{SourceKind::cluster, type, node_id, "", "", ""};
+  cert.id = CertIdentity{"cluster", type, node_id, "", "", ""};
   cert.not_after = not_after;
   return cert;
 }
 
-// The evaluator takes spans; the tests spell their inputs as lists.
+// The tests spell the files and the cluster's report as lists and name the local node; the
+// cluster source marks that node's observations as local.
 std::vector<certwatch::rules::ReloadPending> find_reload_pending(
-    const std::vector<CertObservation>& file_certs,
-    const std::vector<CertObservation>& cluster_certs, const std::string& local_node_id) {
-  return certwatch::rules::find_reload_pending(file_certs, cluster_certs, local_node_id);
+    const std::vector<CertObservation>& file_certs, std::vector<CertObservation> cluster_certs,
+    const std::string& local_node_id) {
+  std::vector<const CertObservation*> all;
+  for (const CertObservation& cert : file_certs) all.push_back(&cert);
+  for (CertObservation& cert : cluster_certs) {
+    cert.local_node = !local_node_id.empty() && cert.id.node_id == local_node_id;
+    all.push_back(&cert);
+  }
+  return certwatch::rules::find_reload_pending(all);
 }
 
 }  // namespace
@@ -321,7 +327,7 @@ TEST_CASE("find_reload_pending ignores a node that failed to load the certificat
           "[rules][reload]") {
   // load_failed has its own series; comparing against a missing notAfter would be meaningless.
   CertObservation failed;
-  failed.id = CertIdentity{SourceKind::cluster, CertType::node, "1", "", "", ""};
+  failed.id = CertIdentity{"cluster", CertType::node, "1", "", "", ""};
   failed.load_failed = true;
   CHECK(find_reload_pending({file_cert(CertType::node, "/c/node.crt", "0", kNow + kDay)}, {failed},
                             "1")

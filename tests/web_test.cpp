@@ -26,6 +26,7 @@
 #include "http/tls_context.hpp"
 #include "http/web_config.hpp"
 #include "runtime/daemon.hpp"
+#include "state/collect.hpp"
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
@@ -605,7 +606,9 @@ TEST_CASE("status page: certificates, states, sources and the metrics link", "[w
   dir.write("certs/client.root.crt", "not a certificate\n");
   config::Config cfg;
   cfg.files.certs_dirs = {(dir.path() / "certs").string()};
-  const auto snapshot = runtime::poll_once(cfg, {"1.2.3", "abc", "OpenSSL 3"});
+  const auto snapshot = exporter::make_exposition(
+      state::poll_once(sources::make_sources(cfg), cfg.rules, {"1.2.3", "abc", "OpenSSL 3"},
+                       state::system_clock_now));
   web::WebOptions web;
   TestServer server(nullptr, {}, web::make_web_handler(web, [snapshot] { return snapshot; }));
   const auto page = testing::http_get(server.port(), "/");

@@ -1,11 +1,13 @@
 #include "alerting/check_report.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "core/text.hpp"
+#include "rules/conditions.hpp"
 
 namespace certwatch::alerting {
 namespace {
@@ -22,6 +24,11 @@ std::string where(const CertIdentity& id) {
 }
 
 std::string or_dash(std::string_view text) { return text.empty() ? "-" : std::string(text); }
+
+std::string upper(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return text;
+}
 
 // Left-aligned columns, two spaces apart, widths from the content.
 std::string render_columns(const std::vector<std::vector<std::string>>& rows) {
@@ -52,7 +59,7 @@ std::string status_summary(const CheckReport& report) {
       << by_severity[3] << " critical, " << by_severity[2] << " warning, " << by_severity[1]
       << " info, " << by_severity[0] << " ok), " << report.file_errors.size() << " file errors";
   for (const CheckSource& source : report.sources) {
-    out << ", " << to_string(source.kind) << " source "
+    out << ", " << source.source << " source "
         << (source.up ? std::string("up") : "FAILED (" + source.error_reason + ")");
   }
   return out.str();
@@ -74,11 +81,27 @@ std::string_view to_string(CheckStatus status) {
   return "UNKNOWN";
 }
 
-CheckReport make_check_report(const exporter::Snapshot& snapshot,
-                              std::chrono::seconds node_stale_after) {
+std::string_view to_string(Condition condition) {
+  switch (condition) {
+    case Condition::file_error:
+      return "file_error";
+    case Condition::source_down:
+      return "source_down";
+    case Condition::node_stale:
+      return "node_stale";
+    case Condition::reload_pending:
+      return "reload_pending";
+    case Condition::cluster_insecure:
+      return "cluster_insecure";
+    case Condition::config_reload_failed:
+      return "config_reload_failed";
+  }
+  return "unknown";
+}
+
+CheckReport make_check_report(const state::Snapshot& snapshot) {
   CheckReport report;
   report.generated_at = snapshot.generated_at;
-  Severity worst = Severity::none;
   for (std::size_t i = 0; i < snapshot.certificates.size(); ++i) {
     const CertObservation& cert = *snapshot.certificates[i];
     CheckCertificate row;
@@ -87,7 +110,6 @@ CheckReport make_check_report(const exporter::Snapshot& snapshot,
     if (!cert.load_failed) row.not_after = cert.not_after;
     row.action = snapshot.states[i].action;
     row.severity = snapshot.states[i].severity;
-    worst = std::max(worst, row.severity);
     report.certificates.push_back(std::move(row));
   }
   std::stable_sort(report.certificates.begin(), report.certificates.end(),
@@ -98,31 +120,32 @@ CheckReport make_check_report(const exporter::Snapshot& snapshot,
                    });
   for (const FileError* error : snapshot.file_errors) report.file_errors.push_back(*error);
   report.reload_pending = snapshot.reload_pending;
-  if (!report.file_errors.empty() || !report.reload_pending.empty()) {
-    worst = std::max(worst, Severity::warning);
-  }
-  if (snapshot.cluster) {
-    report.cluster_secure = snapshot.cluster->secure;
-    if (!snapshot.cluster->secure) worst = Severity::critical;
-    for (const sources::NodeInfo& node : snapshot.cluster->nodes) {
-      const double age = snapshot.generated_at - node.updated_at;
-      if (age > static_cast<double>(node_stale_after.count())) {
-        report.stale_nodes.push_back({node.node_id, age});
-        worst = std::max(worst, Severity::warning);
-      }
+  for (const Finding& finding : snapshot.findings) {
+    if (finding.condition == Condition::file_error ||
+        finding.condition == Condition::reload_pending ||
+        finding.condition == Condition::source_down) {
+      continue;  // listed in sections of their own
     }
+    report.findings.push_back({finding.condition, rules::severity_of(finding.condition),
+                               finding.subject, finding.message});
   }
+  std::stable_sort(
+      report.findings.begin(), report.findings.end(),
+      [](const CheckFinding& a, const CheckFinding& b) { return a.severity > b.severity; });
+  report.tables = snapshot.tables;
   bool source_failed = false;
-  for (const exporter::SourceHealth& health : snapshot.health) {
-    CheckSource source{health.kind, health.up, {}, {}};
+  for (const state::SourceHealth& health : snapshot.health) {
+    CheckSource source{health.source, health.up, {}, {}};
     if (!health.up) {
       source_failed = true;
-      source.error_reason = health.last_error_reason;
-      source.error_message = health.last_error;
+      if (health.last_error) {
+        source.error_reason = std::string(to_string(health.last_error->reason));
+        source.error_message = health.last_error->message;
+      }
     }
     report.sources.push_back(std::move(source));
   }
-  switch (worst) {
+  switch (snapshot.worst_severity()) {
     case Severity::critical:
       report.status = CheckStatus::critical;
       break;
@@ -170,17 +193,33 @@ std::string render_check_table(const CheckReport& report) {
     }
     out += "\n" + render_columns(rows);
   }
-  if (!report.stale_nodes.empty()) {
-    std::vector<std::vector<std::string>> rows{{"STALE NODE", "STATUS AGE"}};
-    for (const CheckStaleNode& node : report.stale_nodes) {
-      rows.push_back({node.node_id, human_duration(node.age_seconds)});
+  for (const Table& table : report.tables) {
+    std::vector<std::vector<std::string>> rows{{}};
+    for (const std::string& column : table.columns) rows[0].push_back(upper(column));
+    for (const auto& row : table.rows) {
+      std::vector<std::string> cells;
+      for (const Cell& cell : row) {
+        std::string text =
+            cell.time ? utc_timestamp(static_cast<std::int64_t>(*cell.time)) : or_dash(cell.text);
+        if (!cell.note.empty()) text += " " + cell.note;
+        cells.push_back(std::move(text));
+      }
+      rows.push_back(std::move(cells));
+    }
+    out += "\n" + upper(table.title) + "\n" + render_columns(rows);
+  }
+  if (!report.findings.empty()) {
+    std::vector<std::vector<std::string>> rows{{"FINDING", "SEVERITY", "SUBJECT", "MESSAGE"}};
+    for (const CheckFinding& finding : report.findings) {
+      rows.push_back({std::string(to_string(finding.condition)),
+                      std::string(to_string(finding.severity)), or_dash(finding.subject),
+                      finding.message});
     }
     out += "\n" + render_columns(rows);
   }
-  if (report.cluster_secure == false) out += "\nThe cluster runs in insecure mode.\n";
   std::vector<std::vector<std::string>> rows{{"SOURCE", "STATUS", "ERROR"}};
   for (const CheckSource& source : report.sources) {
-    rows.push_back({std::string(to_string(source.kind)), source.up ? "up" : "failed",
+    rows.push_back({source.source, source.up ? "up" : "failed",
                     source.up ? "-" : source.error_reason + ": " + source.error_message});
   }
   out += "\n" + render_columns(rows);
@@ -195,7 +234,7 @@ std::string render_check_json(const CheckReport& report) {
   out["generated_at"] = report.generated_at;
   out["certificates"] = json::array();
   for (const CheckCertificate& cert : report.certificates) {
-    json row{{"source", to_string(cert.id.source)},
+    json row{{"source", cert.id.source},
              {"cert_type", to_string(cert.id.cert_type)},
              {"node_id", cert.id.node_id},
              {"path", cert.id.path},
@@ -228,14 +267,16 @@ std::string render_check_json(const CheckReport& report) {
                                      {"on_disk_not_after", p.on_disk_not_after},
                                      {"loaded_not_after", p.loaded_not_after}});
   }
-  out["stale_nodes"] = json::array();
-  for (const CheckStaleNode& node : report.stale_nodes) {
-    out["stale_nodes"].push_back({{"node_id", node.node_id}, {"age_seconds", node.age_seconds}});
+  out["findings"] = json::array();
+  for (const CheckFinding& finding : report.findings) {
+    out["findings"].push_back({{"condition", to_string(finding.condition)},
+                               {"severity", to_string(finding.severity)},
+                               {"subject", finding.subject},
+                               {"message", finding.message}});
   }
-  out["cluster_secure"] = report.cluster_secure ? json(*report.cluster_secure) : json(nullptr);
   out["sources"] = json::array();
   for (const CheckSource& source : report.sources) {
-    out["sources"].push_back({{"source", to_string(source.kind)},
+    out["sources"].push_back({{"source", source.source},
                               {"up", source.up},
                               {"error_reason", source.error_reason},
                               {"error_message", source.error_message}});

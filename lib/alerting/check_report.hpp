@@ -9,8 +9,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/report.hpp"
 #include "core/types.hpp"
-#include "exporter/snapshot.hpp"
+#include "state/snapshot.hpp"
 
 namespace certwatch::alerting {
 
@@ -27,15 +28,17 @@ struct CheckCertificate {
 };
 
 struct CheckSource {
-  SourceKind kind = SourceKind::file;
+  std::string source;  // the source's name
   bool up = false;
   std::string error_reason;  // when !up
   std::string error_message;
 };
 
-struct CheckStaleNode {
-  std::string node_id;
-  double age_seconds = 0;
+struct CheckFinding {
+  Condition condition = Condition::file_error;
+  Severity severity = Severity::none;
+  std::string subject;
+  std::string message;
 };
 
 struct CheckReport {
@@ -45,19 +48,22 @@ struct CheckReport {
   std::vector<FileError> file_errors;
   std::vector<CheckSource> sources;
   std::vector<rules::ReloadPending> reload_pending;
-  std::vector<CheckStaleNode> stale_nodes;
-  std::optional<bool> cluster_secure;  // set when the cluster source delivered data
+  // The sources' own conditions (an insecure cluster, a stale node), most severe first; file
+  // errors, pending reloads and failed sources have their own lists.
+  std::vector<CheckFinding> findings;
+  std::vector<Table> tables;  // the sources' own sections (cluster nodes)
 };
+
+std::string_view to_string(Condition condition);
 
 // The verdict, worst first:
 //   unknown (3)  a source failed: what was checked is incomplete;
-//   critical (2) a certificate at severity critical, or an insecure cluster;
-//   warning (1)  a certificate at severity warning, an unusable certificate file, a certificate
-//                replaced on disk but not reloaded, a node whose status is older than
-//                node_stale_after;
+//   critical (2) a certificate or a condition at severity critical (an insecure cluster);
+//   warning (1)  a certificate or a condition at severity warning (an unusable certificate file,
+//                a certificate replaced on disk but not reloaded, a stale node);
 //   ok (0)       otherwise (info states such as plan_rotation do not raise the status).
-CheckReport make_check_report(const exporter::Snapshot& snapshot,
-                              std::chrono::seconds node_stale_after);
+// Condition severities come from rules/conditions.hpp, the table the alert rules use.
+CheckReport make_check_report(const state::Snapshot& snapshot);
 
 // First line: "<STATUS>: <summary>" (the plugin's status line), then the tables.
 std::string render_check_table(const CheckReport& report);

@@ -6,6 +6,8 @@
 #include <cctype>
 #include <map>
 
+#include "core/metric_names.hpp"
+#include "rules/conditions.hpp"
 #include "rules/evaluate.hpp"
 
 namespace certwatch::alerting {
@@ -16,13 +18,26 @@ using config::format_duration;
 // The identity labels of METRICS.md: what makes two series the same certificate.
 constexpr std::string_view kIdentity = "source, cert_type, node_id, path, index, user";
 
+// The alert and the severity label of a condition, from the table `check` uses too.
+std::string condition_alert(Condition condition) { return std::string(rules::alert_of(condition)); }
+std::vector<std::pair<std::string, std::string>> condition_labels(Condition condition) {
+  return {{"severity", std::string(to_string(rules::severity_of(condition)))}};
+}
+
+constexpr std::string_view kExporterDownAlert = "CrdbCertExporterDown";
+
 // Alerts that are not certificate states; an action that camel-cases to one of these gets a
 // longer name instead of clashing.
 const std::vector<std::string>& fixed_alert_names() {
-  static const std::vector<std::string> names{"CrdbCertFileUnreadable",    "CrdbCertSourceDown",
-                                              "CrdbCertClusterNodeStale",  "CrdbCertReloadPending",
-                                              "CrdbCertClusterInsecure",   "CrdbCertExporterDown",
-                                              "CrdbCertConfigReloadFailed"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out{std::string(kExporterDownAlert)};
+    for (Condition condition : {Condition::file_error, Condition::source_down,
+                                Condition::node_stale, Condition::reload_pending,
+                                Condition::cluster_insecure, Condition::config_reload_failed}) {
+      out.push_back(condition_alert(condition));
+    }
+    return out;
+  }();
   return names;
 }
 
@@ -131,25 +146,25 @@ std::string quote_label_value(std::string_view value) {
 // runs those sources, so they are aggregated without `instance` and page once.
 std::string state_expr(std::string_view action) {
   const std::string selector = "action=" + quote_label_value(action);
-  const std::string file_state = "crdb_cert_expiry_state{source=\"file\", " + selector + "}";
+  const std::string state(metric::kExpiryState);
+  const std::string not_after(metric::kNotAfter);
+  const std::string file_state = state + "{source=\"file\", " + selector + "}";
   const std::string node_state =
-      "max without (instance) (crdb_cert_expiry_state{source!=\"file\", " + selector + "})";
+      "max without (instance) (" + state + "{source!=\"file\", " + selector + "})";
   if (action == rules::kActionLoadFailed) {
     // No notAfter exists for a certificate that failed to load: the state itself is the value.
     return file_state + "\nor\n" + node_state + "\n";
   }
   // The value is the seconds left before notAfter; for expired, the seconds since.
   const bool since = action == rules::kActionExpired;
-  const auto seconds = [since](const std::string& not_after) {
-    return since ? "(time() - " + not_after + ")" : "(" + not_after + " - time())";
+  const auto seconds = [since](const std::string& value) {
+    return since ? "(time() - " + value + ")" : "(" + value + " - time())";
   };
   const std::string identity(kIdentity);
   return file_state + "\n  * on (job, instance, " + identity + ") group_left ()\n  " +
-         seconds("crdb_cert_not_after_timestamp_seconds{source=\"file\"}") + "\nor\n" + node_state +
-         "\n  * on (job, " + identity + ") group_left ()\n  " +
-         seconds("min by (job, " + identity +
-                 ") (crdb_cert_not_after_timestamp_seconds{source!=\"file\"})") +
-         "\n";
+         seconds(not_after + "{source=\"file\"}") + "\nor\n" + node_state + "\n  * on (job, " +
+         identity + ") group_left ()\n  " +
+         seconds("min by (job, " + identity + ") (" + not_after + "{source!=\"file\"})") + "\n";
 }
 
 class Builder {
@@ -218,8 +233,8 @@ class Builder {
   RuleGroup files() const {
     RuleGroup group{"crdb-certwatch.files", {}};
     group.rules.push_back(alert(
-        "CrdbCertFileUnreadable", "crdb_cert_file_error == 1\n", config_.alerting.file_error_for,
-        {{"severity", "warning"}},
+        condition_alert(Condition::file_error), std::string(metric::kFileError) + " == 1\n",
+        config_.alerting.file_error_for, condition_labels(Condition::file_error),
         "Certificate file {{ $labels.path }} on {{ $labels.instance }} cannot be read",
         "crdb-certwatch on {{ $labels.instance }} cannot use {{ $labels.path }} (reason: {{ "
         "$labels.reason }}), so its expiry is not watched. Fix the file or its permissions, or "
@@ -231,10 +246,10 @@ class Builder {
     const auto& a = config_.alerting;
     RuleGroup group{"crdb-certwatch.cluster", {}};
     group.rules.push_back(alert(
-        "CrdbCertClusterNodeStale",
-        "time() - max without (instance) (crdb_cert_cluster_node_updated_timestamp_seconds)\n  > " +
+        condition_alert(Condition::node_stale),
+        "time() - max without (instance) (" + std::string(metric::kClusterNodeUpdated) + ")\n  > " +
             std::to_string(a.node_stale_after.count()) + "\n",
-        std::chrono::seconds{0}, {{"severity", "warning"}},
+        std::chrono::seconds{0}, condition_labels(Condition::node_stale),
         "CockroachDB node {{ $labels.node_id }} has not reported its status for {{ $value | "
         "humanizeDuration }}",
         "kv_node_status.updated_at of node {{ $labels.node_id }} is {{ $value | humanizeDuration "
@@ -242,17 +257,18 @@ class Builder {
             format_duration(a.node_stale_after) +
             "): the node is down or partitioned, and its certificate numbers are stale."));
     group.rules.push_back(alert(
-        "CrdbCertReloadPending", "crdb_cert_reload_pending == 1\n", a.reload_pending_for,
-        {{"severity", "warning"}},
+        condition_alert(Condition::reload_pending), std::string(metric::kReloadPending) + " == 1\n",
+        a.reload_pending_for, condition_labels(Condition::reload_pending),
         "Node {{ $labels.node_id }} has not loaded the new {{ $labels.cert_type }} certificate",
         "{{ $labels.path }} on {{ $labels.instance }} differs from the certificate node {{ "
         "$labels.node_id }} reports it has loaded. CockroachDB reloads certificates only on "
         "SIGHUP: run pkill -SIGHUP -x cockroach on that host and check the node's log."));
     group.rules.push_back(alert(
-        "CrdbCertClusterInsecure",
+        condition_alert(Condition::cluster_insecure),
         // min: one daemon seeing an insecure cluster is enough; without instance: page once.
-        "min without (instance) (crdb_cert_cluster_secure) == 0\n", a.insecure_for,
-        {{"severity", "critical"}}, "The CockroachDB cluster runs in insecure mode",
+        "min without (instance) (" + std::string(metric::kClusterSecure) + ") == 0\n",
+        a.insecure_for, condition_labels(Condition::cluster_insecure),
+        "The CockroachDB cluster runs in insecure mode",
         "No node reports certificate metrics: the cluster runs without TLS and authentication "
         "(--insecure), or its version predates the metrics. No certificate expiry can be "
         "watched from the cluster side."));
@@ -264,14 +280,14 @@ class Builder {
     const std::string job = "job=" + quote_label_value(a.job);
     RuleGroup group{"crdb-certwatch.exporter", {}};
     group.rules.push_back(alert(
-        "CrdbCertSourceDown", "crdb_cert_source_up == 0\n", a.source_down_for,
-        {{"severity", "warning"}},
+        condition_alert(Condition::source_down), std::string(metric::kSourceUp) + " == 0\n",
+        a.source_down_for, condition_labels(Condition::source_down),
         "crdb-certwatch on {{ $labels.instance }} cannot poll its {{ $labels.source }} source",
         "The last poll of the {{ $labels.source }} source on {{ $labels.instance }} failed (see "
         "crdb_cert_source_errors_total for the reason and the daemon's log). Certificates of this "
         "source are served from the last good poll and may be stale."));
     group.rules.push_back(alert(
-        "CrdbCertExporterDown", "up{" + job + "} == 0\nor\nabsent(up{" + job + "})\n",
+        std::string(kExporterDownAlert), "up{" + job + "} == 0\nor\nabsent(up{" + job + "})\n",
         a.exporter_down_for, {{"severity", "warning"}},
         "crdb-certwatch {{ if $labels.instance }}on {{ $labels.instance }} {{ end }}is down or "
         "not scraped",
@@ -279,8 +295,9 @@ class Builder {
             "{{ if $labels.instance }}, instance {{ $labels.instance }}{{ end }}), or no target of "
             "that job exists. Certificate expiry is not watched until it is back."));
     group.rules.push_back(alert(
-        "CrdbCertConfigReloadFailed", "crdb_cert_config_last_reload_successful == 0\n",
-        std::chrono::seconds{0}, {{"severity", "warning"}},
+        condition_alert(Condition::config_reload_failed),
+        std::string(metric::kConfigReloadSuccessful) + " == 0\n", std::chrono::seconds{0},
+        condition_labels(Condition::config_reload_failed),
         "crdb-certwatch on {{ $labels.instance }} rejected its new configuration",
         "The last configuration reload on {{ $labels.instance }} failed; the previous "
         "configuration stays in force. Run crdb-certwatch --config.check and fix the errors it "

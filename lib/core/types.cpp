@@ -71,16 +71,24 @@ std::optional<Severity> severity_from_string(std::string_view label) {
   return std::nullopt;
 }
 
-std::string_view to_string(SourceKind kind) {
-  switch (kind) {
-    case SourceKind::file:
-      return "file";
-    case SourceKind::cluster:
-      return "cluster";
-    case SourceKind::probe:
-      return "probe";
+std::string_view to_string(ErrorReason reason) {
+  switch (reason) {
+    case ErrorReason::connect_failed:
+      return "connect_failed";
+    case ErrorReason::auth_failed:
+      return "auth_failed";
+    case ErrorReason::permission_denied:
+      return "permission_denied";
+    case ErrorReason::query_failed:
+      return "query_failed";
+    case ErrorReason::timeout:
+      return "timeout";
+    case ErrorReason::bad_config:
+      return "bad_config";
+    case ErrorReason::internal_error:
+      return "internal_error";
   }
-  return "file";
+  return "internal_error";
 }
 
 std::string_view to_string(FileErrorReason reason) {

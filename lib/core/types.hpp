@@ -35,9 +35,10 @@ enum class Severity { none = 0, info = 1, warning = 2, critical = 3 };
 std::string_view to_string(Severity severity);
 std::optional<Severity> severity_from_string(std::string_view label);
 
-// The `source` label values of METRICS.md.
-enum class SourceKind { file, cluster, probe };
-std::string_view to_string(SourceKind kind);
+// The `source` label values of METRICS.md that cross-checks compare (a source may use others).
+inline constexpr std::string_view kSourceFile = "file";
+inline constexpr std::string_view kSourceCluster = "cluster";
+inline constexpr std::string_view kSourceProbe = "probe";
 
 // The fields of one parsed X.509 certificate that the daemon reports.
 struct CertificateFacts {
@@ -57,7 +58,7 @@ struct CertificateFacts {
 // The identity label set every per-certificate series carries (METRICS.md); empty where a label
 // does not apply.
 struct CertIdentity {
-  SourceKind source = SourceKind::file;
+  std::string source{kSourceFile};
   CertType cert_type = CertType::other;
   std::string node_id;
   std::string path;
@@ -75,6 +76,9 @@ struct CertObservation {
   std::optional<std::int64_t> not_after;  // always set unless load_failed
   std::optional<std::int64_t> not_before;
   bool load_failed = false;  // cluster: the node reports 0 for a required type
+  // Cluster: reported by the node this daemon runs beside, so it can be compared with the files
+  // on this host (a certificate replaced on disk but not reloaded).
+  bool local_node = false;
 
   friend bool operator==(const CertObservation&, const CertObservation&) = default;
 };
@@ -91,10 +95,33 @@ enum class FileErrorReason {
 };
 std::string_view to_string(FileErrorReason reason);
 
+// Why a source's poll failed: the `reason` label of crdb_cert_source_errors_total.
+enum class ErrorReason {
+  connect_failed,
+  auth_failed,
+  permission_denied,
+  query_failed,
+  timeout,
+  bad_config,
+  internal_error,
+};
+std::string_view to_string(ErrorReason reason);
+
+// A failed poll: the reason for the counter and a message for logs and the status page (never a
+// secret).
+struct SourceError {
+  ErrorReason reason = ErrorReason::internal_error;
+  std::string message;
+
+  friend bool operator==(const SourceError&, const SourceError&) = default;
+};
+
 struct FileError {
   std::string path;
   FileErrorReason reason = FileErrorReason::read_error;
   std::string detail;  // for logs and the status page, never a label
+
+  friend bool operator==(const FileError&, const FileError&) = default;
 };
 
 }  // namespace certwatch

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <sstream>
 
-#include "exporter/snapshot.hpp"
+#include "core/metric_names.hpp"
+#include "exporter/compress.hpp"
+#include "state/snapshot.hpp"
 
 namespace certwatch::exporter {
 namespace {
@@ -20,13 +22,12 @@ constexpr std::string_view kCached =
     " Cached from the last successful poll of its source; while a source is down its last good "
     "data stays (see crdb_cert_source_up).";
 
+using state::Snapshot;
+
 Labels identity_labels(const CertIdentity& id) {
-  return {{"source", std::string(to_string(id.source))},
-          {"cert_type", std::string(to_string(id.cert_type))},
-          {"node_id", id.node_id},
-          {"path", id.path},
-          {"index", id.index},
-          {"user", id.user}};
+  return {{"source", id.source},   {"cert_type", std::string(to_string(id.cert_type))},
+          {"node_id", id.node_id}, {"path", id.path},
+          {"index", id.index},     {"user", id.user}};
 }
 
 ClientMetric gauge(Labels labels, double value) {
@@ -43,18 +44,34 @@ ClientMetric counter(Labels labels, double value) {
   return metric;
 }
 
-MetricFamily family(std::string name, std::string_view help, MetricType type = MetricType::Gauge,
-                    bool cached = false) {
+MetricFamily family(std::string_view name, std::string_view help,
+                    MetricType type = MetricType::Gauge, bool cached = false) {
   std::string text(help);
   if (cached) text += kCached;
-  return MetricFamily{std::move(name), std::move(text), type, {}};
+  return MetricFamily{std::string(name), std::move(text), type, {}};
+}
+
+// A source's own family, in prometheus-cpp's model.
+MetricFamily from_source(const Family& source) {
+  const bool is_counter = source.type == Family::Type::counter;
+  MetricFamily out = family(source.name, source.help,
+                            is_counter ? MetricType::Counter : MetricType::Gauge, source.cached);
+  out.metric.reserve(source.series.size());
+  for (const Series& series : source.series) {
+    Labels labels;
+    labels.reserve(series.labels.size());
+    for (const auto& [name, value] : series.labels) labels.push_back({name, value});
+    out.metric.push_back(is_counter ? counter(std::move(labels), series.value)
+                                    : gauge(std::move(labels), series.value));
+  }
+  return out;
 }
 
 // Writes families into one text exposition as they are made; a family without series says
 // nothing and is left out.
-class Exposition {
+class TextWriter {
  public:
-  Exposition(std::string_view prefix, std::size_t expected_size) {
+  TextWriter(std::string_view prefix, std::size_t expected_size) {
     std::string buffer;
     buffer.reserve(std::max(expected_size, prefix.size()) + 4096);
     buffer.append(prefix);
@@ -79,11 +96,10 @@ class Exposition {
 };
 
 // One family at a time: each holds one series per certificate.
-void add_certificate_families(const Snapshot& s, Exposition& out) {
+void add_certificate_families(const Snapshot& s, TextWriter& out) {
   {
-    auto not_after =
-        family("crdb_cert_not_after_timestamp_seconds",
-               "Certificate notAfter (expiry) as unix seconds.", MetricType::Gauge, true);
+    auto not_after = family(metric::kNotAfter, "Certificate notAfter (expiry) as unix seconds.",
+                            MetricType::Gauge, true);
     for (const CertObservation* cert : s.certificates) {
       if (cert->not_after && !cert->load_failed) {
         not_after.metric.push_back(
@@ -93,7 +109,7 @@ void add_certificate_families(const Snapshot& s, Exposition& out) {
     out.add(std::move(not_after));
   }
   {
-    auto not_before = family("crdb_cert_not_before_timestamp_seconds",
+    auto not_before = family(metric::kNotBefore,
                              "Certificate notBefore as unix seconds (file and probe sources).",
                              MetricType::Gauge, true);
     for (const CertObservation* cert : s.certificates) {
@@ -105,7 +121,7 @@ void add_certificate_families(const Snapshot& s, Exposition& out) {
     out.add(std::move(not_before));
   }
   {
-    auto info = family("crdb_cert_info",
+    auto info = family(metric::kInfo,
                        "Certificate identity: subject and issuer CN, serial (lowercase hex), "
                        "SHA-256 fingerprint, CA flag. Always 1.",
                        MetricType::Gauge, true);
@@ -122,7 +138,7 @@ void add_certificate_families(const Snapshot& s, Exposition& out) {
     out.add(std::move(info));
   }
   {
-    auto state = family("crdb_cert_expiry_state",
+    auto state = family(metric::kExpiryState,
                         "Current state of each certificate under the rotation rules: exactly one "
                         "series per certificate, always 1; the action and severity labels say "
                         "what to do. Evaluated at the last poll.",
@@ -137,28 +153,10 @@ void add_certificate_families(const Snapshot& s, Exposition& out) {
   }
 }
 
-void add_cluster_families(const Snapshot& s, Exposition& out) {
-  if (!s.cluster) return;
-  auto node_info = family("crdb_cert_cluster_node_info",
-                          "One series per row of crdb_internal.kv_node_status. Always 1.",
-                          MetricType::Gauge, true);
-  auto updated =
-      family("crdb_cert_cluster_node_updated_timestamp_seconds",
-             "When the node last reported its status (kv_node_status.updated_at); an old "
-             "value means the node is down and its numbers are stale.",
-             MetricType::Gauge, true);
-  for (const sources::NodeInfo& node : s.cluster->nodes) {
-    node_info.metric.push_back(gauge({{"node_id", node.node_id},
-                                      {"address", node.address},
-                                      {"server_version", node.server_version}},
-                                     1));
-    updated.metric.push_back(gauge({{"node_id", node.node_id}}, node.updated_at));
-  }
-  auto secure = family("crdb_cert_cluster_secure",
-                       "1 when nodes report certificate metrics, 0 when none do (insecure mode).",
-                       MetricType::Gauge, true);
-  secure.metric.push_back(gauge({}, s.cluster->secure ? 1 : 0));
-  auto pending = family("crdb_cert_reload_pending",
+// The sources' own families, then the cross-checks between sources.
+void add_source_families(const Snapshot& s, TextWriter& out) {
+  for (const Family& source_family : s.families) out.add(from_source(source_family));
+  auto pending = family(metric::kReloadPending,
                         "1 when the local node's certificate on disk differs from what the node "
                         "reports it has loaded: replaced on disk, not reloaded. Send SIGHUP to the "
                         "cockroach process. Absent otherwise.",
@@ -169,11 +167,11 @@ void add_cluster_families(const Snapshot& s, Exposition& out) {
                                     {"path", p.path}},
                                    1));
   }
-  for (auto* f : {&node_info, &updated, &secure, &pending}) out.add(std::move(*f));
+  out.add(std::move(pending));
 }
 
-void add_file_error_family(const Snapshot& s, Exposition& out) {
-  auto errors = family("crdb_cert_file_error",
+void add_file_error_family(const Snapshot& s, TextWriter& out) {
+  auto errors = family(metric::kFileError,
                        "1 per certificate file that could not be used in the last poll, by reason.",
                        MetricType::Gauge, true);
   for (const FileError* error : s.file_errors) {
@@ -183,34 +181,34 @@ void add_file_error_family(const Snapshot& s, Exposition& out) {
   out.add(std::move(errors));
 }
 
-void add_exporter_families(const Snapshot& s, Exposition& out) {
-  auto up = family("crdb_cert_source_up", "1 when the last poll of the source succeeded.");
-  auto last_success = family("crdb_cert_source_last_success_timestamp_seconds",
-                             "Unix time of the last successful poll of the source.");
-  auto duration =
-      family("crdb_cert_source_duration_seconds", "How long the last poll of the source took.");
-  auto errors = family("crdb_cert_source_errors_total", "Failed polls of the source, by reason.",
-                       MetricType::Counter);
-  for (const SourceHealth& h : s.health) {
-    const std::string source(to_string(h.kind));
+void add_exporter_families(const Snapshot& s, TextWriter& out) {
+  auto up = family(metric::kSourceUp, "1 when the last poll of the source succeeded.");
+  auto last_success =
+      family(metric::kSourceLastSuccess, "Unix time of the last successful poll of the source.");
+  auto duration = family(metric::kSourceDuration, "How long the last poll of the source took.");
+  auto errors =
+      family(metric::kSourceErrors, "Failed polls of the source, by reason.", MetricType::Counter);
+  for (const state::SourceHealth& h : s.health) {
+    const std::string& source = h.source;
     up.metric.push_back(gauge({{"source", source}}, h.up ? 1 : 0));
     if (h.last_success > 0)
       last_success.metric.push_back(gauge({{"source", source}}, h.last_success));
     if (h.polled) duration.metric.push_back(gauge({{"source", source}}, h.last_duration));
     for (const auto& [reason, count] : h.errors_total) {
       errors.metric.push_back(
-          counter({{"source", source}, {"reason", reason}}, static_cast<double>(count)));
+          counter({{"source", source}, {"reason", std::string(to_string(reason))}},
+                  static_cast<double>(count)));
     }
   }
   auto reload_ok =
-      family("crdb_cert_config_last_reload_successful",
+      family(metric::kConfigReloadSuccessful,
              "0 after a rejected configuration reload (the old config stays in force).");
   reload_ok.metric.push_back(gauge({}, s.config_reload_ok ? 1 : 0));
-  auto reload_at = family("crdb_cert_config_last_reload_success_timestamp_seconds",
+  auto reload_at = family(metric::kConfigReloadTimestamp,
                           "Unix time of the last successful configuration load.");
   reload_at.metric.push_back(gauge({}, s.config_reload_success_at));
   auto build =
-      family("crdb_cert_exporter_build_info",
+      family(metric::kBuildInfo,
              "Version, git revision and OpenSSL version of the running exporter. Always 1.");
   build.metric.push_back(gauge({{"version", s.build.version},
                                 {"revision", s.build.revision},
@@ -226,15 +224,49 @@ void add_exporter_families(const Snapshot& s, Exposition& out) {
 RenderedText render_metrics(const Snapshot& snapshot,
                             std::optional<std::string_view> certificate_text) {
   // About 900 bytes per certificate (four series); reserving once avoids regrowing the text.
-  Exposition out(certificate_text.value_or(""), snapshot.certificates.size() * 1024 + 16 * 1024);
+  TextWriter out(certificate_text.value_or(""), snapshot.certificates.size() * 1024 + 16 * 1024);
   if (!certificate_text) add_certificate_families(snapshot, out);
   RenderedText rendered;
   rendered.certificate_text_size = out.size();
-  add_cluster_families(snapshot, out);
+  add_source_families(snapshot, out);
   add_file_error_family(snapshot, out);
   add_exporter_families(snapshot, out);
   rendered.text = std::move(out).take();
   return rendered;
+}
+
+const std::string& Exposition::gzip() const {
+  std::call_once(gzip_once_, [this] { gzip_ = gzip_compress(text); });
+  return gzip_;
+}
+
+namespace {
+
+// Whether `previous` exported exactly these certificates in exactly these states, so its
+// per-certificate text is this snapshot's too.
+bool same_certificates(const Snapshot& next, const Snapshot& previous) {
+  if (next.states != previous.states) return false;
+  return std::equal(
+      next.certificates.begin(), next.certificates.end(), previous.certificates.begin(),
+      previous.certificates.end(),
+      [](const CertObservation* a, const CertObservation* b) { return a == b || *a == *b; });
+}
+
+}  // namespace
+
+std::shared_ptr<const Exposition> make_exposition(std::shared_ptr<const Snapshot> snapshot,
+                                                  const Exposition* previous) {
+  auto exposition = std::make_shared<Exposition>();
+  std::optional<std::string_view> reusable;
+  if (previous != nullptr && previous->snapshot &&
+      same_certificates(*snapshot, *previous->snapshot)) {
+    reusable = std::string_view(previous->text).substr(0, previous->certificate_text_size);
+  }
+  RenderedText rendered = render_metrics(*snapshot, reusable);
+  exposition->text = std::move(rendered.text);
+  exposition->certificate_text_size = rendered.certificate_text_size;
+  exposition->snapshot = std::move(snapshot);
+  return exposition;
 }
 
 }  // namespace certwatch::exporter

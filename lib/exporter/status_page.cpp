@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/text.hpp"
+#include "rules/conditions.hpp"
 
 namespace certwatch::exporter {
 namespace {
@@ -131,9 +132,38 @@ border:1px dashed var(--line);border-radius:6px}
 footer{color:var(--muted);font-size:12px;margin-top:26px}
 )";
 
+// A source's own section: its title and rows; times show as ages, with the timestamp on hover.
+std::string render_table(const Table& table, double now) {
+  std::string html = "<h2>" + escape_html(table.title) + "</h2>\n<table><tr>";
+  for (const std::string& column : table.columns) html += "<th>" + escape_html(column) + "</th>";
+  html += "</tr>\n";
+  for (const auto& row : table.rows) {
+    html += "<tr>";
+    for (const Cell& cell : row) {
+      if (cell.time) {
+        html += "<td title=\"" + format_time(*cell.time) + "\">" + format_age(*cell.time, now);
+      } else {
+        html += std::string(cell.mono ? "<td class=\"mono\">" : "<td>") + escape_html(cell.text);
+      }
+      if (!cell.note.empty()) {
+        html += " <span class=\"muted\">" + escape_html(cell.note) + "</span>";
+      }
+      html += "</td>";
+    }
+    html += "</tr>\n";
+  }
+  return html + "</table>\n";
+}
+
+// Conditions the page shows in sections of their own; the others become notices.
+bool shown_elsewhere(Condition condition) {
+  return condition == Condition::file_error || condition == Condition::reload_pending ||
+         condition == Condition::source_down || condition == Condition::config_reload_failed;
+}
+
 }  // namespace
 
-std::string render_status_page(const Snapshot& s, const std::string& telemetry_path) {
+std::string render_status_page(const state::Snapshot& s, const std::string& telemetry_path) {
   const double now = s.generated_at;
   std::string html;
   html.reserve(8192 + s.certificates.size() * 600);
@@ -167,7 +197,7 @@ std::string render_status_page(const Snapshot& s, const std::string& telemetry_p
             "</span></div>";
   }
   std::size_t sources_down = 0;
-  for (const SourceHealth& h : s.health) sources_down += h.polled && !h.up ? 1 : 0;
+  for (const state::SourceHealth& h : s.health) sources_down += h.polled && !h.up ? 1 : 0;
   html += std::string("<div class=\"tile ") + (s.file_errors.empty() ? "zero" : "warn") + "\"><b>" +
           std::to_string(s.file_errors.size()) +
           "</b><span>unreadable files</span></div><div class=\"tile " +
@@ -237,10 +267,10 @@ std::string render_status_page(const Snapshot& s, const std::string& telemetry_p
         html += "<td colspan=\"2\" class=\"left crit\">node could not load it</td>";
       }
       html += "<td>" + std::string(to_string(cert.id.cert_type)) + "</td><td>" +
-              std::string(to_string(cert.id.source)) + "</td><td class=\"mono\">" +
-              escape_html(where) + "</td><td>" +
-              escape_html(cert.facts ? cert.facts->subject_cn : "") + "</td><td class=\"muted\">" +
-              escape_html(cert.facts ? cert.facts->issuer_cn : "") + "</td></tr>\n";
+              escape_html(cert.id.source) + "</td><td class=\"mono\">" + escape_html(where) +
+              "</td><td>" + escape_html(cert.facts ? cert.facts->subject_cn : "") +
+              "</td><td class=\"muted\">" + escape_html(cert.facts ? cert.facts->issuer_cn : "") +
+              "</td></tr>\n";
     }
     html += "</table>\n";
   }
@@ -262,41 +292,28 @@ std::string render_status_page(const Snapshot& s, const std::string& telemetry_p
   html +=
       "<h2>Sources</h2>\n<table><tr><th>Source</th><th>Status</th><th>Last poll</th>"
       "<th>Last success</th><th>Duration</th><th>Errors</th><th>Last error</th></tr>\n";
-  for (const SourceHealth& h : s.health) {
+  for (const state::SourceHealth& h : s.health) {
     const char* css = !h.polled ? "info" : h.up ? "ok" : "crit";
     const char* status = !h.polled ? "pending" : h.up ? "up" : "down";
     char duration[32];
     std::snprintf(duration, sizeof duration, "%.3f s", h.last_duration);
     std::uint64_t errors = 0;
     for (const auto& [reason, n] : h.errors_total) errors += n;
-    html += std::string("<tr class=\"") + css + "\"><td>" + std::string(to_string(h.kind)) +
+    html += std::string("<tr class=\"") + css + "\"><td>" + escape_html(h.source) +
             "</td><td><span class=\"badge " + css + "\">" + status + "</span></td><td title=\"" +
             format_time(h.last_poll) + "\">" + format_age(h.last_poll, now) + "</td><td title=\"" +
             format_time(h.last_success) + "\">" + format_age(h.last_success, now) + "</td><td>" +
             duration + "</td><td>" + std::to_string(errors) + "</td><td>" +
-            escape_html(h.last_error) + "</td></tr>\n";
+            escape_html(h.last_error ? h.last_error->message : "") + "</td></tr>\n";
   }
   html += "</table>\n";
 
-  if (s.cluster) {
-    html +=
-        "<h2>Cluster nodes</h2>\n<table><tr><th>Node</th><th>Address</th><th>Version</th>"
-        "<th>Last status update</th></tr>\n";
-    for (const sources::NodeInfo& node : s.cluster->nodes) {
-      html +=
-          "<tr><td>" + escape_html(node.node_id) +
-          (node.node_id == s.cluster->local_node_id ? " <span class=\"muted\">(this host)</span>"
-                                                    : "") +
-          "</td><td class=\"mono\">" + escape_html(node.address) + "</td><td>" +
-          escape_html(node.server_version) + "</td><td title=\"" + format_time(node.updated_at) +
-          "\">" + format_age(node.updated_at, now) + "</td></tr>\n";
-    }
-    html += "</table>\n";
-    if (!s.cluster->secure) {
-      html +=
-          "<div class=\"notice crit\">The cluster is insecure: no node reports "
-          "certificates.</div>\n";
-    }
+  for (const Table& table : s.tables) html += render_table(table, now);
+  for (const Finding& finding : s.findings) {
+    if (shown_elsewhere(finding.condition)) continue;
+    html += std::string("<div class=\"notice ") +
+            severity_class(rules::severity_of(finding.condition)) + "\">" +
+            escape_html(finding.message) + "</div>\n";
   }
   html +=
       "<footer>Thresholds and actions come from the <code>rules</code> of the configuration; "

@@ -3,10 +3,10 @@
 
 #include <string>
 
-#include "exporter/snapshot.hpp"
+#include "state/snapshot.hpp"
 
 namespace certwatch::exporter {
 
-std::string render_status_page(const Snapshot& snapshot, const std::string& telemetry_path);
+std::string render_status_page(const state::Snapshot& snapshot, const std::string& telemetry_path);
 
 }  // namespace certwatch::exporter

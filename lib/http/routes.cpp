@@ -16,34 +16,35 @@ Response make_response(http::status status, std::string content_type, std::strin
 
 }  // namespace
 
-Handler make_web_handler(WebOptions options, SnapshotProvider snapshot) {
-  return [options = std::move(options), snapshot = std::move(snapshot)](const Request& req) {
+Handler make_web_handler(WebOptions options, ExpositionProvider exposition) {
+  return [options = std::move(options), exposition = std::move(exposition)](const Request& req) {
     std::string_view target(req.target().data(), req.target().size());
     if (const auto q = target.find('?'); q != std::string_view::npos) target = target.substr(0, q);
-    const auto current = snapshot();
+    const auto current = exposition();
     if (target == options.telemetry_path) {
       const auto encoding = req.find(http::field::accept_encoding);
       const bool gzip = encoding != req.end() &&
                         exporter::accepts_gzip(
                             std::string_view(encoding->value().data(), encoding->value().size())) &&
-                        !current->metrics_gzip().empty();
-      // The body points into the snapshot, which the response keeps alive until it is written.
+                        !current->gzip().empty();
+      // The body points into the exposition, which the response keeps alive until it is written.
       Response res =
           make_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", "");
-      res.body() = SharedText(current, gzip ? current->metrics_gzip() : current->metrics_text);
+      res.body() = SharedText(current, gzip ? current->gzip() : current->text);
       res.set(http::field::vary, "Accept-Encoding");
       if (gzip) res.set(http::field::content_encoding, "gzip");
       return res;
     }
     if (target == "/") {
-      return make_response(http::status::ok, "text/html; charset=utf-8",
-                           exporter::render_status_page(*current, options.telemetry_path));
+      return make_response(
+          http::status::ok, "text/html; charset=utf-8",
+          exporter::render_status_page(*current->snapshot, options.telemetry_path));
     }
     if (target == "/-/healthy") {
       return make_response(http::status::ok, "text/plain; charset=utf-8", "Healthy\n");
     }
     if (target == "/-/ready") {
-      if (current->ready()) {
+      if (current->snapshot->ready()) {
         return make_response(http::status::ok, "text/plain; charset=utf-8", "Ready\n");
       }
       return make_response(http::status::service_unavailable, "text/plain; charset=utf-8",

@@ -5,18 +5,19 @@
 #include <memory>
 #include <string>
 
-#include "exporter/snapshot.hpp"
+#include "exporter/metrics.hpp"
 #include "http/http_server.hpp"
 
 namespace certwatch::web {
 
-using SnapshotProvider = std::function<std::shared_ptr<const exporter::Snapshot>()>;
+// The exposition being served now (never null); each request reads it once.
+using ExpositionProvider = std::function<std::shared_ptr<const exporter::Exposition>()>;
 
 struct WebOptions {
   std::string telemetry_path = "/metrics";
 };
 
 // Routes: telemetry path, "/" (status page), "/-/healthy", "/-/ready"; 404 otherwise.
-Handler make_web_handler(WebOptions options, SnapshotProvider snapshot);
+Handler make_web_handler(WebOptions options, ExpositionProvider exposition);
 
 }  // namespace certwatch::web

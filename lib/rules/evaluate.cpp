@@ -58,24 +58,22 @@ CertState evaluate(const CertObservation& cert, const std::vector<Rule>& rules, 
   return {std::string(best.action), best.severity};
 }
 
-std::vector<ReloadPending> find_reload_pending(std::span<const CertObservation> file_certs,
-                                               std::span<const CertObservation> cluster_certs,
-                                               const std::string& local_node_id) {
+std::vector<ReloadPending> find_reload_pending(
+    std::span<const CertObservation* const> certificates) {
   std::vector<ReloadPending> pending;
-  if (local_node_id.empty()) return pending;
-  for (const CertObservation& file : file_certs) {
-    if (file.id.source != SourceKind::file || file.id.index != "0" || !file.not_after ||
-        !is_reloadable_file(file)) {
+  for (const CertObservation* file : certificates) {
+    if (file->id.source != kSourceFile || file->id.index != "0" || !file->not_after ||
+        !is_reloadable_file(*file)) {
       continue;
     }
-    for (const CertObservation& loaded : cluster_certs) {
-      if (loaded.id.source != SourceKind::cluster || loaded.id.node_id != local_node_id ||
-          loaded.id.cert_type != file.id.cert_type || !loaded.not_after) {
+    for (const CertObservation* loaded : certificates) {
+      if (!loaded->local_node || loaded->id.source != kSourceCluster ||
+          loaded->id.cert_type != file->id.cert_type || !loaded->not_after) {
         continue;
       }
-      if (std::llabs(*loaded.not_after - *file.not_after) > 1) {
-        pending.push_back(
-            {local_node_id, file.id.cert_type, file.id.path, *file.not_after, *loaded.not_after});
+      if (std::llabs(*loaded->not_after - *file->not_after) > 1) {
+        pending.push_back({loaded->id.node_id, file->id.cert_type, file->id.path, *file->not_after,
+                           *loaded->not_after});
       }
     }
   }

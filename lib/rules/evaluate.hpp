@@ -42,11 +42,11 @@ struct ReloadPending {
   friend bool operator==(const ReloadPending&, const ReloadPending&) = default;
 };
 
-// Compares the first certificate (index 0) of the local node's CockroachDB files (node.crt,
-// ca.crt, ui.crt, ca-client.crt, ca-ui.crt, client.node.crt) with what `local_node_id` reports in
-// `cluster_certs`. A notAfter difference of more than one second is a pending reload.
-std::vector<ReloadPending> find_reload_pending(std::span<const CertObservation> file_certs,
-                                               std::span<const CertObservation> cluster_certs,
-                                               const std::string& local_node_id);
+// Compares the first certificate (index 0) of this host's CockroachDB files (node.crt, ca.crt,
+// ui.crt, ca-client.crt, ca-ui.crt, client.node.crt) with what the local node (cluster
+// observations marked `local_node`) reports it has loaded. A notAfter difference of more than one
+// second is a pending reload.
+std::vector<ReloadPending> find_reload_pending(
+    std::span<const CertObservation* const> certificates);
 
 }  // namespace certwatch::rules

@@ -18,6 +18,8 @@
 #include <set>
 #include <utility>
 
+#include "core/metric_names.hpp"
+
 namespace certwatch::sources {
 namespace {
 
@@ -240,10 +242,11 @@ LocalNodeDetection detect_local_node(const std::vector<NodeInfo>& nodes, const H
 
 PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
                                  const std::optional<std::string>& configured_local_node_id,
-                                 const std::function<HostIdentity()>& host) {
+                                 const std::function<HostIdentity()>& host,
+                                 std::chrono::seconds node_stale_after) {
   PollResult result;
-  result.kind = SourceKind::cluster;
-  ClusterFacts facts;
+  auto facts = std::make_shared<ClusterFacts>();
+  facts->node_stale_after = node_stale_after;
   for (const auto& row : rows) {
     NodeInfo node{row.node_id, row.address, row.server_version, 0};
     if (row.updated_at) {
@@ -252,18 +255,18 @@ PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
       const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), updated_at);
       if (error == std::errc{} && std::isfinite(updated_at)) node.updated_at = updated_at;
     }
-    facts.nodes.push_back(std::move(node));
+    facts->nodes.push_back(std::move(node));
 
     for (std::size_t i = 0; i < kClusterCertMetrics.size(); ++i) {
       const auto& reported = row.expirations[i];
       if (!reported) continue;  // not registered: insecure mode or an older version
       // Any reported key, even 0, means the node runs with certificate metrics: secure mode.
-      facts.secure = true;
+      facts->secure = true;
       const auto not_after = parse_unix_seconds(*reported);
       if (!not_after) continue;
       const auto& metric = kClusterCertMetrics[i];
       CertObservation observation;
-      observation.id.source = SourceKind::cluster;
+      observation.id.source = std::string(kSourceCluster);
       observation.id.cert_type = metric.cert_type;
       observation.id.node_id = row.node_id;
       if (*not_after > 0) {
@@ -278,22 +281,26 @@ PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
   }
 
   if (configured_local_node_id) {
-    facts.local_node_id = *configured_local_node_id;
-    const bool listed = std::any_of(facts.nodes.begin(), facts.nodes.end(), [&](const auto& n) {
+    facts->local_node_id = *configured_local_node_id;
+    const bool listed = std::any_of(facts->nodes.begin(), facts->nodes.end(), [&](const auto& n) {
       return n.node_id == *configured_local_node_id;
     });
     if (!listed) {
-      facts.local_node_note =
+      facts->local_node_note =
           "the configured local_node_id " + *configured_local_node_id + " is not among the nodes";
     }
-  } else if (facts.nodes.empty()) {
-    facts.local_node_note = "the cluster reported no nodes";
+  } else if (facts->nodes.empty()) {
+    facts->local_node_note = "the cluster reported no nodes";
   } else {
-    auto detection = detect_local_node(facts.nodes, host ? host() : HostIdentity{});
-    facts.local_node_id = std::move(detection.node_id);
-    facts.local_node_note = std::move(detection.note);
+    auto detection = detect_local_node(facts->nodes, host ? host() : HostIdentity{});
+    facts->local_node_id = std::move(detection.node_id);
+    facts->local_node_note = std::move(detection.note);
   }
-  result.cluster = std::move(facts);
+  for (CertObservation& observation : result.certificates) {
+    observation.local_node =
+        !facts->local_node_id.empty() && observation.id.node_id == facts->local_node_id;
+  }
+  result.facts = std::move(facts);
   return result;
 }
 
@@ -336,35 +343,35 @@ ConninfoResult build_conninfo(const std::string& dsn, std::chrono::seconds conne
   return {std::move(conninfo), {}};
 }
 
-std::string_view classify_connect_error(std::string_view message) {
+ErrorReason classify_connect_error(std::string_view message) {
   const std::string text = lowercase(message);
-  if (contains(text, "timeout expired") || contains(text, "timed out")) return kReasonTimeout;
+  if (contains(text, "timeout expired") || contains(text, "timed out")) return ErrorReason::timeout;
   if (contains(text, "authentication failed") || contains(text, "no password supplied") ||
       contains(text, "pg_hba.conf") || contains(text, "rejected by configuration") ||
       contains(text, "authentication rejected")) {
-    return kReasonAuthFailed;
+    return ErrorReason::auth_failed;
   }
-  if (contains(text, "permission denied")) return kReasonPermissionDenied;
-  return kReasonConnectFailed;
+  if (contains(text, "permission denied")) return ErrorReason::permission_denied;
+  return ErrorReason::connect_failed;
 }
 
-std::string_view classify_sql_error(std::string_view sqlstate, std::string_view message) {
-  if (sqlstate == "57014") return kReasonTimeout;
-  if (sqlstate == "42501") return kReasonPermissionDenied;
-  if (sqlstate.starts_with("28")) return kReasonAuthFailed;
+ErrorReason classify_sql_error(std::string_view sqlstate, std::string_view message) {
+  if (sqlstate == "57014") return ErrorReason::timeout;
+  if (sqlstate == "42501") return ErrorReason::permission_denied;
+  if (sqlstate.starts_with("28")) return ErrorReason::auth_failed;
   // Connection exceptions and the server shutting down or starting up.
   if (sqlstate.starts_with("08") || sqlstate == "57P01" || sqlstate == "57P02" ||
       sqlstate == "57P03") {
-    return kReasonConnectFailed;
+    return ErrorReason::connect_failed;
   }
   if (sqlstate.empty()) {
     const std::string text = lowercase(message);
-    if (contains(text, "statement timeout")) return kReasonTimeout;
+    if (contains(text, "statement timeout")) return ErrorReason::timeout;
     if (contains(text, "permission denied") || contains(text, "privilege")) {
-      return kReasonPermissionDenied;
+      return ErrorReason::permission_denied;
     }
   }
-  return kReasonQueryFailed;
+  return ErrorReason::query_failed;
 }
 
 std::string scrub_secrets(std::string message) {
@@ -381,17 +388,29 @@ struct ClusterSource::Connection {
 };
 
 ClusterSource::ClusterSource(config::ClusterConfig cfg, ClusterSourceOptions options)
-    : cfg_(std::move(cfg)), options_(std::move(options)), backoff_(options_.initial_backoff) {}
+    : Source(std::string(kSourceCluster)),
+      cfg_(std::move(cfg)),
+      options_(std::move(options)),
+      backoff_(options_.initial_backoff) {}
+
+void ClusterSource::from_config(const config::Config& config,
+                                std::vector<std::shared_ptr<Source>>& out) {
+  if (!config.cluster) return;
+  ClusterSourceOptions options;
+  options.node_stale_after = config.alerting.node_stale_after;
+  out.push_back(std::make_shared<ClusterSource>(*config.cluster, std::move(options)));
+}
+
+bool ClusterSource::same_config(const Source& next) const {
+  const auto* other = dynamic_cast<const ClusterSource*>(&next);
+  return other != nullptr && other->cfg_ == cfg_ &&
+         other->options_.node_stale_after == options_.node_stale_after;
+}
 
 ClusterSource::~ClusterSource() = default;
 
 PollResult ClusterSource::failed(const Failure& failure) const {
-  PollResult result;
-  result.kind = SourceKind::cluster;
-  result.ok = false;
-  result.error_reason = std::string(failure.reason);
-  result.error_message = failure.message;
-  return result;
+  return PollResult::failed(failure.reason, failure.message);
 }
 
 std::optional<ClusterSource::Failure> ClusterSource::connect() {
@@ -399,7 +418,7 @@ std::optional<ClusterSource::Failure> ClusterSource::connect() {
   std::optional<Failure> failure;
   const auto conninfo = build_conninfo(cfg_.dsn, cfg_.connect_timeout, cfg_.statement_timeout);
   if (!conninfo.conninfo) {
-    failure = Failure{kReasonConnectFailed, conninfo.error};
+    failure = Failure{ErrorReason::connect_failed, conninfo.error};
   } else {
     try {
       auto conn = std::make_unique<Connection>(*conninfo.conninfo);
@@ -424,7 +443,7 @@ std::optional<ClusterSource::Failure> ClusterSource::connect() {
       failure = Failure{classify_sql_error(e.sqlstate(), e.what()),
                         "preparing the session: " + clean_message(e.what())};
     } catch (const std::exception& e) {
-      failure = Failure{kReasonConnectFailed, "connecting: " + clean_message(e.what())};
+      failure = Failure{ErrorReason::connect_failed, "connecting: " + clean_message(e.what())};
     }
   }
 
@@ -454,8 +473,9 @@ std::optional<ClusterSource::Failure> ClusterSource::query(std::vector<NodeStatu
       result = tx.exec(node_status_query());
     }
     if (result.columns() != kFixedColumns + kClusterCertMetrics.size()) {
-      return Failure{kReasonQueryFailed, "unexpected column count " +
-                                             std::to_string(result.columns()) + " in the result"};
+      return Failure{
+          ErrorReason::query_failed,
+          "unexpected column count " + std::to_string(result.columns()) + " in the result"};
     }
     rows.reserve(result.size());
     for (const auto& tuple : result) {
@@ -477,14 +497,14 @@ std::optional<ClusterSource::Failure> ClusterSource::query(std::vector<NodeStatu
     return std::nullopt;
   } catch (const pqxx::broken_connection& e) {
     conn_.reset();
-    return Failure{kReasonConnectFailed, "connection lost: " + clean_message(e.what())};
+    return Failure{ErrorReason::connect_failed, "connection lost: " + clean_message(e.what())};
   } catch (const pqxx::sql_error& e) {
     const auto reason = classify_sql_error(e.sqlstate(), e.what());
-    if (reason == kReasonConnectFailed || !conn_->conn.is_open()) conn_.reset();
+    if (reason == ErrorReason::connect_failed || !conn_->conn.is_open()) conn_.reset();
     return Failure{reason, "querying crdb_internal.kv_node_status: " + clean_message(e.what())};
   } catch (const std::exception& e) {
     if (!conn_->conn.is_open()) conn_.reset();
-    return Failure{kReasonQueryFailed,
+    return Failure{ErrorReason::query_failed,
                    "querying crdb_internal.kv_node_status: " + clean_message(e.what())};
   }
 }
@@ -516,7 +536,70 @@ PollResult ClusterSource::poll() {
     failure = query(rows);
   }
   if (failure) return failed(*failure);
-  return interpret_node_status(rows, cfg_.local_node_id, options_.host_identity);
+  return interpret_node_status(rows, cfg_.local_node_id, options_.host_identity,
+                               options_.node_stale_after);
+}
+
+}  // namespace certwatch::sources
+
+namespace certwatch::sources {
+
+std::vector<Family> ClusterFacts::families() const {
+  Family node_info{std::string(metric::kClusterNodeInfo),
+                   "One series per row of crdb_internal.kv_node_status. Always 1."};
+  Family updated{std::string(metric::kClusterNodeUpdated),
+                 "When the node last reported its status (kv_node_status.updated_at); an old "
+                 "value means the node is down and its numbers are stale."};
+  for (const NodeInfo& node : nodes) {
+    node_info.series.push_back({{{"node_id", node.node_id},
+                                 {"address", node.address},
+                                 {"server_version", node.server_version}},
+                                1});
+    updated.series.push_back({{{"node_id", node.node_id}}, node.updated_at});
+  }
+  Family secure_family{std::string(metric::kClusterSecure),
+                       "1 when nodes report certificate metrics, 0 when none do (insecure mode)."};
+  secure_family.series.push_back({{}, secure ? 1.0 : 0.0});
+  return {std::move(node_info), std::move(updated), std::move(secure_family)};
+}
+
+std::vector<Table> ClusterFacts::tables() const {
+  Table table{"Cluster nodes", {"Node", "Address", "Version", "Last status update"}, {}};
+  for (const NodeInfo& node : nodes) {
+    table.rows.push_back(
+        {Cell{node.node_id, {}, false, node.node_id == local_node_id ? "(this host)" : ""},
+         Cell{node.address, {}, true, ""}, Cell{node.server_version, {}, false, ""},
+         Cell{"", node.updated_at, false, ""}});
+  }
+  return {std::move(table)};
+}
+
+std::vector<Finding> ClusterFacts::findings(double now) const {
+  std::vector<Finding> out;
+  if (!secure) {
+    out.push_back({Condition::cluster_insecure, "",
+                   "The cluster is insecure: no node reports certificates."});
+  }
+  for (const NodeInfo& node : nodes) {
+    const double age = now - node.updated_at;
+    if (age > static_cast<double>(node_stale_after.count())) {
+      out.push_back({Condition::node_stale, node.node_id,
+                     "Node " + node.node_id + " has not reported its status for " +
+                         std::to_string(static_cast<std::int64_t>(age)) +
+                         " s: it is down or partitioned, and its numbers are stale."});
+    }
+  }
+  return out;
+}
+
+std::vector<Notice> ClusterFacts::notices() const {
+  // Reload-pending detection needs the local node: say once why it is unknown, or which it is.
+  if (local_node_id.empty()) {
+    return {{"local_node", true,
+             "local node not identified, so reload-pending checks are off: " + local_node_note +
+                 " (set cluster.local_node_id)"}};
+  }
+  return {{"local_node", false, "local node is node " + local_node_id}};
 }
 
 }  // namespace certwatch::sources

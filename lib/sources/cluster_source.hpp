@@ -20,6 +20,33 @@
 
 namespace certwatch::sources {
 
+// One row of crdb_internal.kv_node_status, as much as the daemon needs.
+struct NodeInfo {
+  std::string node_id;
+  std::string address;
+  std::string server_version;
+  double updated_at = 0;  // unix seconds
+};
+
+// What the cluster source knows besides certificates, and how it shows: the node table and
+// series, the insecure-cluster and stale-node findings, which node is this host's.
+class ClusterFacts final : public SourceFacts {
+ public:
+  std::vector<NodeInfo> nodes;
+  bool secure = false;  // at least one node reports certificate metrics
+  // The node this daemon runs beside: from config, or detected by address; empty if unknown.
+  std::string local_node_id;
+  // Why local_node_id is empty (no node or several nodes matched this host); for the log.
+  std::string local_node_note;
+  // A node whose status is older than this is stale (alerting.node_stale_after).
+  std::chrono::seconds node_stale_after{600};
+
+  std::vector<Family> families() const override;
+  std::vector<Table> tables() const override;
+  std::vector<Finding> findings(double now) const override;
+  std::vector<Notice> notices() const override;
+};
+
 // The `security.certificate.expiration.<suffix>` metrics the query extracts, in column order, and
 // the cert_type each maps to (METRICS.md).
 struct ClusterCertMetric {
@@ -82,7 +109,8 @@ std::optional<std::int64_t> parse_unix_seconds(std::string_view text);
 // `host` is only consulted when it is unset.
 PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
                                  const std::optional<std::string>& configured_local_node_id,
-                                 const std::function<HostIdentity()>& host);
+                                 const std::function<HostIdentity()>& host,
+                                 std::chrono::seconds node_stale_after = std::chrono::seconds{600});
 
 // The DSN (libpq URI or keyword string) as a keyword string with connect_timeout set (the config
 // value wins), application_name=crdb-certwatch unless the DSN names one, and TCP keepalives so a
@@ -95,17 +123,10 @@ struct ConninfoResult {
 ConninfoResult build_conninfo(const std::string& dsn, std::chrono::seconds connect_timeout,
                               std::chrono::seconds statement_timeout);
 
-// Error reasons for crdb_cert_source_errors_total{reason}.
-inline constexpr std::string_view kReasonConnectFailed = "connect_failed";
-inline constexpr std::string_view kReasonAuthFailed = "auth_failed";
-inline constexpr std::string_view kReasonPermissionDenied = "permission_denied";
-inline constexpr std::string_view kReasonQueryFailed = "query_failed";
-inline constexpr std::string_view kReasonTimeout = "timeout";
-
 // A failed connection attempt (libpq gives only a message, no SQLSTATE) -> reason.
-std::string_view classify_connect_error(std::string_view message);
+ErrorReason classify_connect_error(std::string_view message);
 // A failed statement -> reason, by SQLSTATE first and the message second.
-std::string_view classify_sql_error(std::string_view sqlstate, std::string_view message);
+ErrorReason classify_sql_error(std::string_view sqlstate, std::string_view message);
 // Replaces anything that looks like a password (`password=...`, `user:secret@`) with "<redacted>".
 std::string scrub_secrets(std::string message);
 
@@ -114,6 +135,8 @@ struct ClusterSourceOptions {
   std::chrono::milliseconds initial_backoff{1000};
   std::function<std::chrono::steady_clock::time_point()> now = std::chrono::steady_clock::now;
   std::function<HostIdentity()> host_identity = current_host_identity;
+  // alerting.node_stale_after: when a node's status counts as stale.
+  std::chrono::seconds node_stale_after{600};
 };
 
 // Thread-safety: like every Source, poll() is called from one worker thread at a time. It blocks
@@ -122,19 +145,21 @@ struct ClusterSourceOptions {
 class ClusterSource final : public Source {
  public:
   explicit ClusterSource(config::ClusterConfig cfg, ClusterSourceOptions options = {});
+  // The registry entry: one cluster source when the config has a `cluster:` section.
+  static void from_config(const config::Config& config, std::vector<std::shared_ptr<Source>>& out);
   ~ClusterSource() override;
   ClusterSource(const ClusterSource&) = delete;
   ClusterSource& operator=(const ClusterSource&) = delete;
   ClusterSource(ClusterSource&&) = delete;
   ClusterSource& operator=(ClusterSource&&) = delete;
 
-  SourceKind kind() const override { return SourceKind::cluster; }
   std::chrono::seconds interval() const override { return cfg_.poll_interval; }
   PollResult poll() override;
+  bool same_config(const Source& next) const override;
 
  private:
   struct Failure {
-    std::string_view reason;
+    ErrorReason reason;
     std::string message;
   };
   // Connects and prepares the session; on failure schedules the next attempt (backoff).
@@ -153,7 +178,7 @@ class ClusterSource final : public Source {
   std::string last_connect_error_;
   // A poll skipped by the backoff fails for the reason the last attempt did (a wrong password
   // stays auth_failed), not for a reason of its own.
-  std::string_view last_connect_reason_ = kReasonConnectFailed;
+  ErrorReason last_connect_reason_ = ErrorReason::connect_failed;
 };
 
 }  // namespace certwatch::sources

@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <set>
 
 #include "x509/parse.hpp"
 
@@ -174,11 +176,29 @@ std::optional<NameClass> classify_cert_file_name(const std::string& name) {
 }
 
 FileSource::FileSource(config::FilesConfig files, std::chrono::seconds interval)
-    : files_(std::move(files)), interval_(interval) {}
+    : Source(std::string(kSourceFile)), files_(std::move(files)), interval_(interval) {}
+
+void FileSource::from_config(const config::Config& config,
+                             std::vector<std::shared_ptr<Source>>& out) {
+  out.push_back(std::make_shared<FileSource>(config.files, config.poll_interval));
+}
+
+std::vector<std::string> FileSource::watched_directories() const {
+  std::set<std::string> dirs(files_.certs_dirs.begin(), files_.certs_dirs.end());
+  for (const config::ExtraFile& extra : files_.extra) {
+    const std::string parent = std::filesystem::path(extra.glob).parent_path().string();
+    if (parent.find_first_of("*?[") == std::string::npos) dirs.insert(parent);
+  }
+  return {dirs.begin(), dirs.end()};
+}
+
+bool FileSource::same_config(const Source& next) const {
+  const auto* other = dynamic_cast<const FileSource*>(&next);
+  return other != nullptr && other->files_ == files_ && other->interval_ == interval_;
+}
 
 PollResult FileSource::poll() {
   PollResult out;
-  out.kind = SourceKind::file;
   std::map<std::string, CachedFile> next;
 
   for (const std::string& dir : files_.certs_dirs) {
@@ -218,10 +238,6 @@ PollResult FileSource::poll() {
   return out;
 }
 
-FileSource::FileKey FileSource::key_of(const struct stat& st) {
-  return {st.st_dev, st.st_ino, st.st_size, nanoseconds(st.st_mtim), nanoseconds(st.st_ctim)};
-}
-
 void FileSource::scan_file(const std::string& path, const NameClass& name_class,
                            std::map<std::string, CachedFile>& next, PollResult& out) {
   CachedFile entry;
@@ -232,7 +248,7 @@ void FileSource::scan_file(const std::string& path, const NameClass& name_class,
     // Never open FIFOs, sockets, devices or directories: reading them could block or never end.
     entry.error = FileError{path, FileErrorReason::not_regular_file, "not a regular file"};
   } else {
-    entry.key = key_of(st);
+    entry.key = FileIdentity::of(st);
     const auto cached = cache_.find(path);
     struct stat read_state {};
     bool stable = false;
@@ -246,14 +262,14 @@ void FileSource::scan_file(const std::string& path, const NameClass& name_class,
       // The key is the state of the file that was read (the path may have been swapped since
       // the stat). A file that changed while being read, or so recently that a rewrite could
       // still share its timestamps, is read again at the next poll rather than trusted.
-      entry.key = key_of(read_state);
+      entry.key = FileIdentity::of(read_state);
       entry.was_read = stable && !changed_recently(read_state);
       const x509::BundleResult parsed = x509::parse_pem_bundle(bytes);
       for (std::size_t i = 0; i < parsed.certificates.size(); ++i) {
         const CertificateFacts& facts = parsed.certificates[i];
         CertObservation cert;
-        cert.id = {SourceKind::file, name_class.type, "", path, std::to_string(parsed.indices[i]),
-                   name_class.user};
+        cert.id = {std::string(kSourceFile),          name_class.type, "", path,
+                   std::to_string(parsed.indices[i]), name_class.user};
         cert.facts = facts;
         cert.not_after = facts.not_after;
         cert.not_before = facts.not_before;

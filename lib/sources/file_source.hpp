@@ -1,14 +1,12 @@
 // The file source: CockroachDB certs directories and extra globs on local disk.
 #pragma once
 
-#include <sys/stat.h>
-#include <sys/types.h>
-
 #include <map>
 #include <optional>
 #include <string>
 
 #include "config/config.hpp"
+#include "core/file_identity.hpp"
 #include "sources/source.hpp"
 
 namespace certwatch::sources {
@@ -25,30 +23,25 @@ std::optional<NameClass> classify_cert_file_name(const std::string& name);
 class FileSource final : public Source {
  public:
   FileSource(config::FilesConfig files, std::chrono::seconds interval);
+  // The registry entry: one file source, always on (the top-level poll_interval).
+  static void from_config(const config::Config& config, std::vector<std::shared_ptr<Source>>& out);
 
-  SourceKind kind() const override { return SourceKind::file; }
   std::chrono::seconds interval() const override { return interval_; }
   PollResult poll() override;
+  // The certs directories and the directories of the extra globs (when that part has no
+  // wildcard).
+  std::vector<std::string> watched_directories() const override;
+  bool same_config(const Source& next) const override;
 
  private:
-  // What identifies an unchanged file: re-read only when any of these differ. A symlink swap
-  // (Kubernetes `..data`) changes the device/inode the path resolves to.
-  struct FileKey {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = 0;
-    std::int64_t mtime_ns = 0;
-    std::int64_t ctime_ns = 0;
-    friend bool operator==(const FileKey&, const FileKey&) = default;
-  };
+  // A file is re-read only when its identity changed.
   struct CachedFile {
-    FileKey key;
+    FileIdentity key;
     std::vector<CertObservation> certificates;
     std::optional<FileError> error;
     bool was_read = false;  // parsed from bytes: reusable while the key is unchanged
   };
 
-  static FileKey key_of(const struct stat& st);
   void scan_file(const std::string& path, const NameClass& name_class,
                  std::map<std::string, CachedFile>& next, PollResult& out);
 

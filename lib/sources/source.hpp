@@ -1,54 +1,89 @@
 // The one extension point for inputs: a source does I/O in poll() and returns plain data.
-// It never touches metrics, never logs-and-swallows: failure is a value in PollResult.
+// It never touches metrics, never logs-and-swallows: failure is a value in PollResult. Sources are
+// listed in sources/registry.cpp; nothing else in the daemon knows which sources exist.
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/report.hpp"
 #include "core/types.hpp"
 
 namespace certwatch::sources {
 
-// One row of crdb_internal.kv_node_status, as much as the daemon needs.
-struct NodeInfo {
-  std::string node_id;
-  std::string address;
-  std::string server_version;
-  double updated_at = 0;  // unix seconds
+// A fact worth one log line when it changes (which node is this host's), not one per poll.
+struct Notice {
+  std::string topic;  // what it is about; a new text for the same topic is logged again
+  bool warning = false;
+  std::string text;
 };
 
-struct ClusterFacts {
-  std::vector<NodeInfo> nodes;
-  bool secure = false;  // at least one node reports certificate metrics
-  // The node this daemon runs beside: from config, or detected by address; empty if unknown.
-  std::string local_node_id;
-  // Why local_node_id is empty (no node or several nodes matched this host); for the log.
-  std::string local_node_note;
+// What a source knows beyond certificates and file errors (the cluster's nodes, a probe's
+// handshakes), and how it shows in every output. Each source defines its own type.
+class SourceFacts {
+ public:
+  virtual ~SourceFacts() = default;
+  // Metric families of the source's own, rendered after the per-certificate families.
+  virtual std::vector<Family> families() const { return {}; }
+  // Sections of the status page and the `check` report.
+  virtual std::vector<Table> tables() const { return {}; }
+  // Conditions that hold at `now` (unix seconds), e.g. a node whose status is too old.
+  virtual std::vector<Finding> findings(double now) const {
+    static_cast<void>(now);
+    return {};
+  }
+  virtual std::vector<Notice> notices() const { return {}; }
 };
 
 struct PollResult {
-  SourceKind kind = SourceKind::file;
-  bool ok = true;
-  // When !ok: a short reason code for crdb_cert_source_errors_total{reason} (connect_failed,
-  // auth_failed, permission_denied, query_failed, timeout, ...) and a message for logs (no
-  // secrets in it).
-  std::string error_reason;
-  std::string error_message;
+  std::optional<SourceError> error;  // set when the poll failed: nothing else is used then
   std::vector<CertObservation> certificates;
   std::vector<FileError> file_errors;
-  std::optional<ClusterFacts> cluster;  // cluster source only
+  std::shared_ptr<const SourceFacts> facts;  // null: nothing beyond certificates
+
+  bool ok() const { return !error; }
+  // The reason label and the message of a failed poll; empty when it succeeded.
+  std::string_view error_reason() const { return error ? to_string(error->reason) : ""; }
+  std::string error_message() const { return error ? error->message : ""; }
+  static PollResult failed(ErrorReason reason, std::string message) {
+    PollResult result;
+    result.error = SourceError{reason, std::move(message)};
+    return result;
+  }
 };
 
+// The facts of a result as the source's own type, or null.
+template <typename Facts>
+const Facts* facts_as(const PollResult& result) {
+  return dynamic_cast<const Facts*>(result.facts.get());
+}
+
 // Thread-safety: poll() is called from one worker thread at a time, never concurrently with
-// itself; a source may keep state (a connection, a file cache) between polls.
+// itself; a source may keep state (a connection, a file cache) between polls. The other methods
+// are called on the daemon's own thread and must not block.
 class Source {
  public:
+  // `name` is the instance's name: the `source` label of its health series, unique per daemon.
+  explicit Source(std::string name) : name_(std::move(name)) {}
   virtual ~Source() = default;
-  virtual SourceKind kind() const = 0;
+  Source(const Source&) = delete;
+  Source& operator=(const Source&) = delete;
+
+  const std::string& name() const { return name_; }
   virtual std::chrono::seconds interval() const = 0;
   virtual PollResult poll() = 0;
+  // Directories whose changes should trigger a poll at once (inotify); empty: the interval only.
+  virtual std::vector<std::string> watched_directories() const { return {}; }
+  // Whether `next`, built from a reloaded configuration, polls exactly what this one does: then
+  // the running instance is kept, with its cache or its connection.
+  virtual bool same_config(const Source& next) const = 0;
+
+ private:
+  std::string name_;
 };
 
 }  // namespace certwatch::sources

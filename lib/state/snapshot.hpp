@@ -1,30 +1,32 @@
-// The immutable value a poll publishes and every scrape, status page and `check` reads.
+// The immutable value every output reads: what the sources last delivered, evaluated against the
+// rules at one instant. Made by make_snapshot (pure: inputs + clock), never changed after; the
+// daemon swaps a new one in after each poll. No rendering and no HTTP here.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "core/report.hpp"
 #include "core/types.hpp"
 #include "rules/evaluate.hpp"
 #include "sources/source.hpp"
 
-namespace certwatch::exporter {
+namespace certwatch::state {
 
 // What the scheduler knows about one source across polls.
 struct SourceHealth {
-  SourceKind kind = SourceKind::file;
+  std::string source;                                 // the source's name (its `source` label)
   bool polled = false;                                // at least one poll has finished (ready)
   bool up = false;                                    // the last poll succeeded
   double last_success = 0;                            // unix seconds; 0 = never
   double last_poll = 0;                               // unix seconds of the last finished poll
   double last_duration = 0;                           // seconds
-  std::map<std::string, std::uint64_t> errors_total;  // by reason
-  std::string last_error_reason;  // reason code of the last failure (a key of errors_total)
-  std::string last_error;         // message of the last failure, for logs and the status page
+  std::map<ErrorReason, std::uint64_t> errors_total;  // failed polls by reason
+  std::optional<SourceError> last_error;              // of the last poll, when it failed
 };
 
 struct BuildInfo {
@@ -54,36 +56,25 @@ struct Snapshot {
   std::vector<SharedPollResult> results;
   // Every certificate of every result, in result order.
   std::vector<const CertObservation*> certificates;
-  std::vector<rules::CertState> states;            // states[i] is the state of certificates[i]
-  std::vector<const FileError*> file_errors;       // every result's, in result order
-  const sources::ClusterFacts* cluster = nullptr;  // the cluster result's, if there is one
+  std::vector<rules::CertState> states;       // states[i] is the state of certificates[i]
+  std::vector<const FileError*> file_errors;  // every result's, in result order
+  std::vector<Family> families;               // the sources' own metric families, in order
+  std::vector<Table> tables;                  // the sources' own sections, in order
   std::vector<rules::ReloadPending> reload_pending;
+  // Every condition that holds: the sources' own (at generated_at), then file errors, pending
+  // reloads and sources that are down. Severities come from rules/conditions.hpp.
+  std::vector<Finding> findings;
+  std::vector<sources::Notice> notices;  // the sources' own
   std::vector<SourceHealth> health;
   bool config_reload_ok = true;
   double config_reload_success_at = 0;
   BuildInfo build;
-  // The text exposition, rendered once per snapshot so scrapes only copy bytes.
-  std::string metrics_text;
-  // How many leading bytes of metrics_text hold the per-certificate families. The next
-  // snapshot copies them instead of rendering again when no certificate or state changed.
-  std::size_t certificate_text_size = 0;
 
-  // metrics_text gzip-compressed, made on the first scrape that asks for it and kept for the
-  // snapshot's life.
-  const std::string& metrics_gzip() const;
-
-  bool ready() const;  // every enabled source has finished one poll
-  Severity worst_severity() const;
-
- private:
-  mutable std::once_flag gzip_once_;
-  mutable std::string metrics_gzip_;
+  bool ready() const;               // every enabled source has finished one poll
+  Severity worst_severity() const;  // of the certificates' states and the findings
 };
 
-// Evaluates, cross-checks and renders: the only place a snapshot is made. `now` in unix seconds.
-// `previous`, when given, is the snapshot this one replaces: its per-certificate text is reused
-// when the certificates and their states are unchanged (the common poll on a quiet host).
-std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, double now,
-                                              const Snapshot* previous = nullptr);
+// Evaluates and cross-checks: the only place a snapshot is made. `now` in unix seconds.
+std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, double now);
 
-}  // namespace certwatch::exporter
+}  // namespace certwatch::state

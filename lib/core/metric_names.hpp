@@ -1,0 +1,34 @@
+// The metric names of METRICS.md, used by the renderer, the sources' own families and the
+// generated Prometheus rules, so a rename cannot leave one of them behind.
+#pragma once
+
+#include <string_view>
+
+namespace certwatch::metric {
+
+// Per certificate.
+inline constexpr std::string_view kNotAfter = "crdb_cert_not_after_timestamp_seconds";
+inline constexpr std::string_view kNotBefore = "crdb_cert_not_before_timestamp_seconds";
+inline constexpr std::string_view kInfo = "crdb_cert_info";
+inline constexpr std::string_view kExpiryState = "crdb_cert_expiry_state";
+// Cluster source.
+inline constexpr std::string_view kClusterNodeInfo = "crdb_cert_cluster_node_info";
+inline constexpr std::string_view kClusterNodeUpdated =
+    "crdb_cert_cluster_node_updated_timestamp_seconds";
+inline constexpr std::string_view kClusterSecure = "crdb_cert_cluster_secure";
+// Cross-checks and files.
+inline constexpr std::string_view kReloadPending = "crdb_cert_reload_pending";
+inline constexpr std::string_view kFileError = "crdb_cert_file_error";
+// The exporter itself.
+inline constexpr std::string_view kSourceUp = "crdb_cert_source_up";
+inline constexpr std::string_view kSourceLastSuccess =
+    "crdb_cert_source_last_success_timestamp_seconds";
+inline constexpr std::string_view kSourceDuration = "crdb_cert_source_duration_seconds";
+inline constexpr std::string_view kSourceErrors = "crdb_cert_source_errors_total";
+inline constexpr std::string_view kConfigReloadSuccessful =
+    "crdb_cert_config_last_reload_successful";
+inline constexpr std::string_view kConfigReloadTimestamp =
+    "crdb_cert_config_last_reload_success_timestamp_seconds";
+inline constexpr std::string_view kBuildInfo = "crdb_cert_exporter_build_info";
+
+}  // namespace certwatch::metric

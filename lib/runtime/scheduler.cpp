@@ -1,0 +1,155 @@
+#include "runtime/scheduler.hpp"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <chrono>
+
+namespace certwatch::runtime {
+
+namespace asio = boost::asio;
+
+Scheduler::Scheduler(asio::io_context& io, asio::thread_pool& workers, state::Clock clock,
+                     PollHandler on_poll, std::uint32_t seed)
+    : io_(io),
+      workers_(workers),
+      clock_(std::move(clock)),
+      on_poll_(std::move(on_poll)),
+      rng_(seed) {}
+
+Scheduler::~Scheduler() {
+  *alive_ = false;
+  stop();
+}
+
+Scheduler::Slot* Scheduler::find(const std::string& name) {
+  const auto it = std::find_if(slots_.begin(), slots_.end(),
+                               [&](const Slot& slot) { return slot.source->name() == name; });
+  return it == slots_.end() ? nullptr : &*it;
+}
+
+void Scheduler::install(sources::SourceList sources) {
+  std::vector<Slot> next;
+  next.reserve(sources.size());
+  for (auto& source : sources) {
+    Slot slot;
+    if (Slot* old = find(source->name())) {
+      if (old->source->same_config(*source)) source = old->source;
+      slot.health = std::move(old->health);
+      slot.last_good = std::move(old->last_good);
+      slot.in_flight = old->in_flight;
+      slot.generation = old->generation + 1;
+    }
+    slot.health.source = source->name();
+    slot.source = std::move(source);
+    slot.timer = std::make_unique<asio::steady_timer>(io_);
+    next.push_back(std::move(slot));
+  }
+  for (Slot& slot : slots_) slot.timer->cancel();
+  slots_ = std::move(next);
+}
+
+void Scheduler::poll_now(const std::string& name) {
+  if (Slot* slot = find(name)) start(*slot);
+}
+
+void Scheduler::poll_all() {
+  for (Slot& slot : slots_) start(slot);
+}
+
+void Scheduler::poll_watching() {
+  for (Slot& slot : slots_) {
+    if (!slot.source->watched_directories().empty()) start(slot);
+  }
+}
+
+void Scheduler::stop() {
+  stopped_ = true;
+  for (Slot& slot : slots_) slot.timer->cancel();
+}
+
+std::set<std::string> Scheduler::watched_directories() const {
+  std::set<std::string> out;
+  for (const Slot& slot : slots_) {
+    for (std::string& dir : slot.source->watched_directories()) out.insert(std::move(dir));
+  }
+  return out;
+}
+
+std::vector<state::SharedPollResult> Scheduler::results() const {
+  std::vector<state::SharedPollResult> out;
+  for (const Slot& slot : slots_) {
+    if (slot.last_good) out.push_back(slot.last_good);
+  }
+  return out;
+}
+
+std::vector<state::SourceHealth> Scheduler::health() const {
+  std::vector<state::SourceHealth> out;
+  for (const Slot& slot : slots_) out.push_back(slot.health);
+  return out;
+}
+
+void Scheduler::start(Slot& slot) {
+  if (stopped_) return;
+  if (slot.in_flight) {
+    slot.poll_again = true;
+    return;
+  }
+  slot.in_flight = true;
+  slot.timer->cancel();
+  ++*busy_;
+  const double started = clock_();
+  asio::post(workers_, [this, alive = alive_, busy = busy_, source = slot.source,
+                        generation = slot.generation, started, &io = io_] {
+    sources::PollResult result = state::run_poll(*source);
+    --*busy;
+    asio::post(io, [this, alive, name = source->name(), generation, started,
+                    result = std::move(result)]() mutable {
+      if (*alive) finish(name, generation, started, std::move(result));
+    });
+  });
+}
+
+void Scheduler::finish(const std::string& name, std::uint64_t generation, double started,
+                       sources::PollResult result) {
+  Slot* slot = find(name);
+  if (slot == nullptr) return;  // removed by a reload meanwhile
+  slot->in_flight = false;
+  if (stopped_) return;
+  if (generation != slot->generation) {
+    // The config changed while this poll ran: its result may describe the old config.
+    slot->poll_again = false;
+    start(*slot);
+    return;
+  }
+  state::record_poll(std::move(result), started, clock_(), slot->health, slot->last_good);
+  on_poll_(*slot->source, slot->health, slot->last_good);
+  // on_poll_ may have installed new sources: look the slot up again.
+  slot = find(name);
+  if (slot == nullptr || slot->in_flight) return;
+  if (slot->poll_again) {
+    // Something changed while this poll ran: look again now rather than at the next interval.
+    slot->poll_again = false;
+    start(*slot);
+    return;
+  }
+  schedule(*slot);
+}
+
+void Scheduler::schedule(Slot& slot) {
+  const auto interval =
+      std::chrono::duration_cast<std::chrono::milliseconds>(slot.source->interval());
+  // Up to 5% jitter, at most 30 s, so daemons started together do not poll in lockstep.
+  const auto spread = std::min<std::int64_t>(interval.count() / 20, 30'000);
+  std::uniform_int_distribution<std::int64_t> jitter(-spread, spread);
+  slot.timer->expires_after(interval + std::chrono::milliseconds(jitter(rng_)));
+  slot.timer->async_wait([this, alive = alive_, name = slot.source->name(),
+                          generation = slot.generation](const boost::system::error_code& ec) {
+    if (ec || !*alive || stopped_) return;
+    Slot* current = find(name);
+    if (current == nullptr || current->generation != generation) return;
+    start(*current);
+  });
+}
+
+}  // namespace certwatch::runtime

@@ -1,0 +1,85 @@
+// One timer per named source: each polls at its interval with up to 5% jitter (at most 30 s), never
+// two polls of one source at once, and a poll asked for while one runs runs right after it. Polls
+// run on the worker pool; their outcome comes back on the io_context's thread, where health and
+// each source's last good result are kept.
+// Thread-safety: every method runs on the io_context's thread.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sources/registry.hpp"
+#include "state/collect.hpp"
+
+namespace certwatch::runtime {
+
+class Scheduler {
+ public:
+  // Called on the io thread after each poll of `source` was recorded (its health is current).
+  using PollHandler =
+      std::function<void(const sources::Source& source, const state::SourceHealth& health,
+                         const state::SharedPollResult& last_good)>;
+
+  Scheduler(boost::asio::io_context& io, boost::asio::thread_pool& workers, state::Clock clock,
+            PollHandler on_poll, std::uint32_t seed = std::random_device{}());
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Makes `sources` the running set, in this order. A source whose name was running before keeps
+  // its health and last good data; its running instance is kept too when same_config() says the
+  // new one polls the same thing. Sources no longer listed stop.
+  void install(sources::SourceList sources);
+  // Polls now (or right after the poll in progress) and restarts the source's interval.
+  void poll_now(const std::string& name);
+  void poll_all();
+  // Polls now every source that watches directories (inotify saw a change).
+  void poll_watching();
+  void stop();
+
+  std::set<std::string> watched_directories() const;
+  // Each source's last good result and its health, in source order.
+  std::vector<state::SharedPollResult> results() const;
+  std::vector<state::SourceHealth> health() const;
+  // Polls running on the pool now (a hung database keeps one busy).
+  int busy() const { return busy_->load(); }
+
+ private:
+  struct Slot {
+    std::shared_ptr<sources::Source> source;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+    state::SourceHealth health;
+    state::SharedPollResult last_good;
+    bool in_flight = false;
+    bool poll_again = false;  // asked for while a poll ran
+    std::uint64_t generation = 0;
+  };
+
+  Slot* find(const std::string& name);
+  void start(Slot& slot);
+  void finish(const std::string& name, std::uint64_t generation, double started,
+              sources::PollResult result);
+  void schedule(Slot& slot);
+
+  boost::asio::io_context& io_;
+  boost::asio::thread_pool& workers_;
+  state::Clock clock_;
+  PollHandler on_poll_;
+  std::minstd_rand rng_;
+  std::vector<Slot> slots_;
+  bool stopped_ = false;
+  // Shared with the pool's jobs, which may outlive the scheduler when a poll hangs at shutdown.
+  std::shared_ptr<std::atomic<int>> busy_ = std::make_shared<std::atomic<int>>(0);
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace certwatch::runtime

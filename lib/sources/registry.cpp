@@ -1,0 +1,25 @@
+#include "sources/registry.hpp"
+
+#include "sources/cluster_source.hpp"
+#include "sources/file_source.hpp"
+
+namespace certwatch::sources {
+namespace {
+
+// Each entry adds the instances of one kind of source that a configuration enables.
+using Factory = void (*)(const config::Config&, SourceList&);
+
+constexpr Factory kSources[] = {
+    &FileSource::from_config,
+    &ClusterSource::from_config,
+};
+
+}  // namespace
+
+SourceList make_sources(const config::Config& config) {
+  SourceList out;
+  for (const Factory add : kSources) add(config, out);
+  return out;
+}
+
+}  // namespace certwatch::sources

@@ -1,0 +1,55 @@
+#include "state/collect.hpp"
+
+#include <chrono>
+#include <exception>
+
+namespace certwatch::state {
+
+double system_clock_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+sources::PollResult run_poll(sources::Source& source) {
+  try {
+    return source.poll();
+  } catch (const std::exception& e) {
+    return sources::PollResult::failed(ErrorReason::internal_error, e.what());
+  }
+}
+
+void record_poll(sources::PollResult&& result, double started, double finished,
+                 SourceHealth& health, SharedPollResult& last_good) {
+  health.polled = true;
+  health.last_poll = finished;
+  health.last_duration = finished - started;
+  health.up = result.ok();
+  if (result.ok()) {
+    health.last_success = finished;
+    health.last_error.reset();
+    last_good = std::make_shared<const sources::PollResult>(std::move(result));
+  } else {
+    ++health.errors_total[result.error->reason];
+    health.last_error = std::move(result.error);
+  }
+}
+
+std::shared_ptr<const Snapshot> poll_once(const sources::SourceList& sources,
+                                          const std::vector<rules::Rule>& rules,
+                                          const BuildInfo& build, const Clock& now) {
+  SnapshotInputs inputs;
+  inputs.rules = rules;
+  inputs.build = build;
+  inputs.config_reload_success_at = now();
+  for (const auto& source : sources) {
+    SourceHealth health;
+    health.source = source->name();
+    SharedPollResult last_good;
+    const double started = now();
+    record_poll(run_poll(*source), started, now(), health, last_good);
+    if (last_good) inputs.results.push_back(std::move(last_good));
+    inputs.health.push_back(std::move(health));
+  }
+  return make_snapshot(inputs, now());
+}
+
+}  // namespace certwatch::state

@@ -1,0 +1,84 @@
+#include "state/snapshot.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "rules/conditions.hpp"
+
+namespace certwatch::state {
+
+bool Snapshot::ready() const {
+  return std::all_of(health.begin(), health.end(), [](const SourceHealth& h) { return h.polled; });
+}
+
+Severity Snapshot::worst_severity() const {
+  Severity worst = Severity::none;
+  for (const rules::CertState& state : states) worst = std::max(worst, state.severity);
+  for (const Finding& finding : findings) {
+    worst = std::max(worst, rules::severity_of(finding.condition));
+  }
+  return worst;
+}
+
+std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, double now) {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->generated_at = now;
+  snapshot->results = inputs.results;
+  std::size_t total = 0;
+  for (const SharedPollResult& result : inputs.results) total += result->certificates.size();
+  snapshot->certificates.reserve(total);
+  for (const SharedPollResult& result : inputs.results) {
+    for (const CertObservation& cert : result->certificates) {
+      snapshot->certificates.push_back(&cert);
+    }
+    for (const FileError& error : result->file_errors) snapshot->file_errors.push_back(&error);
+    if (result->facts) {
+      for (Family& family : result->facts->families()) {
+        snapshot->families.push_back(std::move(family));
+      }
+      for (Table& table : result->facts->tables()) snapshot->tables.push_back(std::move(table));
+      for (Finding& finding : result->facts->findings(now)) {
+        snapshot->findings.push_back(std::move(finding));
+      }
+      for (sources::Notice& notice : result->facts->notices()) {
+        snapshot->notices.push_back(std::move(notice));
+      }
+    }
+  }
+  const auto now_seconds = static_cast<std::int64_t>(std::floor(now));
+  snapshot->states.reserve(snapshot->certificates.size());
+  for (const CertObservation* cert : snapshot->certificates) {
+    snapshot->states.push_back(rules::evaluate(*cert, inputs.rules, now_seconds));
+  }
+  snapshot->reload_pending = rules::find_reload_pending(snapshot->certificates);
+
+  for (const FileError* error : snapshot->file_errors) {
+    snapshot->findings.push_back({Condition::file_error, error->path,
+                                  std::string(to_string(error->reason)) + ": " + error->detail});
+  }
+  for (const rules::ReloadPending& p : snapshot->reload_pending) {
+    snapshot->findings.push_back(
+        {Condition::reload_pending, p.path,
+         p.path + " was replaced on disk but node " + p.node_id +
+             " has not reloaded it: send SIGHUP to the cockroach process"});
+  }
+  for (const SourceHealth& health : inputs.health) {
+    if (health.polled && !health.up && health.last_error) {
+      snapshot->findings.push_back(
+          {Condition::source_down, health.source,
+           std::string(to_string(health.last_error->reason)) + ": " + health.last_error->message});
+    }
+  }
+  if (!inputs.config_reload_ok) {
+    snapshot->findings.push_back({Condition::config_reload_failed, "",
+                                  "The last configuration reload was rejected; the previous "
+                                  "configuration stays in force."});
+  }
+  snapshot->health = inputs.health;
+  snapshot->config_reload_ok = inputs.config_reload_ok;
+  snapshot->config_reload_success_at = inputs.config_reload_success_at;
+  snapshot->build = inputs.build;
+  return snapshot;
+}
+
+}  // namespace certwatch::state
