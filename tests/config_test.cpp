@@ -185,14 +185,9 @@ TEST_CASE("optional values take their defaults inside a present section", "[conf
 
 TEST_CASE("max_file_bytes takes bytes or binary sizes", "[config]") {
   const std::pair<std::string, std::uint64_t> cases[] = {
-      {"1", 1},
-      {"65536", 65536},
-      {"100B", 100},
-      {"64KiB", 65536},
-      {"512KiB", 512 * 1024},
-      {"1MiB", 1024 * 1024},
-      {"2GiB", 2ULL << 30},
-      {"'1MiB'", 1024 * 1024},
+      {"1024", 1024},        {"65536", 65536},       {"1500B", 1500},
+      {"1KiB", 1024},        {"64KiB", 65536},       {"512KiB", 512 * 1024},
+      {"1MiB", 1024 * 1024}, {"64MiB", 64ULL << 20}, {"'1MiB'", 1024 * 1024},
   };
   for (const auto& [text, bytes] : cases) {
     INFO(text);
@@ -227,11 +222,11 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
       // Durations.
       {"poll_interval: 5x\n",
        "cfg.yaml:1: poll_interval: invalid duration \"5x\" (expected e.g. 30s, 5m, 12h, 90d, "
-       "1h30m)"},
+       "1h30m, between 1s and 7d)"},
       {"poll_interval: 30\n",
        "cfg.yaml:1: poll_interval: invalid duration \"30\" (expected e.g. 30s, 5m, 12h, 90d, "
-       "1h30m)"},
-      {"poll_interval: 0s\n", "cfg.yaml:1: poll_interval: must be greater than 0s"},
+       "1h30m, between 1s and 7d)"},
+      {"poll_interval: 0s\n", "cfg.yaml:1: poll_interval: must be between 1s and 7d, got \"0s\""},
       {"poll_interval: [1m]\n",
        "cfg.yaml:1: poll_interval: must be a duration such as 30s, 5m, 12h or 90d"},
       {"poll_interval:\n", "cfg.yaml:1: poll_interval: missing value"},
@@ -248,15 +243,15 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
        "cfg.yaml:4: files.certs_dirs[1]: same path as files.certs_dirs[0]"},
       {"files:\n  max_file_bytes: lots\n",
        "cfg.yaml:2: files.max_file_bytes: invalid size \"lots\" (expected bytes or e.g. 64KiB, "
-       "512KiB, 1MiB)"},
+       "512KiB, 1MiB, between 1KiB and 64MiB)"},
       {"files:\n  max_file_bytes: 1MB\n",
        "cfg.yaml:2: files.max_file_bytes: invalid size \"1MB\" (expected bytes or e.g. 64KiB, "
-       "512KiB, 1MiB)"},
+       "512KiB, 1MiB, between 1KiB and 64MiB)"},
       {"files:\n  max_file_bytes: -5\n",
        "cfg.yaml:2: files.max_file_bytes: invalid size \"-5\" (expected bytes or e.g. 64KiB, "
-       "512KiB, 1MiB)"},
+       "512KiB, 1MiB, between 1KiB and 64MiB)"},
       {"files:\n  max_file_bytes: 0KiB\n",
-       "cfg.yaml:2: files.max_file_bytes: must be greater than 0"},
+       "cfg.yaml:2: files.max_file_bytes: must be between 1KiB and 64MiB, got \"0KiB\""},
       {"files:\n  extra: {path: /a.crt}\n", "cfg.yaml:2: files.extra: must be a list"},
       {"files:\n  extra:\n    - /a.crt\n",
        "cfg.yaml:3: files.extra[0]: must be a map with path and cert_type"},
@@ -307,7 +302,7 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
       {"rules:\n  - {cert_types: [ca], below: 365d, action: a, severity: info}\n"
        "  - {cert_types: [ca], below: -5d, action: b, severity: info}\n",
        "cfg.yaml:3: rules[1].below: invalid duration \"-5d\" (expected e.g. 30s, 5m, 12h, 90d, "
-       "1h30m)"},
+       "1h30m, between 1s and 36500d)"},
       {"rules:\n  - 5\n",
        "cfg.yaml:2: rules[0]: must be a map with cert_types, below, action "
        "and severity"},
@@ -321,7 +316,7 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
       {"cluster:\n  dsn: just-a-hostname\n",
        "cfg.yaml:2: cluster.dsn: must be a postgresql:// URL or a key=value connection string"},
       {"cluster:\n  dsn: host=db\n  connect_timeout: 0s\n",
-       "cfg.yaml:3: cluster.connect_timeout: must be greater than 0s"},
+       "cfg.yaml:3: cluster.connect_timeout: must be between 1s and 10m, got \"0s\""},
       {"cluster:\n  dsn: host=db\n  local_node_id: [1]\n",
        "cfg.yaml:3: cluster.local_node_id: must be a node id (string or integer)"},
       {"cluster:\n  dsn: host=db\n  local_node_id: ''\n",
@@ -344,10 +339,10 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
       {"alerting:\n  extra_labels:\n    team: [db]\n",
        "cfg.yaml:3: alerting.extra_labels.team: must be a string"},
       {"alerting:\n  node_stale_after: 0s\n",
-       "cfg.yaml:2: alerting.node_stale_after: must be greater than 0s"},
+       "cfg.yaml:2: alerting.node_stale_after: must be between 1s and 30d, got \"0s\""},
       {"alerting:\n  expiry_for: 10 m\n",
        "cfg.yaml:2: alerting.expiry_for: invalid duration \"10 m\" (expected e.g. 30s, 5m, 12h, "
-       "90d, 1h30m)"},
+       "90d, 1h30m, between 0s and 30d)"},
       // YAML syntax.
       {"files:\n  certs_dirs: /a: b\nrules: []\n", "cfg.yaml:2: invalid YAML: illegal map value"},
       {"files:\n  certs_dirs: [/a\nrules: []\n",
@@ -362,6 +357,93 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
     const LoadResult result = parse_config(c.yaml, "cfg.yaml");
     CHECK(messages(result) == std::vector<std::string>{c.error});
     CHECK_FALSE(result.config.has_value());
+  }
+}
+
+TEST_CASE("every duration and size outside its range is an error naming the key and the range",
+          "[config][range]") {
+  struct Key {
+    std::string yaml;  // VALUE stands for the value under test
+    int line;
+    std::string key;
+    std::string range;
+    std::vector<std::string> accepted;  // the bounds themselves
+    std::vector<std::string> refused;   // just outside, and far outside
+  };
+  const std::vector<std::string> huge_durations{"200000w", "99999999999999999999s"};
+  const auto alert_for = [&](const std::string& name) {
+    return Key{"alerting:\n  " + name + ": VALUE\n",
+               2,
+               "alerting." + name,
+               "between 0s and 30d",
+               {"0s", "30d"},
+               {"-1s", "30d1s"}};
+  };
+  const auto cluster = [&](const std::string& name, const std::string& range,
+                           const std::string& max, const std::string& over) {
+    return Key{"cluster:\n  dsn: host=db\n  " + name + ": VALUE\n",
+               3,
+               "cluster." + name,
+               range,
+               {"1s", max},
+               {"0s", over}};
+  };
+  const std::vector<Key> keys{
+      {"poll_interval: VALUE\n",
+       1,
+       "poll_interval",
+       "between 1s and 7d",
+       {"1s", "7d"},
+       {"0s", "7d1s"}},
+      cluster("poll_interval", "between 1s and 7d", "7d", "1w1s"),
+      cluster("connect_timeout", "between 1s and 10m", "10m", "10m1s"),
+      cluster("statement_timeout", "between 1s and 10m", "10m", "601s"),
+      {"rules:\n  - {cert_types: [ca], below: VALUE, action: a, severity: info}\n",
+       2,
+       "rules[0].below",
+       "between 1s and 36500d",
+       {"1s", "36500d"},
+       {"0s", "36500d1s"}},
+      alert_for("expiry_for"),
+      alert_for("file_error_for"),
+      alert_for("source_down_for"),
+      alert_for("reload_pending_for"),
+      alert_for("insecure_for"),
+      alert_for("exporter_down_for"),
+      {"alerting:\n  node_stale_after: VALUE\n",
+       2,
+       "alerting.node_stale_after",
+       "between 1s and 30d",
+       {"1s", "30d"},
+       {"0s", "31d"}},
+      {"files:\n  max_file_bytes: VALUE\n",
+       2,
+       "files.max_file_bytes",
+       "between 1KiB and 64MiB",
+       {"1KiB", "64MiB"},
+       {"1023", "65MiB", "67108865", "99999999999999999999", "99999999999GiB"}},
+  };
+  const auto with_value = [](std::string yaml, const std::string& value) {
+    return yaml.replace(yaml.find("VALUE"), 5, value);
+  };
+  for (const Key& k : keys) {
+    for (const std::string& value : k.accepted) {
+      INFO(k.key << ": " << value);
+      CHECK(parse_config(with_value(k.yaml, value), "cfg.yaml").errors.empty());
+    }
+    std::vector<std::string> refused = k.refused;
+    if (k.key != "files.max_file_bytes") {
+      refused.insert(refused.end(), huge_durations.begin(), huge_durations.end());
+    }
+    for (const std::string& value : refused) {
+      INFO(k.key << ": " << value);
+      const std::vector<std::string> errors =
+          messages(parse_config(with_value(k.yaml, value), "cfg.yaml"));
+      REQUIRE(errors.size() == 1);
+      CHECK(errors[0].starts_with("cfg.yaml:" + std::to_string(k.line) + ": " + k.key + ": "));
+      CHECK(errors[0].find(k.range) != std::string::npos);
+      CHECK(errors[0].find(value) != std::string::npos);
+    }
   }
 }
 
@@ -385,10 +467,10 @@ alerting:
   CHECK(messages(result) ==
         std::vector<std::string>{
             f + "1: poll_interval: invalid duration \"soon\" (expected e.g. 30s, 5m, 12h, 90d, "
-                "1h30m)",
+                "1h30m, between 1s and 7d)",
             f + "3: files.certs_dirs[0]: must be an absolute path, got \"relative\"",
             f + "4: files.bogus: unknown key",
-            f + "7: rules[0].below: must be greater than 0s",
+            f + "7: rules[0].below: must be between 1s and 36500d, got \"0s\"",
             f + "8: rules[0].action: \"expired\" is a built-in state and cannot be a rule action",
             f + "10: cluster: one of dsn or dsn_file is required",
             f + "12: alerting.job: must not be empty",
@@ -451,9 +533,10 @@ TEST_CASE("an unusable dsn_file is an error naming the key", "[config]") {
   const std::string at = base + "/cfg.yaml:2: cluster.dsn_file: ";
   CHECK(parse_in_dir("missing") ==
         std::vector<std::string>{at + "cannot read \"" + base +
-                                 "/missing\": No such file or directory"});
+                                 "/missing\": open: No such file or directory (not_found)"});
   CHECK(parse_in_dir("sub") ==
-        std::vector<std::string>{at + "cannot read \"" + base + "/sub\": Is a directory"});
+        std::vector<std::string>{at + "cannot read \"" + base +
+                                 "/sub\": is a directory, not a regular file (not_regular_file)"});
   CHECK(parse_in_dir("empty") ==
         std::vector<std::string>{at + "file \"" + base + "/empty\" is empty"});
   CHECK(parse_in_dir("words") ==
@@ -464,7 +547,8 @@ TEST_CASE("an unusable dsn_file is an error naming the key", "[config]") {
   if (geteuid() != 0) {  // root reads anything
     dir.write("locked", "host=db", 0000);
     CHECK(parse_in_dir("locked") ==
-          std::vector<std::string>{at + "cannot read \"" + base + "/locked\": Permission denied"});
+          std::vector<std::string>{at + "cannot read \"" + base +
+                                   "/locked\": open: Permission denied (permission_denied)"});
   }
 }
 
@@ -517,8 +601,9 @@ TEST_CASE("load_config_file reports an unreadable file without a line", "[config
   const std::string path = (dir.path() / "nope.yaml").string();
   const LoadResult result = load_config_file(path);
   CHECK_FALSE(result.config.has_value());
-  CHECK(messages(result) ==
-        std::vector<std::string>{path + ": cannot read config file: No such file or directory"});
+  CHECK(messages(result) == std::vector<std::string>{
+                                path + ": cannot read config file: open: No such file or directory "
+                                       "(not_found)"});
 }
 
 TEST_CASE("parse_duration accepts unit groups, largest first", "[config][duration]") {
@@ -566,6 +651,9 @@ TEST_CASE("parse_duration rejects malformed text", "[config][duration]") {
                                  "9223372036854775808s",
                                  "9223372036854775807m",
                                  "15250284452472w",
+                                 "99999999999999999999s",
+                                 "184467440737095516161s",
+                                 "1w99999999999999999999999999999999999999999d",
                                  "1e3s"}) {
     INFO("\"" << text << "\"");
     CHECK_FALSE(parse_duration(text).has_value());

@@ -448,6 +448,27 @@ TEST_CASE("a fixed file is usable again and a removed one disappears", "[file_so
   CHECK(fixed.certificates[0].id.path == ui.string());
 }
 
+TEST_CASE("an extra glob never opens a .key file, whatever it matches", "[file_source]") {
+  TempDir tmp;
+  const GeneratedCert cert = make_cert("node", 100);
+  const fs::path node = tmp.write("keys/node.crt", cert.cert_pem);
+  // A valid certificate under a .key name would be exported if it were read.
+  tmp.write("keys/x.key", cert.cert_pem, 0600);
+  REQUIRE(::mkfifo((tmp.path() / "keys/y.key").c_str(), 0600) == 0);
+  tmp.write("only-keys/z.key", cert.cert_pem, 0600);
+  const std::string only_keys = (tmp.path() / "only-keys" / "*").string();
+  FilesConfig files;
+  files.certs_dirs = {};
+  files.extra = {{(tmp.path() / "keys" / "*").string(), CertType::other},
+                 {only_keys, CertType::other}};
+  FileSource source(files, std::chrono::seconds(60));
+  const PollResult result = source.poll();
+  REQUIRE(result.certificates.size() == 1);
+  CHECK(result.certificates[0].id.path == node.string());
+  // A glob that matches nothing but keys is reported as matching nothing, by the glob's name.
+  CHECK(errors_of(result) == std::map<std::string, std::string>{{only_keys, "not_found"}});
+}
+
 TEST_CASE("max_file_bytes: exactly the cap is read, one byte more is too_large", "[file_source]") {
   TempDir tmp;
   const GeneratedCert cert = make_cert("node", 100);

@@ -226,9 +226,10 @@ TEST_CASE("an invalid web config refuses to start, naming file, line and key", "
   const auto log = setup.dir.path() / "daemon.log";
   Daemon daemon(args, {}, log);
   CHECK(daemon.wait(10s) == 1);
-  CHECK(read_file(log) ==
-        web.string() + ":2: tls_server_config.cert_file: failed to read cert_file (" +
-            (setup.dir.path() / "nope.crt").string() + "): No such file or directory\n");
+  CHECK(read_file(log) == web.string() +
+                              ":2: tls_server_config.cert_file: failed to read cert_file (" +
+                              (setup.dir.path() / "nope.crt").string() +
+                              "): open: No such file or directory (not_found)\n");
   // --config.check validates the web config too.
   const auto check =
       run(std::string(CERTWATCH_BINARY) + " --config.check --config.file=" + setup.config.string() +

@@ -355,7 +355,8 @@ TEST_CASE("web config errors name the file, the line and the key", "[web][config
     const std::string web = (dir.path() / "web.yml").string();
     CHECK(load("tls_server_config:\n  cert_file: missing.crt\n  key_file: tls/server.key\n") ==
           V{web + ":2: tls_server_config.cert_file: failed to read cert_file (" +
-            (dir.path() / "missing.crt").string() + "): No such file or directory"});
+            (dir.path() / "missing.crt").string() +
+            "): open: No such file or directory (not_found)"});
     dir.write("tls/other.key", pki.client.key_pem, 0600);
     CHECK(load("tls_server_config:\n  cert_file: tls/server.crt\n  key_file: tls/other.key\n") ==
           V{web + ":3: tls_server_config.key_file: failed to load X509KeyPair: private key "

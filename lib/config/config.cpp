@@ -15,8 +15,8 @@
 #include <system_error>
 #include <utility>
 
-#include "config/read_file.hpp"
 #include "config/yaml_strict.hpp"
+#include "core/read_file.hpp"
 
 namespace certwatch::config {
 namespace {
@@ -24,6 +24,35 @@ namespace {
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
 constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
 constexpr std::size_t kMaxDsnFileBytes = 64 * 1024;
+
+// The closed range a configured duration must fall in. Every bound keeps the value far from what
+// a timer's nanosecond count (int64: 292 years) or `now + below` can hold, so no later conversion
+// can overflow; config/config.example.yaml and the README say why each range is what it is.
+struct DurationRange {
+  seconds min;
+  seconds max;
+};
+constexpr seconds kDay{24 * 3600};
+// Under a second is a busy loop on the disk or the database; a week is slower than any rotation
+// schedule needs.
+constexpr DurationRange kPollIntervalRange{seconds{1}, 7 * kDay};
+// Under a second fails on any real network; past ten minutes a hung cluster silences the source
+// for longer than its alert waits.
+constexpr DurationRange kTimeoutRange{seconds{1}, seconds{600}};
+// Alert `for:` durations: 0s fires at once; an alert held back for over 30 days never fires in
+// time to matter.
+constexpr DurationRange kAlertForRange{seconds{0}, 30 * kDay};
+constexpr DurationRange kStaleAfterRange{seconds{1}, 30 * kDay};
+// A rule threshold: no certificate is issued for more than a century.
+constexpr DurationRange kRuleBelowRange{seconds{1}, 36500 * kDay};
+
+struct SizeRange {
+  std::uint64_t min;
+  std::uint64_t max;
+};
+// One PEM certificate is 0.5-2 KiB, so under 1 KiB refuses real files; a file is held in memory
+// while parsed, and no certificate bundle comes near 64 MiB.
+constexpr SizeRange kMaxFileBytesRange{1024, 64 * 1024 * 1024};
 
 // Accepted duration units, largest first: a duration spells them in this order, each at most once
 // (as Prometheus does), so every duration has one canonical spelling.
@@ -148,7 +177,22 @@ std::string trim_trailing_whitespace(std::string text) {
 // Sorted by key, so entries that share a line (a flow map) are visited, and reported, in key order.
 using Fields = std::map<std::string, Value, std::less<>>;
 
-enum class Zero { allowed, rejected };
+std::string range_text(const DurationRange& range) {
+  return "between " + format_duration(range.min) + " and " + format_duration(range.max);
+}
+
+// The largest unit that spells the size exactly (64MiB, 1KiB, 1500B).
+std::string format_size(std::uint64_t bytes) {
+  for (auto it = kSizeUnits.rbegin(); it != kSizeUnits.rend(); ++it) {
+    if (bytes != 0 && bytes % it->second == 0)
+      return std::to_string(bytes / it->second) + std::string(it->first);
+  }
+  return std::to_string(bytes) + "B";
+}
+
+std::string range_text(const SizeRange& range) {
+  return "between " + format_size(range.min) + " and " + format_size(range.max);
+}
 
 // Walks the document once, filling a Config and collecting every error on the way.
 class Parser {
@@ -170,7 +214,7 @@ class Parser {
                                {"poll_interval", "files", "rules", "cluster", "alerting"});
     if (!fields) return;
     if (const Value* v = find(*fields, "poll_interval")) {
-      set_duration(*v, Zero::rejected, config.poll_interval);
+      set_duration(*v, kPollIntervalRange, config.poll_interval);
     }
     if (const Value* v = find(*fields, "files")) parse_files(*v, config.files);
     if (const Value* v = find(*fields, "rules")) parse_rules(*v, config.rules);
@@ -240,16 +284,19 @@ class Parser {
     return text;
   }
 
-  bool set_duration(const Value& value, Zero zero, seconds& out) {
+  // Every message names the range: a value too large to parse is out of range as much as one
+  // that parses.
+  bool set_duration(const Value& value, const DurationRange& range, seconds& out) {
     const auto text = scalar_of(value, "a duration such as 30s, 5m, 12h or 90d");
     if (!text) return false;
     const auto parsed = parse_duration(*text);
     if (!parsed) {
-      fail(value, "invalid duration " + quote(*text) + " (expected e.g. 30s, 5m, 12h, 90d, 1h30m)");
+      fail(value, "invalid duration " + quote(*text) +
+                      " (expected e.g. 30s, 5m, 12h, 90d, 1h30m, " + range_text(range) + ")");
       return false;
     }
-    if (zero == Zero::rejected && parsed->count() == 0) {
-      fail(value, "must be greater than 0s");
+    if (*parsed < range.min || *parsed > range.max) {
+      fail(value, "must be " + range_text(range) + ", got " + quote(*text));
       return false;
     }
     out = *parsed;
@@ -299,10 +346,11 @@ class Parser {
       if (const auto text = scalar_of(*v, "a size such as 1MiB")) {
         const auto size = parse_size(*text);
         if (!size) {
-          fail(*v,
-               "invalid size " + quote(*text) + " (expected bytes or e.g. 64KiB, 512KiB, 1MiB)");
-        } else if (*size == 0) {
-          fail(*v, "must be greater than 0");
+          fail(*v, "invalid size " + quote(*text) +
+                       " (expected bytes or e.g. 64KiB, 512KiB, 1MiB, " +
+                       range_text(kMaxFileBytesRange) + ")");
+        } else if (*size < kMaxFileBytesRange.min || *size > kMaxFileBytesRange.max) {
+          fail(*v, "must be " + range_text(kMaxFileBytesRange) + ", got " + quote(*text));
         } else {
           files.max_file_bytes = *size;
         }
@@ -330,6 +378,9 @@ class Parser {
         ok = false;
       } else if (slash == path->size() - 1) {
         fail(*v, "must name files, not a directory (use files.certs_dirs for directories)");
+        ok = false;
+      } else if (path->ends_with(".key")) {
+        fail(*v, "names a .key file: private keys are never read");
         ok = false;
       } else {
         ok = check_unique_path(*v, *path, seen);
@@ -380,7 +431,7 @@ class Parser {
       ok = false;
     }
     if (const Value* v = require(*fields, value, "below")) {
-      ok = set_duration(*v, Zero::rejected, rule.below) && ok;
+      ok = set_duration(*v, kRuleBelowRange, rule.below) && ok;
     } else {
       ok = false;
     }
@@ -474,13 +525,13 @@ class Parser {
       fail(value, "one of dsn or dsn_file is required");
     }
     if (const Value* v = find(*fields, "poll_interval")) {
-      set_duration(*v, Zero::rejected, cluster.poll_interval);
+      set_duration(*v, kPollIntervalRange, cluster.poll_interval);
     }
     if (const Value* v = find(*fields, "connect_timeout")) {
-      set_duration(*v, Zero::rejected, cluster.connect_timeout);
+      set_duration(*v, kTimeoutRange, cluster.connect_timeout);
     }
     if (const Value* v = find(*fields, "statement_timeout")) {
-      set_duration(*v, Zero::rejected, cluster.statement_timeout);
+      set_duration(*v, kTimeoutRange, cluster.statement_timeout);
     }
     if (const Value* v = find(*fields, "local_node_id")) {
       if (const auto text = scalar_of(*v, "a node id (string or integer)")) {
@@ -499,9 +550,9 @@ class Parser {
     std::filesystem::path path(*given);
     if (path.is_relative()) path = directory_ / path;
     const std::string resolved = path.lexically_normal().string();
-    auto read = read_whole_file(resolved, kMaxDsnFileBytes);
-    if (!read.error.empty()) {
-      fail(value, "cannot read " + quote(resolved) + ": " + read.error);
+    BoundedRead read = read_regular_file(resolved, kMaxDsnFileBytes);
+    if (read.error) {
+      fail(value, "cannot read " + quote(resolved) + ": " + describe(*read.error));
       return;
     }
     std::string dsn = trim_trailing_whitespace(std::move(read.content));
@@ -547,7 +598,7 @@ class Parser {
     }};
     for (const auto& [key, target] : durations) {
       if (const Value* v = find(*fields, key)) {
-        set_duration(*v, key == "node_stale_after" ? Zero::rejected : Zero::allowed, *target);
+        set_duration(*v, key == "node_stale_after" ? kStaleAfterRange : kAlertForRange, *target);
       }
     }
   }
@@ -599,10 +650,11 @@ LoadResult parse_config(std::string_view yaml, const std::string& file) {
 }
 
 LoadResult load_config_file(const std::string& path) {
-  const ReadResult read = read_whole_file(path, kMaxConfigBytes);
-  if (!read.error.empty()) {
+  const BoundedRead read = read_regular_file(path, kMaxConfigBytes);
+  if (read.error) {
     LoadResult result;
-    result.errors.push_back(ConfigError{path, 0, "", "cannot read config file: " + read.error});
+    result.errors.push_back(
+        ConfigError{path, 0, "", "cannot read config file: " + describe(*read.error)});
     return result;
   }
   return parse_config(read.content, path);

@@ -1,13 +1,10 @@
 #include "core/file_identity.hpp"
 
 namespace certwatch {
-namespace {
 
 std::int64_t nanoseconds(const timespec& t) {
   return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
-
-}  // namespace
 
 FileIdentity FileIdentity::of(const struct stat& st) {
   return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),

@@ -11,6 +11,9 @@
 
 namespace certwatch {
 
+// A file timestamp in nanoseconds since the epoch.
+std::int64_t nanoseconds(const timespec& t);
+
 struct FileIdentity {
   std::uint64_t device = 0;
   std::uint64_t inode = 0;

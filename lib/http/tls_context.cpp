@@ -14,8 +14,8 @@
 #include <cstring>
 #include <sstream>
 
-#include "config/read_file.hpp"
 #include "core/logging.hpp"
+#include "core/read_file.hpp"
 
 namespace certwatch::web {
 namespace {
@@ -65,9 +65,10 @@ struct Material {
 constexpr std::size_t kMaxPemFileBytes = 4 * 1024 * 1024;
 
 Material read_file(const std::string& path, std::string_view what) {
-  config::ReadResult read = config::read_whole_file(path, kMaxPemFileBytes);
-  if (!read.error.empty()) {
-    return {"", "failed to read " + std::string(what) + " (" + path + "): " + read.error};
+  BoundedRead read = read_regular_file(path, kMaxPemFileBytes);
+  if (read.error) {
+    return {"",
+            "failed to read " + std::string(what) + " (" + path + "): " + describe(*read.error)};
   }
   return {std::move(read.content), ""};
 }

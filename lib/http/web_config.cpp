@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <regex>
 
-#include "config/read_file.hpp"
 #include "config/yaml_strict.hpp"
+#include "core/read_file.hpp"
 
 namespace certwatch::web {
 
@@ -408,10 +408,11 @@ WebConfigLoad parse_web_config(std::string_view yaml, const std::string& file) {
 }
 
 WebConfigLoad load_web_config_file(const std::string& path) {
-  const config::ReadResult read = config::read_whole_file(path, kMaxWebConfigBytes);
-  if (!read.error.empty()) {
+  const BoundedRead read = read_regular_file(path, kMaxWebConfigBytes);
+  if (read.error) {
     WebConfigLoad result;
-    result.errors.push_back({path, 0, "", "cannot read the web config file: " + read.error});
+    result.errors.push_back(
+        {path, 0, "", "cannot read the web config file: " + describe(*read.error)});
     return result;
   }
   return parse_web_config(read.content, path);

@@ -13,6 +13,7 @@
 #include <memory>
 #include <set>
 
+#include "core/read_file.hpp"
 #include "x509/parse.hpp"
 
 namespace certwatch::sources {
@@ -21,85 +22,9 @@ namespace {
 bool starts_with(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
 bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
 
-FileErrorReason reason_for_errno(int error) {
-  switch (error) {
-    case ENOENT:
-    case ENOTDIR:
-      return FileErrorReason::not_found;
-    case EACCES:
-    case EPERM:
-      return FileErrorReason::permission_denied;
-    default:
-      return FileErrorReason::read_error;
-  }
-}
-
-FileError errno_error(const std::string& path, int error, std::string_view what) {
-  return {path, reason_for_errno(error), std::string(what) + ": " + std::strerror(error)};
-}
-
-struct FdCloser {
-  void operator()(const int* fd) const {
-    if (fd != nullptr && *fd >= 0) ::close(*fd);
-  }
-};
-
-std::int64_t nanoseconds(const timespec& t) {
-  return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
-}
-
-// Whether two stats describe the same file in the same state (the cache key's fields).
-bool same_file_state(const struct stat& a, const struct stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
-         nanoseconds(a.st_mtim) == nanoseconds(b.st_mtim) &&
-         nanoseconds(a.st_ctim) == nanoseconds(b.st_ctim);
-}
-
-// Reads at most limit+1 bytes so an oversized (or growing) file is noticed without reading it.
-// `read_state` is the fstat of the file that was read, taken before reading; `stable` says
-// whether the file still had that state after the read (false: it changed while being read).
-std::optional<FileError> read_bounded(const std::string& path, std::uint64_t limit,
-                                      std::string& out, struct stat& read_state, bool& stable) {
-  // O_NONBLOCK: even if the path was swapped for a FIFO since stat(), open never blocks.
-  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return errno_error(path, errno, "open");
-  std::unique_ptr<int, FdCloser> guard(&fd);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) return errno_error(path, errno, "fstat");
-  if (!S_ISREG(st.st_mode)) {
-    return FileError{path, FileErrorReason::not_regular_file, "not a regular file"};
-  }
-  if (static_cast<std::uint64_t>(st.st_size) > limit) {
-    return FileError{path, FileErrorReason::too_large,
-                     "size " + std::to_string(st.st_size) + " exceeds " + std::to_string(limit)};
-  }
-  // Sized from fstat (one byte more, to see growth); grown only if the file grew meanwhile, up
-  // to limit+1. Sizing every read at the limit cost a zeroed MiB per file.
-  const std::uint64_t cap = limit + 1;
-  out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(st.st_size, limit) + 1));
-  std::size_t total = 0;
-  for (;;) {
-    if (total == out.size()) {
-      if (out.size() >= cap) break;
-      out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(out.size() * 2, cap)));
-    }
-    const ssize_t n = ::read(fd, out.data() + total, out.size() - total);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error(path, errno, "read");
-    }
-    if (n == 0) break;
-    total += static_cast<std::size_t>(n);
-  }
-  if (total > limit) {
-    return FileError{path, FileErrorReason::too_large, "grew past " + std::to_string(limit)};
-  }
-  out.resize(total);
-  struct stat after {};
-  stable = ::fstat(fd, &after) == 0 && same_file_state(st, after);
-  read_state = st;
-  return std::nullopt;
-}
+// Private keys are never opened, whatever a glob matches: the daemon has no use for them, and
+// the README promises operators that key material stays unread.
+bool is_private_key_name(std::string_view path) { return ends_with(path, ".key"); }
 
 // Kernel file timestamps come from a clock that ticks coarsely (a jiffy; 2 s on FAT): a file
 // rewritten within one tick of our read, keeping its size, would keep its key. Files changed
@@ -120,7 +45,7 @@ std::vector<std::string> list_directory(const std::string& dir, std::optional<Fi
   std::vector<std::string> names;
   std::unique_ptr<DIR, int (*)(DIR*)> handle(::opendir(dir.c_str()), &::closedir);
   if (!handle) {
-    error = errno_error(dir, errno, "opendir");
+    error = errno_file_error(dir, errno, "opendir");
     return names;
   }
   errno = 0;
@@ -221,17 +146,24 @@ PollResult FileSource::poll() {
       continue;
     }
     if (rc == GLOB_ABORTED && glob_failure_errno != 0) {
-      out.file_errors.push_back(errno_error(extra.glob, glob_failure_errno, "glob"));
+      out.file_errors.push_back(errno_file_error(extra.glob, glob_failure_errno, "glob"));
       continue;
     }
     if (rc != 0) {
       out.file_errors.push_back({extra.glob, FileErrorReason::read_error, "glob failed"});
       continue;
     }
+    std::size_t scanned = 0;
     for (std::size_t i = 0; i < matches.gl_pathc; ++i) {
       const std::string path = matches.gl_pathv[i];
+      if (is_private_key_name(path)) continue;
+      ++scanned;
       if (next.count(path) != 0) continue;  // also found in a certs directory
       scan_file(path, NameClass{extra.cert_type, ""}, next, out);
+    }
+    if (scanned == 0) {
+      out.file_errors.push_back({extra.glob, FileErrorReason::not_found,
+                                 "only .key files match, and those are never read"});
     }
   }
   cache_ = std::move(next);
@@ -243,28 +175,25 @@ void FileSource::scan_file(const std::string& path, const NameClass& name_class,
   CachedFile entry;
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    entry.error = errno_error(path, errno, "stat");
+    entry.error = errno_file_error(path, errno, "stat");
   } else if (!S_ISREG(st.st_mode)) {
     // Never open FIFOs, sockets, devices or directories: reading them could block or never end.
     entry.error = FileError{path, FileErrorReason::not_regular_file, "not a regular file"};
   } else {
     entry.key = FileIdentity::of(st);
     const auto cached = cache_.find(path);
-    struct stat read_state {};
-    bool stable = false;
     if (cached != cache_.end() && cached->second.key == entry.key && cached->second.was_read) {
       // The old cache is replaced when this poll ends, so its entry can move.
       entry = std::move(cached->second);
-    } else if (std::string bytes; (entry.error = read_bounded(path, files_.max_file_bytes, bytes,
-                                                              read_state, stable))) {
-      // entry.error says why
+    } else if (BoundedRead read = read_regular_file(path, files_.max_file_bytes); read.error) {
+      entry.error = std::move(read.error);
     } else {
       // The key is the state of the file that was read (the path may have been swapped since
       // the stat). A file that changed while being read, or so recently that a rewrite could
       // still share its timestamps, is read again at the next poll rather than trusted.
-      entry.key = FileIdentity::of(read_state);
-      entry.was_read = stable && !changed_recently(read_state);
-      const x509::BundleResult parsed = x509::parse_pem_bundle(bytes);
+      entry.key = FileIdentity::of(read.state);
+      entry.was_read = read.stable && !changed_recently(read.state);
+      const x509::BundleResult parsed = x509::parse_pem_bundle(read.content);
       for (std::size_t i = 0; i < parsed.certificates.size(); ++i) {
         const CertificateFacts& facts = parsed.certificates[i];
         CertObservation cert;

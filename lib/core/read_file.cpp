@@ -1,0 +1,118 @@
+#include "core/read_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace certwatch {
+namespace {
+
+FileErrorReason reason_for_errno(int error) {
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+      return FileErrorReason::not_found;
+    case EACCES:
+    case EPERM:
+      return FileErrorReason::permission_denied;
+    default:
+      return FileErrorReason::read_error;
+  }
+}
+
+// Names the kind of file, so "not a regular file" says which mistake was made.
+std::string_view file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "a special file";
+}
+
+class Descriptor {
+ public:
+  explicit Descriptor(int fd) : fd_(fd) {}
+  ~Descriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Descriptor(const Descriptor&) = delete;
+  Descriptor& operator=(const Descriptor&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+}  // namespace
+
+FileError errno_file_error(const std::string& path, int error, std::string_view what) {
+  return {path, reason_for_errno(error), std::string(what) + ": " + std::strerror(error)};
+}
+
+BoundedRead read_regular_file(const std::string& path, std::uint64_t limit) {
+  BoundedRead result;
+  // O_NOCTTY: a terminal device never becomes our controlling terminal by being opened.
+  const Descriptor fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    result.error = errno_file_error(path, errno, "open");
+    return result;
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    result.error = errno_file_error(path, errno, "fstat");
+    return result;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    result.error = FileError{path, FileErrorReason::not_regular_file,
+                             "is " + std::string(file_kind(st.st_mode)) + ", not a regular file"};
+    return result;
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > limit) {
+    result.error =
+        FileError{path, FileErrorReason::too_large,
+                  "size " + std::to_string(st.st_size) + " exceeds " + std::to_string(limit)};
+    return result;
+  }
+  // Sized from fstat (one byte more, to see growth); grown only if the file grew meanwhile, up
+  // to limit+1. Sizing every read at the limit would cost a zeroed buffer per file.
+  std::string& out = result.content;
+  const std::uint64_t cap = limit + 1;
+  out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(st.st_size, limit) + 1));
+  std::size_t total = 0;
+  for (;;) {
+    if (total == out.size()) {
+      if (out.size() >= cap) break;
+      out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(out.size() * 2, cap)));
+    }
+    const ssize_t n = ::read(fd.get(), out.data() + total, out.size() - total);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      result.error = errno_file_error(path, errno, "read");
+      out.clear();
+      return result;
+    }
+    if (n == 0) break;
+    total += static_cast<std::size_t>(n);
+  }
+  if (total > limit) {
+    result.error =
+        FileError{path, FileErrorReason::too_large, "grew past " + std::to_string(limit)};
+    out.clear();
+    return result;
+  }
+  out.resize(total);
+  struct stat after {};
+  result.stable = ::fstat(fd.get(), &after) == 0 && FileIdentity::of(st) == FileIdentity::of(after);
+  result.state = st;
+  return result;
+}
+
+std::string describe(const FileError& error) {
+  return error.detail + " (" + std::string(to_string(error.reason)) + ")";
+}
+
+}  // namespace certwatch

@@ -1,0 +1,39 @@
+// The one way the daemon reads a file: the config, the web config, TLS PEM files, a DSN file and
+// every certificate file. A wrong path must never hang or exhaust the daemon, so the read refuses
+// anything but a regular file (a FIFO would block, /dev/zero never ends, a directory is no file)
+// before reading a byte, never blocks on open, and stops at a size bound.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/file_identity.hpp"
+#include "core/types.hpp"
+
+namespace certwatch {
+
+struct BoundedRead {
+  std::string content;             // the whole file, on success
+  std::optional<FileError> error;  // why not, with a reason
+  struct stat state {};            // fstat of the file that was read, taken before reading
+  bool stable = false;             // the file still had `state` after the read
+};
+
+// Opens `path` with O_NONBLOCK (a FIFO swapped in cannot block the open), fstats the descriptor
+// (so the check and the read are of the same file), refuses non-regular files and files larger
+// than `limit`, and reads at most limit+1 bytes (a file growing past the bound is noticed).
+BoundedRead read_regular_file(const std::string& path, std::uint64_t limit);
+
+// A failed system call on `path` as a FileError: ENOENT and ENOTDIR are not_found, EACCES and
+// EPERM permission_denied, anything else read_error. `what` names the call.
+FileError errno_file_error(const std::string& path, int error, std::string_view what);
+
+// "open: No such file or directory (not_found)": the detail for a person, the reason as METRICS.md
+// spells it.
+std::string describe(const FileError& error);
+
+}  // namespace certwatch

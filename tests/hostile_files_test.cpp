@@ -1,0 +1,371 @@
+// Issue 11: every file the daemon reads, given as something that is not a regular file (a FIFO
+// that would block, /dev/zero that never ends, a directory), and durations past their range. The
+// built binary runs as a child process: it must fail fast at start, keep serving on SIGHUP and on
+// new TLS handshakes, and never open a .key file a glob matches.
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/certgen.hpp"
+#include "support/exposition.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/tempdir.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using certwatch::testing::CertSpec;
+using certwatch::testing::ChildOutput;
+using certwatch::testing::ChildProcess;
+using certwatch::testing::CommandResult;
+using certwatch::testing::find_free_port;
+using certwatch::testing::generate_cert;
+using certwatch::testing::GeneratedCert;
+using certwatch::testing::has_line;
+using certwatch::testing::http_get;
+using certwatch::testing::lines_starting;
+using certwatch::testing::run_command;
+using certwatch::testing::TempDir;
+using Clock = std::chrono::steady_clock;
+
+// What a path can wrongly be. Each refuses differently if read naively: open(2) of a FIFO
+// blocks until a writer comes, /dev/zero reads for ever, a directory fails only at read.
+enum class Special { fifo, char_device, directory };
+constexpr Special kSpecials[] = {Special::fifo, Special::char_device, Special::directory};
+
+const char* name_of(Special kind) {
+  switch (kind) {
+    case Special::fifo:
+      return "FIFO";
+    case Special::char_device:
+      return "/dev/zero";
+    case Special::directory:
+      return "directory";
+  }
+  return "?";
+}
+
+// Replaces whatever is at `path` with the special file.
+void make_special(const fs::path& path, Special kind) {
+  fs::remove_all(path);
+  switch (kind) {
+    case Special::fifo:
+      REQUIRE(::mkfifo(path.c_str(), 0644) == 0);
+      break;
+    case Special::char_device:
+      fs::create_symlink("/dev/zero", path);  // open(2) follows it to the device
+      break;
+    case Special::directory:
+      fs::create_directory(path);
+      break;
+  }
+}
+
+CertSpec spec(const std::string& common_name, bool is_ca = false) {
+  CertSpec out;
+  out.common_name = common_name;
+  out.is_ca = is_ca;
+  out.dns_names = {"localhost"};
+  out.ip_addresses = {"127.0.0.1"};
+  return out;
+}
+
+bool tool_present(const std::string& tool) {
+  return run_command({"sh", "-c", "command -v " + tool}, 10s).exit_code == 0;
+}
+
+// A tool the test needs: missing under CI is a failure, elsewhere a warning and a skip.
+bool need_tool(const std::string& tool) {
+  if (tool_present(tool)) return true;
+  const char* ci = std::getenv("CI");
+  if (ci != nullptr && std::string(ci) == "true") FAIL(tool << " is required (scripts/deps.sh)");
+  WARN(tool << " not installed: part of this test did not run");
+  return false;
+}
+
+// One-shot run of the binary; a run that does not end within 10 s is a hang, and fails.
+CommandResult run_binary(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{CERTWATCH_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult result = run_command(argv, 10s);
+  if (result.timed_out) FAIL("crdb-certwatch did not exit within 10 s: it hangs");
+  return result;
+}
+
+// The run failed, and said which file and why.
+void check_refused(const CommandResult& result, const fs::path& path) {
+  const std::string said = result.out + result.err;
+  INFO(said);
+  CHECK(result.exit_code != 0);
+  CHECK(said.find(path.string()) != std::string::npos);
+  CHECK(said.find("not_regular_file") != std::string::npos);
+}
+
+// Certificates for the daemon's own HTTPS endpoint, and a config that polls an empty dir.
+struct Setup {
+  TempDir tmp;
+  fs::path config = tmp.path() / "config.yaml";
+  fs::path web_config = tmp.path() / "web.yml";
+  GeneratedCert ca = generate_cert(spec("test CA", true));
+  GeneratedCert server = generate_cert(spec("localhost"), &ca);
+  fs::path cert_file = tmp.write("tls/server.crt", server.cert_pem);
+  fs::path key_file = tmp.write("tls/server.key", server.key_pem, 0600);
+  fs::path client_ca_file = tmp.write("tls/ca.crt", ca.cert_pem);
+
+  Setup() {
+    tmp.write("certs/.keep", "");
+    write_good_config();
+    write_web_config(true);
+  }
+  void write_good_config() const {
+    fs::remove_all(config);
+    tmp.write("config.yaml", "poll_interval: 1s\nfiles:\n  certs_dirs: [" +
+                                 (tmp.path() / "certs").string() + "]\n");
+  }
+  // HTTPS with every TLS file, or (tls false) an empty web config: plain HTTP.
+  void write_web_config(bool tls) const {
+    fs::remove_all(web_config);
+    tmp.write("web.yml", !tls ? ""
+                              : "tls_server_config:\n  cert_file: " + cert_file.string() +
+                                    "\n  key_file: " + key_file.string() +
+                                    "\n  client_ca_file: " + client_ca_file.string() +
+                                    "\n  client_auth_type: VerifyClientCertIfGiven\n");
+  }
+  // Each TLS file, and each TLS file back to its content.
+  void write_good_tls() const {
+    for (const auto& [path, content] :
+         {std::pair{cert_file, server.cert_pem}, std::pair{key_file, server.key_pem},
+          std::pair{client_ca_file, ca.cert_pem}}) {
+      fs::remove_all(path);
+      tmp.write(fs::relative(path, tmp.path()).string(), content, 0600);
+    }
+  }
+};
+
+// The daemon in the background, on a free loopback port.
+class Daemon {
+ public:
+  Daemon(const std::vector<std::string>& prefix, const std::vector<std::string>& flags,
+         const fs::path& log_dir)
+      : port_(find_free_port()),
+        process_(argv(prefix, flags, port_), ChildOutput{log_dir / "out", log_dir / "log"}) {}
+
+  int port() const { return port_; }
+  std::string log() const { return process_.log(); }
+  void signal(int sig) const { REQUIRE(process_.signal(sig)); }
+
+  // Polls `fetch` until `condition` holds on what it returns, at most `timeout`.
+  template <typename Fetch, typename Condition>
+  std::string wait_for(Fetch fetch, Condition condition, std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = Clock::now() + timeout;
+    std::string last;
+    while (Clock::now() < deadline) {
+      last = fetch();
+      if (condition(last)) return last;
+      if (process_.wait_exit(0ms)) FAIL("crdb-certwatch exited; log:\n" << log());
+      std::this_thread::sleep_for(100ms);
+    }
+    FAIL("not within " << timeout.count() << " ms; last:\n" << last << "\nlog:\n" << log());
+    return last;
+  }
+  std::string metrics() const {
+    const auto res = http_get(port_, "/metrics", 5s);
+    return res && res->status == 200 ? res->body : "";
+  }
+  // The body of /-/healthy over plain HTTP, or "" when it did not answer within 5 s.
+  std::string healthy() const {
+    const auto res = http_get(port_, "/-/healthy", 5s);
+    return res && res->status == 200 ? "200" : "";
+  }
+
+ private:
+  static std::vector<std::string> argv(const std::vector<std::string>& prefix,
+                                       const std::vector<std::string>& flags, int port) {
+    std::vector<std::string> out = prefix;
+    out.push_back(CERTWATCH_BINARY);
+    out.insert(out.end(), flags.begin(), flags.end());
+    out.push_back("--web.listen-address=127.0.0.1:" + std::to_string(port));
+    return out;
+  }
+  int port_;
+  ChildProcess process_;
+};
+
+// An HTTPS GET of /-/healthy with curl: the status code, or "" when the handshake or the
+// request did not finish within 5 s.
+std::string https_healthy(int port) {
+  const CommandResult res =
+      run_command({"curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                   "https://127.0.0.1:" + std::to_string(port) + "/-/healthy"},
+                  10s);
+  return res.exit_code == 0 ? res.out : "";
+}
+
+bool reload_failed(const std::string& text) {
+  return has_line(text, "crdb_cert_config_last_reload_successful 0");
+}
+bool reload_succeeded(const std::string& text) {
+  return has_line(text, "crdb_cert_config_last_reload_successful 1");
+}
+
+}  // namespace
+
+TEST_CASE("a config file that is not a regular file fails start and config.check fast",
+          "[hostile_files]") {
+  for (const Special kind : kSpecials) {
+    INFO(name_of(kind));
+    Setup s;
+    make_special(s.config, kind);
+    check_refused(run_binary({"--config.file=" + s.config.string(), "--config.check"}), s.config);
+    check_refused(
+        run_binary({"--config.file=" + s.config.string(),
+                    "--web.listen-address=127.0.0.1:" + std::to_string(find_free_port())}),
+        s.config);
+  }
+}
+
+TEST_CASE("a dsn_file that is not a regular file fails config.check fast", "[hostile_files]") {
+  for (const Special kind : kSpecials) {
+    INFO(name_of(kind));
+    Setup s;
+    const fs::path dsn = s.tmp.path() / "dsn";
+    make_special(dsn, kind);
+    s.tmp.write("config.yaml", "cluster:\n  dsn_file: " + dsn.string() + "\n");
+    const CommandResult result =
+        run_binary({"--config.file=" + s.config.string(), "--config.check"});
+    check_refused(result, dsn);
+    CHECK((result.out + result.err).find(":2: cluster.dsn_file: ") != std::string::npos);
+  }
+}
+
+TEST_CASE("a web config or TLS file that is not a regular file fails start fast",
+          "[hostile_files]") {
+  for (const Special kind : kSpecials) {
+    INFO(name_of(kind));
+    Setup s;
+    for (const fs::path* path : {&s.web_config, &s.cert_file, &s.key_file, &s.client_ca_file}) {
+      INFO(path->string());
+      make_special(*path, kind);
+      const std::vector<std::string> flags{"--config.file=" + s.config.string(),
+                                           "--web.config.file=" + s.web_config.string()};
+      std::vector<std::string> check = flags;
+      check.push_back("--config.check");
+      check_refused(run_binary(check), *path);
+      std::vector<std::string> start = flags;
+      start.push_back("--web.listen-address=127.0.0.1:" + std::to_string(find_free_port()));
+      check_refused(run_binary(start), *path);
+      s.write_web_config(true);
+      s.write_good_tls();
+    }
+  }
+}
+
+TEST_CASE("SIGHUP with the config or web config swapped for a special file keeps serving",
+          "[hostile_files]") {
+  Setup s;
+  s.write_web_config(false);  // plain HTTP; the web config is still re-read on SIGHUP
+  Daemon daemon(
+      {}, {"--config.file=" + s.config.string(), "--web.config.file=" + s.web_config.string()},
+      s.tmp.path());
+  const auto metrics = [&] { return daemon.metrics(); };
+  daemon.wait_for(metrics, reload_succeeded);
+  for (const fs::path* path : {&s.config, &s.web_config}) {
+    for (const Special kind : kSpecials) {
+      INFO(path->string() << " as " << name_of(kind));
+      make_special(*path, kind);
+      daemon.signal(SIGHUP);
+      daemon.wait_for(metrics, reload_failed);
+      const auto started = Clock::now();
+      CHECK(daemon.healthy() == "200");
+      CHECK(Clock::now() - started < 5s);
+      CHECK(daemon.log().find("not_regular_file") != std::string::npos);
+      // Back to a good file, so the next kind's failure is its own.
+      if (path == &s.config) {
+        s.write_good_config();
+      } else {
+        s.write_web_config(false);
+      }
+      daemon.signal(SIGHUP);
+      daemon.wait_for(metrics, reload_succeeded);
+    }
+  }
+}
+
+TEST_CASE("a TLS file swapped for a special file does not hang new handshakes", "[hostile_files]") {
+  if (!need_tool("curl")) return;
+  Setup s;
+  Daemon daemon(
+      {}, {"--config.file=" + s.config.string(), "--web.config.file=" + s.web_config.string()},
+      s.tmp.path());
+  const auto healthy = [&] { return https_healthy(daemon.port()); };
+  daemon.wait_for(healthy, [](const std::string& code) { return code == "200"; });
+  for (const fs::path* path : {&s.cert_file, &s.key_file, &s.client_ca_file}) {
+    for (const Special kind : kSpecials) {
+      INFO(path->string() << " as " << name_of(kind));
+      make_special(*path, kind);
+      // The previous context keeps serving; a hang would show as no answer within 5 s.
+      CHECK(https_healthy(daemon.port()) == "200");
+      CHECK(https_healthy(daemon.port()) == "200");
+      s.write_good_tls();
+    }
+  }
+  CHECK(daemon.log().find("not_regular_file") != std::string::npos);
+}
+
+TEST_CASE("config.check refuses a duration past its range", "[hostile_files]") {
+  Setup s;
+  for (const std::string value : {"200000w", "99999999999999999999s", "0s"}) {
+    INFO(value);
+    s.tmp.write("config.yaml", "poll_interval: " + value + "\n");
+    const CommandResult result =
+        run_binary({"--config.file=" + s.config.string(), "--config.check"});
+    INFO(result.out << result.err);
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find(s.config.string() + ":1: poll_interval: ") != std::string::npos);
+    CHECK(result.err.find("between 1s and 7d") != std::string::npos);
+  }
+}
+
+TEST_CASE("a files.extra glob never opens a .key file it matches", "[hostile_files]") {
+  Setup s;
+  const GeneratedCert node = generate_cert(spec("node"));
+  const fs::path node_crt = s.tmp.write("dir/node.crt", node.cert_pem);
+  s.tmp.write("dir/x.key", node.cert_pem, 0600);  // would be exported if it were read
+  REQUIRE(::mkfifo((s.tmp.path() / "dir/y.key").c_str(), 0600) == 0);
+  s.tmp.write("config.yaml", "poll_interval: 1s\nfiles:\n  certs_dirs: []\n  extra:\n    - path: " +
+                                 (s.tmp.path() / "dir" / "*").string() + "\n");
+  // strace records every open of the daemon and its threads.
+  const bool traced = need_tool("strace");
+  const fs::path trace = s.tmp.path() / "opens.trace";
+  std::vector<std::string> prefix;
+  if (traced) {
+    prefix = {"strace", "-f", "-qq", "-e", "trace=open,openat,openat2,creat", "-o", trace.string()};
+  }
+  Daemon daemon(prefix, {"--config.file=" + s.config.string()}, s.tmp.path());
+  const std::string text =
+      daemon.wait_for([&] { return daemon.metrics(); },
+                      [](const std::string& t) {
+                        return !lines_starting(t, "crdb_cert_not_after_timestamp_seconds{").empty();
+                      },
+                      20s);
+  INFO(text);
+  const auto series = lines_starting(text, "crdb_cert_not_after_timestamp_seconds{");
+  REQUIRE(series.size() == 1);
+  CHECK(series[0].find("path=\"" + node_crt.string() + "\"") != std::string::npos);
+  CHECK(text.find(".key") == std::string::npos);  // neither a series nor a crdb_cert_file_error
+  if (traced) {
+    const std::string opens = certwatch::testing::read_file(trace);
+    INFO(opens);
+    CHECK(opens.find("node.crt\"") != std::string::npos);  // the trace does see the reads
+    CHECK(opens.find(".key\"") == std::string::npos);
+  }
+}
