@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "config/config.hpp"
+#include "exporter/compress.hpp"
 #include "http/http_server.hpp"
 #include "http/routes.hpp"
 #include "http/tls_context.hpp"
@@ -341,6 +342,12 @@ TEST_CASE("web config errors name the file, the line and the key", "[web][config
   CHECK(errors("basic_auth_users:\n  alice: secret\n") ==
         V{file + ":2: basic_auth_users.alice: not a bcrypt hash (make one with: htpasswd -nBC "
                  "10 \"\" | tr -d ':\\n')"});
+  // Cost 31 would pin the verifier for days per request; 14 is the documented maximum.
+  CHECK(errors("basic_auth_users:\n  alice: '$2b$31$" + std::string(53, 'A') + "'\n") ==
+        V{file + ":2: basic_auth_users.alice: bcrypt cost 31 is above the maximum 14 (every "
+                 "login not yet cached would take seconds to minutes; make the hash with "
+                 "htpasswd -nBC 10)"});
+  CHECK(errors("basic_auth_users:\n  alice: '$2b$14$" + std::string(53, 'A') + "'\n").empty());
   CHECK(errors("http_server_config:\n  http2: true\n  http2: false\n") ==
         V{file + ":3: http_server_config.http2: duplicate key (first set on line 2)"});
   CHECK(errors("tls_server_config: [1]\n") == V{file + ":1: tls_server_config: must be a map"});
@@ -362,6 +369,30 @@ TEST_CASE("web config errors name the file, the line and the key", "[web][config
           V{web + ":3: tls_server_config.key_file: failed to load X509KeyPair: private key "
                   "does not match public key"});
     CHECK(web::load_endpoint_security((dir.path() / "absent.yml").string()).errors.size() == 1);
+    // OpenSSL 3 cannot sign a TLS 1.0 or 1.1 handshake at its default security level: refused
+    // here instead of failing every such handshake with an internal error.
+    for (const std::string version : {"TLS10", "TLS11"}) {
+      const auto refused = load(std::string(kTlsOnly) + "  min_version: " + version + "\n");
+      REQUIRE(refused.size() == 1);
+      CHECK(refused[0].starts_with(web + ":4: tls_server_config.min_version: " + version +
+                                   " cannot be served: OpenSSL's security level "));
+    }
+  }
+}
+
+TEST_CASE("Accept-Encoding: gzip only where RFC 9110 says it is acceptable", "[web][gzip]") {
+  for (const std::string accepted :
+       {"gzip", "GZIP", "x-gzip", "*", "gzip;q=1", "gzip;q=0.001", "gzip ; Q = 0.5",
+        "deflate, gzip;q=1.0", "gzip;level=1;q=0.5", "*;q=0.1, br", "br;q=0, *"}) {
+    INFO(accepted);
+    CHECK(exporter::accepts_gzip(accepted));
+  }
+  for (const std::string refused :
+       {"", "identity", "br, deflate", "gzip;q=0", "gzip;Q=0.000", "gzip ;  q = 0.0",
+        "gzip\t;\tq=0", "*;q=0", "*;q=0, br", "gzip;q=0, *", "*, gzip;q=0", "gzip;q=", "gzip;q=abc",
+        "gzip;q=2", "gzip;q=0.0001", "gzipx", "gzip;level=1;q=0"}) {
+    INFO(refused);
+    CHECK_FALSE(exporter::accepts_gzip(refused));
   }
 }
 

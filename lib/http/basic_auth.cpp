@@ -7,6 +7,8 @@
 #include <cctype>
 #include <memory>
 
+#include "http/web_config.hpp"
+
 namespace certwatch::web {
 namespace {
 
@@ -41,16 +43,6 @@ std::string bcrypt(const std::string& password, const std::string& setting) {
   return hashed;
 }
 
-// The bcrypt cost of a "$2b$NN$..." hash; 10 (the common default) when it has none.
-unsigned long bcrypt_cost(const std::string& hash) {
-  if (hash.size() < 7 || hash[0] != '$' || hash[1] != '2' || hash[3] != '$' || hash[6] != '$' ||
-      !std::isdigit(static_cast<unsigned char>(hash[4])) ||
-      !std::isdigit(static_cast<unsigned char>(hash[5]))) {
-    return 10;
-  }
-  return static_cast<unsigned long>((hash[4] - '0') * 10 + (hash[5] - '0'));
-}
-
 }  // namespace
 
 std::optional<BasicCredentials> parse_basic_authorization(std::string_view header) {
@@ -69,14 +61,32 @@ std::optional<BasicCredentials> parse_basic_authorization(std::string_view heade
   return BasicCredentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
 }
 
-BasicAuth::BasicAuth(std::map<std::string, std::string> users) : users_(std::move(users)) {
-  // An unknown user pays one bcrypt at the configured users' cost, so response time does not
-  // tell which user names exist.
-  const unsigned long cost = users_.empty() ? 10 : bcrypt_cost(users_.begin()->second);
-  char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-  if (crypt_gensalt_rn("$2b$", cost, nullptr, 0, salt, sizeof salt) != nullptr) {
-    dummy_hash_ = bcrypt("crdb-certwatch unknown user", salt);
+BasicAuth::BasicAuth(std::map<std::string, std::string> users)
+    : users_(std::move(users)),
+      // 10, the common default, when there are no users (no decoy is then ever needed).
+      decoy_cost_(static_cast<unsigned long>(
+          users_.empty() ? 10 : bcrypt_cost_of(users_.begin()->second).value_or(10))) {}
+
+const std::string& BasicAuth::decoy_hash() const {
+  // Made on first use, on the verifier thread: at cost 14 it takes a second or more, which
+  // must never land on the thread that loads configs or serves requests.
+  std::call_once(decoy_once_, [this] {
+    char salt[CRYPT_GENSALT_OUTPUT_SIZE];
+    if (crypt_gensalt_rn("$2b$", decoy_cost_, nullptr, 0, salt, sizeof salt) != nullptr) {
+      decoy_hash_ = bcrypt("crdb-certwatch unknown user", salt);
+    }
+  });
+  return decoy_hash_;
+}
+
+void BasicAuth::keep_verified_from(const BasicAuth& previous) {
+  std::vector<Digest> carried;
+  {
+    std::lock_guard lock(previous.mutex_);
+    carried = previous.verified_;
   }
+  std::lock_guard lock(mutex_);
+  verified_ = std::move(carried);
 }
 
 BasicAuth::Digest BasicAuth::cache_key(const BasicCredentials& credentials,
@@ -111,7 +121,9 @@ bool BasicAuth::known_good(const BasicCredentials& credentials) const {
 bool BasicAuth::verify(const BasicCredentials& credentials) {
   if (known_good(credentials)) return true;
   const auto user = users_.find(credentials.user);
-  const std::string& hash = user == users_.end() ? dummy_hash_ : user->second;
+  // An unknown user pays one bcrypt at the configured users' cost, so response time does not
+  // tell which user names exist.
+  const std::string& hash = user == users_.end() ? decoy_hash() : user->second;
   if (hash.empty()) return false;
   // A password with a NUL cannot be passed to crypt_r; it can never match.
   if (credentials.password.find('\0') != std::string::npos) return false;

@@ -1,7 +1,8 @@
 // HTTP basic authentication against bcrypt hashes (exporter-toolkit's basic_auth_users).
 // A bcrypt check costs tens of milliseconds by design, so successful verifications are cached:
 // keyed by a SHA-256 of user, stored hash and password (never the password itself), compared in
-// constant time. Thread-safety: every method may be called from any thread.
+// constant time. Constructing one does no bcrypt work (it runs on the thread that loads configs).
+// Thread-safety: every method may be called from any thread.
 #pragma once
 
 #include <array>
@@ -34,13 +35,22 @@ class BasicAuth {
   // Full check with bcrypt (slow: run it off the event loop); caches a success. Unknown users
   // cost a bcrypt run too, so timing does not tell which user names exist.
   bool verify(const BasicCredentials& credentials);
+  // Takes over the verifications `previous` cached, so a reload does not send every scraper
+  // back through bcrypt. Entries are keyed by the stored hash too: a changed or removed user's
+  // entries can never match here.
+  void keep_verified_from(const BasicAuth& previous);
 
  private:
   using Digest = std::array<unsigned char, 32>;
   Digest cache_key(const BasicCredentials& credentials, const std::string& hash) const;
 
+  // bcrypt of nothing in particular at the users' cost, checked against for unknown users.
+  const std::string& decoy_hash() const;
+
   std::map<std::string, std::string> users_;
-  std::string dummy_hash_;  // bcrypt of nothing in particular, for unknown users
+  unsigned long decoy_cost_;
+  mutable std::once_flag decoy_once_;
+  mutable std::string decoy_hash_;
   mutable std::mutex mutex_;
   std::vector<Digest> verified_;  // bounded; cleared when full
 };

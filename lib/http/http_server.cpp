@@ -6,6 +6,9 @@
 #include <boost/asio/thread_pool.hpp>
 #pragma GCC diagnostic pop
 
+#include <poll.h>
+
+#include <atomic>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/strand.hpp>
@@ -15,6 +18,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "exporter/compress.hpp"
 #include "http/http_server.hpp"
 
 namespace certwatch::web {
@@ -23,6 +27,24 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using tcp = asio::ip::tcp;
+
+// Password checks queued or running on the verifier thread, at most. Enough for a few scrapers
+// logging in at once after a start (a valid login is cached afterwards, see BasicAuth), while a
+// flood of wrong passwords holds at most this many bcrypt runs of work (about half a second at
+// cost 10) before it is refused.
+constexpr std::size_t kMaxPendingVerifications = 8;
+
+// How long a TLS connection gets for the close_notify exchange before its socket is closed anyway.
+constexpr std::chrono::seconds kTlsShutdownTimeout{1};
+
+// What makes room when the connection cap is reached: the lowest rank, the oldest first.
+enum class EvictionRank {
+  closing,           // done; only its close_notify exchange is left
+  before_hello,      // TLS handshake without a whole ClientHello yet: what a flood looks like
+  handshake,         // TLS handshake under way
+  awaiting_request,  // idle keep-alive, or a request still arriving
+  never,             // completing a request: evicting it would drop a scrape
+};
 
 Response plain_response(http::status status, const Request& req, std::string body) {
   Response res{status, req.version()};
@@ -102,9 +124,9 @@ namespace {
 class SessionBase {
  public:
   virtual ~SessionBase() = default;
+  // Closes the socket at once (eviction, server stop); queued work for it is dropped.
   virtual void close() = 0;
-  // Between a complete request and its response written: evicting it would drop a scrape.
-  bool busy = false;
+  virtual EvictionRank eviction_rank() const = 0;
 };
 
 using SslStream = beast::ssl_stream<beast::tcp_stream>;
@@ -120,7 +142,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   void accept();
   void admit(tcp::socket socket);
-  void make_room();
+  // Evicts until a new connection fits; false when every connection is completing a request.
+  bool make_room();
+  // Appends the server's own metric family to an exposition response (see kExpositionContentType).
+  void append_own_metrics(Response& res);
 
   asio::io_context& io;
   HttpServerOptions options;
@@ -128,9 +153,20 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   tcp::acceptor acceptor;
   std::shared_ptr<const EndpointSecurity> security;
   asio::thread_pool* verifier = nullptr;  // owned by HttpServer; null once stopped
-  // Oldest first: when the cap is reached the oldest connection that is not answering a request
-  // makes room, so idle or slow clients can never lock a scrape out.
+  // Oldest first: when the cap is reached the connection with the lowest EvictionRank makes
+  // room, oldest first, so idle, slow or stuck clients can never lock a scrape out.
   std::list<std::weak_ptr<SessionBase>> sessions;
+  std::size_t pending_verifications = 0;
+  std::uint64_t refused_auth_queue_full = 0;
+  std::uint64_t refused_connection_limit = 0;
+  // The rendered family, kept until a count changes: most scrapes reuse it as it is.
+  struct OwnMetrics {
+    std::uint64_t auth_queue_full = 0;
+    std::uint64_t connection_limit = 0;
+    std::shared_ptr<const std::string> text;
+    std::shared_ptr<const std::string> gzip;
+  };
+  OwnMetrics own_metrics;
   bool stopped = false;
 };
 
@@ -151,6 +187,7 @@ class HttpServer::Impl::Session : public SessionBase,
 
   void start() {
     if constexpr (kTls) {
+      phase_ = Phase::handshake;
       lowest().expires_after(server_->options.handshake_timeout);
       stream_.async_handshake(asio::ssl::stream_base::server,
                               [self = this->shared_from_this()](beast::error_code ec) {
@@ -163,16 +200,78 @@ class HttpServer::Impl::Session : public SessionBase,
   }
 
   void close() override {
+    if (verification_) verification_->store(true);
     beast::error_code ec;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
     lowest().close();
   }
 
+  EvictionRank eviction_rank() const override {
+    switch (phase_) {
+      case Phase::handshake:
+        return awaiting_client_hello() ? EvictionRank::before_hello : EvictionRank::handshake;
+      case Phase::awaiting_request:
+        return EvictionRank::awaiting_request;
+      case Phase::busy:
+        return EvictionRank::never;
+      case Phase::closing:
+        return EvictionRank::closing;
+    }
+    return EvictionRank::never;
+  }
+
  private:
+  enum class Phase { handshake, awaiting_request, busy, closing };
+
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  const beast::tcp_stream& lowest() const { return beast::get_lowest_layer(stream_); }
+
+  // Whether the TLS client has yet to deliver a whole ClientHello: a real client sends it in one
+  // go, a flood drips it. OpenSSL stays in these states until it has answered one.
+  bool awaiting_client_hello() const {
+    if constexpr (kTls) {
+      const OSSL_HANDSHAKE_STATE state =
+          SSL_get_state(const_cast<Stream&>(stream_).native_handle());
+      return state == TLS_ST_BEFORE || state == TLS_ST_SR_CLNT_HELLO;
+    }
+    return false;
+  }
+
+  // Ends a connection after a response or at the client's request: TLS says close_notify first
+  // (an orderly end the client can tell from a truncation), within a short deadline.
+  void finish() {
+    if constexpr (kTls) {
+      if (!server_->stopped) {
+        phase_ = Phase::closing;
+        lowest().expires_after(kTlsShutdownTimeout);
+        stream_.async_shutdown(
+            [self = this->shared_from_this()](beast::error_code) { self->close(); });
+        return;
+      }
+    }
+    close();
+  }
+
+  // While credentials wait for the verifier, notices a client that hangs up (FIN or RST), so
+  // its check is skipped instead of paid for. Data that arrives instead (a pipelined request)
+  // ends the watch: the check then runs.
+  void watch_for_departure(std::shared_ptr<std::atomic<bool>> gone) {
+    lowest().socket().async_wait(tcp::socket::wait_read,
+                                 [self = this->shared_from_this(), gone](beast::error_code ec) {
+                                   if (!ec && self->verification_ == gone && self->client_gone())
+                                     self->close();
+                                 });
+  }
+
+  // Whether the client has hung up (FIN or RST), without reading: whatever it sent stays queued.
+  bool client_gone() {
+    pollfd descriptor{lowest().socket().native_handle(), POLLRDHUP, 0};
+    return ::poll(&descriptor, 1, 0) == 1 &&
+           (descriptor.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
 
   void read(std::chrono::seconds timeout) {
-    busy = false;
+    phase_ = Phase::awaiting_request;
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
     parser_->body_limit(16 * 1024);
@@ -184,12 +283,13 @@ class HttpServer::Impl::Session : public SessionBase,
   }
 
   void on_read(beast::error_code ec) {
-    if (server_->stopped || ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == asio::error::operation_aborted || ec == asio::error::connection_reset ||
-        ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
+    if (server_->stopped || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated) {
       return close();
     }
-    busy = true;
+    // The client ended the connection (over TLS with its own close_notify): answer in kind.
+    if (ec == http::error::end_of_stream || ec == asio::error::eof) return finish();
+    phase_ = Phase::busy;
     if (ec == http::error::header_limit) {
       return write(plain_response(http::status::request_header_fields_too_large, Request{},
                                   "request header too large\n"));
@@ -212,14 +312,31 @@ class HttpServer::Impl::Session : public SessionBase,
     auto credentials = parse_basic_authorization(std::string_view(header.data(), header.size()));
     if (!credentials) return write(unauthorized(req));
     if (security->auth->known_good(*credentials)) return respond();
-    if (server_->verifier == nullptr) return close();
+    // A flood sends its guess and hangs up at once: nothing to check, nobody to answer.
+    if (server_->verifier == nullptr || client_gone()) return close();
+    if (server_->pending_verifications >= kMaxPendingVerifications) {
+      ++server_->refused_auth_queue_full;
+      Response res = plain_response(http::status::service_unavailable, req,
+                                    "Too many password checks pending, retry shortly\n");
+      res.set(http::field::retry_after, "1");
+      return write(std::move(res));
+    }
+    ++server_->pending_verifications;
+    auto gone = std::make_shared<std::atomic<bool>>(false);
+    verification_ = gone;
+    watch_for_departure(gone);
     // bcrypt takes tens of milliseconds: off the event loop, then back to it with the verdict.
     asio::post(*server_->verifier, [self = this->shared_from_this(), auth = security->auth,
-                                    credentials = std::move(*credentials)]() mutable {
-      const bool ok = auth->verify(credentials);
+                                    credentials = std::move(*credentials), gone]() mutable {
+      // A client that left while queued costs nothing.
+      const bool ok = !gone->load() && auth->verify(credentials);
       auto& io = self->server_->io;
-      asio::post(io, [self = std::move(self), ok] {
-        if (self->server_->stopped) return self->close();
+      asio::post(io, [self = std::move(self), ok, gone] {
+        --self->server_->pending_verifications;
+        if (self->server_->stopped || gone->load()) return self->close();
+        self->verification_.reset();
+        beast::error_code ignored;
+        self->lowest().socket().cancel(ignored);  // the departure watch
         if (ok) return self->respond();
         self->write(unauthorized(self->parser_->get()));
       });
@@ -235,6 +352,7 @@ class HttpServer::Impl::Session : public SessionBase,
   void respond() {
     const Request& req = parser_->get();
     Response res = server_->handler(req);
+    server_->append_own_metrics(res);
     res.version(req.version());
     res.keep_alive(req.keep_alive() && res.keep_alive());
     res.prepare_payload();
@@ -255,7 +373,8 @@ class HttpServer::Impl::Session : public SessionBase,
     lowest().expires_after(server_->options.read_timeout);
     http::async_write(stream_, response_,
                       [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-                        if (ec || !self->response_.keep_alive()) return self->close();
+                        if (ec) return self->close();
+                        if (!self->response_.keep_alive()) return self->finish();
                         self->read(self->server_->options.idle_timeout);
                       });
   }
@@ -266,6 +385,9 @@ class HttpServer::Impl::Session : public SessionBase,
   std::optional<http::request_parser<http::string_body>> parser_;
   Response response_;
   std::shared_ptr<Impl> server_;
+  Phase phase_ = Phase::awaiting_request;
+  // Set while credentials wait for the verifier; true once the client is gone.
+  std::shared_ptr<std::atomic<bool>> verification_;
 };
 
 void HttpServer::Impl::accept() {
@@ -276,21 +398,63 @@ void HttpServer::Impl::accept() {
   });
 }
 
-void HttpServer::Impl::make_room() {
+bool HttpServer::Impl::make_room() {
   sessions.remove_if([](const std::weak_ptr<SessionBase>& s) { return s.expired(); });
-  while (sessions.size() >= options.max_connections && !sessions.empty()) {
-    auto victim = std::find_if(sessions.begin(), sessions.end(), [](const auto& weak) {
-      const auto session = weak.lock();
-      return session && !session->busy;
-    });
-    if (victim == sessions.end()) victim = sessions.begin();  // all busy: the oldest goes
-    if (auto session = victim->lock()) session->close();
+  while (sessions.size() >= options.max_connections) {
+    auto victim = sessions.end();
+    EvictionRank lowest = EvictionRank::never;
+    for (auto it = sessions.begin(); it != sessions.end(); ++it) {
+      const auto session = it->lock();
+      if (session && session->eviction_rank() < lowest) {
+        lowest = session->eviction_rank();
+        victim = it;
+      }
+    }
+    if (victim == sessions.end()) return false;
+    victim->lock()->close();
     sessions.erase(victim);
+  }
+  return true;
+}
+
+void HttpServer::Impl::append_own_metrics(Response& res) {
+  const auto content_type = res[http::field::content_type];
+  if (std::string_view(content_type.data(), content_type.size()) != kExpositionContentType) return;
+  if (!own_metrics.text || own_metrics.auth_queue_full != refused_auth_queue_full ||
+      own_metrics.connection_limit != refused_connection_limit) {
+    own_metrics.auth_queue_full = refused_auth_queue_full;
+    own_metrics.connection_limit = refused_connection_limit;
+    own_metrics.text = std::make_shared<const std::string>(
+        "# HELP crdb_cert_http_requests_refused_total Requests and connections the HTTP endpoint "
+        "refused instead of serving, by reason: auth_queue_full (too many password checks "
+        "pending), connection_limit (every connection slot busy answering a request).\n"
+        "# TYPE crdb_cert_http_requests_refused_total counter\n"
+        "crdb_cert_http_requests_refused_total{reason=\"auth_queue_full\"} " +
+        std::to_string(refused_auth_queue_full) +
+        "\n"
+        "crdb_cert_http_requests_refused_total{reason=\"connection_limit\"} " +
+        std::to_string(refused_connection_limit) + "\n");
+    own_metrics.gzip.reset();
+  }
+  if (res[http::field::content_encoding] == "gzip") {
+    // A second gzip member: RFC 1952 readers, Prometheus' included, read the members in turn.
+    if (!own_metrics.gzip) {
+      own_metrics.gzip =
+          std::make_shared<const std::string>(exporter::gzip_compress(*own_metrics.text));
+    }
+    res.body().append(own_metrics.gzip);
+  } else {
+    res.body().append(own_metrics.text);
   }
 }
 
 void HttpServer::Impl::admit(tcp::socket socket) {
-  make_room();
+  if (!make_room()) {
+    ++refused_connection_limit;
+    beast::error_code ec;
+    socket.close(ec);
+    return;
+  }
   beast::error_code ec;
   socket.set_option(tcp::no_delay(true), ec);
   std::shared_ptr<SessionBase> base;
@@ -315,6 +479,10 @@ HttpServer::HttpServer(asio::io_context& io, HttpServerOptions options, Handler 
 }
 
 void HttpServer::set_security(std::shared_ptr<const EndpointSecurity> security) {
+  const auto& previous = impl_->security;
+  if (security && security->auth && previous && previous->auth) {
+    security->auth->keep_verified_from(*previous->auth);
+  }
   impl_->security = std::move(security);
 }
 

@@ -1,8 +1,11 @@
 // A small HTTP/1.1 server on Boost.Beast, on the caller's io_context, serving plain HTTP or TLS
 // (asio::ssl) with optional basic auth and extra security headers, as a web config asks. It
 // bounds what a client can cost: header size, TLS handshake, read and idle timeouts, concurrent
-// connections; only GET and HEAD. bcrypt checks run on a thread of their own so a flood of
-// wrong passwords cannot stall the event loop.
+// connections (at the cap, stuck handshakes and idle connections make room, never one completing
+// a request); only GET and HEAD. bcrypt checks run on a thread of their own, at most a few
+// pending (more are refused with 503 and counted), skipped when the client has gone, so a flood
+// of wrong passwords can neither stall the event loop nor delay a cached valid login. It adds its
+// own metric family, crdb_cert_http_requests_refused_total, to every exposition it serves.
 // Thread-safety: all methods and the handler run on the io_context's thread.
 #pragma once
 
@@ -16,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -32,13 +36,21 @@ using Request = http::request<http::string_body>;
 using Response = http::response<SharedBody>;  // bodies are shared, never copied per request
 using Handler = std::function<Response(const Request&)>;
 
+// The Content-Type of a Prometheus text exposition. The server appends its own metric family to
+// any response of this type (as a second piece of the body, or a second gzip member when the
+// response is gzip-encoded), so the handler's big text is never copied.
+inline constexpr std::string_view kExpositionContentType =
+    "text/plain; version=0.0.4; charset=utf-8";
+
 struct HttpServerOptions {
   std::string listen_address = ":9712";  // "host:port", ":port" (all interfaces), "[v6]:port"
   std::size_t max_connections = 64;
   std::size_t header_limit = 8 * 1024;
-  std::chrono::seconds read_timeout{10};       // a whole request must arrive within this
-  std::chrono::seconds idle_timeout{60};       // keep-alive connection with no request
-  std::chrono::seconds handshake_timeout{10};  // TLS handshake
+  std::chrono::seconds read_timeout{10};  // a whole request must arrive within this
+  std::chrono::seconds idle_timeout{60};  // keep-alive connection with no request
+  // A TLS client that has not completed its handshake by then is dropped: real clients take
+  // milliseconds, a flood dripping ClientHello bytes would hold its slots.
+  std::chrono::seconds handshake_timeout{3};
 };
 
 // A web config in the form connections use. Shared by connections, replaced on reload: TLS is

@@ -28,8 +28,7 @@ Handler make_web_handler(WebOptions options, ExpositionProvider exposition) {
                             std::string_view(encoding->value().data(), encoding->value().size())) &&
                         !current->gzip().empty();
       // The body points into the exposition, which the response keeps alive until it is written.
-      Response res =
-          make_response(http::status::ok, "text/plain; version=0.0.4; charset=utf-8", "");
+      Response res = make_response(http::status::ok, std::string(kExpositionContentType), "");
       res.body() = SharedText(current, gzip ? current->gzip() : current->text);
       res.set(http::field::vary, "Accept-Encoding");
       if (gzip) res.set(http::field::content_encoding, "gzip");

@@ -157,6 +157,14 @@ TlsBuildResult build_ssl_context(const TlsServerConfig& config) {
   SSL_CTX* ctx = context->native_handle();
   SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
   if (config.prefer_server_cipher_suites) SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+  // OpenSSL 3 refuses the MD5-SHA1 signatures TLS 1.0 and 1.1 need at security level 1 and up,
+  // so such a handshake fails with an internal error; refused here rather than at the client.
+  if (config.min_version < TlsVersion::tls12 && SSL_CTX_get_security_level(ctx) >= 1) {
+    return fail("min_version", std::string(to_string(config.min_version)) +
+                                   " cannot be served: OpenSSL's security level " +
+                                   std::to_string(SSL_CTX_get_security_level(ctx)) +
+                                   " forbids TLS 1.0 and 1.1 handshakes (use TLS12 or TLS13)");
+  }
   SSL_CTX_set_min_proto_version(ctx, protocol_version(config.min_version));
   SSL_CTX_set_max_proto_version(ctx, protocol_version(config.max_version));
 

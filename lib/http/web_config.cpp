@@ -68,6 +68,15 @@ std::string one_of(const Spelling<Enum> (&table)[N]) {
 std::string_view to_string(ClientAuth auth) { return name_of(kClientAuthNames, auth); }
 std::string_view to_string(TlsVersion version) { return name_of(kTlsVersionNames, version); }
 
+std::optional<int> bcrypt_cost_of(const std::string& hash) {
+  static const std::regex pattern(R"(^\$2[aby]\$([0-9]{2})\$[./A-Za-z0-9]{53}$)");
+  std::smatch match;
+  if (!std::regex_match(hash, match, pattern)) return std::nullopt;
+  const int cost = std::stoi(match[1].str());
+  if (cost < 4 || cost > 31) return std::nullopt;
+  return cost;
+}
+
 namespace {
 
 // A web config is a few lines; inline PEM keeps it well under this.
@@ -345,16 +354,6 @@ void read_http(Reader& r, const Reader::Value& value, WebConfig& out) {
   }
 }
 
-bool looks_like_bcrypt(const std::string& hash) {
-  // What golang.org/x/crypto/bcrypt accepts: $2a$, $2b$ or $2y$, a two-digit cost in 4..31, a
-  // 22-character salt and a 31-character digest.
-  static const std::regex pattern(R"(^\$2[aby]\$([0-9]{2})\$[./A-Za-z0-9]{53}$)");
-  std::smatch match;
-  if (!std::regex_match(hash, match, pattern)) return false;
-  const int cost = std::stoi(match[1].str());
-  return cost >= 4 && cost <= 31;
-}
-
 void read_users(Reader& r, const Reader::Value& value, WebConfig& out) {
   const auto users = r.map_of(value, {});
   if (!users) return;
@@ -365,8 +364,16 @@ void read_users(Reader& r, const Reader::Value& value, WebConfig& out) {
       r.fail(hash_value, "user names cannot contain ':' (basic auth splits on it)");
       continue;
     }
-    if (!looks_like_bcrypt(*hash)) {
+    const auto cost = bcrypt_cost_of(*hash);
+    if (!cost) {
       r.fail(hash_value, "not a bcrypt hash (make one with: htpasswd -nBC 10 \"\" | tr -d ':\\n')");
+      continue;
+    }
+    if (*cost > kMaxBcryptCost) {
+      r.fail(hash_value, "bcrypt cost " + std::to_string(*cost) + " is above the maximum " +
+                             std::to_string(kMaxBcryptCost) +
+                             " (every login not yet cached would take seconds to minutes; make "
+                             "the hash with htpasswd -nBC 10)");
       continue;
     }
     out.basic_auth_users.emplace(user, *hash);

@@ -59,6 +59,16 @@ struct TlsServerConfig {
   friend bool operator==(const TlsServerConfig&, const TlsServerConfig&) = default;
 };
 
+// The highest bcrypt cost basic_auth_users may use. Each step doubles the work: cost 14 is about
+// a second per check on a server core (16 times the usual 10), and every login not yet cached,
+// and every wrong password, pays it. Higher costs let a handful of requests occupy the verifier
+// for minutes and a single cold login outlast Prometheus' default 10 s scrape timeout.
+constexpr int kMaxBcryptCost = 14;
+
+// The cost of a hash in the form golang.org/x/crypto/bcrypt accepts ($2a$, $2b$ or $2y$, a
+// two-digit cost in 4..31, a 22-character salt and a 31-character digest); nullopt otherwise.
+std::optional<int> bcrypt_cost_of(const std::string& hash);
+
 struct WebConfig {
   std::optional<TlsServerConfig> tls;  // absent: plain HTTP
   // Accepted for compatibility; this server speaks HTTP/1.1 only.

@@ -22,6 +22,8 @@ class LoopbackConnection {
   LoopbackConnection& operator=(const LoopbackConnection&) = delete;
 
   bool connected() const { return fd_ >= 0; }
+  // The socket, for a test that speaks TLS on it with OpenSSL directly.
+  int native_handle() const { return fd_; }
   bool send_all(const std::string& bytes);
   // Reads until the peer closes, the timeout passes or an error; returns what arrived.
   std::string read_until_close();
