@@ -159,6 +159,21 @@ struct Setup {
   }
 };
 
+// The .deb that `cpack -G DEB` makes from the build tree, written into `out`.
+fs::path build_deb(const TempDir& out) {
+  const fs::path build_dir = fs::path(CERTWATCH_BINARY).parent_path().parent_path();
+  const auto packed = run("cd " + build_dir.string() + " && cpack -G DEB -B " +
+                          out.path().string() + " --config CPackConfig.cmake");
+  INFO(packed.output);
+  REQUIRE(packed.exit_code == 0);
+  fs::path deb;
+  for (const auto& entry : fs::directory_iterator(out.path())) {
+    if (entry.path().extension() == ".deb") deb = entry.path();
+  }
+  REQUIRE(!deb.empty());
+  return deb;
+}
+
 int status_of(int port, const std::string& authorization) {
   std::string request = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   if (!authorization.empty()) request += "Authorization: " + authorization + "\r\n";
@@ -301,17 +316,8 @@ TEST_CASE("cpack builds a .deb with the binary, unit, conffile, docs and user cr
           "[systemd][package]") {
   if (!require_tool("dpkg-deb", "scripts/deps.sh installs dpkg-dev")) return;
   if (!require_tool("dpkg-shlibdeps", "scripts/deps.sh installs dpkg-dev")) return;
-  const fs::path build_dir = fs::path(CERTWATCH_BINARY).parent_path().parent_path();
   TempDir out;
-  const auto packed = run("cd " + build_dir.string() + " && cpack -G DEB -B " +
-                          out.path().string() + " --config CPackConfig.cmake");
-  INFO(packed.output);
-  REQUIRE(packed.exit_code == 0);
-  fs::path deb;
-  for (const auto& entry : fs::directory_iterator(out.path())) {
-    if (entry.path().extension() == ".deb") deb = entry.path();
-  }
-  REQUIRE(!deb.empty());
+  const fs::path deb = build_deb(out);
   const auto contents = run("dpkg-deb -c " + deb.string());
   INFO(contents.output);
   for (const std::string path :
@@ -340,4 +346,41 @@ TEST_CASE("cpack builds a .deb with the binary, unit, conffile, docs and user cr
           "/config/default.yaml");
   INFO(check.output);
   CHECK(check.exit_code == 0);
+}
+
+// Hidden ([.]) so that its own CTest entry, with a longer timeout and the label `slow`, is its
+// only run (tests/CMakeLists.txt). A minute or two: a root extracted from a cached tarball, and
+// the package's dependencies from Debian's archive.
+TEST_CASE("the .deb installs in a clean Debian root without a cockroach group",
+          "[.][systemd][package][deb-root]") {
+  if (!require_tool("dpkg-deb", "scripts/deps.sh installs dpkg-dev")) return;
+  if (!require_tool("dpkg-shlibdeps", "scripts/deps.sh installs dpkg-dev")) return;
+  if (!require_tool("debootstrap", "scripts/deps.sh installs debootstrap")) return;
+  if (!require_tool("chroot", "coreutils")) return;
+  if (!certwatch::testing::require_root("chroot and mount need root")) return;
+  TempDir out;
+  const fs::path deb = build_deb(out);
+  const auto installed = certwatch::testing::run_shell(
+      std::string(CERTWATCH_SOURCE_DIR) + "/tests/support/clean_root_install.sh " + deb.string(),
+      std::chrono::seconds{1200});
+  INFO(installed.out);
+  REQUIRE(installed.exit_code == 0);
+  const auto fact = [&](const std::string& name) {
+    std::smatch match;
+    const bool found =
+        std::regex_search(installed.out, match, std::regex("(^|\n)" + name + "=([^\n]*)"));
+    return found ? match[2].str() : "<not reported>";
+  };
+  CHECK(fact("cockroach_group_before") == "absent");
+  CHECK(fact("install_exit") == "0");
+  CHECK(fact("user") == "crdb-certwatch");
+  CHECK(fact("unit_group_settings") == "none");
+  CHECK(fact("groups_after_install") == "crdb-certwatch");
+  // A certs directory owned by a new group, named in the config: reconfiguring joins it; a
+  // root-owned directory and a missing one add nothing.
+  CHECK(fact("reconfigure_exit") == "0");
+  CHECK(fact("groups_after_reconfigure") == "crdb-certwatch crdbcerts");
+  // CockroachDB installed afterwards: its group is joined on the next configure.
+  CHECK(fact("reconfigure_exit_with_cockroach") == "0");
+  CHECK(fact("groups_with_cockroach") == "crdb-certwatch crdbcerts cockroach");
 }
