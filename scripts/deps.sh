@@ -11,6 +11,8 @@ packages=(
   nlohmann-json3-dev libpqxx-dev libpq-dev zlib1g-dev libcrypt-dev catch2 libbenchmark-dev
   # real parts the tests run: PostgreSQL, Prometheus, Alertmanager, systemd-analyze, packaging
   postgresql prometheus prometheus-alertmanager systemd dpkg-dev file procps
+  # the package installed in a clean Debian root (tests/support/clean_root_install.sh)
+  debootstrap
   # the benchmark harness scrapes with curl; hostile_files_test handshakes with it and proves
   # with strace that no .key file is opened
   curl strace

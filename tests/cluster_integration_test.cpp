@@ -27,6 +27,7 @@
 #include "support/http_client.hpp"
 #include "support/pg_harness.hpp"
 #include "support/process.hpp"
+#include "support/require_tool.hpp"
 #include "support/tempdir.hpp"
 
 namespace {
@@ -337,10 +338,7 @@ bool has_file_certs(const Metrics& m) {
 
 // Runs `promtool check metrics` on an exposition: the format and naming Prometheus accepts.
 void check_with_promtool(const std::string& exposition) {
-  if (::access("/usr/bin/promtool", X_OK) != 0) {
-    WARN("promtool not installed (apt-get install prometheus): exposition lint skipped");
-    return;
-  }
+  if (!certwatch::testing::require_tool("promtool", "apt-get install prometheus")) return;
   const auto result = certwatch::testing::promtool_check_metrics(exposition);
   INFO("promtool check metrics:\n" << result.out);
   CHECK(result.exit_code == 0);

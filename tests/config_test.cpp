@@ -195,7 +195,8 @@ TEST_CASE("max_file_bytes takes bytes or binary sizes", "[config]") {
   }
 }
 
-TEST_CASE("rules replace the defaults; an empty list leaves only the built-in states", "[config]") {
+TEST_CASE("rules replace the defaults, and an empty list leaves only the built-in states",
+          "[config]") {
   CHECK(parse_ok("rules: []\n").rules.empty());
   const Config config =
       parse_ok("rules:\n  - {cert_types: [other], below: 7d, action: look, severity: warning}\n");

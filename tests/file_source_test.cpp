@@ -303,7 +303,7 @@ TEST_CASE("an unchanged poll returns the same result", "[file_source]") {
   }
 }
 
-TEST_CASE("unchanged files are served from the cache; a changed mtime is read again",
+TEST_CASE("unchanged files are served from the cache, and a changed mtime is read again",
           "[file_source][cache]") {
   TempDir tmp;
   const GeneratedCert a = make_cert("a", 100);
