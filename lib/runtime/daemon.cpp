@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -212,6 +213,13 @@ Daemon::Daemon(DaemonOptions options, config::Config config)
 Daemon::~Daemon() = default;
 
 bool Daemon::poll_abandoned() const { return impl_->abandoned; }
+
+void Daemon::request_stop() {
+  asio::post(impl_->io, [impl = impl_] {
+    impl->log->info("stop requested");
+    impl->stop();
+  });
+}
 
 int Daemon::run() {
   Impl& d = *impl_;

@@ -43,8 +43,10 @@ class Daemon {
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
-  // Listens, polls, serves until SIGTERM or SIGINT. Returns the process exit code.
+  // Listens, polls, serves until SIGTERM or SIGINT (or request_stop). Returns the exit code.
   int run();
+  // Stops a running daemon as SIGTERM would; callable from any thread.
+  void request_stop();
   // After run(): a poll was still blocked (a hung database within its timeouts). Joining it would
   // break the promise to stop within 2 s, so the caller should end the process without
   // destroying the daemon.

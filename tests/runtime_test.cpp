@@ -1,0 +1,266 @@
+// The daemon's moving parts on their own, with an injected clock: the scheduler (health, retries,
+// reload, no overlapping polls), the publisher (one rendering at a time, newest inputs, READY
+// once) and the log-once change tracker.
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+
+#include "runtime/change_tracker.hpp"
+#include "runtime/publisher.hpp"
+#include "runtime/scheduler.hpp"
+
+namespace {
+
+using namespace certwatch;
+using namespace std::chrono_literals;
+
+// A clock that advances by one second each time it is read.
+state::Clock stepping_clock() {
+  auto now = std::make_shared<std::atomic<int>>(1000);
+  return [now] { return static_cast<double>((*now)++); };
+}
+
+// A source whose polls the test scripts: succeed, fail, throw, or wait for a release.
+class ScriptedSource final : public sources::Source {
+ public:
+  explicit ScriptedSource(std::string name, int config = 0)
+      : Source(std::move(name)), config_(config) {}
+  std::chrono::seconds interval() const override { return std::chrono::hours{1}; }
+  bool same_config(const Source& next) const override {
+    const auto* other = dynamic_cast<const ScriptedSource*>(&next);
+    return other != nullptr && other->config_ == config_;
+  }
+  sources::PollResult poll() override {
+    {
+      std::unique_lock lock(mutex_);
+      ++started_;
+      changed_.notify_all();
+      changed_.wait(lock, [this] { return !hold_; });
+    }
+    ++polls;
+    if (mode == Mode::fail) return sources::PollResult::failed(ErrorReason::timeout, "too slow");
+    if (mode == Mode::throw_) throw std::runtime_error("boom");
+    sources::PollResult result;
+    result.certificates.emplace_back();
+    return result;
+  }
+  void hold() {
+    std::lock_guard lock(mutex_);
+    hold_ = true;
+  }
+  void release() {
+    std::lock_guard lock(mutex_);
+    hold_ = false;
+    changed_.notify_all();
+  }
+  void wait_started(int n) {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return started_ >= n; });
+  }
+
+  enum class Mode { ok, fail, throw_ };
+  std::atomic<Mode> mode{Mode::ok};
+  std::atomic<int> polls{0};
+
+ private:
+  int config_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool hold_ = false;
+  int started_ = 0;
+};
+
+struct SchedulerRig {
+  boost::asio::io_context io;
+  boost::asio::thread_pool workers{2};
+  int polled = 0;
+  int stop_after = 1;
+  runtime::Scheduler scheduler{
+      io, workers, stepping_clock(),
+      [this](const sources::Source&, const state::SourceHealth&, const state::SharedPollResult&) {
+        if (++polled >= stop_after) io.stop();
+      },
+      42};
+
+  // Runs the io loop until `n` more polls were recorded (or 10 s passed).
+  void run_polls(int n) {
+    stop_after = polled + n;
+    io.restart();
+    const auto busy = boost::asio::make_work_guard(io);  // results arrive from the pool
+    io.run_for(10s);
+  }
+  ~SchedulerRig() {
+    scheduler.stop();
+    workers.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("change tracker says a thing when it appears, changes and goes", "[runtime]") {
+  runtime::ChangeTracker<std::string, int> tracker;
+  auto first = tracker.update({{"a", 1}, {"b", 2}});
+  CHECK(first.new_or_changed.size() == 2);
+  CHECK(first.gone.empty());
+  auto same = tracker.update({{"a", 1}, {"b", 2}});
+  CHECK(same.new_or_changed.empty());
+  CHECK(same.gone.empty());
+  auto changed = tracker.update({{"a", 3}});
+  REQUIRE(changed.new_or_changed.size() == 1);
+  CHECK(changed.new_or_changed[0] == std::pair<std::string, int>{"a", 3});
+  CHECK(changed.gone == std::vector<std::string>{"b"});
+}
+
+TEST_CASE("scheduler records health from the injected clock and keeps the last good result",
+          "[runtime]") {
+  SchedulerRig rig;
+  auto source = std::make_shared<ScriptedSource>("alpha");
+  rig.scheduler.install({source});
+  rig.scheduler.poll_all();
+  rig.run_polls(1);
+  REQUIRE(rig.polled == 1);
+  auto health = rig.scheduler.health().at(0);
+  CHECK(health.source == "alpha");
+  CHECK(health.up);
+  CHECK(health.last_duration == 1.0);  // the clock advanced once between start and finish
+  CHECK(health.last_success == health.last_poll);
+  REQUIRE(rig.scheduler.results().size() == 1);
+  const auto good = rig.scheduler.results().at(0);
+
+  SECTION("a failure counts by reason and keeps the last good data") {
+    source->mode = ScriptedSource::Mode::fail;
+    rig.scheduler.poll_now("alpha");
+    rig.run_polls(1);
+    health = rig.scheduler.health().at(0);
+    CHECK_FALSE(health.up);
+    CHECK(health.errors_total.at(ErrorReason::timeout) == 1);
+    REQUIRE(health.last_error);
+    CHECK(health.last_error->message == "too slow");
+    CHECK(rig.scheduler.results().at(0) == good);
+  }
+  SECTION("an exception becomes internal_error; the loop goes on") {
+    source->mode = ScriptedSource::Mode::throw_;
+    rig.scheduler.poll_now("alpha");
+    rig.run_polls(1);
+    health = rig.scheduler.health().at(0);
+    CHECK(health.errors_total.at(ErrorReason::internal_error) == 1);
+    CHECK(health.last_error->message == "boom");
+    source->mode = ScriptedSource::Mode::ok;
+    rig.scheduler.poll_now("alpha");
+    rig.run_polls(1);
+    CHECK(rig.scheduler.health().at(0).up);
+  }
+}
+
+TEST_CASE("scheduler never overlaps polls of a source and coalesces requests made meanwhile",
+          "[runtime]") {
+  SchedulerRig rig;
+  auto source = std::make_shared<ScriptedSource>("alpha");
+  rig.scheduler.install({source});
+  source->hold();
+  rig.scheduler.poll_all();
+  source->wait_started(1);
+  // Three more requests while the poll runs: one more poll after it, not three.
+  rig.scheduler.poll_now("alpha");
+  rig.scheduler.poll_now("alpha");
+  rig.scheduler.poll_all();
+  CHECK(rig.scheduler.busy() == 1);
+  source->release();
+  rig.run_polls(2);
+  CHECK(rig.polled == 2);
+  CHECK(source->polls == 2);
+  CHECK(rig.scheduler.busy() == 0);
+}
+
+TEST_CASE("scheduler reload keeps a source whose config is unchanged and health by name",
+          "[runtime]") {
+  SchedulerRig rig;
+  auto alpha = std::make_shared<ScriptedSource>("alpha", 1);
+  auto beta = std::make_shared<ScriptedSource>("beta", 1);
+  rig.scheduler.install({alpha, beta});
+  rig.scheduler.poll_all();
+  rig.run_polls(2);
+  REQUIRE(alpha->polls == 1);
+
+  auto alpha_again = std::make_shared<ScriptedSource>("alpha", 1);  // same config
+  auto beta_changed = std::make_shared<ScriptedSource>("beta", 2);  // changed config
+  rig.scheduler.install({alpha_again, beta_changed});
+  rig.scheduler.poll_all();
+  rig.run_polls(2);
+  CHECK(alpha->polls == 2);  // the running instance was kept
+  CHECK(alpha_again->polls == 0);
+  CHECK(beta->polls == 1);  // replaced
+  CHECK(beta_changed->polls == 1);
+  const auto health = rig.scheduler.health();
+  REQUIRE(health.size() == 2);
+  CHECK(health[1].source == "beta");
+  CHECK(health[1].last_success > 0);  // carried over by name
+
+  rig.scheduler.install({alpha_again});
+  CHECK(rig.scheduler.health().size() == 1);
+}
+
+TEST_CASE("scheduler polls again at the interval, with jitter", "[runtime]") {
+  class Quick final : public sources::Source {
+   public:
+    Quick() : Source("quick") {}
+    std::chrono::seconds interval() const override { return std::chrono::seconds{1}; }
+    bool same_config(const Source&) const override { return true; }
+    sources::PollResult poll() override { return {}; }
+  };
+  SchedulerRig rig;
+  rig.scheduler.install({std::make_shared<Quick>()});
+  rig.scheduler.poll_all();
+  const auto started = std::chrono::steady_clock::now();
+  rig.run_polls(2);
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(rig.polled == 2);
+  CHECK(took >= 900ms);  // interval 1 s, at most 5% jitter
+}
+
+TEST_CASE("publisher renders one at a time, with the newest inputs, and says ready once",
+          "[runtime]") {
+  boost::asio::io_context io;
+  boost::asio::thread_pool workers{2};
+  int installed = 0;
+  int ready = 0;
+  runtime::Publisher publisher(
+      io, workers, stepping_clock(),
+      [&](const state::Snapshot&) {
+        if (++installed >= 3) io.stop();  // publish_now, then two renderings
+      },
+      [&] { ++ready; });
+
+  state::SnapshotInputs not_polled;
+  not_polled.health.emplace_back();
+  not_polled.health[0].source = "alpha";
+  publisher.publish_now(not_polled);
+  REQUIRE(publisher.current());
+  CHECK(ready == 0);
+  CHECK(publisher.current()->text.find(R"(crdb_cert_source_up{source="alpha"} 0)") !=
+        std::string::npos);
+
+  state::SnapshotInputs polled = not_polled;
+  polled.health[0].polled = polled.health[0].up = true;
+  state::SnapshotInputs newest = polled;
+  newest.build.version = "newest";
+  publisher.publish(polled);  // rendering
+  publisher.publish(newest);  // waits, and is what gets rendered next
+  const auto busy = boost::asio::make_work_guard(io);
+  io.run_for(10s);
+  workers.join();
+  CHECK(installed == 3);
+  CHECK(ready == 1);
+  CHECK(publisher.current()->text.find(R"(version="newest")") != std::string::npos);
+  CHECK(publisher.current()->snapshot->ready());
+}
