@@ -1,6 +1,5 @@
 #include "config/config.hpp"
 
-#include <libpq-fe.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -16,6 +15,7 @@
 #include <utility>
 
 #include "config/yaml_strict.hpp"
+#include "core/libpq_handles.hpp"
 #include "core/read_file.hpp"
 
 namespace certwatch::config {
@@ -124,16 +124,9 @@ bool is_label_name(std::string_view name) {
 // libpq's own parser, so --config.check catches what every poll would fail on. Its error text
 // may quote parts of the string, so only the verdict is used.
 bool libpq_parses(const std::string& dsn) {
-  struct OptionsFree {
-    void operator()(PQconninfoOption* options) const { PQconninfoFree(options); }
-  };
-  struct MemFree {
-    void operator()(char* text) const { PQfreemem(text); }
-  };
   char* error = nullptr;
-  const std::unique_ptr<PQconninfoOption, OptionsFree> options(
-      PQconninfoParse(dsn.c_str(), &error));
-  const std::unique_ptr<char, MemFree> error_owner(error);
+  const libpq::ConninfoPtr options(PQconninfoParse(dsn.c_str(), &error));
+  const libpq::MemPtr error_owner(error);
   return options != nullptr;
 }
 

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "core/logging.hpp"
+#include "core/openssl_handles.hpp"
 #include "core/read_file.hpp"
 
 namespace certwatch::web {
@@ -22,26 +23,9 @@ namespace {
 
 namespace ssl = boost::asio::ssl;
 
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct X509Free {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct NameStackFree {
-  void operator()(STACK_OF(X509_NAME) * names) const {
-    sk_X509_NAME_pop_free(names, X509_NAME_free);
-  }
-};
-struct GeneralNamesFree {
-  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using X509Ptr = std::unique_ptr<X509, X509Free>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
+using openssl::BioPtr;
+using openssl::PkeyPtr;
+using openssl::X509Ptr;
 
 // The newest OpenSSL error as text, and the queue cleared so it cannot leak into later calls.
 std::string openssl_error() {
@@ -101,7 +85,7 @@ int protocol_version(TlsVersion version) {
 // Whether any SAN of the certificate (DNS, email, IP, URI) is in `allowed`, as exporter-toolkit
 // matches client_allowed_sans.
 bool has_allowed_san(X509* cert, const std::vector<std::string>& allowed) {
-  std::unique_ptr<GENERAL_NAMES, GeneralNamesFree> names(
+  openssl::GeneralNamesPtr names(
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
   if (!names) return false;
   for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
@@ -226,7 +210,7 @@ TlsBuildResult build_ssl_context(const TlsServerConfig& config) {
                       (config.client_ca_file.empty() ? "client_ca" : config.client_ca_file));
     }
     X509_STORE* store = SSL_CTX_get_cert_store(ctx);
-    std::unique_ptr<STACK_OF(X509_NAME), NameStackFree> names(sk_X509_NAME_new_null());
+    openssl::NameStackPtr names(sk_X509_NAME_new_null());
     for (const auto& ca_cert : cas) {
       if (X509_STORE_add_cert(store, ca_cert.get()) != 1) {
         return fail(ca_key, "cannot use client CA: " + openssl_error());
@@ -281,32 +265,15 @@ TlsBuildResult build_ssl_context(const TlsServerConfig& config) {
   return result;
 }
 
-bool TlsContextSource::FileIdentity::operator==(const FileIdentity& other) const {
-  return exists == other.exists && device == other.device && inode == other.inode &&
-         size == other.size && mtime.tv_sec == other.mtime.tv_sec &&
-         mtime.tv_nsec == other.mtime.tv_nsec && ctime.tv_sec == other.ctime.tv_sec &&
-         ctime.tv_nsec == other.ctime.tv_nsec;
-}
-
 TlsContextSource::TlsContextSource(TlsServerConfig config,
                                    std::shared_ptr<boost::asio::ssl::context> initial)
     : config_(std::move(config)), context_(std::move(initial)), built_from_(identities()) {}
 
-std::vector<TlsContextSource::FileIdentity> TlsContextSource::identities() const {
-  std::vector<FileIdentity> out;
+std::vector<std::optional<FileIdentity>> TlsContextSource::identities() const {
+  std::vector<std::optional<FileIdentity>> out;
   for (const std::string* path : {&config_.cert_file, &config_.key_file, &config_.client_ca_file}) {
-    FileIdentity identity;
-    struct stat info {};
     // stat() follows symlinks, so Kubernetes-style "..data" symlink swaps count as changes.
-    if (!path->empty() && ::stat(path->c_str(), &info) == 0) {
-      identity.exists = true;
-      identity.device = info.st_dev;
-      identity.inode = info.st_ino;
-      identity.size = info.st_size;
-      identity.mtime = info.st_mtim;
-      identity.ctime = info.st_ctim;
-    }
-    out.push_back(identity);
+    out.push_back(path->empty() ? std::nullopt : FileIdentity::of_path(*path));
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/file_identity.hpp"
 #include "http/web_config.hpp"
 
 namespace certwatch::web {
@@ -39,21 +40,13 @@ class TlsContextSource {
   std::shared_ptr<boost::asio::ssl::context> context_for_new_connection();
 
  private:
-  struct FileIdentity {
-    dev_t device = 0;
-    ino_t inode = 0;
-    off_t size = 0;
-    timespec mtime{};
-    timespec ctime{};
-    bool exists = false;
-    bool operator==(const FileIdentity& other) const;
-  };
-  std::vector<FileIdentity> identities() const;
+  // The cert, key and client CA files' identities; nullopt for one that is absent or unset.
+  std::vector<std::optional<FileIdentity>> identities() const;
 
   TlsServerConfig config_;
   std::shared_ptr<boost::asio::ssl::context> context_;
-  std::vector<FileIdentity> built_from_;
-  std::vector<FileIdentity> failed_from_;  // the files of the last failed rebuild
+  std::vector<std::optional<FileIdentity>> built_from_;
+  std::vector<std::optional<FileIdentity>> failed_from_;  // the files of the last failed rebuild
   std::string last_error_;
 };
 

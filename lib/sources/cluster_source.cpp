@@ -18,6 +18,7 @@
 #include <set>
 #include <utility>
 
+#include "core/libpq_handles.hpp"
 #include "core/metric_names.hpp"
 
 namespace certwatch::sources {
@@ -307,9 +308,8 @@ PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
 ConninfoResult build_conninfo(const std::string& dsn, std::chrono::seconds connect_timeout,
                               std::chrono::seconds statement_timeout) {
   char* raw_error = nullptr;
-  const std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> parsed{
-      PQconninfoParse(dsn.c_str(), &raw_error), &PQconninfoFree};
-  const std::unique_ptr<char, decltype(&PQfreemem)> error{raw_error, &PQfreemem};
+  const libpq::ConninfoPtr parsed{PQconninfoParse(dsn.c_str(), &raw_error)};
+  const libpq::MemPtr error{raw_error};
   if (!parsed) return {std::nullopt, describe_conninfo_error(error.get())};
 
   std::vector<std::pair<std::string, std::string>> options;

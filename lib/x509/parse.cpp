@@ -17,6 +17,8 @@
 #include <memory>
 #include <utility>
 
+#include "core/openssl_handles.hpp"
+
 namespace certwatch::x509 {
 namespace {
 
@@ -27,18 +29,9 @@ constexpr std::string_view kDashes = "-----";
 // Enough to say what went wrong without letting a hostile file grow the log line without bound.
 constexpr int kMaxDetailedBadBlocks = 3;
 
-struct X509Deleter {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct GeneralNamesDeleter {
-  void operator()(GENERAL_NAMES* names) const { GENERAL_NAMES_free(names); }
-};
-struct OpensslBufferDeleter {
-  void operator()(unsigned char* buffer) const { OPENSSL_free(buffer); }
-};
-using X509Ptr = std::unique_ptr<X509, X509Deleter>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter>;
-using OpensslBuffer = std::unique_ptr<unsigned char, OpensslBufferDeleter>;
+using openssl::GeneralNamesPtr;
+using openssl::X509Ptr;
+using OpensslBuffer = openssl::BufferPtr;
 
 // Parsing must not leave OpenSSL errors behind for whoever calls OpenSSL next on this thread.
 class ErrorQueueGuard {
