@@ -240,32 +240,9 @@ class Parser {
     return found;
   }
 
-  std::optional<std::vector<Value>> list_of(const Value& value) {
-    if (!value.node.IsSequence()) {
-      fail(value, "must be a list");
-      return std::nullopt;
-    }
-    std::vector<Value> items;
-    std::size_t index = 0;
-    for (const YAML::Node& item : value.node) {
-      const int line = item.IsNull() ? value.line : line_of(item);
-      items.push_back(Value{item, index_key(value.key, index), line});
-      ++index;
-    }
-    return items;
-  }
-
-  // Any scalar as text. `what` names the expected kind; messages never include the value.
+  std::optional<std::vector<Value>> list_of(const Value& value) { return reader_.list_of(value); }
   std::optional<std::string> scalar_of(const Value& value, std::string_view what) {
-    if (value.node.IsNull()) {
-      fail(value, "missing value");
-      return std::nullopt;
-    }
-    if (!value.node.IsScalar()) {
-      fail(value, "must be " + std::string(what));
-      return std::nullopt;
-    }
-    return value.node.Scalar();
+    return reader_.scalar_of(value, what);
   }
 
   std::optional<std::string> non_empty_string(const Value& value) {

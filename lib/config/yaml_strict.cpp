@@ -129,4 +129,41 @@ std::vector<ConfigError> Reader::take_errors() {
   return std::move(errors_);
 }
 
+std::optional<std::vector<Value>> Reader::list_of(const Value& value) {
+  if (!value.node.IsSequence()) {
+    fail(value, "must be a list");
+    return std::nullopt;
+  }
+  std::vector<Value> items;
+  std::size_t index = 0;
+  for (const YAML::Node& item : value.node) {
+    const int line = item.IsNull() ? value.line : line_of(item);
+    items.push_back(Value{item, index_key(value.key, index), line});
+    ++index;
+  }
+  return items;
+}
+
+std::optional<std::string> Reader::scalar_of(const Value& value, std::string_view what) {
+  if (value.node.IsNull()) {
+    fail(value, "missing value");
+    return std::nullopt;
+  }
+  if (!value.node.IsScalar()) {
+    fail(value, "must be " + std::string(what));
+    return std::nullopt;
+  }
+  return value.node.Scalar();
+}
+
+std::optional<bool> Reader::bool_of(const Value& value) {
+  if (value.node.IsScalar()) {
+    const std::string& text = value.node.Scalar();
+    if (text == "true") return true;
+    if (text == "false") return false;
+  }
+  fail(value, "must be true or false");
+  return std::nullopt;
+}
+
 }  // namespace certwatch::config::yaml_strict

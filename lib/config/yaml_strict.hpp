@@ -52,6 +52,14 @@ class Reader {
   // `known` admits any key). A null value (`files:` with nothing under it) counts as an empty
   // map. nullopt, reported, when the value is not a map.
   std::optional<Fields> map_of(const Value& value, std::initializer_list<std::string_view> known);
+  // The items of a sequence, each with its key ("parent[i]") and line. nullopt, reported
+  // ("must be a list"), for anything else.
+  std::optional<std::vector<Value>> list_of(const Value& value);
+  // Any scalar as text; `what` names the expected kind ("a string", "a duration ..."). A null is
+  // reported as a missing value. Messages never include the value.
+  std::optional<std::string> scalar_of(const Value& value, std::string_view what);
+  // `true` or `false`, nothing else.
+  std::optional<bool> bool_of(const Value& value);
 
   // Parses `yaml` as exactly one document, without yaml-cpp's LoadAll (on some malformed input,
   // "--- \n,...\n!" found by fuzz/config_fuzz, yaml-cpp 0.7 yields empty documents without end

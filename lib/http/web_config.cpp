@@ -136,44 +136,23 @@ const std::vector<AllowedHeader>& allowed_headers() {
 
 std::string quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
 
-// The shared strict reader (errors with line and dotted key, checked map keys), plus the value
-// kinds only the web config has, worded as exporter-toolkit words them.
+// The shared strict reader (errors with line and dotted key, checked map keys, typed values),
+// plus the shapes only the web config has.
 class Reader : public config::yaml_strict::Reader {
  public:
   using config::yaml_strict::Reader::Reader;
   using Value = config::yaml_strict::Value;
 
-  std::optional<std::string> string_of(const Value& value) {
-    if (!value.node.IsScalar()) {
-      fail(value, "must be a string");
-      return std::nullopt;
-    }
-    return value.node.Scalar();
-  }
+  std::optional<std::string> string_of(const Value& value) { return scalar_of(value, "a string"); }
 
-  std::optional<bool> bool_of(const Value& value) {
-    if (value.node.IsScalar()) {
-      const std::string& text = value.node.Scalar();
-      if (text == "true") return true;
-      if (text == "false") return false;
-    }
-    fail(value, "must be true or false");
-    return std::nullopt;
-  }
-
+  // exporter-toolkit writes an empty list as nothing at all.
   std::optional<std::vector<std::pair<std::string, Value>>> list_of_strings(const Value& value) {
     if (value.node.IsNull()) return std::vector<std::pair<std::string, Value>>{};
-    if (!value.node.IsSequence()) {
-      fail(value, "must be a list of strings");
-      return std::nullopt;
-    }
+    const auto items = list_of(value);
+    if (!items) return std::nullopt;
     std::vector<std::pair<std::string, Value>> out;
-    std::size_t index = 0;
-    for (const auto& item : value.node) {
-      Value element{item, config::yaml_strict::index_key(value.key, index++),
-                    config::yaml_strict::line_of(item)};
-      if (element.line == 0) element.line = value.line;
-      if (auto text = string_of(element)) out.emplace_back(*text, element);
+    for (const Value& item : *items) {
+      if (auto text = string_of(item)) out.emplace_back(*text, item);
     }
     return out;
   }
