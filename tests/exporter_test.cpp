@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/text.hpp"
 #include "exporter/metrics.hpp"
 #include "http/routes.hpp"
 #include "rules/rule.hpp"
@@ -272,6 +273,53 @@ TEST_CASE("file errors, source health, config reload and build info", "[exporter
     const std::string rest = line.substr(close == std::string::npos ? line.find(' ') : close + 1);
     CHECK(std::count(rest.begin(), rest.end(), ' ') == 1);
   }
+}
+
+TEST_CASE("every label value is valid UTF-8 whatever bytes the snapshot holds", "[exporter]") {
+  // A file name, a certificate subject, a database row, a source name: any bytes, here a stray
+  // byte and an overlong '/'. Prometheus drops a whole scrape over one such label value.
+  const std::string bad = "\xff\xc0\xaf";
+  SnapshotInputs in;
+  certwatch::sources::PollResult files;
+  files.certificates = {file_cert(CertType::client, "/certs/client." + bad + ".crt", "0", bad,
+                                  kRootNotAfter, bad, false)};
+  files.certificates[0].facts->issuer_cn = bad;
+  files.certificates[0].facts->serial_hex = bad;
+  files.file_errors = {{"/certs/" + bad, FileErrorReason::bad_pem, bad}};
+  certwatch::sources::PollResult cluster;
+  cluster.certificates = {cluster_cert(CertType::node, bad, kNodeLoaded)};
+  auto facts = std::make_shared<certwatch::sources::ClusterFacts>();
+  facts->nodes = {{bad, bad, bad, 1.7e9}};
+  facts->secure = true;
+  cluster.facts = facts;
+  in.results = {share(std::move(files)), share(std::move(cluster))};
+  SourceHealth health;
+  health.source = bad;
+  health.polled = true;
+  health.errors_total = {{ErrorReason::timeout, 1}};
+  in.health = {health};
+  in.rules = certwatch::rules::default_rules();
+  in.build = {bad, bad, bad};
+  const std::string text = exposition_of(in, static_cast<double>(kNow))->text;
+  INFO(certwatch::escape_for_display(text));
+  CHECK(certwatch::is_valid_utf8(text));
+  // \xff\xc0\xaf, its backslashes doubled again by the exposition format.
+  const std::string shown = R"(\\xff\\xc0\\xaf)";
+  const std::string client = "/certs/client." + shown + ".crt";
+  CHECK(has_line(text, "crdb_cert_info{" + identity("file", "client", "", client, "0", shown) +
+                           ",subject_cn=\"" + shown + "\",issuer_cn=\"" + shown + "\",serial=\"" +
+                           shown + "\",fingerprint_sha256=\"" + std::string(62, 'a') +
+                           "00\",is_ca=\"false\"} 1"));
+  CHECK(has_line(text, "crdb_cert_not_after_timestamp_seconds{" +
+                           identity("cluster", "node", shown, "", "", "") + "} " +
+                           std::to_string(kNodeLoaded)));
+  CHECK(has_line(text, "crdb_cert_file_error{path=\"/certs/" + shown + "\",reason=\"bad_pem\"} 1"));
+  CHECK(has_line(text, "crdb_cert_cluster_node_info{node_id=\"" + shown + "\",address=\"" + shown +
+                           "\",server_version=\"" + shown + "\"} 1"));
+  CHECK(has_line(text,
+                 "crdb_cert_source_errors_total{source=\"" + shown + "\",reason=\"timeout\"} 1"));
+  CHECK(has_line(text, "crdb_cert_exporter_build_info{version=\"" + shown + "\",revision=\"" +
+                           shown + "\",openssl_version=\"" + shown + "\"} 1"));
 }
 
 TEST_CASE("cluster families and the reload-pending cross-check", "[exporter]") {

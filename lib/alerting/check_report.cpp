@@ -30,12 +30,19 @@ std::string upper(std::string text) {
   return text;
 }
 
-// Left-aligned columns, two spaces apart, widths from the content.
-std::string render_columns(const std::vector<std::vector<std::string>>& rows) {
+// One line of the table output, as a terminal may show it: a certificate subject or a file name
+// can hold any bytes, and ESC sequences or a newline must not reach the terminal raw.
+std::string line_of(std::string_view text) { return escape_for_display(text) + "\n"; }
+
+// Left-aligned columns, two spaces apart, widths from the (escaped) content.
+std::string render_columns(std::vector<std::vector<std::string>> rows) {
   std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
+  for (auto& row : rows) {
     widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      row[i] = escape_for_display(row[i]);
+      widths[i] = std::max(widths[i], row[i].size());
+    }
   }
   std::string out;
   for (const auto& row : rows) {
@@ -161,7 +168,7 @@ CheckReport make_check_report(const state::Snapshot& snapshot) {
 }
 
 std::string render_check_table(const CheckReport& report) {
-  std::string out = status_summary(report) + "\n";
+  std::string out = line_of(status_summary(report));
   if (!report.certificates.empty()) {
     std::vector<std::vector<std::string>> rows{
         {"CERTIFICATE", "TYPE", "NODE/PATH", "EXPIRES", "TIME LEFT", "ACTION", "SEVERITY"}};
@@ -175,14 +182,14 @@ std::string render_check_table(const CheckReport& report) {
                                      : "-",
                       cert.action, std::string(to_string(cert.severity))});
     }
-    out += "\n" + render_columns(rows);
+    out += "\n" + render_columns(std::move(rows));
   }
   if (!report.file_errors.empty()) {
     std::vector<std::vector<std::string>> rows{{"FILE ERROR", "REASON", "DETAIL"}};
     for (const FileError& error : report.file_errors) {
       rows.push_back({error.path, std::string(to_string(error.reason)), or_dash(error.detail)});
     }
-    out += "\n" + render_columns(rows);
+    out += "\n" + render_columns(std::move(rows));
   }
   if (!report.reload_pending.empty()) {
     std::vector<std::vector<std::string>> rows{
@@ -191,7 +198,7 @@ std::string render_check_table(const CheckReport& report) {
       rows.push_back({p.path, p.node_id, std::string(to_string(p.cert_type)),
                       utc_timestamp(p.on_disk_not_after), utc_timestamp(p.loaded_not_after)});
     }
-    out += "\n" + render_columns(rows);
+    out += "\n" + render_columns(std::move(rows));
   }
   for (const Table& table : report.tables) {
     std::vector<std::vector<std::string>> rows{{}};
@@ -206,7 +213,7 @@ std::string render_check_table(const CheckReport& report) {
       }
       rows.push_back(std::move(cells));
     }
-    out += "\n" + upper(table.title) + "\n" + render_columns(rows);
+    out += "\n" + line_of(upper(table.title)) + render_columns(std::move(rows));
   }
   if (!report.findings.empty()) {
     std::vector<std::vector<std::string>> rows{{"FINDING", "SEVERITY", "SUBJECT", "MESSAGE"}};
@@ -215,16 +222,38 @@ std::string render_check_table(const CheckReport& report) {
                       std::string(to_string(finding.severity)), or_dash(finding.subject),
                       finding.message});
     }
-    out += "\n" + render_columns(rows);
+    out += "\n" + render_columns(std::move(rows));
   }
   std::vector<std::vector<std::string>> rows{{"SOURCE", "STATUS", "ERROR"}};
   for (const CheckSource& source : report.sources) {
     rows.push_back({source.source, source.up ? "up" : "failed",
                     source.up ? "-" : source.error_reason + ": " + source.error_message});
   }
-  out += "\n" + render_columns(rows);
+  out += "\n" + render_columns(std::move(rows));
   return out;
 }
+
+namespace {
+
+// JSON strings must be valid UTF-8 (nlohmann::json throws on dumping anything else), and a file
+// name or a certificate subject is any bytes: every string and key of the document, in one pass.
+void escape_invalid_utf8_in(nlohmann::json& value) {
+  if (value.is_string()) {
+    escape_invalid_utf8_in_place(value.get_ref<std::string&>());
+  } else if (value.is_array()) {
+    for (nlohmann::json& element : value) escape_invalid_utf8_in(element);
+  } else if (value.is_object()) {
+    // The escaping is reversible, so two distinct keys never become one.
+    nlohmann::json escaped = nlohmann::json::object();
+    for (auto member = value.begin(); member != value.end(); ++member) {
+      escape_invalid_utf8_in(member.value());
+      escaped[escape_invalid_utf8(member.key())] = std::move(member.value());
+    }
+    value = std::move(escaped);
+  }
+}
+
+}  // namespace
 
 std::string render_check_json(const CheckReport& report) {
   using nlohmann::json;
@@ -281,6 +310,7 @@ std::string render_check_json(const CheckReport& report) {
                               {"error_reason", source.error_reason},
                               {"error_message", source.error_message}});
   }
+  escape_invalid_utf8_in(out);
   return out.dump(2) + "\n";
 }
 

@@ -6,25 +6,23 @@
 
 #include <mutex>
 
+#include "core/text.hpp"
+
 namespace certwatch {
 namespace {
 
-// Escapes the message for a quoted logfmt or JSON value: quotes, backslashes, control chars.
+// Escapes the message for a quoted logfmt or JSON value. A message may quote a file name or a
+// certificate subject, so any bytes: first made valid UTF-8 with control characters shown as
+// `\xNN` (JSON needs the one, a terminal reading the journal the other), then quotes and
+// backslashes escaped for the quoted value.
 class EscapedMessage final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&,
               spdlog::memory_buf_t& dest) override {
-    for (const char c : msg.payload) {
-      if (c == '"' || c == '\\') {
-        dest.push_back('\\');
-        dest.push_back(c);
-      } else if (c == '\n') {
-        dest.append(std::string_view("\\n"));
-      } else if (static_cast<unsigned char>(c) < 0x20) {
-        dest.push_back(' ');
-      } else {
-        dest.push_back(c);
-      }
+    for (const char c :
+         escape_for_display(std::string_view(msg.payload.data(), msg.payload.size()))) {
+      if (c == '"' || c == '\\') dest.push_back('\\');
+      dest.push_back(c);
     }
   }
   std::unique_ptr<custom_flag_formatter> clone() const override {

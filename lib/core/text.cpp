@@ -6,6 +6,102 @@
 #include <iterator>
 
 namespace certwatch {
+namespace {
+
+enum class Escape { invalid_utf8, invalid_utf8_and_controls };
+
+// The length of the well-formed UTF-8 sequence that starts at text[at] (Unicode table 3-7), or 0
+// when the byte there starts none.
+std::size_t sequence_length(std::string_view text, std::size_t at) {
+  const auto byte = [&](std::size_t i) {
+    return at + i < text.size() ? static_cast<unsigned char>(text[at + i]) : 0u;
+  };
+  const unsigned lead = byte(0);
+  if (lead < 0x80) return 1;
+  const auto continuation = [&](std::size_t i, unsigned low = 0x80, unsigned high = 0xbf) {
+    return byte(i) >= low && byte(i) <= high;
+  };
+  if (lead >= 0xc2 && lead <= 0xdf) return continuation(1) ? 2 : 0;
+  if (lead >= 0xe0 && lead <= 0xef) {
+    // E0 would be overlong below A0; ED at A0 and above encodes a surrogate.
+    const unsigned low = lead == 0xe0 ? 0xa0 : 0x80;
+    const unsigned high = lead == 0xed ? 0x9f : 0xbf;
+    return continuation(1, low, high) && continuation(2) ? 3 : 0;
+  }
+  if (lead >= 0xf0 && lead <= 0xf4) {
+    // F0 would be overlong below 90; F4 at 90 and above is past U+10FFFF.
+    const unsigned low = lead == 0xf0 ? 0x90 : 0x80;
+    const unsigned high = lead == 0xf4 ? 0x8f : 0xbf;
+    return continuation(1, low, high) && continuation(2) && continuation(3) ? 4 : 0;
+  }
+  return 0;  // a continuation byte on its own, C0/C1 (always overlong), F5..FF
+}
+
+// One character of the input (or one stray byte) and whether it is written as `\xNN` escapes.
+struct Unit {
+  std::size_t length;
+  bool escaped;
+};
+
+Unit unit_at(std::string_view text, std::size_t at, Escape escape) {
+  const std::size_t length = sequence_length(text, at);
+  if (length == 0) return {1, true};
+  if (escape == Escape::invalid_utf8) return {length, false};
+  const auto lead = static_cast<unsigned char>(text[at]);
+  const bool c0_or_del = length == 1 && (lead < 0x20 || lead == 0x7f);
+  const bool c1 = length == 2 && lead == 0xc2 && static_cast<unsigned char>(text[at + 1]) <= 0x9f;
+  return {length, c0_or_del || c1};
+}
+
+// Whether the backslash at text[at] must be doubled: what follows it would otherwise read as (or
+// run into) an escape.
+bool backslash_needs_doubling(std::string_view text, std::size_t at, Escape escape) {
+  if (at + 1 >= text.size()) return false;
+  const char next = text[at + 1];
+  return next == 'x' || next == '\\' || unit_at(text, at + 1, escape).escaped;
+}
+
+// Where the first character that the escaping changes starts; text.size() when none does.
+std::size_t unchanged_prefix(std::string_view text, Escape escape) {
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const Unit unit = unit_at(text, at, escape);
+    if (unit.escaped || (text[at] == '\\' && backslash_needs_doubling(text, at, escape))) break;
+    at += unit.length;
+  }
+  return at;
+}
+
+std::string escape_bytes(std::string_view text, Escape escape) {
+  std::size_t at = unchanged_prefix(text, escape);
+  std::string out(text.substr(0, at));
+  out.reserve(text.size() + 16);
+  static constexpr char kHex[] = "0123456789abcdef";
+  while (at < text.size()) {
+    const Unit unit = unit_at(text, at, escape);
+    if (unit.escaped) {
+      for (std::size_t i = at; i < at + unit.length; ++i) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        out += {'\\', 'x', kHex[byte >> 4], kHex[byte & 0xf]};
+      }
+    } else if (text[at] == '\\' && backslash_needs_doubling(text, at, escape)) {
+      out += "\\\\";
+    } else {
+      out.append(text.substr(at, unit.length));
+    }
+    at += unit.length;
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
 
 std::string human_duration(double seconds) {
   const bool negative = seconds < 0;
@@ -34,6 +130,48 @@ std::string utc_time(std::int64_t unix_seconds, const char* format) {
   char buffer[64];
   if (std::strftime(buffer, sizeof buffer, format, &tm) == 0) return {};
   return buffer;
+}
+
+bool is_valid_utf8(std::string_view text) {
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t length = sequence_length(text, at);
+    if (length == 0) return false;
+    at += length;
+  }
+  return true;
+}
+
+std::string escape_invalid_utf8(std::string_view bytes) {
+  return escape_bytes(bytes, Escape::invalid_utf8);
+}
+
+void escape_invalid_utf8_in_place(std::string& text) {
+  if (unchanged_prefix(text, Escape::invalid_utf8) == text.size()) return;
+  text = escape_bytes(text, Escape::invalid_utf8);
+}
+
+std::string escape_for_display(std::string_view bytes) {
+  return escape_bytes(bytes, Escape::invalid_utf8_and_controls);
+}
+
+std::string unescape_bytes(std::string_view escaped) {
+  std::string out;
+  out.reserve(escaped.size());
+  for (std::size_t at = 0; at < escaped.size(); ++at) {
+    const char c = escaped[at];
+    const char next = at + 1 < escaped.size() ? escaped[at + 1] : '\0';
+    if (c == '\\' && next == '\\') {
+      out += '\\';
+      ++at;
+    } else if (c == '\\' && next == 'x' && at + 3 < escaped.size() &&
+               hex_value(escaped[at + 2]) >= 0 && hex_value(escaped[at + 3]) >= 0) {
+      out += static_cast<char>(hex_value(escaped[at + 2]) * 16 + hex_value(escaped[at + 3]));
+      at += 3;
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace certwatch

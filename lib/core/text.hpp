@@ -1,8 +1,11 @@
-// Times as people read them, shared by the status page and `check`. Pure formatting, no clock.
+// Text as people and parsers read it, shared by every output: times for the status page and
+// `check`, and the one escaping that makes any bytes (a file name, a certificate subject, a
+// database row) safe in a label value, a JSON string, an HTML page or a terminal. Pure, no clock.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace certwatch {
 
@@ -11,5 +14,30 @@ std::string human_duration(double seconds);
 
 // Unix seconds as UTC in a strftime format, e.g. "%Y-%m-%dT%H:%M:%SZ".
 std::string utc_time(std::int64_t unix_seconds, const char* format);
+
+// Whether `text` is well-formed UTF-8: no overlong forms, no surrogates (U+D800..U+DFFF), nothing
+// above U+10FFFF, no truncated sequences.
+bool is_valid_utf8(std::string_view text);
+
+// Prometheus, JSON and browsers accept only valid UTF-8, so one stray byte in a file name would
+// make the whole scrape or document unreadable. This turns any bytes into valid UTF-8 that reads
+// back to the same bytes:
+//   - each byte that is not part of a valid UTF-8 sequence becomes `\xNN` (lowercase hex);
+//   - a backslash becomes `\\` only when the next input byte is `x`, a backslash, or itself
+//     escaped, so that it cannot be mistaken for part of an escape;
+//   - everything else (valid UTF-8, a lone backslash as in a Windows path) passes unchanged.
+// Ordinary names therefore look exactly as on disk. unescape_bytes() reverses it.
+std::string escape_invalid_utf8(std::string_view bytes);
+// The same in place; leaves `text` untouched (no copy) when nothing needs escaping.
+void escape_invalid_utf8_in_place(std::string& text);
+
+// escape_invalid_utf8, and control characters as well (C0 0x00-0x1f, DEL 0x7f, C1 U+0080..U+009F,
+// each byte of them as `\xNN`): for text a terminal or a page shows, where ESC sequences would
+// retitle the window or recolour it and a newline would break a row. Same scheme, so
+// unescape_bytes() reverses it too.
+std::string escape_for_display(std::string_view bytes);
+
+// The inverse of both escapes: `\\` -> `\`, `\xNN` -> the byte, any other backslash -> itself.
+std::string unescape_bytes(std::string_view escaped);
 
 }  // namespace certwatch

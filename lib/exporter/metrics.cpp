@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/metric_names.hpp"
+#include "core/text.hpp"
 #include "exporter/compress.hpp"
 #include "state/snapshot.hpp"
 
@@ -68,7 +69,9 @@ MetricFamily from_source(const Family& source) {
 }
 
 // Writes families into one text exposition as they are made; a family without series says
-// nothing and is left out.
+// nothing and is left out. Every label value of every family passes here, and Prometheus
+// rejects a whole scrape over one label value that is not UTF-8 (a file name is any bytes), so
+// this is where label values are made valid UTF-8.
 class TextWriter {
  public:
   TextWriter(std::string_view prefix, std::size_t expected_size) {
@@ -81,6 +84,9 @@ class TextWriter {
 
   void add(MetricFamily&& family) {
     if (family.metric.empty()) return;
+    for (ClientMetric& metric : family.metric) {
+      for (ClientMetric::Label& label : metric.label) escape_invalid_utf8_in_place(label.value);
+    }
     one_[0] = std::move(family);
     serializer_.Serialize(out_, one_);
     one_[0] = MetricFamily{};

@@ -10,7 +10,10 @@
 namespace certwatch::exporter {
 namespace {
 
-std::string escape_html(std::string_view text) {
+// Every piece of text the page shows passes here: made valid UTF-8 with control characters shown
+// as escapes (a browser would render neither faithfully), then safe inside HTML.
+std::string escape_html(std::string_view raw) {
+  const std::string text = escape_for_display(raw);
   std::string out;
   out.reserve(text.size());
   for (const char c : text) {
