@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "rules/checks.hpp"
 #include "rules/rule.hpp"
 
 namespace certwatch::config {
@@ -66,6 +67,7 @@ struct Config {
   std::vector<rules::Rule> rules = rules::default_rules();
   std::optional<ClusterConfig> cluster;  // absent: the cluster source is disabled
   AlertingConfig alerting;
+  rules::ChecksConfig checks;
 
   // Lets a reload tell whether anything changed.
   friend bool operator==(const Config&, const Config&) = default;

@@ -51,6 +51,16 @@ struct CertificateFacts {
   bool is_ca = false;                     // basicConstraints CA:TRUE
   std::vector<std::string> dns_names;     // subjectAltName DNS entries
   std::vector<std::string> ip_addresses;  // subjectAltName IP entries, textual
+  // Extended key usage. has_eku is false when the extension is absent (any use allowed).
+  bool has_eku = false;
+  bool eku_server_auth = false;
+  bool eku_client_auth = false;
+  std::string key_type;        // "rsa", "ec", "ed25519", "ed448", "dsa", else OpenSSL's short name
+  int key_bits = 0;            // RSA modulus, EC curve order, DSA p size in bits
+  std::string signature_hash;  // "sha256", "sha1", "md5", ...; empty when none (ed25519)
+  bool self_signed = false;    // issuer name == subject name and its own key verifies it
+  std::string issuer_dn;       // the issuer name, RFC 2253 one line (denylist "issuer + serial")
+  std::string der;             // the certificate's DER, for chain verification; never rendered
 
   friend bool operator==(const CertificateFacts&, const CertificateFacts&) = default;
 };
@@ -81,6 +91,24 @@ struct CertObservation {
   bool local_node = false;
 
   friend bool operator==(const CertObservation&, const CertObservation&) = default;
+};
+
+// A private key file a source saw: stat(2) only. Its contents are read only by the opt-in key
+// match (checks.key_match), and never reach logs, metrics or the page.
+struct KeyFile {
+  std::string path;
+  CertType cert_type = CertType::other;  // by name: node.key -> node, ca.key -> ca, ...
+  std::string user;                      // client.<user>.key
+  bool exists = false;
+  std::uint32_t mode = 0;  // permission bits (st_mode & 07777)
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  std::string owner;  // user name of uid; empty when unknown
+  // checks.key_match: whether the key is the private key of the certificate beside it (nullopt:
+  // not checked, or the key could not be read).
+  std::optional<bool> matches_certificate;
+
+  friend bool operator==(const KeyFile&, const KeyFile&) = default;
 };
 
 // Why a file could not be used (METRICS.md `crdb_cert_file_error` reasons).

@@ -37,12 +37,20 @@ class SourceFacts {
     return {};
   }
   virtual std::vector<Notice> notices() const { return {}; }
+  // Names and addresses this host's node is reached by, as the source knows them (the cluster's
+  // advertise address): node.crt must carry each (the san_missing check).
+  virtual std::vector<std::string> local_node_names() const { return {}; }
 };
 
 struct PollResult {
   std::optional<SourceError> error;  // set when the poll failed: nothing else is used then
   std::vector<CertObservation> certificates;
   std::vector<FileError> file_errors;
+  // Key files seen (file source): the key beside each leaf certificate (present or not) and any
+  // CA key in a certs directory.
+  std::vector<KeyFile> keys;
+  // Denylist entries read from checks.denylist_file (file source), one per line as written.
+  std::vector<std::string> denylist;
   std::shared_ptr<const SourceFacts> facts;  // null: nothing beyond certificates
 
   bool ok() const { return !error; }

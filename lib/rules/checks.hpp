@@ -1,0 +1,121 @@
+// Posture checks: will the next handshake, reload or rotation break the cluster? Each check is a
+// pure function of what the sources observed (certificate facts, key-file stat, the bundle a leaf
+// chains to), the config and the clock. Check names are part of the metrics contract.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/types.hpp"
+
+namespace certwatch::rules {
+
+inline constexpr std::string_view kCheckChainUntrusted = "chain_untrusted";
+inline constexpr std::string_view kCheckOutlivesCa = "outlives_ca";
+inline constexpr std::string_view kCheckSanMissing = "san_missing";
+inline constexpr std::string_view kCheckCnMismatch = "cn_mismatch";
+inline constexpr std::string_view kCheckEkuMissing = "eku_missing";
+inline constexpr std::string_view kCheckKeyPermissions = "key_permissions";
+inline constexpr std::string_view kCheckKeyOwner = "key_owner";
+inline constexpr std::string_view kCheckKeyMissing = "key_missing";
+inline constexpr std::string_view kCheckCaKeyPresent = "ca_key_present";
+inline constexpr std::string_view kCheckWeakKey = "weak_key";
+inline constexpr std::string_view kCheckWeakSignature = "weak_signature";
+inline constexpr std::string_view kCheckKeyMismatch = "key_mismatch";
+inline constexpr std::string_view kCheckCompromised = "compromised";
+
+// One row per check: its default severity, its alert, and words for people.
+struct CheckInfo {
+  std::string_view name;
+  Severity severity;
+  std::string_view alert;    // CrdbCert... in the generated rules
+  std::string_view summary;  // what failed, in a few words
+  std::string_view why;      // why it matters
+};
+const std::vector<CheckInfo>& all_checks();
+const CheckInfo* find_check(std::string_view name);
+
+// The `checks:` section of the config.
+struct ChecksConfig {
+  bool enabled = true;
+  std::vector<std::string> disable;          // check names
+  std::map<std::string, Severity> severity;  // check name -> severity
+  std::vector<std::string> san_required;     // names node.crt must carry
+  bool san_include_local = true;             // and localhost, 127.0.0.1
+  std::string key_owner;                     // empty: key_owner is not checked
+  bool key_match = false;                    // reads keys: key_mismatch
+  std::vector<std::string> denylist;         // entries, see parse_deny_entry
+  std::string denylist_file;                 // one entry a line, re-read on change
+
+  bool runs(std::string_view check) const;             // enabled and not disabled
+  Severity severity_of(std::string_view check) const;  // configured or default
+
+  friend bool operator==(const ChecksConfig&, const ChecksConfig&) = default;
+};
+
+// A denylist entry: a SHA-256 fingerprint (64 hex digits; colons, spaces and case ignored), or
+// `serial:<hex> issuer:<issuer name as RFC 2253>`.
+struct DenyEntry {
+  std::string fingerprint;  // lowercase hex, no separators; empty for issuer+serial entries
+  std::string serial;       // lowercase hex, no leading zeros
+  std::string issuer_dn;
+
+  friend bool operator==(const DenyEntry&, const DenyEntry&) = default;
+};
+// nullopt when the text is neither form (blank lines and `#` comments are the caller's).
+std::optional<DenyEntry> parse_deny_entry(std::string_view text);
+
+struct CheckFailure {
+  CertIdentity id;  // the certificate's (ca_key_present: the key's path and the CA type)
+  std::string check;
+  Severity severity = Severity::warning;
+  std::string detail;  // short and bounded: a missing SAN, a verify error, a mode
+
+  friend bool operator==(const CheckFailure&, const CheckFailure&) = default;
+};
+
+// How many of the certificates read verify through a CA of a bundle: the CA rotation progress.
+struct CaUsage {
+  const CertObservation* ca = nullptr;
+  std::size_t issued = 0;  // certificates (other than itself) that verify through it
+  // Nothing depends on it and another CA of the same bundle verifies everything it did: it can
+  // leave the bundle.
+  bool removable = false;
+};
+
+struct CheckInputs {
+  std::span<const CertObservation* const> certificates;
+  std::span<const KeyFile* const> keys;
+  std::span<const std::string> denylist;      // read by sources (denylist_file)
+  std::vector<std::string> local_node_names;  // how this host's node is reached (cluster)
+  std::int64_t now = 0;                       // unix seconds
+};
+
+struct CheckResults {
+  std::vector<CheckFailure> failures;
+  std::vector<CaUsage> ca_usage;
+};
+
+// Memoises signature verification and chain checks across snapshots, keyed by the fingerprints
+// involved, so a poll where nothing changed verifies nothing. Thread-safe.
+class VerifyCache {
+ public:
+  // Whether `issuer` signed `subject` (names chain and the issuer's key verifies the signature).
+  bool issued_by(const CertificateFacts& subject, const CertificateFacts& issuer);
+
+ private:
+  std::mutex mutex_;
+  std::unordered_map<std::string, bool> issued_by_;  // subject fp + issuer fp
+};
+
+CheckResults run_checks(const CheckInputs& inputs, const ChecksConfig& config, VerifyCache& cache);
+
+}  // namespace certwatch::rules
