@@ -82,8 +82,8 @@ config::Config empty_certs_config(const TempDir& dir) {
 TEST_CASE("a source plugged in through the seam alone shows up in check", "[seam]") {
   TempDir dir;
   const config::Config config = empty_certs_config(dir);
-  const auto snapshot =
-      state::poll_once(with_beacon(config), config.rules, {"t", "t", "t"}, state::system_clock_now);
+  const auto snapshot = state::poll_once(with_beacon(config), config.rules, config.checks,
+                                         {"t", "t", "t"}, state::system_clock_now);
   const alerting::CheckReport report = alerting::make_check_report(*snapshot);
   CHECK(report.status == alerting::CheckStatus::critical);  // 10 days left on a node: rotate_now
   REQUIRE(report.certificates.size() == 1);

@@ -639,8 +639,8 @@ TEST_CASE("status page: certificates, states, sources and the metrics link", "[w
   config::Config cfg;
   cfg.files.certs_dirs = {(dir.path() / "certs").string()};
   const auto snapshot = exporter::make_exposition(
-      state::poll_once(sources::make_sources(cfg), cfg.rules, {"1.2.3", "abc", "OpenSSL 3"},
-                       state::system_clock_now));
+      state::poll_once(sources::make_sources(cfg), cfg.rules, cfg.checks,
+                       {"1.2.3", "abc", "OpenSSL 3"}, state::system_clock_now));
   web::WebOptions web;
   TestServer server(nullptr, {}, web::make_web_handler(web, [snapshot] { return snapshot; }));
   const auto page = testing::http_get(server.port(), "/");

@@ -64,7 +64,8 @@ std::string status_summary(const CheckReport& report) {
   std::ostringstream out;
   out << to_string(report.status) << ": " << report.certificates.size() << " certificates ("
       << by_severity[3] << " critical, " << by_severity[2] << " warning, " << by_severity[1]
-      << " info, " << by_severity[0] << " ok), " << report.file_errors.size() << " file errors";
+      << " info, " << by_severity[0] << " ok), " << report.checks.size() << " failing checks, "
+      << report.file_errors.size() << " file errors";
   for (const CheckSource& source : report.sources) {
     out << ", " << source.source << " source "
         << (source.up ? std::string("up") : "FAILED (" + source.error_reason + ")");
@@ -140,6 +141,15 @@ CheckReport make_check_report(const state::Snapshot& snapshot) {
       report.findings.begin(), report.findings.end(),
       [](const CheckFinding& a, const CheckFinding& b) { return a.severity > b.severity; });
   report.tables = snapshot.tables;
+  report.checks = snapshot.check_failures;
+  std::stable_sort(report.checks.begin(), report.checks.end(),
+                   [](const rules::CheckFailure& a, const rules::CheckFailure& b) {
+                     return a.severity > b.severity;
+                   });
+  for (const rules::CaUsage& usage : snapshot.ca_usage) {
+    report.ca_usage.push_back({usage.ca->id, usage.ca->facts->subject_cn,
+                               usage.ca->facts->not_after, usage.issued, usage.removable});
+  }
   bool source_failed = false;
   for (const state::SourceHealth& health : snapshot.health) {
     CheckSource source{health.source, health.up, {}, {}};
@@ -214,6 +224,24 @@ std::string render_check_table(const CheckReport& report) {
       rows.push_back(std::move(cells));
     }
     out += "\n" + line_of(upper(table.title)) + render_columns(std::move(rows));
+  }
+  if (!report.checks.empty()) {
+    std::vector<std::vector<std::string>> rows{
+        {"FAILING CHECK", "SEVERITY", "CERTIFICATE", "DETAIL"}};
+    for (const rules::CheckFailure& failure : report.checks) {
+      rows.push_back({failure.check, std::string(to_string(failure.severity)),
+                      std::string(to_string(failure.id.cert_type)) + " " + where(failure.id),
+                      or_dash(failure.detail)});
+    }
+    out += "\n" + render_columns(std::move(rows));
+  }
+  if (!report.ca_usage.empty()) {
+    std::vector<std::vector<std::string>> rows{{"CA", "BUNDLE", "EXPIRES", "ISSUED", "REMOVABLE"}};
+    for (const CheckReport::CaRow& ca : report.ca_usage) {
+      rows.push_back({or_dash(ca.subject_cn), where(ca.id), utc_timestamp(ca.not_after),
+                      std::to_string(ca.issued), ca.removable ? "yes" : "no"});
+    }
+    out += "\n" + render_columns(std::move(rows));
   }
   if (!report.findings.empty()) {
     std::vector<std::vector<std::string>> rows{{"FINDING", "SEVERITY", "SUBJECT", "MESSAGE"}};
@@ -295,6 +323,27 @@ std::string render_check_json(const CheckReport& report) {
                                      {"path", p.path},
                                      {"on_disk_not_after", p.on_disk_not_after},
                                      {"loaded_not_after", p.loaded_not_after}});
+  }
+  out["checks"] = json::array();
+  for (const rules::CheckFailure& failure : report.checks) {
+    out["checks"].push_back({{"check", failure.check},
+                             {"severity", to_string(failure.severity)},
+                             {"source", failure.id.source},
+                             {"cert_type", to_string(failure.id.cert_type)},
+                             {"node_id", failure.id.node_id},
+                             {"path", failure.id.path},
+                             {"index", failure.id.index},
+                             {"user", failure.id.user},
+                             {"detail", failure.detail}});
+  }
+  out["ca_usage"] = json::array();
+  for (const CheckReport::CaRow& ca : report.ca_usage) {
+    out["ca_usage"].push_back({{"path", ca.id.path},
+                               {"index", ca.id.index},
+                               {"subject_cn", ca.subject_cn},
+                               {"not_after", ca.not_after},
+                               {"issued", ca.issued},
+                               {"removable", ca.removable}});
   }
   out["findings"] = json::array();
   for (const CheckFinding& finding : report.findings) {

@@ -51,7 +51,17 @@ struct CheckReport {
   // The sources' own conditions (an insecure cluster, a stale node), most severe first; file
   // errors, pending reloads and failed sources have their own lists.
   std::vector<CheckFinding> findings;
-  std::vector<Table> tables;  // the sources' own sections (cluster nodes)
+  std::vector<Table> tables;                // the sources' own sections (cluster nodes)
+  std::vector<rules::CheckFailure> checks;  // failing posture checks, most severe first
+  // Each CA of each bundle: how many certificates still verify through it.
+  struct CaRow {
+    CertIdentity id;
+    std::string subject_cn;
+    std::int64_t not_after = 0;
+    std::size_t issued = 0;
+    bool removable = false;
+  };
+  std::vector<CaRow> ca_usage;
 };
 
 std::string_view to_string(Condition condition);

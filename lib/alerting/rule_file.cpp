@@ -7,6 +7,7 @@
 #include <map>
 
 #include "core/metric_names.hpp"
+#include "rules/checks.hpp"
 #include "rules/conditions.hpp"
 #include "rules/evaluate.hpp"
 
@@ -31,6 +32,7 @@ constexpr std::string_view kExporterDownAlert = "CrdbCertExporterDown";
 const std::vector<std::string>& fixed_alert_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out{std::string(kExporterDownAlert)};
+    for (const rules::CheckInfo& check : rules::all_checks()) out.emplace_back(check.alert);
     for (Condition condition : {Condition::file_error, Condition::source_down,
                                 Condition::node_stale, Condition::reload_pending,
                                 Condition::cluster_insecure, Condition::config_reload_failed}) {
@@ -230,6 +232,31 @@ class Builder {
     return group;
   }
 
+  // One alert per posture check that runs. The severity label comes from the series (the config
+  // may change a check's severity); file-source failures keep `instance`, node-scoped ones
+  // (probe, cluster) are aggregated across daemons and page once.
+  RuleGroup checks() const {
+    RuleGroup group{"crdb-certwatch.checks", {}};
+    const std::string failed(metric::kCheckFailed);
+    for (const rules::CheckInfo& check : rules::all_checks()) {
+      if (!config_.checks.runs(check.name)) continue;
+      const std::string selector = "check=" + quote_label_value(check.name);
+      group.rules.push_back(alert(
+          std::string(check.alert),
+          failed + "{source=\"file\", " + selector + "} == 1\nor\nmax without (instance) (" +
+              failed + "{source!=\"file\", " + selector + "}) == 1\n",
+          config_.alerting.expiry_for, {},
+          "CockroachDB {{ $labels.cert_type }} certificate " + std::string(check.summary) + ": " +
+              std::string(kWhereShort),
+          "The {{ $labels.cert_type }} certificate " + std::string(kWhere) + " fails the " +
+              std::string(check.name) +
+              " check ({{ $labels.detail }}, severity {{ "
+              "$labels.severity }}). " +
+              std::string(check.why) + " The status page's Problems section gives the exact fix."));
+    }
+    return group;
+  }
+
   RuleGroup files() const {
     RuleGroup group{"crdb-certwatch.files", {}};
     group.rules.push_back(alert(
@@ -329,7 +356,8 @@ std::string runbook_page(std::string_view alert_name) { return std::string(alert
 
 std::vector<RuleGroup> build_rule_groups(const config::Config& config) {
   const Builder builder(config);
-  return {builder.certificate_states(), builder.files(), builder.cluster(), builder.exporter()};
+  return {builder.certificate_states(), builder.checks(), builder.files(), builder.cluster(),
+          builder.exporter()};
 }
 
 std::string render_rule_file(const std::vector<RuleGroup>& groups) {

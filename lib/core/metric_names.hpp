@@ -11,6 +11,9 @@ inline constexpr std::string_view kNotAfter = "crdb_cert_not_after_timestamp_sec
 inline constexpr std::string_view kNotBefore = "crdb_cert_not_before_timestamp_seconds";
 inline constexpr std::string_view kInfo = "crdb_cert_info";
 inline constexpr std::string_view kExpiryState = "crdb_cert_expiry_state";
+// Posture checks.
+inline constexpr std::string_view kCheckFailed = "crdb_cert_check_failed";
+inline constexpr std::string_view kCaIssued = "crdb_cert_ca_issued_certificates";
 // Cluster source.
 inline constexpr std::string_view kClusterNodeInfo = "crdb_cert_cluster_node_info";
 inline constexpr std::string_view kClusterNodeUpdated =

@@ -159,6 +159,31 @@ void add_certificate_families(const Snapshot& s, TextWriter& out) {
   }
 }
 
+// The failing posture checks and the CA rotation progress.
+void add_check_families(const Snapshot& s, TextWriter& out) {
+  auto failed = family(metric::kCheckFailed,
+                       "1 for each failing posture check of each certificate (check, severity, "
+                       "detail); absent while the check passes. Evaluated at the last poll.",
+                       MetricType::Gauge, true);
+  for (const rules::CheckFailure& f : s.check_failures) {
+    Labels labels = identity_labels(f.id);
+    labels.push_back({"check", f.check});
+    labels.push_back({"severity", std::string(to_string(f.severity))});
+    labels.push_back({"detail", f.detail});
+    failed.metric.push_back(gauge(std::move(labels), 1));
+  }
+  out.add(std::move(failed));
+  auto issued = family(metric::kCaIssued,
+                       "How many of the certificates read verify through this CA (itself not "
+                       "counted). In a combined CA bundle, the old CA at 0 can be removed.",
+                       MetricType::Gauge, true);
+  for (const rules::CaUsage& usage : s.ca_usage) {
+    issued.metric.push_back(
+        gauge(identity_labels(usage.ca->id), static_cast<double>(usage.issued)));
+  }
+  out.add(std::move(issued));
+}
+
 // The sources' own families, then the cross-checks between sources.
 void add_source_families(const Snapshot& s, TextWriter& out) {
   for (const Family& source_family : s.families) out.add(from_source(source_family));
@@ -234,6 +259,7 @@ RenderedText render_metrics(const Snapshot& snapshot,
   if (!certificate_text) add_certificate_families(snapshot, out);
   RenderedText rendered;
   rendered.certificate_text_size = out.size();
+  add_check_families(snapshot, out);
   add_source_families(snapshot, out);
   add_file_error_family(snapshot, out);
   add_exporter_families(snapshot, out);

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "core/text.hpp"
+#include "rules/checks.hpp"
 #include "rules/conditions.hpp"
 
 namespace certwatch::exporter {
@@ -135,6 +136,59 @@ border:1px dashed var(--line);border-radius:6px}
 footer{color:var(--muted);font-size:12px;margin-top:26px}
 )";
 
+// The exact fix for a failing check, as a shell line or a sentence.
+std::string fix_for(const rules::CheckFailure& f, const state::Snapshot& s) {
+  const std::string& path = f.id.path;
+  const std::string dir =
+      path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  const std::string key = path.ends_with(".crt") ? path.substr(0, path.size() - 4) + ".key" : path;
+  const std::string ca_key = " --certs-dir=" + dir + " --ca-key=/path/to/ca.key --overwrite";
+  const std::string& check = f.check;
+  if (check == rules::kCheckSanMissing) {
+    std::string names;
+    for (const CertObservation* cert : s.certificates) {
+      if (cert->id == f.id && cert->facts) {
+        for (const auto& n : cert->facts->dns_names) names += " " + n;
+        for (const auto& n : cert->facts->ip_addresses) names += " " + n;
+      }
+    }
+    for (const rules::CheckFailure& other : s.check_failures) {
+      if (other.id == f.id && other.check == check) names += " " + other.detail;
+    }
+    return "cockroach cert create-node" + names + ca_key +
+           " then send SIGHUP to cockroach (pkill -SIGHUP -x cockroach)";
+  }
+  if (check == rules::kCheckKeyPermissions) {
+    return "chmod 0600 " + key + " && chown cockroach " + key;
+  }
+  if (check == rules::kCheckKeyOwner) return "chown OWNER " + key + " (the configured key_owner)";
+  if (check == rules::kCheckKeyMissing) {
+    return "put the private key of " + path + " at " + key + " (mode 0600), or re-issue both";
+  }
+  if (check == rules::kCheckCaKeyPresent) {
+    return "move " + path + " off this host to offline storage; nodes never read it";
+  }
+  if (check == rules::kCheckCnMismatch || check == rules::kCheckEkuMissing ||
+      check == rules::kCheckWeakKey || check == rules::kCheckWeakSignature) {
+    const std::string what = f.id.cert_type == CertType::client
+                                 ? "cockroach cert create-client " + f.id.user
+                                 : "cockroach cert create-node <every SAN of the node>";
+    return what + ca_key + " (RSA 2048+, SHA-256, CN and key usages as CockroachDB needs)";
+  }
+  if (check == rules::kCheckChainUntrusted) {
+    return "re-issue it from the CA in the CA file beside it, or add the CA that signed it to that "
+           "file (combined file: new CA first, old second), then SIGHUP";
+  }
+  if (check == rules::kCheckOutlivesCa) {
+    return "rotate the CA before it expires: a combined ca.crt (new first, old second) on every "
+           "node and client, then re-issue the leaves from the new CA";
+  }
+  if (check == rules::kCheckKeyMismatch) {
+    return "put the key that belongs to " + path + " at " + key + ", or re-issue both";
+  }
+  return "replace it now, and remove the compromised certificate or CA from every trust bundle";
+}
+
 // A source's own section: its title and rows; times show as ages, with the timestamp on hover.
 std::string render_table(const Table& table, double now) {
   std::string html = "<h2>" + escape_html(table.title) + "</h2>\n<table><tr>";
@@ -228,6 +282,25 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
             "-HUP -x cockroach</code> (or <code>systemctl reload cockroach</code>).</div>\n";
   }
 
+  if (!s.check_failures.empty()) {
+    html += "<h2>Problems <small>(" + std::to_string(s.check_failures.size()) +
+            " failing checks)</small></h2>\n<table><tr><th>Check</th><th>Certificate</th>"
+            "<th>Detail</th><th>Why it matters</th><th>Fix</th></tr>\n";
+    for (const rules::CheckFailure& f : s.check_failures) {
+      const rules::CheckInfo* info = rules::find_check(f.check);
+      const char* css = severity_class(f.severity);
+      std::string where = f.id.path.empty() ? "node " + f.id.node_id : f.id.path;
+      if (!f.id.index.empty() && f.id.index != "0") where += " [bundle #" + f.id.index + "]";
+      html += std::string("<tr class=\"") + css + "\"><td><span class=\"badge " + css + "\">" +
+              escape_html(f.check) + "</span></td><td class=\"mono\">" +
+              escape_html(std::string(to_string(f.id.cert_type))) + " " + escape_html(where) +
+              "</td><td>" + escape_html(f.detail) + "</td><td class=\"muted\">" +
+              escape_html(info ? std::string(info->why) : "") + "</td><td><code>" +
+              escape_html(fix_for(f, s)) + "</code></td></tr>\n";
+    }
+    html += "</table>\n";
+  }
+
   html += "<h2>Certificates <small>(" + std::to_string(s.certificates.size()) +
           ", most urgent first)</small></h2>\n";
   if (s.certificates.empty()) {
@@ -273,6 +346,26 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
               escape_html(cert.id.source) + "</td><td class=\"mono\">" + escape_html(where) +
               "</td><td>" + escape_html(cert.facts ? cert.facts->subject_cn : "") +
               "</td><td class=\"muted\">" + escape_html(cert.facts ? cert.facts->issuer_cn : "") +
+              "</td></tr>\n";
+    }
+    html += "</table>\n";
+  }
+
+  if (!s.ca_usage.empty()) {
+    html +=
+        "<h2>CA rotation</h2>\n<table><tr><th>Bundle</th><th>CA</th><th>Expires</th>"
+        "<th>Certificates depending on it</th><th>Status</th></tr>\n";
+    for (const rules::CaUsage& usage : s.ca_usage) {
+      const CertObservation& ca = *usage.ca;
+      const char* css = usage.removable ? "ok" : "info";
+      html += std::string("<tr class=\"") + css + "\"><td class=\"mono\">" +
+              escape_html(ca.id.path) + " #" + escape_html(ca.id.index) + "</td><td>" +
+              escape_html(ca.facts->subject_cn) + "</td><td>" +
+              format_time(static_cast<double>(ca.facts->not_after)) + "</td><td>" +
+              std::to_string(usage.issued) + "</td><td>" +
+              (usage.removable    ? "<span class=\"badge ok\">safe to remove</span>"
+               : usage.issued > 0 ? "in use"
+                                  : "keep: no other valid CA") +
               "</td></tr>\n";
     }
     html += "</table>\n";

@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <ctime>
+
+#include "core/names.hpp"
+#include "x509/verify.hpp"
 
 namespace certwatch::rules {
 
@@ -107,6 +112,354 @@ std::optional<DenyEntry> parse_deny_entry(std::string_view text) {
   auto fingerprint = hex_digits(text, ": ");
   if (!fingerprint || fingerprint->size() != 64) return std::nullopt;
   return DenyEntry{*fingerprint, "", ""};
+}
+
+}  // namespace certwatch::rules
+
+namespace certwatch::rules {
+namespace {
+
+constexpr std::size_t kMaxDetail = 160;
+// Far above what one host's certificates need; bounds what rotations over months leave behind.
+constexpr std::size_t kMaxCached = 200'000;
+
+std::string bounded(std::string detail) {
+  if (detail.size() > kMaxDetail) {
+    detail.resize(kMaxDetail - 3);
+    detail += "...";
+  }
+  return detail;
+}
+
+std::string directory_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+std::string key_path_for(const std::string& cert_path) {
+  if (!cert_path.ends_with(".crt")) return {};
+  return cert_path.substr(0, cert_path.size() - 4) + ".key";
+}
+
+std::string octal_mode(std::uint32_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", mode & 07777);
+  return text;
+}
+
+std::string utc_date(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d", &tm);
+  return text;
+}
+
+bool is_leaf(CertType type) { return !is_ca_type(type) && type != CertType::other; }
+
+// The file CockroachDB verifies a leaf of this type against, in the leaf's directory.
+std::vector<std::string> ca_file_candidates(CertType type) {
+  switch (type) {
+    case CertType::node:
+    case CertType::node_client:
+      return {"ca.crt"};
+    case CertType::client:
+      return {"ca-client.crt", "ca.crt"};
+    case CertType::ui:
+      return {"ca-ui.crt", "ca.crt"};
+    case CertType::tenant_client:
+      return {"ca-client-tenant.crt"};
+    default:
+      return {};
+  }
+}
+
+// Whether every certificate of the group is within its validity at `now`: part of the key of a
+// cached chain verification, whose answer changes only when one of them crosses a boundary.
+std::string validity_mask(const std::vector<const CertificateFacts*>& certs, std::int64_t now) {
+  std::string mask;
+  for (const CertificateFacts* c : certs) {
+    mask += (now < c->not_before) ? 'b' : (now > c->not_after) ? 'a' : 'v';
+  }
+  return mask;
+}
+
+class Engine {
+ public:
+  Engine(const CheckInputs& in, const ChecksConfig& config, VerifyCache& cache)
+      : in_(in), config_(config), cache_(cache) {
+    for (const CertObservation* cert : in.certificates) {
+      if (cert->id.source == kSourceFile) by_path_[cert->id.path].push_back(cert);
+    }
+    for (const KeyFile* key : in.keys) keys_[key->path] = key;
+    for (const std::string& line : config.denylist) add_deny(line);
+    for (const std::string& line : in.denylist) add_deny(line);
+  }
+
+  CheckResults run() {
+    for (const CertObservation* cert : in_.certificates) {
+      if (!cert->facts) continue;
+      check_certificate(*cert);
+    }
+    check_ca_keys();
+    count_ca_usage();
+    return std::move(results_);
+  }
+
+ private:
+  void fail(const CertIdentity& id, std::string_view check, std::string detail) {
+    if (!config_.runs(check)) return;
+    results_.failures.push_back(
+        {id, std::string(check), config_.severity_of(check), bounded(std::move(detail))});
+  }
+
+  void add_deny(const std::string& line) {
+    if (auto entry = parse_deny_entry(line)) deny_.push_back(std::move(*entry));
+  }
+
+  bool denied(const CertificateFacts& facts) const {
+    return std::any_of(deny_.begin(), deny_.end(), [&](const DenyEntry& e) {
+      return e.fingerprint.empty()
+                 ? (e.serial == facts.serial_hex && e.issuer_dn == facts.issuer_dn)
+                 : e.fingerprint == facts.fingerprint_sha256;
+    });
+  }
+
+  void check_certificate(const CertObservation& cert) {
+    const bool first = cert.id.index == "0" || cert.id.index.empty();
+    if (first) {
+      check_names(cert);
+      check_key_usage(cert);
+    }
+    check_strength(cert);
+    check_denylist(cert);
+    if (cert.id.source == kSourceFile && first && is_leaf(cert.id.cert_type)) {
+      check_key_file(cert);
+      check_chain(cert);
+    }
+  }
+
+  void check_names(const CertObservation& cert) {
+    const CertificateFacts& facts = *cert.facts;
+    const CertType type = cert.id.cert_type;
+    if (type == CertType::client && !cert.id.user.empty() && facts.subject_cn != cert.id.user) {
+      fail(cert.id, kCheckCnMismatch,
+           "CN " + facts.subject_cn + " authenticates as that user, not " + cert.id.user);
+    }
+    if ((type == CertType::node || type == CertType::node_client) && facts.subject_cn != "node") {
+      fail(cert.id, kCheckCnMismatch, "CN " + facts.subject_cn + ", expected node");
+    }
+    if (type != CertType::node || cert.id.source != kSourceFile) return;
+    std::vector<std::string> required = config_.san_required;
+    if (config_.san_include_local) {
+      required.emplace_back("localhost");
+      required.emplace_back("127.0.0.1");
+    }
+    required.insert(required.end(), in_.local_node_names.begin(), in_.local_node_names.end());
+    std::vector<std::string> said;
+    for (const std::string& name : required) {
+      if (name.empty() || san_covers(facts.dns_names, facts.ip_addresses, name)) continue;
+      const std::string key = canonical_ip(name).value_or(canonical_dns_name(name));
+      if (std::find(said.begin(), said.end(), key) != said.end()) continue;
+      said.push_back(key);
+      fail(cert.id, kCheckSanMissing, name);
+    }
+  }
+
+  void check_key_usage(const CertObservation& cert) {
+    const CertificateFacts& facts = *cert.facts;
+    if (!facts.has_eku) return;  // no extension: every use is allowed
+    const CertType type = cert.id.cert_type;
+    if (type == CertType::node) {
+      if (!facts.eku_server_auth) fail(cert.id, kCheckEkuMissing, "serverAuth");
+      const bool separate_client =
+          cert.id.source == kSourceFile &&
+          by_path_.count(directory_of(cert.id.path) + "/client.node.crt") != 0;
+      if (!facts.eku_client_auth && !separate_client) {
+        fail(cert.id, kCheckEkuMissing, "clientAuth (no client.node.crt beside it)");
+      }
+    }
+    if ((type == CertType::client || type == CertType::node_client ||
+         type == CertType::tenant_client) &&
+        !facts.eku_client_auth) {
+      fail(cert.id, kCheckEkuMissing, "clientAuth");
+    }
+  }
+
+  void check_strength(const CertObservation& cert) {
+    const CertificateFacts& facts = *cert.facts;
+    if ((facts.key_type == "rsa" && facts.key_bits > 0 && facts.key_bits < 2048) ||
+        (facts.key_type == "ec" && facts.key_bits > 0 && facts.key_bits < 256) ||
+        facts.key_type == "dsa") {
+      fail(cert.id, kCheckWeakKey, facts.key_type + " " + std::to_string(facts.key_bits));
+    }
+    if ((facts.signature_hash == "sha1" || facts.signature_hash == "md5") && !facts.self_signed) {
+      fail(cert.id, kCheckWeakSignature, facts.signature_hash);
+    }
+  }
+
+  void check_denylist(const CertObservation& cert) {
+    if (deny_.empty()) return;
+    const CertificateFacts& facts = *cert.facts;
+    if (denied(facts)) {
+      fail(cert.id, kCheckCompromised, "fingerprint " + facts.fingerprint_sha256.substr(0, 16));
+      return;
+    }
+    // A denylisted CA taints every certificate it issued.
+    for (const CertObservation* ca : in_.certificates) {
+      if (ca == &cert || !ca->facts || !ca->facts->is_ca || !denied(*ca->facts)) continue;
+      if (ca->facts->subject_cn == facts.issuer_cn && cache_.issued_by(facts, *ca->facts)) {
+        fail(cert.id, kCheckCompromised, "issued by denylisted CA " + ca->facts->subject_cn);
+        return;
+      }
+    }
+  }
+
+  void check_key_file(const CertObservation& cert) {
+    const std::string key_path = key_path_for(cert.id.path);
+    if (key_path.empty()) return;
+    const auto found = keys_.find(key_path);
+    if (found == keys_.end()) return;  // the source did not look (not a certs-dir layout)
+    const KeyFile& key = *found->second;
+    if (!key.exists) {
+      fail(cert.id, kCheckKeyMissing, key_path);
+      return;
+    }
+    const std::uint32_t mode = key.mode & 07777;
+    // CockroachDB: at most 0700, or 0740 when the key is owned by root.
+    const bool allowed = (mode & 0077) == 0 || (key.uid == 0 && (mode & 0037) == 0);
+    if (!allowed) fail(cert.id, kCheckKeyPermissions, key_path + " mode " + octal_mode(mode));
+    if (!config_.key_owner.empty() && key.owner != config_.key_owner) {
+      fail(cert.id, kCheckKeyOwner,
+           key_path + " owned by " + (key.owner.empty() ? std::to_string(key.uid) : key.owner));
+    }
+    if (key.matches_certificate == false) {
+      fail(cert.id, kCheckKeyMismatch, key_path + " is not this certificate's key");
+    }
+  }
+
+  // The CA certificates CockroachDB would verify this leaf against, and their file.
+  std::pair<std::string, const std::vector<const CertObservation*>*> ca_bundle_for(
+      const CertObservation& leaf) const {
+    const std::string dir = directory_of(leaf.id.path);
+    for (const std::string& name : ca_file_candidates(leaf.id.cert_type)) {
+      const auto found = by_path_.find(dir + "/" + name);
+      if (found != by_path_.end()) return {found->first, &found->second};
+    }
+    const auto candidates = ca_file_candidates(leaf.id.cert_type);
+    return {candidates.empty() ? "" : dir + "/" + candidates.back(), nullptr};
+  }
+
+  void check_chain(const CertObservation& leaf) {
+    const auto [ca_path, bundle] = ca_bundle_for(leaf);
+    if (ca_path.empty()) return;
+    if (bundle == nullptr) {
+      fail(leaf.id, kCheckChainUntrusted, "no CA file " + ca_path);
+      return;
+    }
+    std::vector<const CertificateFacts*> cas;
+    for (const CertObservation* ca : *bundle) {
+      if (ca->facts) cas.push_back(&*ca->facts);
+    }
+    if (const auto error = cache_.verify(*leaf.facts, cas, in_.now)) {
+      fail(leaf.id, kCheckChainUntrusted, *error);
+      return;
+    }
+    std::int64_t verifying_until = 0;
+    for (const CertificateFacts* ca : cas) {
+      if (ca->subject_cn == leaf.facts->issuer_cn && cache_.issued_by(*leaf.facts, *ca)) {
+        verifying_until = std::max(verifying_until, ca->not_after);
+      }
+    }
+    if (verifying_until != 0 && verifying_until < leaf.facts->not_after) {
+      fail(leaf.id, kCheckOutlivesCa, "CA expires " + utc_date(verifying_until));
+    }
+  }
+
+  void check_ca_keys() {
+    for (const KeyFile* key : in_.keys) {
+      if (!key->exists || !is_ca_type(key->cert_type)) continue;
+      CertIdentity id;
+      id.source = std::string(kSourceFile);
+      id.cert_type = key->cert_type;
+      id.path = key->path;
+      fail(id, kCheckCaKeyPresent, "mode " + octal_mode(key->mode));
+    }
+  }
+
+  void count_ca_usage() {
+    for (const auto& [path, bundle] : by_path_) {
+      std::vector<CaUsage> usages;
+      for (const CertObservation* ca : bundle) {
+        if (!ca->facts || !ca->facts->is_ca || !is_ca_type(ca->id.cert_type)) continue;
+        CaUsage usage{ca, 0, false};
+        for (const CertObservation* cert : in_.certificates) {
+          if (cert == ca || !cert->facts || cert->facts->issuer_cn != ca->facts->subject_cn ||
+              cert->facts->fingerprint_sha256 == ca->facts->fingerprint_sha256) {
+            continue;
+          }
+          if (cache_.issued_by(*cert->facts, *ca->facts)) ++usage.issued;
+        }
+        usages.push_back(usage);
+      }
+      for (CaUsage& usage : usages) {
+        const bool another_valid = std::any_of(usages.begin(), usages.end(), [&](const CaUsage& o) {
+          return o.ca != usage.ca && o.ca->facts->not_after > in_.now;
+        });
+        usage.removable = usage.issued == 0 && another_valid;
+        results_.ca_usage.push_back(usage);
+      }
+    }
+  }
+
+  const CheckInputs& in_;
+  const ChecksConfig& config_;
+  VerifyCache& cache_;
+  std::map<std::string, std::vector<const CertObservation*>> by_path_;
+  std::map<std::string, const KeyFile*> keys_;
+  std::vector<DenyEntry> deny_;
+  CheckResults results_;
+};
+
+}  // namespace
+
+bool VerifyCache::issued_by(const CertificateFacts& subject, const CertificateFacts& issuer) {
+  const std::string key = subject.fingerprint_sha256 + issuer.fingerprint_sha256;
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = issued_by_.find(key); it != issued_by_.end()) return it->second;
+  }
+  const bool result = x509::issued_by(subject.der, issuer.der);
+  std::lock_guard lock(mutex_);
+  if (issued_by_.size() >= kMaxCached) issued_by_.clear();  // certificates come and go
+  issued_by_.emplace(key, result);
+  return result;
+}
+
+std::optional<std::string> VerifyCache::verify(const CertificateFacts& leaf,
+                                               const std::vector<const CertificateFacts*>& cas,
+                                               std::int64_t now) {
+  std::vector<const CertificateFacts*> all{&leaf};
+  all.insert(all.end(), cas.begin(), cas.end());
+  std::string key = validity_mask(all, now);
+  for (const CertificateFacts* c : all) key += c->fingerprint_sha256;
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = verified_.find(key); it != verified_.end()) return it->second;
+  }
+  std::vector<std::string> ders;
+  for (const CertificateFacts* ca : cas) ders.push_back(ca->der);
+  auto result = x509::verify_error(leaf.der, ders, now);
+  std::lock_guard lock(mutex_);
+  if (verified_.size() >= kMaxCached) verified_.clear();
+  verified_.emplace(std::move(key), result);
+  return result;
+}
+
+CheckResults run_checks(const CheckInputs& inputs, const ChecksConfig& config, VerifyCache& cache) {
+  if (!config.enabled) return {};
+  return Engine(inputs, config, cache).run();
 }
 
 }  // namespace certwatch::rules

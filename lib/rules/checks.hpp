@@ -110,10 +110,16 @@ class VerifyCache {
  public:
   // Whether `issuer` signed `subject` (names chain and the issuer's key verifies the signature).
   bool issued_by(const CertificateFacts& subject, const CertificateFacts& issuer);
+  // x509::verify_error of `leaf` against `cas` at `now`; cached until one of them crosses a
+  // validity boundary.
+  std::optional<std::string> verify(const CertificateFacts& leaf,
+                                    const std::vector<const CertificateFacts*>& cas,
+                                    std::int64_t now);
 
  private:
   std::mutex mutex_;
   std::unordered_map<std::string, bool> issued_by_;  // subject fp + issuer fp
+  std::unordered_map<std::string, std::optional<std::string>> verified_;
 };
 
 CheckResults run_checks(const CheckInputs& inputs, const ChecksConfig& config, VerifyCache& cache);

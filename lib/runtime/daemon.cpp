@@ -63,6 +63,8 @@ struct Daemon::Impl {
   state::SnapshotInputs snapshot_inputs() const {
     state::SnapshotInputs inputs;
     inputs.rules = config.rules;
+    inputs.checks = config.checks;
+    inputs.verify_cache = verify_cache;
     inputs.build = options.build;
     inputs.config_reload_ok = reload_ok;
     inputs.config_reload_success_at = reload_success_at;
@@ -202,6 +204,8 @@ struct Daemon::Impl {
   std::map<std::string, ChangeTracker<std::string, FileErrorReason>> file_errors;  // by source
   ChangeTracker<std::string, std::pair<bool, std::string>> notices;
   ChangeTracker<std::string, rules::ReloadPending> reload_pending;
+  // Signature and chain verifications, kept across snapshots: a quiet poll verifies nothing.
+  std::shared_ptr<rules::VerifyCache> verify_cache = std::make_shared<rules::VerifyCache>();
   bool reload_ok = true;
   double reload_success_at = state::system_clock_now();
   bool abandoned = false;

@@ -35,9 +35,11 @@ void record_poll(sources::PollResult&& result, double started, double finished,
 
 std::shared_ptr<const Snapshot> poll_once(const sources::SourceList& sources,
                                           const std::vector<rules::Rule>& rules,
-                                          const BuildInfo& build, const Clock& now) {
+                                          const rules::ChecksConfig& checks, const BuildInfo& build,
+                                          const Clock& now) {
   SnapshotInputs inputs;
   inputs.rules = rules;
+  inputs.checks = checks;
   inputs.build = build;
   inputs.config_reload_success_at = now();
   for (const auto& source : sources) {

@@ -25,6 +25,7 @@ void record_poll(sources::PollResult&& result, double started, double finished,
 // Polls every source once, in the calling thread, and evaluates the results (`check`).
 std::shared_ptr<const Snapshot> poll_once(const sources::SourceList& sources,
                                           const std::vector<rules::Rule>& rules,
-                                          const BuildInfo& build, const Clock& now);
+                                          const rules::ChecksConfig& checks, const BuildInfo& build,
+                                          const Clock& now);
 
 }  // namespace certwatch::state

@@ -17,8 +17,40 @@ Severity Snapshot::worst_severity() const {
   for (const Finding& finding : findings) {
     worst = std::max(worst, rules::severity_of(finding.condition));
   }
+  for (const rules::CheckFailure& failure : check_failures) {
+    worst = std::max(worst, failure.severity);
+  }
   return worst;
 }
+
+namespace {
+
+// The posture checks over everything the sources saw.
+void run_checks(const SnapshotInputs& inputs, std::int64_t now, Snapshot& snapshot) {
+  std::vector<const KeyFile*> keys;
+  std::vector<std::string> denylist;
+  rules::CheckInputs in;
+  for (const SharedPollResult& result : inputs.results) {
+    for (const KeyFile& key : result->keys) keys.push_back(&key);
+    denylist.insert(denylist.end(), result->denylist.begin(), result->denylist.end());
+    if (result->facts) {
+      for (std::string& name : result->facts->local_node_names()) {
+        in.local_node_names.push_back(std::move(name));
+      }
+    }
+  }
+  in.certificates = snapshot.certificates;
+  in.keys = keys;
+  in.denylist = denylist;
+  in.now = now;
+  rules::VerifyCache local;
+  rules::CheckResults results =
+      rules::run_checks(in, inputs.checks, inputs.verify_cache ? *inputs.verify_cache : local);
+  snapshot.check_failures = std::move(results.failures);
+  snapshot.ca_usage = std::move(results.ca_usage);
+}
+
+}  // namespace
 
 std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, double now) {
   auto snapshot = std::make_shared<Snapshot>();
@@ -51,6 +83,7 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
     snapshot->states.push_back(rules::evaluate(*cert, inputs.rules, now_seconds));
   }
   snapshot->reload_pending = rules::find_reload_pending(snapshot->certificates);
+  run_checks(inputs, now_seconds, *snapshot);
 
   for (const FileError* error : snapshot->file_errors) {
     snapshot->findings.push_back({Condition::file_error, error->path,

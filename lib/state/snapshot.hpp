@@ -12,6 +12,7 @@
 
 #include "core/report.hpp"
 #include "core/types.hpp"
+#include "rules/checks.hpp"
 #include "rules/evaluate.hpp"
 #include "sources/source.hpp"
 
@@ -47,6 +48,9 @@ struct SnapshotInputs {
   bool config_reload_ok = true;
   double config_reload_success_at = 0;
   std::vector<rules::Rule> rules;
+  rules::ChecksConfig checks;
+  // Verification results kept across snapshots (null: a cache for this snapshot alone).
+  std::shared_ptr<rules::VerifyCache> verify_cache;
   BuildInfo build;
 };
 
@@ -61,6 +65,8 @@ struct Snapshot {
   std::vector<Family> families;               // the sources' own metric families, in order
   std::vector<Table> tables;                  // the sources' own sections, in order
   std::vector<rules::ReloadPending> reload_pending;
+  std::vector<rules::CheckFailure> check_failures;  // failing posture checks
+  std::vector<rules::CaUsage> ca_usage;             // per CA of every bundle read
   // Every condition that holds: the sources' own (at generated_at), then file errors, pending
   // reloads and sources that are down. Severities come from rules/conditions.hpp.
   std::vector<Finding> findings;
@@ -71,7 +77,7 @@ struct Snapshot {
   BuildInfo build;
 
   bool ready() const;               // every enabled source has finished one poll
-  Severity worst_severity() const;  // of the certificates' states and the findings
+  Severity worst_severity() const;  // of the states, the failing checks and the findings
 };
 
 // Evaluates and cross-checks: the only place a snapshot is made. `now` in unix seconds.

@@ -1,0 +1,24 @@
+// Host names and addresses compared the way TLS peers compare them: IPs as addresses (any
+// spelling inet_pton accepts, v4-mapped IPv6 as IPv4), DNS names case-insensitively without the
+// trailing dot, and certificate wildcards as RFC 6125 says.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace certwatch {
+
+// The canonical text of an IP address (inet_ntop of inet_pton; a zone id is dropped); nullopt
+// when `text` is not an address.
+std::optional<std::string> canonical_ip(std::string_view text);
+// Lowercase, without trailing dots.
+std::string canonical_dns_name(std::string_view name);
+// Whether a certificate with these SANs is valid for `name` (an IP or a DNS name). A wildcard
+// covers exactly one left-most label ("*.db.example" covers "n1.db.example", not
+// "db.example" nor "a.n1.db.example"), and never an IP.
+bool san_covers(const std::vector<std::string>& dns_names,
+                const std::vector<std::string>& ip_addresses, std::string_view name);
+
+}  // namespace certwatch
