@@ -55,30 +55,13 @@ std::map<std::pair<std::string, std::string>, nlohmann::json> firing_alerts(int 
   return out;
 }
 
-}  // namespace
+using Alerts = std::map<std::pair<std::string, std::string>, nlohmann::json>;
 
-TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates", "[e2e]") {
-  certwatch::testing::TempDir dir;
-  const fs::path certs = dir.path() / "certs";
-  fs::create_directories(certs);
-  dir.write("certs/node.crt", cert_pem_with_time_left("node", 10 * kDay));  // rotate_now
-  dir.write("certs/client.root.crt",
-            cert_pem_with_time_left("root", 60 * kDay));  // schedule_rotation
-  dir.write("certs/ca.crt",
-            cert_pem_with_time_left("Cockroach CA", 200 * kDay, true));          // plan_rotation
-  dir.write("certs/client.old.crt", cert_pem_with_time_left("old", -2 * kDay));  // expired
-  dir.write("certs/client.broken.crt",
-            "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n");
-  // for: 0s everywhere, so alerts fire on the first evaluation that sees the series; except the
-  // exporter-down alert, whose absent(up) is true until Prometheus's first scrape (a race on a
-  // busy machine). Its firing is shown by the promtool unit tests instead.
-  const auto config =
-      dir.write("config.yaml", "poll_interval: 1s\nfiles:\n  certs_dirs: [" + certs.string() +
-                                   "]\nalerting:\n"
-                                   "  expiry_for: 0s\n  file_error_for: 0s\n"
-                                   "  source_down_for: 0s\n"
-                                   "  exporter_down_for: 10m\n");
-
+// The daemon on `config`, the rules `crdb-certwatch rules` generates for it in a real Prometheus
+// that scrapes it every second: the firing alerts once every expected (alertname, path) fires, or
+// after 60 s.
+Alerts run_until_firing(const certwatch::testing::TempDir& dir, const fs::path& config,
+                        const std::vector<std::pair<std::string, std::string>>& expected) {
   const auto rules = certwatch::testing::run_command(
       {CERTWATCH_BINARY, "rules", "--config.file=" + config.string()});
   REQUIRE(rules.exit_code == 0);
@@ -102,20 +85,8 @@ TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates",
                            "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)},
                           dir.path() / "prometheus.log");
 
-  const std::string node = (certs / "node.crt").string();
-  const std::string root = (certs / "client.root.crt").string();
-  const std::string ca = (certs / "ca.crt").string();
-  const std::string old = (certs / "client.old.crt").string();
-  const std::string broken = (certs / "client.broken.crt").string();
-  const std::vector<std::pair<std::string, std::string>> expected{
-      {"CrdbCertRotateNow", node},
-      {"CrdbCertScheduleRotation", root},
-      {"CrdbCertPlanRotation", ca},
-      {"CrdbCertExpired", old},
-      {"CrdbCertFileUnreadable", broken}};
-
   const auto started = Clock::now();
-  std::map<std::pair<std::string, std::string>, nlohmann::json> alerts;
+  Alerts alerts;
   while (Clock::now() - started < 60s) {
     alerts = firing_alerts(prometheus_port);
     bool all = true;
@@ -126,13 +97,54 @@ TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates",
   }
   const auto took =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  std::cout << "alerts firing after " << took << " ms\n";
   INFO("prometheus log:\n" << prometheus.log() << "\ndaemon log:\n" << daemon.log());
   for (const auto& key : expected) {
     INFO(key.first << " " << key.second);
     CHECK(alerts.count(key) == 1);
   }
+  return alerts;
+}
+
+}  // namespace
+
+TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates", "[e2e]") {
+  certwatch::testing::TempDir dir;
+  const fs::path certs = dir.path() / "certs";
+  fs::create_directories(certs);
+  dir.write("certs/node.crt", cert_pem_with_time_left("node", 10 * kDay));  // rotate_now
+  dir.write("certs/client.root.crt",
+            cert_pem_with_time_left("root", 60 * kDay));  // schedule_rotation
+  dir.write("certs/ca.crt",
+            cert_pem_with_time_left("Cockroach CA", 200 * kDay, true));          // plan_rotation
+  dir.write("certs/client.old.crt", cert_pem_with_time_left("old", -2 * kDay));  // expired
+  dir.write("certs/client.broken.crt",
+            "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n");
+  // for: 0s everywhere, so alerts fire on the first evaluation that sees the series; except the
+  // exporter-down alert, whose absent(up) is true until Prometheus's first scrape (a race on a
+  // busy machine). Its firing is shown by the promtool unit tests instead.
+  const auto config =
+      dir.write("config.yaml", "poll_interval: 1s\nfiles:\n  certs_dirs: [" + certs.string() +
+                                   "]\nalerting:\n"
+                                   "  expiry_for: 0s\n  file_error_for: 0s\n"
+                                   "  source_down_for: 0s\n"
+                                   "  exporter_down_for: 10m\n"
+                                   // Self-signed fixtures: the posture test below covers checks.
+                                   "checks:\n  enabled: false\n");
+
+  const std::string node = (certs / "node.crt").string();
+  const std::string root = (certs / "client.root.crt").string();
+  const std::string ca = (certs / "ca.crt").string();
+  const std::string old = (certs / "client.old.crt").string();
+  const std::string broken = (certs / "client.broken.crt").string();
+  const Alerts alerts = run_until_firing(dir, config,
+                                         {{"CrdbCertRotateNow", node},
+                                          {"CrdbCertScheduleRotation", root},
+                                          {"CrdbCertPlanRotation", ca},
+                                          {"CrdbCertExpired", old},
+                                          {"CrdbCertFileUnreadable", broken}});
   REQUIRE(alerts.count({"CrdbCertRotateNow", node}) == 1);
-  std::cout << "alerts firing after " << took << " ms; CrdbCertRotateNow as Prometheus shows it:\n"
+  std::cout << "CrdbCertRotateNow as Prometheus shows it:\n"
             << alerts.at({"CrdbCertRotateNow", node}).dump(2) << "\n";
 
   const auto& rotate = alerts.at({"CrdbCertRotateNow", node});
@@ -177,4 +189,52 @@ TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates",
            name == "CrdbCertPlanRotation" || name == "CrdbCertExpired" ||
            name == "CrdbCertFileUnreadable"));
   }
+}
+
+TEST_CASE("Prometheus fires the posture check alerts: untrusted chain, missing SAN, key mode",
+          "[e2e][checks]") {
+  using certwatch::testing::CertSpec;
+  using certwatch::testing::generate_cert;
+  certwatch::testing::TempDir dir;
+  const fs::path certs = dir.path() / "certs";
+  CertSpec ca_spec;
+  ca_spec.common_name = "Cockroach CA";
+  ca_spec.is_ca = true;
+  const auto ca = generate_cert(ca_spec);
+  const auto stranger = generate_cert(ca_spec);  // same name, another key
+  CertSpec node_spec;
+  node_spec.common_name = "node";
+  node_spec.dns_names = {"localhost"};
+  node_spec.ip_addresses = {"127.0.0.1"};
+  const auto node = generate_cert(node_spec, &ca);
+  CertSpec client_spec;
+  client_spec.common_name = "app";
+  const auto foreign_client = generate_cert(client_spec, &stranger);
+  dir.write("certs/ca.crt", ca.cert_pem);
+  dir.write("certs/node.crt", node.cert_pem);
+  dir.write("certs/node.key", node.key_pem, 0644);  // CockroachDB refuses it
+  dir.write("certs/client.app.crt", foreign_client.cert_pem);
+  dir.write("certs/client.app.key", foreign_client.key_pem, 0600);
+  const auto config =
+      dir.write("config.yaml", "poll_interval: 1s\nfiles:\n  certs_dirs: [" + certs.string() +
+                                   "]\nalerting:\n  expiry_for: 0s\n  exporter_down_for: 10m\n"
+                                   "checks:\n  san:\n    required: [lb.example]\n");
+  const std::string node_path = (certs / "node.crt").string();
+  const std::string client_path = (certs / "client.app.crt").string();
+  const Alerts alerts = run_until_firing(dir, config,
+                                         {{"CrdbCertChainUntrusted", client_path},
+                                          {"CrdbCertSanMissing", node_path},
+                                          {"CrdbCertKeyPermissions", node_path}});
+  REQUIRE(alerts.count({"CrdbCertSanMissing", node_path}) == 1);
+  const auto& san = alerts.at({"CrdbCertSanMissing", node_path});
+  CHECK(san["labels"]["detail"] == "lb.example");
+  CHECK(san["labels"]["severity"] == "warning");
+  CHECK(san["annotations"]["runbook_url"].get<std::string>().ends_with("/CrdbCertSanMissing.md"));
+  REQUIRE(alerts.count({"CrdbCertKeyPermissions", node_path}) == 1);
+  CHECK(alerts.at({"CrdbCertKeyPermissions", node_path})["labels"]["detail"] ==
+        node_path.substr(0, node_path.size() - 4) + ".key mode 0644");
+  REQUIRE(alerts.count({"CrdbCertChainUntrusted", client_path}) == 1);
+  CHECK(alerts.at({"CrdbCertChainUntrusted", client_path})["labels"]["severity"] == "critical");
+  // The node certificate chains to ca.crt: no chain alert for it.
+  CHECK(alerts.count({"CrdbCertChainUntrusted", node_path}) == 0);
 }
