@@ -565,6 +565,34 @@ TEST_CASE("interpreting rows: values as CockroachDB may write them", "[cluster]"
   CHECK_THAT(cluster_facts(configured)->local_node_note, Catch::Contains("not among the nodes"));
 }
 
+TEST_CASE("local_node_names: the host of the local node's address, nothing when unknown",
+          "[cluster]") {
+  ClusterFacts facts;
+  facts.nodes = {{"1", "db-1.example:26257", "v24.1", 0},
+                 {"2", "[fd00::2]:26257", "v24.1", 0},
+                 {"3", "10.0.0.3:26257", "v24.1", 0}};
+  const SourceFacts& as_source = facts;  // what the check engine calls
+  CHECK(as_source.local_node_names().empty());
+  facts.local_node_id = "1";
+  CHECK(as_source.local_node_names() == std::vector<std::string>{"db-1.example"});
+  facts.local_node_id = "2";
+  CHECK(as_source.local_node_names() == std::vector<std::string>{"fd00::2"});
+  facts.local_node_id = "3";
+  CHECK(as_source.local_node_names() == std::vector<std::string>{"10.0.0.3"});
+  facts.local_node_id = "9";  // configured, but not among the nodes
+  CHECK(as_source.local_node_names().empty());
+
+  // Through interpret_node_status: detected by address.
+  NodeStatusRow row;
+  row.node_id = "4";
+  row.address = "db-host-2.example:26257";
+  const PollResult result = interpret_node_status({row}, std::nullopt, [] {
+    return HostIdentity{{"db-host-2.example"}, {}};
+  });
+  REQUIRE(result.facts != nullptr);
+  CHECK(result.facts->local_node_names() == std::vector<std::string>{"db-host-2.example"});
+}
+
 TEST_CASE("the query selects only the needed keys and is portable SQL", "[cluster]") {
   const std::string& query = node_status_query();
   CHECK_THAT(query, Catch::Contains("FROM crdb_internal.kv_node_status"));

@@ -361,6 +361,135 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
   }
 }
 
+TEST_CASE("the checks section is parsed into exact values", "[config][checks]") {
+  const Config config = parse_ok(R"(checks:
+  enabled: false
+  disable: [weak_key, ca_key_present]
+  severity:
+    key_owner: critical
+    weak_signature: none
+    san_missing: info
+  san:
+    required: [db.example.com, 10.0.0.5]
+    include_local: false
+  key_owner: cockroach
+  key_match: true
+  denylist:
+    - "AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89"
+    - "serial:0f1e issuer:CN=Old CA,O=Example"
+  denylist_file: /etc/crdb-certwatch/denylist
+)");
+  certwatch::rules::ChecksConfig expected;
+  expected.enabled = false;
+  expected.disable = {"weak_key", "ca_key_present"};
+  expected.severity = {{"key_owner", Severity::critical},
+                       {"weak_signature", Severity::none},
+                       {"san_missing", Severity::info}};
+  expected.san_required = {"db.example.com", "10.0.0.5"};
+  expected.san_include_local = false;
+  expected.key_owner = "cockroach";
+  expected.key_match = true;
+  expected.denylist = {
+      "AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:67:89:ab:cd:ef:01:23:45:"
+      "67:89",
+      "serial:0f1e issuer:CN=Old CA,O=Example"};
+  expected.denylist_file = "/etc/crdb-certwatch/denylist";
+  const certwatch::rules::ChecksConfig& checks = config.checks;
+  CHECK(checks.enabled == expected.enabled);
+  CHECK(checks.disable == expected.disable);
+  CHECK(checks.severity == expected.severity);
+  CHECK(checks.san_required == expected.san_required);
+  CHECK(checks.san_include_local == expected.san_include_local);
+  CHECK(checks.key_owner == expected.key_owner);
+  CHECK(checks.key_match == expected.key_match);
+  CHECK(checks.denylist == expected.denylist);
+  CHECK(checks.denylist_file == expected.denylist_file);
+  CHECK(checks == expected);
+  // Everything else keeps its default.
+  Config rest = config;
+  rest.checks = {};
+  CHECK(rest == Config{});
+}
+
+TEST_CASE("checks defaults: everything on, nothing read, nothing denied", "[config][checks]") {
+  for (const std::string yaml : {"", "checks:\n", "checks: {}\n", "checks:\n  san: {}\n"}) {
+    INFO(yaml);
+    const certwatch::rules::ChecksConfig checks = parse_ok(yaml).checks;
+    CHECK(checks == certwatch::rules::ChecksConfig{});
+    CHECK(checks.enabled);
+    CHECK(checks.disable.empty());
+    CHECK(checks.severity.empty());
+    CHECK(checks.san_include_local);
+    CHECK(checks.key_owner.empty());
+    CHECK_FALSE(checks.key_match);
+    CHECK(checks.denylist.empty());
+    CHECK(checks.denylist_file.empty());
+  }
+}
+
+TEST_CASE("bad checks settings are rejected with exact messages", "[config][checks]") {
+  const std::string check_names =
+      "(expected one of chain_untrusted, outlives_ca, san_missing, cn_mismatch, eku_missing, "
+      "key_permissions, key_owner, key_missing, ca_key_present, weak_key, weak_signature, "
+      "key_mismatch, compromised)";
+  const std::string deny_help =
+      " (expected a SHA-256 fingerprint of 64 hex digits, or serial:<hex> issuer:<issuer DN>)";
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"checks: [san_missing]\n", "cfg.yaml:1: checks: must be a map"},
+      {"checks:\n  enable: true\n", "cfg.yaml:2: checks.enable: unknown key"},
+      {"checks:\n  enabled: yes\n", "cfg.yaml:2: checks.enabled: must be true or false"},
+      {"checks:\n  enabled:\n", "cfg.yaml:2: checks.enabled: must be true or false"},
+      {"checks:\n  disable: weak_key\n", "cfg.yaml:2: checks.disable: must be a list"},
+      {"checks:\n  disable: [weak_keys]\n",
+       "cfg.yaml:2: checks.disable[0]: unknown check \"weak_keys\" " + check_names},
+      {"checks:\n  disable: [weak_key, weak_key]\n",
+       "cfg.yaml:2: checks.disable[1]: duplicate check \"weak_key\""},
+      {"checks:\n  disable: [[weak_key]]\n", "cfg.yaml:2: checks.disable[0]: must be a check name"},
+      {"checks:\n  severity: [weak_key]\n", "cfg.yaml:2: checks.severity: must be a map"},
+      {"checks:\n  severity:\n    Weak_Key: info\n",
+       "cfg.yaml:3: checks.severity.Weak_Key: unknown check \"Weak_Key\" " + check_names},
+      {"checks:\n  severity:\n    weak_key: high\n",
+       "cfg.yaml:3: checks.severity.weak_key: unknown severity \"high\" (expected none, info, "
+       "warning or critical)"},
+      {"checks:\n  severity:\n    weak_key:\n",
+       "cfg.yaml:3: checks.severity.weak_key: missing value"},
+      {"checks:\n  severity:\n    weak_key: info\n    weak_key: critical\n",
+       "cfg.yaml:4: checks.severity.weak_key: duplicate key (first set on line 3)"},
+      {"checks:\n  san: [db.example.com]\n", "cfg.yaml:2: checks.san: must be a map"},
+      {"checks:\n  san:\n    require: [a]\n", "cfg.yaml:3: checks.san.require: unknown key"},
+      {"checks:\n  san:\n    required: db.example.com\n",
+       "cfg.yaml:3: checks.san.required: must be a list"},
+      {"checks:\n  san:\n    required: [\"\"]\n",
+       "cfg.yaml:3: checks.san.required[0]: must not be empty"},
+      {"checks:\n  san:\n    include_local: 1\n",
+       "cfg.yaml:3: checks.san.include_local: must be true or false"},
+      {"checks:\n  key_owner: \"\"\n", "cfg.yaml:2: checks.key_owner: must not be empty"},
+      {"checks:\n  key_owner: [cockroach]\n", "cfg.yaml:2: checks.key_owner: must be a string"},
+      {"checks:\n  key_match: on\n", "cfg.yaml:2: checks.key_match: must be true or false"},
+      {"checks:\n  denylist: abcd\n", "cfg.yaml:2: checks.denylist: must be a list"},
+      {"checks:\n  denylist: [abcd]\n",
+       "cfg.yaml:2: checks.denylist[0]: invalid denylist entry \"abcd\"" + deny_help},
+      {"checks:\n  denylist:\n    - \"serial:01\"\n",
+       "cfg.yaml:3: checks.denylist[0]: invalid denylist entry \"serial:01\"" + deny_help},
+      {"checks:\n  denylist: [\"\"]\n", "cfg.yaml:2: checks.denylist[0]: must not be empty"},
+      {"checks:\n  denylist_file: denylist.txt\n",
+       "cfg.yaml:2: checks.denylist_file: must be an absolute path, got \"denylist.txt\""},
+      {"checks:\n  denylist_file: \"\"\n", "cfg.yaml:2: checks.denylist_file: must not be empty"},
+  };
+  for (const auto& [yaml, error] : cases) {
+    INFO("yaml:\n" << yaml);
+    const LoadResult result = parse_config(yaml, "cfg.yaml");
+    CHECK(messages(result) == std::vector<std::string>{error});
+    CHECK_FALSE(result.config.has_value());
+  }
+}
+
+TEST_CASE("checks.denylist_file is not read at load", "[config][checks]") {
+  // The file source reads it at every poll; a missing file is its file error, not a bad config.
+  CHECK(parse_ok("checks:\n  denylist_file: /nonexistent/denylist\n").checks.denylist_file ==
+        "/nonexistent/denylist");
+}
+
 TEST_CASE("every duration and size outside its range is an error naming the key and the range",
           "[config][range]") {
   struct Key {
@@ -692,4 +821,7 @@ TEST_CASE("config/config.example.yaml loads without errors", "[config]") {
   CHECK(config.cluster->poll_interval == ClusterConfig{}.poll_interval);
   CHECK(config.alerting.extra_labels == std::map<std::string, std::string>{{"team", "database"}});
   CHECK(config.alerting.expiry_for == AlertingConfig{}.expiry_for);
+  certwatch::rules::ChecksConfig checks;
+  checks.key_owner = "cockroach";
+  CHECK(config.checks == checks);
 }

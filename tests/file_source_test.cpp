@@ -3,11 +3,16 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <pwd.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
@@ -30,8 +35,10 @@ namespace fs = std::filesystem;
 using certwatch::CertObservation;
 using certwatch::CertType;
 using certwatch::FileErrorReason;
+using certwatch::KeyFile;
 using certwatch::config::ExtraFile;
 using certwatch::config::FilesConfig;
+using certwatch::rules::ChecksConfig;
 using certwatch::sources::classify_cert_file_name;
 using certwatch::sources::FileSource;
 using certwatch::sources::NameClass;
@@ -635,4 +642,398 @@ TEST_CASE("classify_cert_file_name follows CockroachDB's naming", "[file_source]
       CHECK(got->user == row.expected->user);
     }
   }
+}
+
+namespace {
+
+// Counts the opens of watched files (inotify IN_OPEN): stat(2) makes no event, any open does, so
+// "never opened" is observed rather than inferred.
+class OpenCounter {
+ public:
+  explicit OpenCounter(const std::vector<fs::path>& paths)
+      : fd_(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+    REQUIRE(fd_ >= 0);
+    for (const fs::path& path : paths) {
+      INFO(path);
+      REQUIRE(::inotify_add_watch(fd_, path.c_str(), IN_OPEN) >= 0);
+    }
+  }
+  ~OpenCounter() { ::close(fd_); }
+  OpenCounter(const OpenCounter&) = delete;
+  OpenCounter& operator=(const OpenCounter&) = delete;
+
+  // Opens since the last call.
+  int take() {
+    int opens = 0;
+    alignas(inotify_event) char buffer[4096];
+    ssize_t n = 0;
+    while ((n = ::read(fd_, buffer, sizeof buffer)) > 0) {
+      for (ssize_t at = 0; at < n;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer + at);
+        if ((event->mask & IN_OPEN) != 0) ++opens;
+        at += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+    return opens;
+  }
+
+ private:
+  int fd_;
+};
+
+// `cert`'s private key as encrypted PKCS#8 PEM (AES-256, passphrase "secret").
+std::string encrypted_key_pem(const GeneratedCert& cert) {
+  const std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), &BIO_free);
+  REQUIRE(bio != nullptr);
+  char passphrase[] = "secret";
+  REQUIRE(PEM_write_bio_PKCS8PrivateKey(bio.get(), static_cast<EVP_PKEY*>(cert.key.get()),
+                                        EVP_aes_256_cbc(), passphrase, 6, nullptr, nullptr) == 1);
+  char* data = nullptr;
+  const long size = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(size));
+}
+
+std::string user_name_of(uid_t uid) {
+  const passwd* entry = ::getpwuid(uid);
+  return entry != nullptr ? entry->pw_name : "";
+}
+
+// path -> key, so a failed comparison names the key.
+std::map<std::string, KeyFile> keys_of(const PollResult& result) {
+  std::map<std::string, KeyFile> out;
+  for (const KeyFile& key : result.keys) {
+    INFO(key.path);
+    CHECK(out.emplace(key.path, key).second);  // each key once
+  }
+  return out;
+}
+
+KeyFile key_file(const fs::path& path, CertType type, const std::string& user, bool exists,
+                 std::uint32_t mode = 0) {
+  KeyFile key;
+  key.path = path.string();
+  key.cert_type = type;
+  key.user = user;
+  key.exists = exists;
+  if (exists) {
+    key.mode = mode;
+    key.uid = ::geteuid();
+    key.gid = ::getegid();
+    key.owner = user_name_of(::geteuid());
+  }
+  return key;
+}
+
+}  // namespace
+
+namespace Catch {
+template <>
+struct StringMaker<KeyFile> {
+  static std::string convert(const KeyFile& key) {
+    std::ostringstream out;
+    out << "{" << key.path << " " << certwatch::to_string(key.cert_type) << " user=" << key.user
+        << " exists=" << key.exists << " mode=" << std::oct << key.mode << std::dec
+        << " uid=" << key.uid << " gid=" << key.gid << " owner=" << key.owner << " matches="
+        << (key.matches_certificate ? (*key.matches_certificate ? "true" : "false") : "unset")
+        << "}";
+    return out.str();
+  }
+};
+}  // namespace Catch
+
+TEST_CASE("the key beside each leaf certificate and every CA key are stat'ed",
+          "[file_source][keys]") {
+  TempDir tmp;
+  const GeneratedCert ca = make_cert("ca", 3650, true);
+  const GeneratedCert node = make_cert("node", 100);
+  const GeneratedCert alice = make_cert("alice", 100);
+  const GeneratedCert bob = make_cert("bob", 100);
+  const GeneratedCert ui = make_cert("ui", 100);
+  const GeneratedCert extra = make_cert("extra", 100);
+  tmp.write("certs/ca.crt", ca.cert_pem);
+  tmp.write("certs/ca-client.crt", ca.cert_pem);
+  const fs::path ca_key = tmp.write("certs/ca.key", ca.key_pem, 0600);
+  const fs::path ca_client_key = tmp.write("certs/ca-client.key", ca.key_pem, 0400);
+  const fs::path ca_ui_key = tmp.write("certs/ca-ui.key", ca.key_pem, 0600);
+  const fs::path ca_tenant_key = tmp.write("certs/ca-client-tenant.key", ca.key_pem, 0600);
+  tmp.write("certs/node.crt", node.cert_pem);
+  const fs::path node_key = tmp.write("certs/node.key", node.key_pem, 0600);
+  tmp.write("certs/client.alice.crt", alice.cert_pem);
+  const fs::path alice_key = tmp.write("certs/client.alice.key", alice.key_pem, 0644);
+  tmp.write("certs/client.bob.crt", bob.cert_pem);  // no key beside it
+  tmp.write("certs/ui.crt", ui.cert_pem);
+  const fs::path ui_key = tmp.write("certs/ui.key", ui.key_pem, 0740);
+  tmp.write("certs/nocert.crt", "no certificate here\n");  // no certificate: no key either
+  tmp.write("certs/nocert.key", node.key_pem, 0600);
+  tmp.write("certs/stray.key", node.key_pem, 0644);  // no certificate, not a CA key: not reported
+  tmp.write("extra/haproxy.crt", extra.cert_pem);
+  const fs::path haproxy_key = tmp.write("extra/haproxy.key", extra.key_pem, 0640);
+  tmp.write("extra/bundle.pem", extra.cert_pem);  // not *.crt: no key by name
+  tmp.write("extra/bundle.key", extra.key_pem, 0600);
+  tmp.write("extra/ca-extra.crt", ca.cert_pem);  // a CA given as extra: no key beside it
+  tmp.write("extra/ca-extra.key", ca.key_pem, 0600);
+
+  FilesConfig files;
+  files.certs_dirs = {(tmp.path() / "certs").string()};
+  files.extra = {{(tmp.path() / "extra" / "haproxy.crt").string(), CertType::ui},
+                 {(tmp.path() / "extra" / "bundle.pem").string(), CertType::other},
+                 {(tmp.path() / "extra" / "ca-extra.crt").string(), CertType::client_ca}};
+  FileSource source(files, std::chrono::seconds(60));
+  const PollResult result = source.poll();
+
+  const fs::path certs = tmp.path() / "certs";
+  const std::map<std::string, KeyFile> expected{
+      {ca_key.string(), key_file(ca_key, CertType::ca, "", true, 0600)},
+      {ca_client_key.string(), key_file(ca_client_key, CertType::client_ca, "", true, 0400)},
+      {ca_ui_key.string(), key_file(ca_ui_key, CertType::ui_ca, "", true, 0600)},
+      {ca_tenant_key.string(), key_file(ca_tenant_key, CertType::tenant_ca, "", true, 0600)},
+      {node_key.string(), key_file(node_key, CertType::node, "", true, 0600)},
+      {alice_key.string(), key_file(alice_key, CertType::client, "alice", true, 0644)},
+      {(certs / "client.bob.key").string(),
+       key_file(certs / "client.bob.key", CertType::client, "bob", false)},
+      {ui_key.string(), key_file(ui_key, CertType::ui, "", true, 0740)},
+      {haproxy_key.string(), key_file(haproxy_key, CertType::ui, "", true, 0640)},
+  };
+  const std::map<std::string, KeyFile> keys = keys_of(result);
+  for (const auto& [path, key] : expected) {
+    INFO(path);
+    REQUIRE(keys.count(path) == 1);
+    CHECK(keys.at(path) == key);
+  }
+  CHECK(keys.size() == expected.size());
+  CHECK_FALSE(user_name_of(::geteuid()).empty());  // the owner name was really looked up
+  CHECK(result.file_errors.size() == 1);           // nocert.crt; keys are never file errors
+}
+
+TEST_CASE("a key's owner is reported by uid and user name", "[file_source][keys]") {
+  TempDir tmp;
+  const GeneratedCert node = make_cert("node", 100);
+  tmp.write("node.crt", node.cert_pem);
+  const fs::path key = tmp.write("node.key", node.key_pem, 0600);
+  // As root the key goes to `nobody`, so the name is not simply the test's own.
+  const passwd* nobody = ::getpwnam("nobody");
+  REQUIRE(nobody != nullptr);
+  const bool as_root = ::geteuid() == 0;
+  const uid_t uid = as_root ? nobody->pw_uid : ::geteuid();
+  const gid_t gid = as_root ? nobody->pw_gid : ::getegid();
+  if (as_root) REQUIRE(::chown(key.c_str(), uid, gid) == 0);
+  FilesConfig files;
+  files.certs_dirs = {tmp.path().string()};
+  FileSource source(files, std::chrono::seconds(60));
+  const PollResult result = source.poll();
+  REQUIRE(result.keys.size() == 1);
+  CHECK(result.keys[0].uid == uid);
+  CHECK(result.keys[0].gid == gid);
+  CHECK(result.keys[0].owner == (as_root ? std::string("nobody") : user_name_of(uid)));
+}
+
+TEST_CASE("a chmod of a key shows at the next poll while the certificate comes from the cache",
+          "[file_source][keys]") {
+  TempDir tmp;
+  const GeneratedCert node = make_cert("node", 100);
+  const fs::path cert = tmp.write("node.crt", node.cert_pem);
+  const fs::path key = tmp.write("node.key", node.key_pem, 0600);
+  FilesConfig files;
+  files.certs_dirs = {tmp.path().string()};
+  FileSource source(files, std::chrono::seconds(60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // out of the racy window
+  REQUIRE(source.poll().keys.at(0).mode == 0600);
+  OpenCounter cert_opens({cert});
+  fs::permissions(key, fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read |
+                           fs::perms::others_read);
+  const PollResult after_chmod = source.poll();
+  CHECK(cert_opens.take() == 0);  // the certificate came from the cache
+  REQUIRE(after_chmod.keys.size() == 1);
+  CHECK(after_chmod.keys[0].mode == 0644);
+  fs::remove(key);
+  const PollResult after_remove = source.poll();
+  REQUIRE(after_remove.keys.size() == 1);
+  CHECK_FALSE(after_remove.keys[0].exists);
+}
+
+TEST_CASE("no .key file is opened unless key_match is on", "[file_source][keys]") {
+  TempDir tmp;
+  const GeneratedCert node = make_cert("node", 100);
+  const GeneratedCert ca = make_cert("ca", 3650, true);
+  tmp.write("certs/node.crt", node.cert_pem);
+  tmp.write("certs/client.alice.crt", node.cert_pem);
+  const fs::path node_key = tmp.write("certs/node.key", node.key_pem, 0600);
+  const fs::path ca_key = tmp.write("certs/ca.key", ca.key_pem, 0600);
+  // A FIFO key: an open for reading would block until a writer comes, a stat does not.
+  const fs::path fifo_key = tmp.path() / "certs" / "client.alice.key";
+  REQUIRE(::mkfifo(fifo_key.c_str(), 0600) == 0);
+  FilesConfig files;
+  files.certs_dirs = {(tmp.path() / "certs").string()};
+
+  OpenCounter key_opens({node_key, ca_key, fifo_key});
+  FileSource source(files, std::chrono::seconds(60));
+  for (int i = 0; i < 2; ++i) {
+    const PollResult result = poll_within(source, std::chrono::seconds(5), fifo_key);
+    const auto keys = keys_of(result);
+    REQUIRE(keys.size() == 3);
+    CHECK(keys.at(fifo_key.string()).exists);
+    CHECK(keys.at(fifo_key.string()).mode == 0600);
+    for (const auto& [path, key] : keys) CHECK_FALSE(key.matches_certificate.has_value());
+  }
+  CHECK(key_opens.take() == 0);
+
+  // The same counter sees the opens key_match makes: the zero above can fail. CA keys and
+  // special files are still never opened.
+  ChecksConfig checks;
+  checks.key_match = true;
+  FileSource matching(files, std::chrono::seconds(60), checks);
+  const PollResult result = poll_within(matching, std::chrono::seconds(5), fifo_key);
+  const auto keys = keys_of(result);
+  CHECK(keys.at(node_key.string()).matches_certificate == true);
+  CHECK_FALSE(keys.at(fifo_key.string()).matches_certificate.has_value());
+  CHECK(key_opens.take() == 1);
+}
+
+TEST_CASE("key_match: a matching, a foreign and an unparseable key, read again only on change",
+          "[file_source][keys]") {
+  TempDir tmp;
+  const GeneratedCert node = make_cert("node", 100);
+  const GeneratedCert alice = make_cert("alice", 100);
+  const GeneratedCert other = make_cert("other", 100);
+  tmp.write("node.crt", node.cert_pem);
+  tmp.write("client.alice.crt", alice.cert_pem);
+  tmp.write("client.bob.crt", other.cert_pem);
+  tmp.write("client.carol.crt", other.cert_pem);
+  const fs::path node_key = tmp.write("node.key", node.key_pem, 0600);
+  const fs::path alice_key = tmp.write("client.alice.key", other.key_pem, 0600);
+  const fs::path bob_key = tmp.write("client.bob.key", "-----BEGIN PRIVATE KEY-----\nAAAA\n", 0600);
+  // An encrypted key is unreadable without its passphrase: not checked, and no prompt waits.
+  const fs::path carol_key = tmp.write("client.carol.key", encrypted_key_pem(other), 0600);
+  FilesConfig files;
+  files.certs_dirs = {tmp.path().string()};
+  ChecksConfig checks;
+  checks.key_match = true;
+  FileSource source(files, std::chrono::seconds(60), checks);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // out of the racy window
+
+  OpenCounter key_opens({node_key, alice_key, bob_key, carol_key});
+  const auto matches = [&] {
+    std::map<std::string, std::string> out;
+    for (const auto& [path, key] : keys_of(source.poll())) {
+      out[fs::path(path).filename().string()] =
+          key.matches_certificate ? (*key.matches_certificate ? "true" : "false") : "unknown";
+    }
+    return out;
+  };
+  const std::map<std::string, std::string> first{{"node.key", "true"},
+                                                 {"client.alice.key", "false"},
+                                                 {"client.bob.key", "unknown"},
+                                                 {"client.carol.key", "unknown"}};
+  CHECK(matches() == first);
+  CHECK(key_opens.take() == 4);
+  // Unchanged pairs come from the memo, unparseable keys too: they cannot parse until they change.
+  CHECK(matches() == first);
+  CHECK(key_opens.take() == 0);
+
+  // The right key put in place for alice: read again, now it matches.
+  tmp.write("client.alice.key", alice.key_pem, 0600);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto fixed = first;
+  fixed["client.alice.key"] = "true";
+  CHECK(matches() == fixed);
+  CHECK(key_opens.take() == 1);
+  // A new certificate for node.crt (the key unchanged) is compared again too.
+  tmp.write("node.crt", other.cert_pem);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  fixed["node.key"] = "false";
+  CHECK(matches() == fixed);
+  CHECK(key_opens.take() == 1);
+}
+
+TEST_CASE("denylist_file: entries as written, re-read only when it changed",
+          "[file_source][denylist]") {
+  TempDir tmp;
+  const std::string fingerprint(64, 'a');
+  const fs::path denylist = tmp.write("deny/list.txt",
+                                      "# compromised in incident 42\n"
+                                      "\n  " +
+                                          fingerprint +
+                                          "  \r\n"
+                                          "serial:0f1e issuer:CN=Old CA,O=Example\n"
+                                          "   # indented comment\n");
+  FilesConfig files;
+  files.certs_dirs = {};
+  ChecksConfig checks;
+  checks.denylist_file = denylist.string();
+  FileSource source(files, std::chrono::seconds(60), checks);
+  CHECK(source.watched_directories() == std::vector<std::string>{(tmp.path() / "deny").string()});
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // out of the racy window
+
+  OpenCounter opens({denylist});
+  const std::vector<std::string> expected{fingerprint, "serial:0f1e issuer:CN=Old CA,O=Example"};
+  const PollResult first = source.poll();
+  CHECK(first.denylist == expected);
+  CHECK(first.file_errors.empty());
+  CHECK(opens.take() == 1);
+  const PollResult second = source.poll();
+  CHECK(second.denylist == expected);
+  CHECK(opens.take() == 0);  // unchanged: not read again
+
+  tmp.write("deny/list.txt", "serial:01 issuer:CN=Another CA\n");
+  const PollResult changed = source.poll();
+  CHECK(changed.denylist == std::vector<std::string>{"serial:01 issuer:CN=Another CA"});
+  CHECK(opens.take() == 1);
+}
+
+TEST_CASE("denylist_file: an invalid line, a missing file and a FIFO are file errors",
+          "[file_source][denylist]") {
+  TempDir tmp;
+  const std::string fingerprint(64, 'b');
+  const fs::path denylist =
+      tmp.write("list.txt", fingerprint + "\n# ok\nnot an entry\nserial:zz issuer:CN=x\n");
+  FilesConfig files;
+  files.certs_dirs = {};
+  ChecksConfig checks;
+  checks.denylist_file = denylist.string();
+  FileSource source(files, std::chrono::seconds(60), checks);
+  const PollResult invalid = source.poll();
+  CHECK(invalid.denylist == std::vector<std::string>{fingerprint});  // the valid line still counts
+  REQUIRE(invalid.file_errors.size() == 1);
+  CHECK(invalid.file_errors[0].path == denylist.string());
+  CHECK(invalid.file_errors[0].reason == FileErrorReason::read_error);
+  CHECK(invalid.file_errors[0].detail ==
+        "line 3: not a denylist entry (a SHA-256 fingerprint, or serial:<hex> issuer:<DN>); 2 "
+        "invalid lines in all");
+
+  fs::remove(denylist);
+  const PollResult missing = source.poll();
+  CHECK(missing.denylist.empty());
+  CHECK(errors_of(missing) == std::map<std::string, std::string>{{denylist.string(), "not_found"}});
+
+  REQUIRE(::mkfifo(denylist.c_str(), 0600) == 0);
+  const PollResult fifo = poll_within(source, std::chrono::seconds(5), denylist);
+  CHECK(fifo.denylist.empty());
+  CHECK(errors_of(fifo) ==
+        std::map<std::string, std::string>{{denylist.string(), "not_regular_file"}});
+}
+
+TEST_CASE("same_config: key_match and denylist_file matter, other checks settings do not",
+          "[file_source]") {
+  FilesConfig files;
+  ChecksConfig checks;
+  const FileSource base(files, std::chrono::seconds(60), checks);
+  ChecksConfig severity = checks;
+  severity.severity["weak_key"] = certwatch::Severity::critical;
+  CHECK(base.same_config(FileSource(files, std::chrono::seconds(60), severity)));
+  ChecksConfig key_match = checks;
+  key_match.key_match = true;
+  CHECK_FALSE(base.same_config(FileSource(files, std::chrono::seconds(60), key_match)));
+  ChecksConfig denylist = checks;
+  denylist.denylist_file = "/etc/denylist";
+  CHECK_FALSE(base.same_config(FileSource(files, std::chrono::seconds(60), denylist)));
+}
+
+TEST_CASE("from_config passes the checks settings to the file source", "[file_source]") {
+  certwatch::config::Config config;
+  config.checks.denylist_file = "/srv/deny/list";
+  std::vector<std::shared_ptr<certwatch::sources::Source>> sources;
+  FileSource::from_config(config, sources);
+  REQUIRE(sources.size() == 1);
+  const auto dirs = sources[0]->watched_directories();
+  CHECK(std::find(dirs.begin(), dirs.end(), "/srv/deny") != dirs.end());
 }

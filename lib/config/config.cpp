@@ -152,13 +152,23 @@ using yaml_strict::join_key;
 using yaml_strict::line_of;
 using yaml_strict::Value;
 
-std::string cert_type_list() {
+// "a, b, c": the names an error message offers as accepted values.
+template <typename Items, typename NameOf>
+std::string name_list(const Items& items, NameOf name_of) {
   std::string out;
-  for (CertType type : all_cert_types()) {
+  for (const auto& item : items) {
     if (!out.empty()) out += ", ";
-    out += to_string(type);
+    out += name_of(item);
   }
   return out;
+}
+
+std::string cert_type_list() {
+  return name_list(all_cert_types(), [](CertType type) { return to_string(type); });
+}
+
+std::string check_list() {
+  return name_list(rules::all_checks(), [](const rules::CheckInfo& check) { return check.name; });
 }
 
 std::string trim_trailing_whitespace(std::string text) {
@@ -203,8 +213,8 @@ class Parser {
 
   void parse_root(const YAML::Node& root, Config& config) {
     if (root.IsNull()) return;  // an empty file or only comments: all defaults
-    const auto fields = map_of(Value{root, "", line_of(root)},
-                               {"poll_interval", "files", "rules", "cluster", "alerting"});
+    const auto fields = map_of(Value{root, "", line_of(root)}, {"poll_interval", "files", "rules",
+                                                                "cluster", "alerting", "checks"});
     if (!fields) return;
     if (const Value* v = find(*fields, "poll_interval")) {
       set_duration(*v, kPollIntervalRange, config.poll_interval);
@@ -216,6 +226,7 @@ class Parser {
       parse_cluster(*v, *config.cluster);
     }
     if (const Value* v = find(*fields, "alerting")) parse_alerting(*v, config.alerting);
+    if (const Value* v = find(*fields, "checks")) parse_checks(*v, config.checks);
   }
 
  private:
@@ -587,6 +598,93 @@ class Parser {
         out[name] = *text;
       }
     }
+  }
+
+  void parse_checks(const Value& value, rules::ChecksConfig& checks) {
+    const auto fields = map_of(value, {"enabled", "disable", "severity", "san", "key_owner",
+                                       "key_match", "denylist", "denylist_file"});
+    if (!fields) return;
+    if (const Value* v = find(*fields, "enabled")) set_bool(*v, checks.enabled);
+    if (const Value* v = find(*fields, "disable")) {
+      if (const auto items = list_of(*v)) {
+        for (const Value& item : *items) {
+          const auto name = check_name_of(item, scalar_of(item, "a check name"));
+          if (!name) continue;
+          if (std::find(checks.disable.begin(), checks.disable.end(), *name) !=
+              checks.disable.end()) {
+            fail(item, "duplicate check " + quote(*name));
+          } else {
+            checks.disable.push_back(*name);
+          }
+        }
+      }
+    }
+    if (const Value* v = find(*fields, "severity")) {
+      if (const auto entries = map_of(*v, {})) {  // any key: each is checked as a check name
+        for (const auto& [name, entry] : *entries) {
+          if (!check_name_of(entry, name)) continue;
+          const auto text = scalar_of(entry, "a severity");
+          if (!text) continue;
+          if (const auto severity = severity_from_string(*text)) {
+            checks.severity[name] = *severity;
+          } else {
+            fail(entry, "unknown severity " + quote(*text) +
+                            " (expected none, info, warning or critical)");
+          }
+        }
+      }
+    }
+    if (const Value* v = find(*fields, "san")) parse_san(*v, checks);
+    if (const Value* v = find(*fields, "key_owner")) {
+      if (const auto text = non_empty_string(*v)) checks.key_owner = *text;
+    }
+    if (const Value* v = find(*fields, "key_match")) set_bool(*v, checks.key_match);
+    if (const Value* v = find(*fields, "denylist")) {
+      if (const auto items = list_of(*v)) {
+        for (const Value& item : *items) {
+          const auto text = non_empty_string(item);
+          if (!text) continue;
+          if (rules::parse_deny_entry(*text)) {
+            checks.denylist.push_back(*text);
+          } else {
+            fail(item, "invalid denylist entry " + quote(*text) +
+                           " (expected a SHA-256 fingerprint of 64 hex digits, or serial:<hex> "
+                           "issuer:<issuer DN>)");
+          }
+        }
+      }
+    }
+    if (const Value* v = find(*fields, "denylist_file")) {
+      // Read by the file source at every poll, not here: a load must not depend on it.
+      if (const auto path = absolute_path(*v)) checks.denylist_file = *path;
+    }
+  }
+
+  void parse_san(const Value& value, rules::ChecksConfig& checks) {
+    const auto fields = map_of(value, {"required", "include_local"});
+    if (!fields) return;
+    if (const Value* v = find(*fields, "required")) {
+      if (const auto items = list_of(*v)) {
+        for (const Value& item : *items) {
+          if (const auto name = non_empty_string(item)) checks.san_required.push_back(*name);
+        }
+      }
+    }
+    if (const Value* v = find(*fields, "include_local")) set_bool(*v, checks.san_include_local);
+  }
+
+  void set_bool(const Value& value, bool& out) {
+    if (const auto parsed = reader_.bool_of(value)) out = *parsed;
+  }
+
+  // `name` when it is a check's name (rules::all_checks), reported against `value` otherwise.
+  std::optional<std::string> check_name_of(const Value& value, std::optional<std::string> name) {
+    if (!name) return std::nullopt;
+    if (rules::find_check(*name) == nullptr) {
+      fail(value, "unknown check " + quote(*name) + " (expected one of " + check_list() + ")");
+      return std::nullopt;
+    }
+    return name;
   }
 
   yaml_strict::Reader reader_;

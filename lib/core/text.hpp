@@ -37,6 +37,9 @@ void escape_invalid_utf8_in_place(std::string& text);
 // unescape_bytes() reverses it too.
 std::string escape_for_display(std::string_view bytes);
 
+// `text` without leading and trailing ASCII whitespace (space, tab, CR, LF, FF, VT).
+std::string_view trim_whitespace(std::string_view text);
+
 // The inverse of both escapes: `\\` -> `\`, `\xNN` -> the byte, any other backslash -> itself.
 std::string unescape_bytes(std::string_view escaped);
 

@@ -602,4 +602,15 @@ std::vector<Notice> ClusterFacts::notices() const {
   return {{"local_node", false, "local node is node " + local_node_id}};
 }
 
+std::vector<std::string> ClusterFacts::local_node_names() const {
+  if (local_node_id.empty()) return {};
+  for (const NodeInfo& node : nodes) {
+    if (node.node_id != local_node_id) continue;
+    std::string host = address_host(node.address);
+    if (host.empty()) return {};
+    return {std::move(host)};
+  }
+  return {};
+}
+
 }  // namespace certwatch::sources

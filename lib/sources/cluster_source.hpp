@@ -45,6 +45,9 @@ class ClusterFacts final : public SourceFacts {
   std::vector<Table> tables() const override;
   std::vector<Finding> findings(double now) const override;
   std::vector<Notice> notices() const override;
+  // The host part of the local node's address (its advertise address), when the local node is
+  // known and among the nodes.
+  std::vector<std::string> local_node_names() const override;
 };
 
 // The `security.certificate.expiration.<suffix>` metrics the query extracts, in column order, and

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pwd.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,6 +16,8 @@
 #include <set>
 
 #include "core/read_file.hpp"
+#include "core/text.hpp"
+#include "x509/key_match.hpp"
 #include "x509/parse.hpp"
 
 namespace certwatch::sources {
@@ -22,8 +26,9 @@ namespace {
 bool starts_with(std::string_view s, std::string_view prefix) { return s.starts_with(prefix); }
 bool ends_with(std::string_view s, std::string_view suffix) { return s.ends_with(suffix); }
 
-// Private keys are never opened, whatever a glob matches: the daemon has no use for them, and
-// the README promises operators that key material stays unread.
+// Private keys are never read as certificates, whatever a glob matches: the README promises
+// operators that key material stays unread (only the opt-in checks.key_match reads a key, the one
+// beside a leaf certificate).
 bool is_private_key_name(std::string_view path) { return ends_with(path, ".key"); }
 
 // Kernel file timestamps come from a clock that ticks coarsely (a jiffy; 2 s on FAT): a file
@@ -72,6 +77,55 @@ std::string join(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+// CA keys by file name. CockroachDB never loads them; a node host should not hold them at all.
+std::optional<CertType> ca_key_type(std::string_view name) {
+  static constexpr std::pair<std::string_view, CertType> kCaKeys[] = {
+      {"ca.key", CertType::ca},
+      {"ca-client.key", CertType::client_ca},
+      {"ca-ui.key", CertType::ui_ca},
+      {"ca-client-tenant.key", CertType::tenant_ca},
+  };
+  for (const auto& [key_name, type] : kCaKeys) {
+    if (name == key_name) return type;
+  }
+  return std::nullopt;
+}
+
+// The key CockroachDB loads with a certificate: node.crt -> node.key, client.alice.crt ->
+// client.alice.key. nullopt for a file not named *.crt, which has no key by name.
+std::optional<std::string> key_path_beside(const std::string& cert_path) {
+  if (!ends_with(cert_path, ".crt")) return std::nullopt;
+  return cert_path.substr(0, cert_path.size() - 4) + ".key";
+}
+
+// The denylist file's entries, one a line; blank lines and `#` comments are skipped. The first
+// invalid line makes the file's error, but every valid entry is kept: one typo must not stop the
+// other compromised certificates from being reported.
+void parse_denylist(const std::string& path, std::string_view text, std::vector<std::string>& out,
+                    std::optional<FileError>& error) {
+  std::size_t line_number = 0;
+  std::size_t first_invalid = 0;
+  std::size_t invalid = 0;
+  while (!text.empty()) {
+    const auto end = text.find('\n');
+    const std::string_view line = trim_whitespace(text.substr(0, end));
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    ++line_number;
+    if (line.empty() || line.front() == '#') continue;
+    if (rules::parse_deny_entry(line)) {
+      out.emplace_back(line);
+    } else if (invalid++ == 0) {
+      first_invalid = line_number;
+    }
+  }
+  if (invalid == 0) return;
+  std::string detail = "line " + std::to_string(first_invalid) +
+                       ": not a denylist entry (a SHA-256 fingerprint, or serial:<hex> "
+                       "issuer:<DN>)";
+  if (invalid > 1) detail += "; " + std::to_string(invalid) + " invalid lines in all";
+  error = FileError{path, FileErrorReason::read_error, std::move(detail)};
+}
+
 }  // namespace
 
 std::optional<NameClass> classify_cert_file_name(const std::string& name) {
@@ -100,12 +154,16 @@ std::optional<NameClass> classify_cert_file_name(const std::string& name) {
   return NameClass{CertType::other, ""};
 }
 
-FileSource::FileSource(config::FilesConfig files, std::chrono::seconds interval)
-    : Source(std::string(kSourceFile)), files_(std::move(files)), interval_(interval) {}
+FileSource::FileSource(config::FilesConfig files, std::chrono::seconds interval,
+                       rules::ChecksConfig checks)
+    : Source(std::string(kSourceFile)),
+      files_(std::move(files)),
+      interval_(interval),
+      checks_(std::move(checks)) {}
 
 void FileSource::from_config(const config::Config& config,
                              std::vector<std::shared_ptr<Source>>& out) {
-  out.push_back(std::make_shared<FileSource>(config.files, config.poll_interval));
+  out.push_back(std::make_shared<FileSource>(config.files, config.poll_interval, config.checks));
 }
 
 std::vector<std::string> FileSource::watched_directories() const {
@@ -114,23 +172,37 @@ std::vector<std::string> FileSource::watched_directories() const {
     const std::string parent = std::filesystem::path(extra.glob).parent_path().string();
     if (parent.find_first_of("*?[") == std::string::npos) dirs.insert(parent);
   }
+  if (!checks_.denylist_file.empty()) {
+    dirs.insert(std::filesystem::path(checks_.denylist_file).parent_path().string());
+  }
   return {dirs.begin(), dirs.end()};
 }
 
 bool FileSource::same_config(const Source& next) const {
   const auto* other = dynamic_cast<const FileSource*>(&next);
-  return other != nullptr && other->files_ == files_ && other->interval_ == interval_;
+  // Of the checks, only these change what a poll reads; a new severity keeps the cache.
+  return other != nullptr && other->files_ == files_ && other->interval_ == interval_ &&
+         other->checks_.key_match == checks_.key_match &&
+         other->checks_.denylist_file == checks_.denylist_file;
 }
 
 PollResult FileSource::poll() {
   PollResult out;
   std::map<std::string, CachedFile> next;
+  std::map<std::string, KeyMatchMemo> next_matches;
 
   for (const std::string& dir : files_.certs_dirs) {
     std::optional<FileError> dir_error;
     for (const std::string& name : list_directory(dir, dir_error)) {
       if (auto name_class = classify_cert_file_name(name)) {
-        scan_file(join(dir, name), *name_class, next, out);
+        const std::string path = join(dir, name);
+        scan_file(path, *name_class, next, out);
+        add_leaf_key(path, *name_class, next[path], next_matches, out);
+      } else if (const auto ca_type = ca_key_type(name)) {
+        struct stat state {};
+        if (auto key = stat_key(join(dir, name), *ca_type, "", state); key && key->exists) {
+          out.keys.push_back(std::move(*key));
+        }
       }
     }
     if (dir_error) out.file_errors.push_back(*dir_error);
@@ -159,7 +231,9 @@ PollResult FileSource::poll() {
       if (is_private_key_name(path)) continue;
       ++scanned;
       if (next.count(path) != 0) continue;  // also found in a certs directory
-      scan_file(path, NameClass{extra.cert_type, ""}, next, out);
+      const NameClass name_class{extra.cert_type, ""};
+      scan_file(path, name_class, next, out);
+      add_leaf_key(path, name_class, next[path], next_matches, out);
     }
     if (scanned == 0) {
       out.file_errors.push_back({extra.glob, FileErrorReason::not_found,
@@ -167,7 +241,105 @@ PollResult FileSource::poll() {
     }
   }
   cache_ = std::move(next);
+  key_matches_ = std::move(next_matches);
+  read_denylist(out);
   return out;
+}
+
+std::optional<KeyFile> FileSource::stat_key(const std::string& path, CertType type,
+                                            const std::string& user, struct stat& state) {
+  KeyFile key;
+  key.path = path;
+  key.cert_type = type;
+  key.user = user;
+  if (::stat(path.c_str(), &state) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return key;
+    return std::nullopt;
+  }
+  key.exists = true;
+  key.mode = static_cast<std::uint32_t>(state.st_mode & 07777);
+  key.uid = state.st_uid;
+  key.gid = state.st_gid;
+  key.owner = user_name(state.st_uid);
+  return key;
+}
+
+void FileSource::add_leaf_key(const std::string& cert_path, const NameClass& name_class,
+                              const CachedFile& entry,
+                              std::map<std::string, KeyMatchMemo>& next_matches, PollResult& out) {
+  // Only a file that held a certificate has a key worth checking; CA keys are found by name.
+  if (is_ca_type(name_class.type) || entry.certificates.empty()) return;
+  const auto key_path = key_path_beside(cert_path);
+  if (!key_path) return;
+  // Stat'ed at every poll even when the certificate came from the cache: a chmod of the key
+  // changes the key's ctime, not the certificate's.
+  struct stat state {};
+  auto key = stat_key(*key_path, name_class.type, name_class.user, state);
+  if (!key) return;
+  // A FIFO or a device is never opened, as for certificates: reading it could block or not end.
+  if (checks_.key_match && key->exists && S_ISREG(state.st_mode)) {
+    key->matches_certificate = match_key(*key_path, state, entry, next_matches);
+  }
+  out.keys.push_back(std::move(*key));
+}
+
+std::optional<bool> FileSource::match_key(const std::string& key_path, const struct stat& key_state,
+                                          const CachedFile& entry,
+                                          std::map<std::string, KeyMatchMemo>& next_matches) {
+  const auto memo = key_matches_.find(key_path);
+  if (memo != key_matches_.end() && memo->second.key == FileIdentity::of(key_state) &&
+      memo->second.certificate == entry.key) {
+    next_matches[key_path] = memo->second;
+    return memo->second.matches;
+  }
+  const auto& facts = entry.certificates.front().facts;
+  if (!facts) return std::nullopt;
+  BoundedRead read = read_regular_file(key_path, files_.max_file_bytes);
+  if (read.error) return std::nullopt;
+  const std::optional<bool> matches = x509::key_matches(facts->der, read.content);
+  // The key's bytes are not needed any more: wipe them before the buffer goes back to the heap.
+  ::explicit_bzero(read.content.data(), read.content.size());
+  // As for certificates: a pair changed while or just before it was read is read again.
+  if (read.stable && !changed_recently(read.state) && entry.was_read) {
+    next_matches[key_path] = KeyMatchMemo{FileIdentity::of(read.state), entry.key, matches};
+  }
+  return matches;
+}
+
+void FileSource::read_denylist(PollResult& out) {
+  const std::string& path = checks_.denylist_file;
+  if (path.empty()) return;
+  const auto identity = FileIdentity::of_path(path);
+  if (!denylist_ || !denylist_->was_read || !identity || denylist_->key != *identity) {
+    CachedDenylist next;
+    if (BoundedRead read = read_regular_file(path, files_.max_file_bytes); read.error) {
+      next.error = std::move(read.error);
+    } else {
+      next.key = FileIdentity::of(read.state);
+      next.was_read = read.stable && !changed_recently(read.state);
+      parse_denylist(path, read.content, next.entries, next.error);
+    }
+    denylist_ = std::move(next);
+  }
+  out.denylist = denylist_->entries;
+  if (denylist_->error) out.file_errors.push_back(*denylist_->error);
+}
+
+const std::string& FileSource::user_name(uid_t uid) {
+  const auto known = user_names_.find(uid);
+  if (known != user_names_.end()) return known->second;
+  std::string name;
+  std::vector<char> buffer(4096);
+  passwd entry{};
+  passwd* found = nullptr;
+  int rc = 0;
+  // ERANGE: the entry does not fit; a bigger buffer, up to a bound a real entry never needs.
+  while ((rc = ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found)) == ERANGE &&
+         buffer.size() < 1024 * 1024) {
+    buffer.resize(buffer.size() * 2);
+  }
+  if (rc == 0 && found != nullptr) name = found->pw_name;
+  return user_names_.emplace(uid, std::move(name)).first->second;
 }
 
 void FileSource::scan_file(const std::string& path, const NameClass& name_class,
