@@ -1,12 +1,17 @@
 #include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/openssl_handles.hpp"
 #include "support/certgen.hpp"
+#include "support/process.hpp"
+#include "support/tempdir.hpp"
 #include "x509/parse.hpp"
 #include "x509/verify.hpp"
 
@@ -19,8 +24,12 @@ using certwatch::testing::generate_cert;
 using certwatch::testing::GeneratedCert;
 using certwatch::testing::kDay;
 using certwatch::testing::KeyAlgorithm;
+using certwatch::testing::KeyPemFormat;
 using certwatch::testing::pem_encode;
+using certwatch::testing::read_file;
 using certwatch::testing::sha256_fingerprint;
+using certwatch::testing::TempDir;
+using certwatch::testing::write_key_file;
 using certwatch::x509::issued_by;
 using certwatch::x509::parse_der;
 using certwatch::x509::parse_pem_bundle;
@@ -556,4 +565,37 @@ TEST_CASE("parsing leaves the OpenSSL error queue empty", "[x509]") {
   CHECK(bundle.certificates.size() == 1);
   CHECK_FALSE(parse_der("not DER").has_value());
   CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("write_key_file writes the certificate's key in either PEM form", "[x509]") {
+  const auto [algorithm, bits, traditional_label] = GENERATE(table<KeyAlgorithm, int, std::string>({
+      {KeyAlgorithm::ec, 256, "-----BEGIN EC PRIVATE KEY-----"},
+      {KeyAlgorithm::rsa, 2048, "-----BEGIN RSA PRIVATE KEY-----"},
+  }));
+  const auto [format, label] = GENERATE_COPY(table<KeyPemFormat, std::string>({
+      {KeyPemFormat::pkcs8, "-----BEGIN PRIVATE KEY-----"},
+      {KeyPemFormat::traditional, traditional_label},
+  }));
+  CertSpec spec;
+  spec.key_algorithm = algorithm;
+  spec.key_bits = bits;
+  const GeneratedCert cert = generate_cert(spec);
+  const TempDir dir;
+  const std::filesystem::path path = write_key_file(dir, "certs/node.key", cert, format);
+  CHECK(path == dir.path() / "certs/node.key");
+  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+
+  const std::string pem = read_file(path);
+  CHECK(contains(pem, label));
+  // The key read back is the private half of the certificate's public key.
+  const certwatch::openssl::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  const certwatch::openssl::PkeyPtr key(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  REQUIRE(key != nullptr);
+  const auto* der = reinterpret_cast<const unsigned char*>(cert.der.data());
+  const certwatch::openssl::X509Ptr x509(
+      d2i_X509(nullptr, &der, static_cast<long>(cert.der.size())));
+  REQUIRE(x509 != nullptr);
+  CHECK(X509_check_private_key(x509.get(), key.get()) == 1);
 }
