@@ -430,6 +430,32 @@ TEST_CASE("an ECDSA signature names its digest and an Ed25519 one none", "[x509]
   CHECK(facts_of(generate_cert(spec)).signature_hash.empty());
 }
 
+TEST_CASE("a certificate with a malformed extension still names its digest", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  const GeneratedCert leaf = generate_cert(CertSpec{}, &ca);
+  // A second basicConstraints makes OpenSSL mark the certificate invalid; re-signed with SHA-1.
+  const certwatch::openssl::X509Ptr copy(X509_dup(static_cast<X509*>(leaf.x509.get())));
+  REQUIRE(copy != nullptr);
+  const int position = X509_get_ext_by_NID(copy.get(), NID_basic_constraints, -1);
+  REQUIRE(X509_add_ext(copy.get(), X509_get_ext(copy.get(), position), -1) == 1);
+  REQUIRE(X509_sign(copy.get(), static_cast<EVP_PKEY*>(ca.key.get()), EVP_sha1()) > 0);
+  std::string der(static_cast<std::size_t>(i2d_X509(copy.get(), nullptr)), '\0');
+  auto* cursor = reinterpret_cast<unsigned char*>(der.data());
+  REQUIRE(i2d_X509(copy.get(), &cursor) == static_cast<int>(der.size()));
+  // The premise: decoded, OpenSSL marks it invalid (so a parser that trusted only valid
+  // certificates' caches would lose the digest).
+  const auto* input = reinterpret_cast<const unsigned char*>(der.data());
+  const certwatch::openssl::X509Ptr decoded(
+      d2i_X509(nullptr, &input, static_cast<long>(der.size())));
+  REQUIRE(decoded != nullptr);
+  REQUIRE((X509_get_extension_flags(decoded.get()) & EXFLAG_INVALID) != 0);
+  ERR_clear_error();
+
+  const auto facts = parse_der(der);
+  REQUIRE(facts.has_value());
+  CHECK(facts->signature_hash == "sha1");
+}
+
 TEST_CASE("self_signed needs matching names and a signature by its own key", "[x509]") {
   const GeneratedCert ca = make_ca("Cockroach CA");
   CHECK(facts_of(ca).self_signed);
