@@ -1,9 +1,12 @@
 // libFuzzer target for the certificate parser: x509::parse_pem_bundle on the raw input and
-// x509::parse_der on it as DER. Beyond "no crash, no leak, no UB" it checks the parser's
-// promises, so a logic slip fails too:
+// x509::parse_der on it as DER, then the verifier on what parsed. Beyond "no crash, no leak, no
+// UB" it checks the promises, so a logic slip fails too:
 //   - indices are as many as certificates, strictly increasing;
 //   - an error is set exactly when nothing parsed or a block was bad;
-//   - DER that parses, armoured as one PEM block, parses to the same facts.
+//   - DER that parses, armoured as one PEM block, parses to the same facts (all of them);
+//   - the facts carry exactly the DER they came from;
+//   - issued_by and verify_error on it never leave an OpenSSL error behind.
+#include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include <cstddef>
@@ -13,18 +16,12 @@
 #include <string_view>
 
 #include "x509/parse.hpp"
+#include "x509/verify.hpp"
 
 namespace {
 
 void require(bool condition) {
   if (!condition) std::abort();  // libFuzzer reports the input that got here
-}
-
-bool same_facts(const certwatch::CertificateFacts& a, const certwatch::CertificateFacts& b) {
-  return a.subject_cn == b.subject_cn && a.issuer_cn == b.issuer_cn &&
-         a.serial_hex == b.serial_hex && a.fingerprint_sha256 == b.fingerprint_sha256 &&
-         a.not_before == b.not_before && a.not_after == b.not_after && a.is_ca == b.is_ca &&
-         a.dns_names == b.dns_names && a.ip_addresses == b.ip_addresses;
 }
 
 // PEM armour written independently of the code under test (OpenSSL's encoder, 64 columns).
@@ -60,7 +57,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const certwatch::x509::BundleResult armoured =
         certwatch::x509::parse_pem_bundle(pem_armour(input));
     require(!armoured.error && armoured.certificates.size() == 1);
-    require(same_facts(*facts, armoured.certificates.front()));
+    require(*facts == armoured.certificates.front());
+    require(facts->der == input);
+
+    ERR_clear_error();
+    const std::string anchors[] = {std::string(input)};
+    // Issued by itself exactly when self-signed, unless its key identifiers or key usage say no
+    // (which X509_check_issued also weighs), so only one direction is a promise.
+    if (certwatch::x509::issued_by(input, input)) require(facts->self_signed);
+    static_cast<void>(certwatch::x509::verify_error(input, anchors, facts->not_before));
+    require(ERR_peek_error() == 0);
   }
   return 0;
 }

@@ -96,6 +96,13 @@ struct Run {
   }
 };
 
+const CheckFailure& first_failure(const rules::CheckResults& results, std::string_view check) {
+  const auto it = std::find_if(results.failures.begin(), results.failures.end(),
+                               [&](const CheckFailure& f) { return f.check == check; });
+  REQUIRE(it != results.failures.end());
+  return *it;
+}
+
 std::vector<std::string> failed(const rules::CheckResults& results, std::string_view check) {
   std::vector<std::string> details;
   for (const CheckFailure& f : results.failures) {
@@ -128,7 +135,7 @@ TEST_CASE("cn_mismatch: a client certificate names its user, a node certificate 
   REQUIRE(details.size() == 2);
   CHECK(details[0] == "CN bob authenticates as that user, not alice");
   CHECK(details[1] == "CN root, expected node");
-  CHECK(results.failures[0].severity == Severity::critical);
+  CHECK(first_failure(results, rules::kCheckCnMismatch).severity == Severity::critical);
 }
 
 TEST_CASE("eku_missing: node needs serverAuth and clientAuth unless client.node.crt exists",
@@ -196,10 +203,9 @@ TEST_CASE("key checks: permissions, owner, missing key, mismatch, CA keys on the
     run.keys = {key("/c/ca.key", 0600, 1000, CertType::ca)};
     const auto results = run();
     REQUIRE(failed(results, rules::kCheckCaKeyPresent).size() == 1);
-    const auto it = std::find_if(results.failures.begin(), results.failures.end(),
-                                 [](const auto& f) { return f.check == "ca_key_present"; });
-    CHECK(it->id.path == "/c/ca.key");
-    CHECK(it->id.cert_type == CertType::ca);
+      const CheckFailure& ca_key = first_failure(results, rules::kCheckCaKeyPresent);
+    CHECK(ca_key.id.path == "/c/ca.key");
+    CHECK(ca_key.id.cert_type == CertType::ca);
   }
 }
 
@@ -252,9 +258,9 @@ TEST_CASE("config: enabled, disable and severity", "[checks]") {
   run.certs = {plain(CertType::client, "/c/client.alice.crt", "bob", "alice")};
   run.config.severity["cn_mismatch"] = Severity::info;
   auto results = run();
-  REQUIRE(results.failures.size() == 1);
-  CHECK(results.failures[0].severity == Severity::info);
-  run.config.disable = {"cn_mismatch"};
+  CHECK(first_failure(results, rules::kCheckCnMismatch).severity == Severity::info);
+  CHECK(first_failure(results, rules::kCheckChainUntrusted).severity == Severity::critical);
+  run.config.disable = {"cn_mismatch", "chain_untrusted"};
   CHECK(run().failures.empty());
   run.config.disable = {};
   run.config.enabled = false;

@@ -1,22 +1,40 @@
+#include <openssl/err.h>
+#include <openssl/pem.h>
+
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "core/openssl_handles.hpp"
 #include "support/certgen.hpp"
+#include "support/process.hpp"
+#include "support/tempdir.hpp"
 #include "x509/parse.hpp"
+#include "x509/verify.hpp"
 
 namespace {
 
 using certwatch::CertificateFacts;
 using certwatch::testing::CertSpec;
+using certwatch::testing::ExtendedKeyUsage;
 using certwatch::testing::generate_cert;
 using certwatch::testing::GeneratedCert;
 using certwatch::testing::kDay;
+using certwatch::testing::KeyAlgorithm;
+using certwatch::testing::KeyPemFormat;
 using certwatch::testing::pem_encode;
+using certwatch::testing::read_file;
 using certwatch::testing::sha256_fingerprint;
+using certwatch::testing::TempDir;
+using certwatch::testing::write_key_file;
+using certwatch::x509::issued_by;
 using certwatch::x509::parse_der;
 using certwatch::x509::parse_pem_bundle;
 using certwatch::x509::ParseError;
+using certwatch::x509::verify_error;
 
 // 2060-01-01T03:25:45Z: past 2049, so RFC 5280 requires GeneralizedTime.
 constexpr std::int64_t kYear2060 = 2840140800 + 3 * 3600 + 25 * 60 + 45;
@@ -30,6 +48,12 @@ GeneratedCert make_ca(const std::string& cn) {
   spec.common_name = cn;
   spec.is_ca = true;
   return generate_cert(spec);
+}
+
+CertificateFacts facts_of(const GeneratedCert& cert) {
+  auto facts = parse_der(cert.der);
+  REQUIRE(facts.has_value());
+  return *facts;
 }
 
 std::string replace_all(std::string text, std::string_view from, std::string_view to) {
@@ -329,4 +353,275 @@ TEST_CASE("many unterminated BEGIN markers are handled in linear time", "[x509]"
   const auto bundle = parse_pem_bundle(input);
   CHECK(bundle.error == ParseError::bad_pem);
   CHECK(bundle.certificates.empty());
+}
+
+TEST_CASE("extended key usage facts follow the extension", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  struct Case {
+    ExtendedKeyUsage usage;
+    bool has_eku, server, client;
+  };
+  const Case c = GENERATE(Case{ExtendedKeyUsage::none, false, false, false},
+                          Case{ExtendedKeyUsage::server_auth, true, true, false},
+                          Case{ExtendedKeyUsage::client_auth, true, false, true},
+                          Case{ExtendedKeyUsage::both, true, true, true},
+                          Case{ExtendedKeyUsage::any, true, true, true});
+  CertSpec spec;
+  spec.extended_key_usage = c.usage;
+  const CertificateFacts facts = facts_of(generate_cert(spec, &ca));
+  CHECK(facts.has_eku == c.has_eku);
+  CHECK(facts.eku_server_auth == c.server);
+  CHECK(facts.eku_client_auth == c.client);
+}
+
+TEST_CASE("a default leaf has both TLS usages and a default CA has no EKU", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  const CertificateFacts leaf = facts_of(generate_cert(CertSpec{}, &ca));
+  CHECK(leaf.has_eku);
+  CHECK(leaf.eku_server_auth);
+  CHECK(leaf.eku_client_auth);
+  const CertificateFacts ca_facts = facts_of(ca);
+  CHECK_FALSE(ca_facts.has_eku);
+  CHECK_FALSE(ca_facts.eku_server_auth);
+  CHECK_FALSE(ca_facts.eku_client_auth);
+}
+
+TEST_CASE("key type and size are reported for each key algorithm", "[x509]") {
+  struct Case {
+    KeyAlgorithm algorithm;
+    int bits;
+    std::string_view type;
+    int reported_bits;
+  };
+  const Case c = GENERATE(
+      Case{KeyAlgorithm::ec, 256, "ec", 256}, Case{KeyAlgorithm::ec, 384, "ec", 384},
+      Case{KeyAlgorithm::rsa, 1024, "rsa", 1024}, Case{KeyAlgorithm::rsa, 2048, "rsa", 2048},
+      Case{KeyAlgorithm::rsa, 4096, "rsa", 4096}, Case{KeyAlgorithm::dsa, 2048, "dsa", 2048},
+      // OpenSSL 3.0 reports Ed25519 as 256 bits (the key's size).
+      Case{KeyAlgorithm::ed25519, 0, "ed25519", 256});
+  CertSpec spec;
+  spec.key_algorithm = c.algorithm;
+  spec.key_bits = c.bits;
+  const CertificateFacts facts = facts_of(generate_cert(spec));
+  CHECK(facts.key_type == c.type);
+  CHECK(facts.key_bits == c.reported_bits);
+}
+
+TEST_CASE("the signature digest is named in lowercase", "[x509]") {
+  CertSpec issuer_spec;
+  issuer_spec.common_name = "RSA CA";
+  issuer_spec.is_ca = true;
+  issuer_spec.key_algorithm = KeyAlgorithm::rsa;
+  issuer_spec.key_bits = 2048;
+  const GeneratedCert rsa_ca = generate_cert(issuer_spec);
+  CHECK(facts_of(rsa_ca).signature_hash == "sha256");
+
+  const std::string digest = GENERATE(as<std::string>(), "sha256", "sha1", "sha384", "md5");
+  CertSpec spec;
+  spec.signature_digest = digest;
+  CHECK(facts_of(generate_cert(spec, &rsa_ca)).signature_hash == digest);
+}
+
+TEST_CASE("an ECDSA signature names its digest and an Ed25519 one none", "[x509]") {
+  CertSpec spec;
+  spec.signature_digest = "sha1";
+  CHECK(facts_of(generate_cert(spec)).signature_hash == "sha1");
+  spec.key_algorithm = KeyAlgorithm::ed25519;
+  CHECK(facts_of(generate_cert(spec)).signature_hash.empty());
+}
+
+TEST_CASE("a certificate with a malformed extension still names its digest", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  const GeneratedCert leaf = generate_cert(CertSpec{}, &ca);
+  // A second basicConstraints makes OpenSSL mark the certificate invalid; re-signed with SHA-1.
+  const certwatch::openssl::X509Ptr copy(X509_dup(static_cast<X509*>(leaf.x509.get())));
+  REQUIRE(copy != nullptr);
+  const int position = X509_get_ext_by_NID(copy.get(), NID_basic_constraints, -1);
+  REQUIRE(X509_add_ext(copy.get(), X509_get_ext(copy.get(), position), -1) == 1);
+  REQUIRE(X509_sign(copy.get(), static_cast<EVP_PKEY*>(ca.key.get()), EVP_sha1()) > 0);
+  std::string der(static_cast<std::size_t>(i2d_X509(copy.get(), nullptr)), '\0');
+  auto* cursor = reinterpret_cast<unsigned char*>(der.data());
+  REQUIRE(i2d_X509(copy.get(), &cursor) == static_cast<int>(der.size()));
+  // The premise: decoded, OpenSSL marks it invalid (so a parser that trusted only valid
+  // certificates' caches would lose the digest).
+  const auto* input = reinterpret_cast<const unsigned char*>(der.data());
+  const certwatch::openssl::X509Ptr decoded(
+      d2i_X509(nullptr, &input, static_cast<long>(der.size())));
+  REQUIRE(decoded != nullptr);
+  REQUIRE((X509_get_extension_flags(decoded.get()) & EXFLAG_INVALID) != 0);
+  ERR_clear_error();
+
+  const auto facts = parse_der(der);
+  REQUIRE(facts.has_value());
+  CHECK(facts->signature_hash == "sha1");
+}
+
+TEST_CASE("self_signed needs matching names and a signature by its own key", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  CHECK(facts_of(ca).self_signed);
+  CHECK_FALSE(facts_of(generate_cert(CertSpec{}, &ca)).self_signed);
+  // Subject and issuer names match, but another key signed it: self-issued, not self-signed.
+  CertSpec same_name;
+  same_name.common_name = "Cockroach CA";
+  same_name.is_ca = true;
+  const CertificateFacts impostor = facts_of(generate_cert(same_name, &ca));
+  CHECK(impostor.subject_cn == impostor.issuer_cn);
+  CHECK_FALSE(impostor.self_signed);
+  // A self-signed leaf counts too.
+  CHECK(facts_of(generate_cert(CertSpec{})).self_signed);
+}
+
+TEST_CASE("issuer_dn is the RFC 2253 issuer name with UTF-8 kept", "[x509]") {
+  const auto [cn, expected] = GENERATE(table<std::string, std::string>({
+      {"Cockroach CA", "CN=Cockroach CA"},
+      {"Caf\xc3\xa9 CA", "CN=Caf\xc3\xa9 CA"},
+      {"a,b+c", "CN=a\\,b\\+c"},
+  }));
+  const GeneratedCert ca = make_ca(cn);
+  CHECK(facts_of(ca).issuer_dn == expected);
+  const CertificateFacts leaf = facts_of(generate_cert(CertSpec{}, &ca));
+  CHECK(leaf.issuer_dn == expected);
+}
+
+TEST_CASE("the facts carry the certificate's DER from PEM and from DER", "[x509]") {
+  const GeneratedCert first = make_ca("first CA");
+  const GeneratedCert second = generate_cert(CertSpec{}, &first);
+  const auto bundle = parse_pem_bundle(first.cert_pem + second.cert_pem);
+  REQUIRE(bundle.certificates.size() == 2);
+  CHECK(bundle.certificates[0].der == first.der);
+  CHECK(bundle.certificates[1].der == second.der);
+  CHECK(facts_of(second).der == second.der);
+}
+
+TEST_CASE("issued_by needs the right names and the issuer's signature", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  const GeneratedCert other_ca_same_name = make_ca("Cockroach CA");
+  const GeneratedCert leaf = generate_cert(CertSpec{}, &ca);
+  ERR_clear_error();
+  CHECK(issued_by(leaf.der, ca.der));
+  CHECK(issued_by(ca.der, ca.der));
+  CHECK_FALSE(issued_by(leaf.der, other_ca_same_name.der));
+  CHECK_FALSE(issued_by(ca.der, leaf.der));
+  CHECK_FALSE(issued_by("garbage", ca.der));
+  CHECK_FALSE(issued_by(leaf.der, "garbage"));
+  CHECK_FALSE(issued_by("", ""));
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("issued_by rejects a subject whose signature was altered", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  const GeneratedCert leaf = generate_cert(CertSpec{}, &ca);
+  // The signature ends the DER: changing its last byte keeps every name and key identifier, so
+  // only the signature check can tell.
+  std::string altered = leaf.der;
+  altered.back() = static_cast<char>(altered.back() ^ 0x01);
+  REQUIRE(parse_der(altered).has_value());
+  CHECK(issued_by(leaf.der, ca.der));
+  CHECK_FALSE(issued_by(altered, ca.der));
+  CHECK(verify_error(altered, std::vector<std::string>{ca.der}, certwatch::testing::unix_now()) ==
+        "certificate signature failure");
+}
+
+TEST_CASE("verify_error accepts a good chain and names what is wrong otherwise", "[x509]") {
+  const std::int64_t now = certwatch::testing::unix_now();
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  const GeneratedCert unrelated_ca = make_ca("Other CA");
+  CertSpec spec;
+  spec.not_before = now - 10 * kDay;
+  spec.not_after = now + 10 * kDay;
+  const GeneratedCert leaf = generate_cert(spec, &ca);
+  const std::vector<std::string> anchors{ca.der};
+  ERR_clear_error();
+
+  CHECK(verify_error(leaf.der, anchors, now) == std::nullopt);
+  CHECK(verify_error(leaf.der, std::vector<std::string>{unrelated_ca.der}, now) ==
+        "unable to get local issuer certificate");
+  CHECK(verify_error(leaf.der, {}, now) == "unable to get local issuer certificate");
+  CHECK(verify_error(leaf.der, anchors, now + 11 * kDay) == "certificate has expired");
+  CHECK(verify_error(leaf.der, anchors, now - 11 * kDay) == "certificate is not yet valid");
+  // An unrelated CA in the bundle changes nothing, and a CA that does not decode is skipped.
+  CHECK(verify_error(leaf.der, std::vector<std::string>{unrelated_ca.der, "junk", ca.der}, now) ==
+        std::nullopt);
+  CHECK(verify_error("junk", anchors, now).has_value());
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("verify_error ignores extended key usage", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  CertSpec spec;
+  spec.extended_key_usage = GENERATE(ExtendedKeyUsage::server_auth, ExtendedKeyUsage::client_auth);
+  const GeneratedCert leaf = generate_cert(spec, &ca);
+  CHECK(verify_error(leaf.der, std::vector<std::string>{ca.der}, certwatch::testing::unix_now()) ==
+        std::nullopt);
+}
+
+TEST_CASE("verify_error finds the old CA of a rotated bundle", "[x509]") {
+  // After `cockroach cert create-ca --overwrite` the bundle holds the new CA and the old one under
+  // the same name; a node certificate not yet re-issued chains to the old one.
+  const GeneratedCert old_ca = make_ca("Cockroach CA");
+  const GeneratedCert new_ca = make_ca("Cockroach CA");
+  const GeneratedCert old_leaf = generate_cert(CertSpec{}, &old_ca);
+  const GeneratedCert new_leaf = generate_cert(CertSpec{}, &new_ca);
+  const std::vector<std::string> bundle{new_ca.der, old_ca.der};
+  const std::int64_t now = certwatch::testing::unix_now();
+  CHECK(verify_error(old_leaf.der, bundle, now) == std::nullopt);
+  CHECK(verify_error(new_leaf.der, bundle, now) == std::nullopt);
+  CHECK(verify_error(old_leaf.der, std::vector<std::string>{new_ca.der}, now).has_value());
+}
+
+TEST_CASE("verify_error accepts an intermediate given as the anchor", "[x509]") {
+  const GeneratedCert root = make_ca("Root CA");
+  CertSpec intermediate_spec;
+  intermediate_spec.common_name = "Intermediate CA";
+  intermediate_spec.is_ca = true;
+  const GeneratedCert intermediate = generate_cert(intermediate_spec, &root);
+  const GeneratedCert leaf = generate_cert(CertSpec{}, &intermediate);
+  const std::int64_t now = certwatch::testing::unix_now();
+  CHECK(verify_error(leaf.der, std::vector<std::string>{intermediate.der}, now) == std::nullopt);
+  CHECK(verify_error(leaf.der, std::vector<std::string>{root.der, intermediate.der}, now) ==
+        std::nullopt);
+  CHECK(verify_error(leaf.der, std::vector<std::string>{root.der}, now) ==
+        "unable to get local issuer certificate");
+}
+
+TEST_CASE("parsing leaves the OpenSSL error queue empty", "[x509]") {
+  ERR_clear_error();
+  const auto bundle = parse_pem_bundle(
+      "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" + make_ca("CA").cert_pem);
+  CHECK(bundle.certificates.size() == 1);
+  CHECK_FALSE(parse_der("not DER").has_value());
+  CHECK(ERR_peek_error() == 0);
+}
+
+TEST_CASE("write_key_file writes the certificate's key in either PEM form", "[x509]") {
+  const auto [algorithm, bits, traditional_label] = GENERATE(table<KeyAlgorithm, int, std::string>({
+      {KeyAlgorithm::ec, 256, "-----BEGIN EC PRIVATE KEY-----"},
+      {KeyAlgorithm::rsa, 2048, "-----BEGIN RSA PRIVATE KEY-----"},
+  }));
+  const auto [format, label] = GENERATE_COPY(table<KeyPemFormat, std::string>({
+      {KeyPemFormat::pkcs8, "-----BEGIN PRIVATE KEY-----"},
+      {KeyPemFormat::traditional, traditional_label},
+  }));
+  CertSpec spec;
+  spec.key_algorithm = algorithm;
+  spec.key_bits = bits;
+  const GeneratedCert cert = generate_cert(spec);
+  const TempDir dir;
+  const std::filesystem::path path = write_key_file(dir, "certs/node.key", cert, format);
+  CHECK(path == dir.path() / "certs/node.key");
+  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::all) ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+
+  const std::string pem = read_file(path);
+  CHECK(contains(pem, label));
+  // The key read back is the private half of the certificate's public key.
+  const certwatch::openssl::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  const certwatch::openssl::PkeyPtr key(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  REQUIRE(key != nullptr);
+  const auto* der = reinterpret_cast<const unsigned char*>(cert.der.data());
+  const certwatch::openssl::X509Ptr x509(
+      d2i_X509(nullptr, &der, static_cast<long>(cert.der.size())));
+  REQUIRE(x509 != nullptr);
+  CHECK(X509_check_private_key(x509.get(), key.get()) == 1);
 }

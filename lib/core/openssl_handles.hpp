@@ -19,6 +19,12 @@ struct BioFree {
 struct X509Free {
   void operator()(X509* cert) const { X509_free(cert); }
 };
+struct X509StoreFree {
+  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
+};
+struct X509StoreCtxFree {
+  void operator()(X509_STORE_CTX* ctx) const { X509_STORE_CTX_free(ctx); }
+};
 struct PkeyFree {
   void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
 };
@@ -36,6 +42,8 @@ struct BufferFree {
 
 using BioPtr = std::unique_ptr<BIO, BioFree>;
 using X509Ptr = std::unique_ptr<X509, X509Free>;
+using X509StorePtr = std::unique_ptr<X509_STORE, X509StoreFree>;
+using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, X509StoreCtxFree>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
 using NameStackPtr = std::unique_ptr<STACK_OF(X509_NAME), NameStackFree>;

@@ -13,11 +13,13 @@
 #include <chrono>
 #include <climits>
 #include <cstddef>
+#include <cstdint>
 #include <ctime>
 #include <memory>
 #include <utility>
 
 #include "core/openssl_handles.hpp"
+#include "x509/der.hpp"
 
 namespace certwatch::x509 {
 namespace {
@@ -30,17 +32,8 @@ constexpr std::string_view kDashes = "-----";
 constexpr int kMaxDetailedBadBlocks = 3;
 
 using openssl::GeneralNamesPtr;
-using openssl::X509Ptr;
 using OpensslBuffer = openssl::BufferPtr;
-
-// Parsing must not leave OpenSSL errors behind for whoever calls OpenSSL next on this thread.
-class ErrorQueueGuard {
- public:
-  ErrorQueueGuard() { ERR_set_mark(); }
-  ~ErrorQueueGuard() { ERR_pop_to_mark(); }
-  ErrorQueueGuard(const ErrorQueueGuard&) = delete;
-  ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;
-};
+using OpensslBioPtr = openssl::BioPtr;
 
 // Either facts or the reason there are none.
 struct ParsedCert {
@@ -148,22 +141,89 @@ void add_subject_alt_names(const X509* cert, CertificateFacts& facts) {
   }
 }
 
-ParsedCert parse_der_checked(std::string_view der) {
-  if (der.empty()) return {std::nullopt, "empty DER"};
-  if (der.size() > static_cast<std::size_t>(LONG_MAX)) return {std::nullopt, "DER too large"};
-  const auto* begin = reinterpret_cast<const unsigned char*>(der.data());
-  const unsigned char* cursor = begin;
-  const ErrorQueueGuard errors;
-  const X509Ptr cert(d2i_X509(nullptr, &cursor, static_cast<long>(der.size())));
-  if (!cert) return {std::nullopt, "DER does not decode as an X.509 certificate"};
-  if (static_cast<std::size_t>(cursor - begin) != der.size()) {
-    return {std::nullopt, "trailing bytes after the certificate's DER"};
+// RFC 2253 one line, as `openssl x509 -nameopt RFC2253` prints it, but with UTF-8 left as UTF-8
+// rather than escaped byte by byte, so a denylist entry can be written as the name reads.
+std::string rfc2253_name(const X509_NAME* name) {
+  if (name == nullptr) return {};
+  const OpensslBioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio) return {};
+  constexpr unsigned long kFlags = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
+  if (X509_NAME_print_ex(bio.get(), name, 0, kFlags) < 0) return {};
+  const char* text = nullptr;
+  const long length = BIO_get_mem_data(bio.get(), &text);
+  if (length <= 0 || text == nullptr) return {};
+  return {text, static_cast<std::size_t>(length)};
+}
+
+void add_extended_key_usage(X509* cert, std::uint32_t flags, CertificateFacts& facts) {
+  if ((flags & EXFLAG_XKUSAGE) == 0) return;  // no extension: every use is allowed
+  facts.has_eku = true;
+  const std::uint32_t usage = X509_get_extended_key_usage(cert);
+  // anyExtendedKeyUsage permits every purpose, TLS server and client included.
+  const bool any = (usage & XKU_ANYEKU) != 0;
+  facts.eku_server_auth = any || (usage & XKU_SSL_SERVER) != 0;
+  facts.eku_client_auth = any || (usage & XKU_SSL_CLIENT) != 0;
+}
+
+std::string lowercase(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   }
+  return out;
+}
+
+std::string key_type_name(const EVP_PKEY* key) {
+  const int id = EVP_PKEY_get_base_id(key);
+  switch (id) {
+    case EVP_PKEY_RSA:
+      return "rsa";
+    case EVP_PKEY_EC:
+      return "ec";
+    case EVP_PKEY_ED25519:
+      return "ed25519";
+    case EVP_PKEY_ED448:
+      return "ed448";
+    case EVP_PKEY_DSA:
+      return "dsa";
+    default:
+      break;
+  }
+  const char* short_name = OBJ_nid2sn(id);
+  if (short_name == nullptr) short_name = EVP_PKEY_get0_type_name(key);
+  return short_name == nullptr ? std::string() : lowercase(short_name);
+}
+
+// The public key is already decoded by d2i_X509 and the signature algorithm by the extension
+// cache: nothing here parses again. Only a self-issued certificate costs a signature check.
+void add_key_and_signature(X509* cert, std::uint32_t flags, CertificateFacts& facts) {
+  EVP_PKEY* key = X509_get0_pubkey(cert);
+  if (key != nullptr) {
+    facts.key_type = key_type_name(key);
+    facts.key_bits = EVP_PKEY_get_bits(key);
+  }
+  int digest_nid = NID_undef;
+  // X509_get_signature_info also sees through RSA-PSS parameters to the digest they name.
+  if (X509_get_signature_info(cert, &digest_nid, nullptr, nullptr, nullptr) == 1 &&
+      digest_nid != NID_undef) {
+    if (const char* name = OBJ_nid2sn(digest_nid)) facts.signature_hash = lowercase(name);
+  }
+  // EXFLAG_SI: issuer name == subject name (OpenSSL compares the canonical encodings).
+  facts.self_signed = (flags & EXFLAG_SI) != 0 && key != nullptr && X509_verify(cert, key) == 1;
+}
+
+// Takes the DER by value: the facts keep it, and a caller that owns it moves it in uncopied.
+ParsedCert parse_der_checked(std::string der) {
+  const ErrorQueueGuard errors;
+  const DecodedDer decoded = decode_der(der);
+  if (!decoded.cert) return {std::nullopt, std::string(decoded.error)};
+  X509* cert = decoded.cert.get();
 
   CertificateFacts facts;
-  facts.subject_cn = common_name(X509_get_subject_name(cert.get()));
-  facts.issuer_cn = common_name(X509_get_issuer_name(cert.get()));
-  facts.serial_hex = serial_hex(X509_get0_serialNumber(cert.get()));
+  facts.subject_cn = common_name(X509_get_subject_name(cert));
+  facts.issuer_cn = common_name(X509_get_issuer_name(cert));
+  facts.issuer_dn = rfc2253_name(X509_get_issuer_name(cert));
+  facts.serial_hex = serial_hex(X509_get0_serialNumber(cert));
 
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
   unsigned int digest_length = 0;
@@ -174,14 +234,20 @@ ParsedCert parse_der_checked(std::string_view der) {
   facts.fingerprint_sha256 =
       to_lower_hex({reinterpret_cast<const char*>(digest.data()), digest_length});
 
-  const auto not_before = unix_seconds(X509_get0_notBefore(cert.get()));
-  const auto not_after = unix_seconds(X509_get0_notAfter(cert.get()));
+  const auto not_before = unix_seconds(X509_get0_notBefore(cert));
+  const auto not_after = unix_seconds(X509_get0_notAfter(cert));
   if (!not_before || !not_after) return {std::nullopt, "invalid validity time"};
   facts.not_before = *not_before;
   facts.not_after = *not_after;
 
-  facts.is_ca = (X509_get_extension_flags(cert.get()) & EXFLAG_CA) != 0;
-  add_subject_alt_names(cert.get(), facts);
+  // The first call decodes and caches every extension; the EKU and self-issued facts below read
+  // that cache instead of decoding again.
+  const std::uint32_t flags = X509_get_extension_flags(cert);
+  facts.is_ca = (flags & EXFLAG_CA) != 0;
+  add_subject_alt_names(cert, facts);
+  add_extended_key_usage(cert, flags, facts);
+  add_key_and_signature(cert, flags, facts);
+  facts.der = std::move(der);
   return {std::move(facts), {}};
 }
 
@@ -261,7 +327,7 @@ class BadBlockLog {
 }  // namespace
 
 std::optional<CertificateFacts> parse_der(std::string_view der) {
-  return parse_der_checked(der).facts;
+  return parse_der_checked(std::string(der)).facts;
 }
 
 BundleResult parse_pem_bundle(std::string_view bytes) {
@@ -301,7 +367,7 @@ BundleResult parse_pem_bundle(std::string_view bytes) {
       bad_blocks.add(index, why);
       continue;
     }
-    ParsedCert parsed = parse_der_checked(*der);
+    ParsedCert parsed = parse_der_checked(std::move(*der));
     if (!parsed.facts) {
       bad_blocks.add(index, parsed.error);
       continue;

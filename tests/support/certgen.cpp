@@ -12,8 +12,13 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 #include <string_view>
+#include <utility>
+
+#include "support/tempdir.hpp"
 
 namespace certwatch::testing {
 namespace {
@@ -30,6 +35,12 @@ struct GeneralNamesDeleter {
 struct GeneralNameDeleter {
   void operator()(GENERAL_NAME* name) const { GENERAL_NAME_free(name); }
 };
+struct PkeyCtxDeleter {
+  void operator()(EVP_PKEY_CTX* ctx) const { EVP_PKEY_CTX_free(ctx); }
+};
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
 struct Asn1StringDeleter {
   void operator()(ASN1_STRING* str) const { ASN1_STRING_free(str); }
 };
@@ -37,6 +48,8 @@ using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, X509ExtensionDeleter>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter>;
 using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, GeneralNameDeleter>;
+using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxDeleter>;
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
 using Asn1StringPtr = std::unique_ptr<ASN1_STRING, Asn1StringDeleter>;
 
 // Test helpers fail loudly: a certificate that silently lacks an extension would make a test
@@ -51,12 +64,75 @@ std::shared_ptr<void> own_x509(X509* cert) {
 }
 
 std::shared_ptr<void> own_key(EVP_PKEY* key) {
-  check(key != nullptr, "EC P-256 key generation");
+  check(key != nullptr, "key generation");
   return {key, [](void* p) { EVP_PKEY_free(static_cast<EVP_PKEY*>(p)); }};
 }
 
 X509* as_x509(const std::shared_ptr<void>& p) { return static_cast<X509*>(p.get()); }
 EVP_PKEY* as_key(const std::shared_ptr<void>& p) { return static_cast<EVP_PKEY*>(p.get()); }
+
+// DSA needs domain parameters first; OpenSSL 3 still generates them (FIPS 186-4).
+EVP_PKEY* generate_dsa_key(int bits) {
+  const PkeyCtxPtr param_ctx(EVP_PKEY_CTX_new_from_name(nullptr, "DSA", nullptr));
+  check(param_ctx != nullptr && EVP_PKEY_paramgen_init(param_ctx.get()) == 1, "DSA paramgen init");
+  check(EVP_PKEY_CTX_set_dsa_paramgen_bits(param_ctx.get(), bits) == 1, "DSA paramgen bits");
+  EVP_PKEY* raw_params = nullptr;
+  check(EVP_PKEY_paramgen(param_ctx.get(), &raw_params) == 1, "DSA paramgen");
+  const PkeyPtr params(raw_params);
+  const PkeyCtxPtr key_ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, params.get(), nullptr));
+  check(key_ctx != nullptr && EVP_PKEY_keygen_init(key_ctx.get()) == 1, "DSA keygen init");
+  EVP_PKEY* key = nullptr;
+  check(EVP_PKEY_keygen(key_ctx.get(), &key) == 1, "DSA keygen");
+  return key;
+}
+
+EVP_PKEY* generate_key(KeyAlgorithm algorithm, int bits) {
+  switch (algorithm) {
+    case KeyAlgorithm::ec:
+      check(bits == 256 || bits == 384, "EC key size (256 or 384)");
+      return EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", bits == 256 ? "P-256" : "P-384");
+    case KeyAlgorithm::rsa:
+      return EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(bits));
+    case KeyAlgorithm::dsa:
+      return generate_dsa_key(bits);
+    case KeyAlgorithm::ed25519:
+      return EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  }
+  return nullptr;
+}
+
+// RSA 4096 takes seconds and DSA parameters longer; EC and Ed25519 keys are made fresh each time
+// so that certificates stay key-distinct by default.
+std::shared_ptr<void> key_for(const CertSpec& spec) {
+  if (spec.reuse_key_of != nullptr) return spec.reuse_key_of->key;
+  const bool slow =
+      spec.key_algorithm == KeyAlgorithm::rsa || spec.key_algorithm == KeyAlgorithm::dsa;
+  if (!slow) return own_key(generate_key(spec.key_algorithm, spec.key_bits));
+  static std::mutex mutex;
+  static std::map<std::pair<KeyAlgorithm, int>, std::shared_ptr<void>> cache;
+  const std::lock_guard lock(mutex);
+  auto& key = cache[{spec.key_algorithm, spec.key_bits}];
+  if (!key) key = own_key(generate_key(spec.key_algorithm, spec.key_bits));
+  return key;
+}
+
+const char* extended_key_usage_value(const CertSpec& spec) {
+  switch (spec.extended_key_usage) {
+    case ExtendedKeyUsage::by_role:
+      return spec.is_ca ? nullptr : "serverAuth,clientAuth";
+    case ExtendedKeyUsage::none:
+      return nullptr;
+    case ExtendedKeyUsage::server_auth:
+      return "serverAuth";
+    case ExtendedKeyUsage::client_auth:
+      return "clientAuth";
+    case ExtendedKeyUsage::both:
+      return "serverAuth,clientAuth";
+    case ExtendedKeyUsage::any:
+      return "anyExtendedKeyUsage";
+  }
+  return nullptr;
+}
 
 std::string drain(BIO* bio) {
   const std::size_t pending = BIO_ctrl_pending(bio);
@@ -119,9 +195,7 @@ void add_subject_alt_names(X509* cert, const CertSpec& spec) {
 
 GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer) {
   GeneratedCert out;
-  out.key = spec.reuse_key_of != nullptr
-                ? spec.reuse_key_of->key
-                : own_key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  out.key = key_for(spec);
   out.x509 = own_x509(X509_new());
   X509* cert = as_x509(out.x509);
 
@@ -152,24 +226,27 @@ GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer) {
   } else {
     add_conf_extension(cert, ctx, NID_basic_constraints, "critical,CA:FALSE");
     add_conf_extension(cert, ctx, NID_key_usage, "critical,digitalSignature,keyEncipherment");
-    add_conf_extension(cert, ctx, NID_ext_key_usage, "serverAuth,clientAuth");
+  }
+  if (const char* usage = extended_key_usage_value(spec)) {
+    add_conf_extension(cert, ctx, NID_ext_key_usage, usage);
   }
   add_conf_extension(cert, ctx, NID_subject_key_identifier, "hash");
   if (issuer != nullptr) add_conf_extension(cert, ctx, NID_authority_key_identifier, "keyid");
   add_subject_alt_names(cert, spec);
 
   EVP_PKEY* signing_key = issuer != nullptr ? as_key(issuer->key) : as_key(out.key);
-  check(X509_sign(cert, signing_key, EVP_sha256()) > 0, "X509_sign");
+  // Ed25519 hashes internally: OpenSSL wants no digest for it.
+  const bool digest_free = EVP_PKEY_is_a(signing_key, "ED25519") == 1;
+  const EVP_MD* digest =
+      digest_free ? nullptr : EVP_get_digestbyname(spec.signature_digest.c_str());
+  check(digest_free || digest != nullptr, "digest " + spec.signature_digest);
+  check(X509_sign(cert, signing_key, digest) > 0, "X509_sign with " + spec.signature_digest);
 
   const BioPtr cert_bio(BIO_new(BIO_s_mem()));
   check(cert_bio != nullptr && PEM_write_bio_X509(cert_bio.get(), cert) == 1, "PEM_write_bio_X509");
   out.cert_pem = drain(cert_bio.get());
 
-  const BioPtr key_bio(BIO_new(BIO_s_mem()));
-  check(key_bio != nullptr && PEM_write_bio_PrivateKey(key_bio.get(), as_key(out.key), nullptr,
-                                                       nullptr, 0, nullptr, nullptr) == 1,
-        "PEM_write_bio_PrivateKey");
-  out.key_pem = drain(key_bio.get());
+  out.key_pem = private_key_pem(out, KeyPemFormat::pkcs8);
 
   const int der_length = i2d_X509(cert, nullptr);
   check(der_length > 0, "i2d_X509 length");
@@ -177,6 +254,25 @@ GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer) {
   auto* der_cursor = reinterpret_cast<unsigned char*>(out.der.data());
   check(i2d_X509(cert, &der_cursor) == der_length, "i2d_X509");
   return out;
+}
+
+std::string private_key_pem(const GeneratedCert& cert, KeyPemFormat format) {
+  const BioPtr bio(BIO_new(BIO_s_mem()));
+  check(bio != nullptr, "BIO_new");
+  EVP_PKEY* key = as_key(cert.key);
+  const int written =
+      format == KeyPemFormat::pkcs8
+          ? PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr)
+          : PEM_write_bio_PrivateKey_traditional(bio.get(), key, nullptr, nullptr, 0, nullptr,
+                                                 nullptr);
+  check(written == 1, "PEM_write_bio_PrivateKey");
+  return drain(bio.get());
+}
+
+std::filesystem::path write_key_file(const TempDir& dir, std::string_view relative,
+                                     const GeneratedCert& cert, KeyPemFormat format,
+                                     unsigned mode) {
+  return dir.write(relative, private_key_pem(cert, format), mode);
 }
 
 std::string pem_encode(std::string_view der, const std::string& label) {

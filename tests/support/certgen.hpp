@@ -1,8 +1,9 @@
 // Test-only: real certificates made with the OpenSSL API, so tests never depend on fixtures
-// that expire. Keys are EC P-256 (fast to make) unless a spec reuses an existing key.
+// that expire. Keys are EC P-256 (fast to make) unless a spec asks for another or reuses one.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -11,6 +12,19 @@
 namespace certwatch::testing {
 
 struct GeneratedCert;
+class TempDir;
+
+// The extendedKeyUsage extension a certificate carries.
+enum class ExtendedKeyUsage {
+  by_role,  // leaves serverAuth + clientAuth (what `cockroach cert` writes), CAs none
+  none,     // no extension at all
+  server_auth,
+  client_auth,
+  both,  // serverAuth + clientAuth
+  any,   // anyExtendedKeyUsage only
+};
+
+enum class KeyAlgorithm { ec, rsa, dsa, ed25519 };
 
 struct CertSpec {
   std::string common_name = "node";  // empty: the subject has no CN attribute at all
@@ -22,6 +36,16 @@ struct CertSpec {
   std::uint64_t serial = 0;  // 0 means a random 64-bit serial
   // Sign with this key instead of making a new one (speeds up generating thousands).
   const GeneratedCert* reuse_key_of = nullptr;
+  ExtendedKeyUsage extended_key_usage = ExtendedKeyUsage::by_role;
+  // The subject's key when not reused. key_bits: the EC curve (256: P-256, 384: P-384), the RSA
+  // modulus or the DSA p size; ignored for Ed25519. RSA and DSA keys are slow to make, so they
+  // are made once per (algorithm, bits) in a process and shared: certificates with such keys
+  // are not key-distinct (use EC keys where a test needs an unrelated key).
+  KeyAlgorithm key_algorithm = KeyAlgorithm::ec;
+  int key_bits = 256;
+  // The digest the issuer signs with ("sha256", "sha1", "md5", ...); an Ed25519 issuer signs
+  // without one and ignores it. MD5 exists only with RSA keys (there is no ECDSA-with-MD5).
+  std::string signature_digest = "sha256";
 };
 
 struct GeneratedCert {
@@ -39,6 +63,20 @@ GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer = 
 // (negative: expired that long ago): a certificate at a chosen point of its life.
 std::string cert_pem_with_time_left(const std::string& common_name, std::int64_t seconds_left,
                                     bool is_ca = false);
+
+// How a private key file is written: PKCS#8 ("PRIVATE KEY") or the algorithm's own traditional
+// form ("RSA PRIVATE KEY", "EC PRIVATE KEY", as `cockroach cert` writes keys).
+enum class KeyPemFormat { pkcs8, traditional };
+
+// The certificate's private key as PEM in `format`.
+std::string private_key_pem(const GeneratedCert& cert, KeyPemFormat format);
+
+// Writes the certificate's private key as a PEM file at dir/relative with `mode`; returns its
+// absolute path.
+std::filesystem::path write_key_file(const TempDir& dir, std::string_view relative,
+                                     const GeneratedCert& cert,
+                                     KeyPemFormat format = KeyPemFormat::pkcs8,
+                                     unsigned mode = 0600);
 
 // PEM armour for arbitrary bytes (64-column base64), for hand-made broken blocks.
 std::string pem_encode(std::string_view der, const std::string& label = "CERTIFICATE");

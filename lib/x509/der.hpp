@@ -1,0 +1,32 @@
+// Internal to the x509 module: the one way DER bytes become an X509 object, and the error-queue
+// discipline every entry point keeps. Not part of the module's interface.
+#pragma once
+
+#include <openssl/err.h>
+
+#include <string_view>
+
+#include "core/openssl_handles.hpp"
+
+namespace certwatch::x509 {
+
+// Our calls must not leave OpenSSL errors behind for whoever calls OpenSSL next on this thread.
+class ErrorQueueGuard {
+ public:
+  ErrorQueueGuard() { ERR_set_mark(); }
+  ~ErrorQueueGuard() { ERR_pop_to_mark(); }
+  ErrorQueueGuard(const ErrorQueueGuard&) = delete;
+  ErrorQueueGuard& operator=(const ErrorQueueGuard&) = delete;
+};
+
+// Either the decoded certificate or why there is none.
+struct DecodedDer {
+  openssl::X509Ptr cert;
+  std::string_view error;  // a static string; empty when cert is set
+};
+
+// Decodes exactly one certificate: bytes after its DER make the input invalid, so the bytes that
+// were fingerprinted are exactly the bytes that were read. Callers hold an ErrorQueueGuard.
+DecodedDer decode_der(std::string_view der);
+
+}  // namespace certwatch::x509
