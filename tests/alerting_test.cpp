@@ -44,16 +44,18 @@ std::vector<std::string> alert_names(const std::string& rule_file) {
   return names;
 }
 
-// A certs directory and a config watching it (cluster source off unless `cluster_yaml`).
+// A certs directory and a config watching it (cluster source off unless `extra_yaml` adds it).
+// Posture checks are off: these fixtures are self-signed certificates without keys, and the
+// expiry verdicts are what is tested; `with_checks` turns them on.
 struct CheckFixture {
   TempDir dir;
   fs::path config_file;
 
-  explicit CheckFixture(const std::string& cluster_yaml = {}) {
+  explicit CheckFixture(const std::string& extra_yaml = {}, bool with_checks = false) {
     fs::create_directories(dir.path() / "certs");
-    config_file =
-        dir.write("config.yaml", "files:\n  certs_dirs: [" + (dir.path() / "certs").string() +
-                                     "]\n" + cluster_yaml);
+    config_file = dir.write("config.yaml",
+                            "files:\n  certs_dirs: [" + (dir.path() / "certs").string() + "]\n" +
+                                extra_yaml + (with_checks ? "" : "checks:\n  enabled: false\n"));
   }
   void add(const std::string& name, const std::string& content) const {
     dir.write("certs/" + name, content);
@@ -72,16 +74,20 @@ TEST_CASE("the rules generated from the default config pass promtool check rules
   const auto result = run_command({"promtool", "check", "rules", file.string()});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 13 rules found") != std::string::npos);
+  CHECK(result.out.find("SUCCESS: 26 rules found") != std::string::npos);  // 13 + 13 checks
 }
 
 TEST_CASE("the alert family of the default config", "[alerting]") {
   const std::vector<std::string> expected{
-      "CrdbCertRotateNow",         "CrdbCertScheduleRotation", "CrdbCertPlanRotation",
-      "CrdbCertExpired",           "CrdbCertNotYetValid",      "CrdbCertLoadFailed",
-      "CrdbCertFileUnreadable",    "CrdbCertClusterNodeStale", "CrdbCertReloadPending",
-      "CrdbCertClusterInsecure",   "CrdbCertSourceDown",       "CrdbCertExporterDown",
-      "CrdbCertConfigReloadFailed"};
+      "CrdbCertRotateNow",      "CrdbCertScheduleRotation",  "CrdbCertPlanRotation",
+      "CrdbCertExpired",        "CrdbCertNotYetValid",       "CrdbCertLoadFailed",
+      "CrdbCertChainUntrusted", "CrdbCertOutlivesCa",        "CrdbCertSanMissing",
+      "CrdbCertCnMismatch",     "CrdbCertEkuMissing",        "CrdbCertKeyPermissions",
+      "CrdbCertKeyOwner",       "CrdbCertKeyMissing",        "CrdbCertCaKeyPresent",
+      "CrdbCertWeakKey",        "CrdbCertWeakSignature",     "CrdbCertKeyMismatch",
+      "CrdbCertCompromised",    "CrdbCertFileUnreadable",    "CrdbCertClusterNodeStale",
+      "CrdbCertReloadPending",  "CrdbCertClusterInsecure",   "CrdbCertSourceDown",
+      "CrdbCertExporterDown",   "CrdbCertConfigReloadFailed"};
   CHECK(alert_names(certwatch::alerting::generate_rule_file({})) == expected);
   // Every runbook_url points at a page that exists under deploy/runbooks.
   for (const auto& group : YAML::Load(certwatch::alerting::generate_rule_file({}))["groups"]) {
@@ -132,7 +138,7 @@ TEST_CASE("promtool accepts the scrape config example and its file_sd targets", 
       run_command({"promtool", "check", "config", (kDeploy / "prometheus" / "prometheus.yml")});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 13 rules found") != std::string::npos);
+  CHECK(result.out.find("SUCCESS: 26 rules found") != std::string::npos);  // 13 + 13 checks
   // The file_sd file parses as Prometheus expects: a list of target groups.
   const auto targets = nlohmann::json::parse(read_file(kDeploy / "prometheus" / "targets.json"));
   REQUIRE(targets.is_array());
@@ -381,4 +387,25 @@ TEST_CASE("check with a config that cannot be loaded exits 3", "[alerting][check
   const auto result = run_command({CERTWATCH_BINARY, "check", "--config.file", config.string()});
   CHECK(result.exit_code == 3);
   CHECK(result.err.find("no_such_key") != std::string::npos);
+}
+
+TEST_CASE("check lists failing posture checks and counts them in its exit code",
+          "[alerting][check][checks]") {
+  CheckFixture fixture({}, true);
+  // A healthy expiry, but no node.key beside node.crt, no ca.crt to verify it with, and no SAN
+  // for localhost or 127.0.0.1.
+  fixture.add("node.crt", cert_pem_with_time_left("node", 400 * kDay));
+  const auto table = fixture.check();
+  CHECK(table.exit_code == 2);
+  CHECK(table.out.rfind("CRITICAL: 1 certificates (0 critical, 0 warning, 0 info, 1 ok), 4 failing "
+                        "checks",
+                        0) == 0);
+  CHECK(table.out.find("key_missing") != std::string::npos);
+  const auto json = nlohmann::json::parse(fixture.check("json").out);
+  std::vector<std::string> checks;
+  for (const auto& failure : json.at("checks")) checks.push_back(failure.at("check"));
+  std::sort(checks.begin(), checks.end());
+  CHECK(checks ==
+        std::vector<std::string>{"chain_untrusted", "key_missing", "san_missing", "san_missing"});
+  CHECK(json.at("exit_code") == 2);
 }

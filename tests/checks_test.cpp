@@ -203,7 +203,7 @@ TEST_CASE("key checks: permissions, owner, missing key, mismatch, CA keys on the
     run.keys = {key("/c/ca.key", 0600, 1000, CertType::ca)};
     const auto results = run();
     REQUIRE(failed(results, rules::kCheckCaKeyPresent).size() == 1);
-      const CheckFailure& ca_key = first_failure(results, rules::kCheckCaKeyPresent);
+    const CheckFailure& ca_key = first_failure(results, rules::kCheckCaKeyPresent);
     CHECK(ca_key.id.path == "/c/ca.key");
     CHECK(ca_key.id.cert_type == CertType::ca);
   }

@@ -295,7 +295,9 @@ TEST_CASE("check --output=json exits with a status and its document holds the es
   const HostileCerts dir;
   const CommandResult result = run_check(dir, "json");
   INFO(escape_for_display(result.out + result.err));
-  CHECK(result.exit_code == 1);  // the unreadable file is a warning
+  // Critical: the hostile client certificates fail cn_mismatch (their CNs name no user), and
+  // the failing checks carry the same names, escaped the same way.
+  CHECK(result.exit_code == 2);
   CHECK(is_valid_utf8(result.out));
   const auto document = nlohmann::json::parse(result.out, nullptr, false);
   REQUIRE_FALSE(document.is_discarded());
@@ -321,7 +323,7 @@ TEST_CASE("check table output holds no control characters and is valid UTF-8", "
   const HostileCerts dir;
   const CommandResult result = run_check(dir, "table");
   INFO(escape_for_display(result.out + result.err));
-  CHECK(result.exit_code == 1);
+  CHECK(result.exit_code == 2);  // cn_mismatch, as above
   CHECK(is_valid_utf8(result.out));
   CHECK_FALSE(has_raw_control(result.out));
   // Each name shows as its reversible escape, on its own row.
