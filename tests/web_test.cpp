@@ -713,3 +713,50 @@ TEST_CASE("scrape latency: HTTPS with cached basic auth vs plain HTTP", "[.bench
                           << requests << " keep-alive requests each)");
   CHECK(tls_p50 < 20'000);  // far below one bcrypt run (~65 ms): the cache is used
 }
+
+TEST_CASE("status page: Problems with the exact fix and the CA rotation panel",
+          "[web][status][checks]") {
+  TempDir dir;
+  const auto now = testing::unix_now();
+  const GeneratedCert old_ca =
+      generate_cert(spec("Cockroach CA", true, 0, now + 400 * testing::kDay));
+  const GeneratedCert new_ca =
+      generate_cert(spec("Cockroach CA", true, 0, now + 3000 * testing::kDay));
+  CertSpec node_spec = spec("node", false, 0, now + 300 * testing::kDay);
+  node_spec.dns_names = {"localhost", "n1.example"};
+  node_spec.ip_addresses = {"127.0.0.1"};
+  const GeneratedCert node = generate_cert(node_spec, &new_ca);
+  dir.write("certs/ca.crt", new_ca.cert_pem + old_ca.cert_pem);  // combined: new first
+  dir.write("certs/node.crt", node.cert_pem);
+  const auto key = dir.write("certs/node.key", node.key_pem, 0644);
+  config::Config cfg;
+  cfg.files.certs_dirs = {(dir.path() / "certs").string()};
+  cfg.checks.san_required = {"lb.example"};
+  const auto exposition = exporter::make_exposition(
+      state::poll_once(sources::make_sources(cfg), cfg.rules, cfg.checks,
+                       {"1.2.3", "abc", "OpenSSL 3"}, state::system_clock_now));
+  TestServer server(nullptr, {},
+                    web::make_web_handler(web::WebOptions{}, [exposition] { return exposition; }));
+  const auto page = testing::http_get(server.port(), "/");
+  REQUIRE(page);
+  const std::string& html = page->body;
+  CHECK(html.find("<h2>Problems <small>(2 failing checks)</small></h2>") != std::string::npos);
+  CHECK(html.find("chmod 0600 " + key.string() + " &amp;&amp; chown cockroach " + key.string()) !=
+        std::string::npos);
+  CHECK(html.find("cockroach cert create-node localhost n1.example 127.0.0.1 lb.example "
+                  "--certs-dir=" +
+                  (dir.path() / "certs").string()) != std::string::npos);
+  CHECK(html.find("<h2>CA rotation</h2>") != std::string::npos);
+  // The old CA (second in the bundle) issued nothing the daemon reads: it can leave the bundle.
+  CHECK(html.find("ca.crt #1</td><td>Cockroach CA</td>") != std::string::npos);
+  CHECK(html.find("safe to remove") != std::string::npos);
+  CHECK(html.find("key_permissions") != std::string::npos);
+  CHECK(html.find("san_missing") != std::string::npos);
+  // The metrics say the same.
+  CHECK(exposition->text.find(R"(check="san_missing",severity="warning",detail="lb.example"} 1)") !=
+        std::string::npos);
+  CHECK(exposition->text.find("crdb_cert_ca_issued_certificates{source=\"file\",cert_type=\"ca\","
+                              "node_id=\"\",path=\"" +
+                              (dir.path() / "certs/ca.crt").string() +
+                              "\",index=\"1\",user=\"\"} 0") != std::string::npos);
+}
