@@ -365,3 +365,34 @@ TEST_CASE("chain and CA rotation on real certificates", "[checks][chain]") {
     CHECK(again);
   }
 }
+
+TEST_CASE("weak key, SHA-1 and missing EKU on real certificates", "[checks][chain]") {
+  const GeneratedCert ca = generate_cert(spec("Cockroach CA", true));
+  CertSpec rsa1024 = spec("legacy", false);
+  rsa1024.key_algorithm = testing::KeyAlgorithm::rsa;
+  rsa1024.key_bits = 1024;
+  CertSpec rsa2048 = rsa1024;
+  rsa2048.common_name = "modern";
+  rsa2048.key_bits = 2048;
+  CertSpec sha1 = spec("old", false);
+  sha1.signature_digest = "sha1";
+  CertSpec server_only = spec("node", false);
+  server_only.extended_key_usage = testing::ExtendedKeyUsage::server_auth;
+  Run run;
+  run.certs = {
+      observe(ca, CertType::ca, "/c/ca.crt"),
+      observe(generate_cert(rsa1024, &ca), CertType::client, "/c/client.legacy.crt", "0", "legacy"),
+      observe(generate_cert(rsa2048, &ca), CertType::client, "/c/client.modern.crt", "0", "modern"),
+      observe(generate_cert(sha1, &ca), CertType::client, "/c/client.old.crt", "0", "old"),
+      observe(generate_cert(server_only, &ca), CertType::node, "/c/node.crt")};
+  const auto results = run();
+  CHECK(failed(results, rules::kCheckWeakKey) == std::vector<std::string>{"rsa 1024"});
+  CHECK(failed(results, rules::kCheckWeakSignature) == std::vector<std::string>{"sha1"});
+  CHECK(failed(results, rules::kCheckEkuMissing) ==
+        std::vector<std::string>{"clientAuth (no client.node.crt beside it)"});
+  CHECK(failed(results, rules::kCheckChainUntrusted).empty());
+  CHECK(failed(results, rules::kCheckCnMismatch).empty());
+  // Every leaf verifies through the one CA: its usage counts them all.
+  REQUIRE(results.ca_usage.size() == 1);
+  CHECK(results.ca_usage[0].issued == 4);
+}

@@ -596,6 +596,24 @@ TEST_CASE("cluster_integration: daemon exports every node's certificates from kv
     CHECK(page_after->body.find("Reload pending") == std::string::npos);
   }
 
+  SECTION("node.crt must carry the host of the local node's advertise address (san_missing)") {
+    FakeNode local;
+    local.node_id = 1;
+    local.address = "db-1.example:26257";  // what kv_node_status says the node is reached by
+    local.cert_metrics = {{"ca", std::to_string(certs.ca_not_after())},
+                          {"node", std::to_string(certs.node_not_after())}};
+    insert_node(pg, local);
+    Daemon daemon(certs.write_config_with_dsn(monitor_dsn(pg)), certs.work_dir());
+    const Metrics m = daemon.wait_for("a missing SAN", [](const Metrics& scraped) {
+      return !named(scraped, "crdb_cert_check_failed").empty();
+    });
+    const std::vector<Series> failed = named(m, "crdb_cert_check_failed");
+    REQUIRE(failed.size() == 1);  // localhost and 127.0.0.1 are there; the key is 0600
+    CHECK(failed[0].labels.at("check") == "san_missing");
+    CHECK(failed[0].labels.at("detail") == "db-1.example");
+    CHECK(failed[0].labels.at("path") == certs.node_path().string());
+  }
+
   SECTION("a wrong password is auth_failed and is never shown") {
     const std::string wrong_password = "Wr0ng-S3cret-4711";
     insert_node(pg, FakeNode{});
