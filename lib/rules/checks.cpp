@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdio>
 #include <ctime>
+#include <set>
 
 #include "core/names.hpp"
 #include "x509/verify.hpp"
@@ -362,14 +363,24 @@ class Engine {
     for (const CertObservation* ca : *bundle) {
       if (ca->facts) cas.push_back(&*ca->facts);
     }
-    if (const auto error = cache_.verify(*leaf.facts, cas, in_.now)) {
-      fail(leaf.id, kCheckChainUntrusted, *error);
-      return;
-    }
+    const auto valid = [&](const CertificateFacts& c) {
+      return c.not_before <= in_.now && in_.now <= c.not_after;
+    };
+    // The common case, a leaf signed by a CA of its bundle with both in their validity, needs
+    // only signature checks (cached); OpenSSL's full verification runs, once per change, for
+    // anything else and names the error.
     std::int64_t verifying_until = 0;
+    bool verified_directly = false;
     for (const CertificateFacts* ca : cas) {
       if (ca->subject_cn == leaf.facts->issuer_cn && cache_.issued_by(*leaf.facts, *ca)) {
         verifying_until = std::max(verifying_until, ca->not_after);
+        verified_directly = verified_directly || (ca->is_ca && valid(*ca));
+      }
+    }
+    if (!verified_directly || !valid(*leaf.facts)) {
+      if (const auto error = cache_.verify(*leaf.facts, cas, in_.now)) {
+        fail(leaf.id, kCheckChainUntrusted, *error);
+        return;
       }
     }
     if (verifying_until != 0 && verifying_until < leaf.facts->not_after) {
@@ -393,15 +404,7 @@ class Engine {
       std::vector<CaUsage> usages;
       for (const CertObservation* ca : bundle) {
         if (!ca->facts || !ca->facts->is_ca || !is_ca_type(ca->id.cert_type)) continue;
-        CaUsage usage{ca, 0, false};
-        for (const CertObservation* cert : in_.certificates) {
-          if (cert == ca || !cert->facts || cert->facts->issuer_cn != ca->facts->subject_cn ||
-              cert->facts->fingerprint_sha256 == ca->facts->fingerprint_sha256) {
-            continue;
-          }
-          if (cache_.issued_by(*cert->facts, *ca->facts)) ++usage.issued;
-        }
-        usages.push_back(usage);
+        usages.push_back(CaUsage{ca, issued_count(*ca->facts), false});
       }
       for (CaUsage& usage : usages) {
         const bool another_valid = std::any_of(usages.begin(), usages.end(), [&](const CaUsage& o) {
@@ -413,12 +416,31 @@ class Engine {
     }
   }
 
+  // How many certificates read verify through this CA; the same CA in many bundles (every host
+  // dir holds a copy of ca.crt) is counted once.
+  std::size_t issued_count(const CertificateFacts& ca) {
+    const auto known = issued_counts_.find(ca.fingerprint_sha256);
+    if (known != issued_counts_.end()) return known->second;
+    std::set<std::string_view> counted;  // a certificate present in several files counts once
+    for (const CertObservation* cert : in_.certificates) {
+      if (!cert->facts || cert->facts->issuer_cn != ca.subject_cn ||
+          cert->facts->fingerprint_sha256 == ca.fingerprint_sha256 ||
+          counted.count(cert->facts->fingerprint_sha256) != 0) {
+        continue;
+      }
+      if (cache_.issued_by(*cert->facts, ca)) counted.insert(cert->facts->fingerprint_sha256);
+    }
+    issued_counts_.emplace(ca.fingerprint_sha256, counted.size());
+    return counted.size();
+  }
+
   const CheckInputs& in_;
   const ChecksConfig& config_;
   VerifyCache& cache_;
   std::map<std::string, std::vector<const CertObservation*>> by_path_;
   std::map<std::string, const KeyFile*> keys_;
   std::vector<DenyEntry> deny_;
+  std::map<std::string, std::size_t> issued_counts_;  // by CA fingerprint
   CheckResults results_;
 };
 
@@ -430,11 +452,32 @@ bool VerifyCache::issued_by(const CertificateFacts& subject, const CertificateFa
     std::lock_guard lock(mutex_);
     if (const auto it = issued_by_.find(key); it != issued_by_.end()) return it->second;
   }
-  const bool result = x509::issued_by(subject.der, issuer.der);
+  // The fast path checks the signature with the CA's key decoded once; the full decode is for
+  // what it cannot tell (RSA-PSS, malformed input).
+  bool result = false;
+  if (subject.issuer_cn == issuer.subject_cn) {
+    const auto key = issuer_key(issuer);
+    const std::optional<bool> fast = key ? key->signed_certificate(subject.der) : std::nullopt;
+    result = fast ? *fast : x509::issued_by(subject.der, issuer.der);
+  }
   std::lock_guard lock(mutex_);
   if (issued_by_.size() >= kMaxCached) issued_by_.clear();  // certificates come and go
   issued_by_.emplace(key, result);
   return result;
+}
+
+std::shared_ptr<const x509::IssuerKey> VerifyCache::issuer_key(const CertificateFacts& issuer) {
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = issuer_keys_.find(issuer.fingerprint_sha256); it != issuer_keys_.end()) {
+      return it->second;
+    }
+  }
+  auto key = x509::IssuerKey::from_der(issuer.der);
+  std::lock_guard lock(mutex_);
+  if (issuer_keys_.size() >= kMaxCached) issuer_keys_.clear();
+  issuer_keys_.emplace(issuer.fingerprint_sha256, key);
+  return key;
 }
 
 std::optional<std::string> VerifyCache::verify(const CertificateFacts& leaf,

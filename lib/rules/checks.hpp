@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "x509/verify.hpp"
 
 namespace certwatch::rules {
 
@@ -117,8 +118,12 @@ class VerifyCache {
                                     std::int64_t now);
 
  private:
+  std::shared_ptr<const x509::IssuerKey> issuer_key(const CertificateFacts& issuer);
+
   std::mutex mutex_;
   std::unordered_map<std::string, bool> issued_by_;  // subject fp + issuer fp
+  // Each CA's decoded key, by fingerprint: decoded once, used for every certificate it checks.
+  std::unordered_map<std::string, std::shared_ptr<const x509::IssuerKey>> issuer_keys_;
   std::unordered_map<std::string, std::optional<std::string>> verified_;
 };
 

@@ -1,5 +1,7 @@
 #include "x509/verify.hpp"
 
+#include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
@@ -55,6 +57,98 @@ std::optional<std::string> verify_error(std::string_view leaf_der,
   // An internal failure (allocation) leaves no verify error to report.
   if (error == X509_V_OK) return std::string("verification failed");
   return std::string(X509_verify_cert_error_string(error));
+}
+
+namespace {
+
+// One DER element: its tag, the bytes of its value, and the whole element.
+struct Element {
+  unsigned char tag = 0;
+  std::string_view value;
+  std::string_view whole;
+};
+
+// Reads one definite-length DER element from the front of `in` (lengths up to 4 bytes).
+std::optional<Element> read_element(std::string_view& in) {
+  if (in.size() < 2) return std::nullopt;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(in.data());
+  std::size_t header = 2;
+  std::size_t length = bytes[1];
+  if ((length & 0x80) != 0) {
+    const std::size_t count = length & 0x7f;
+    if (count == 0 || count > 4 || in.size() < 2 + count) return std::nullopt;
+    length = 0;
+    for (std::size_t i = 0; i < count; ++i) length = (length << 8) | bytes[2 + i];
+    header += count;
+  }
+  if (in.size() - header < length) return std::nullopt;
+  Element out{bytes[0], in.substr(header, length), in.substr(0, header + length)};
+  in.remove_prefix(header + length);
+  return out;
+}
+
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+struct AlgorFree {
+  void operator()(X509_ALGOR* alg) const { X509_ALGOR_free(alg); }
+};
+
+}  // namespace
+
+struct IssuerKey::Key {
+  openssl::PkeyPtr pkey;
+};
+
+IssuerKey::IssuerKey(std::unique_ptr<Key> key) : key_(std::move(key)) {}
+IssuerKey::~IssuerKey() = default;
+
+std::shared_ptr<const IssuerKey> IssuerKey::from_der(std::string_view ca_der) {
+  const ErrorQueueGuard errors;
+  const DecodedDer ca = decode_der(ca_der);
+  if (!ca.cert) return nullptr;
+  auto key = std::make_unique<Key>();
+  key->pkey.reset(X509_get_pubkey(ca.cert.get()));
+  if (!key->pkey) return nullptr;
+  return std::shared_ptr<const IssuerKey>(new IssuerKey(std::move(key)));
+}
+
+std::optional<bool> IssuerKey::signed_certificate(std::string_view subject_der) const {
+  const ErrorQueueGuard errors;
+  std::string_view rest = subject_der;
+  const auto certificate = read_element(rest);
+  if (!certificate || certificate->tag != 0x30 || !rest.empty()) return std::nullopt;
+  std::string_view inside = certificate->value;
+  const auto tbs = read_element(inside);
+  const auto algorithm = read_element(inside);
+  const auto signature = read_element(inside);
+  if (!tbs || !algorithm || !signature || tbs->tag != 0x30 || algorithm->tag != 0x30 ||
+      signature->tag != 0x03 || signature->value.empty() || signature->value[0] != 0) {
+    return std::nullopt;
+  }
+  const auto* alg_bytes = reinterpret_cast<const unsigned char*>(algorithm->whole.data());
+  const std::unique_ptr<X509_ALGOR, AlgorFree> alg(
+      d2i_X509_ALGOR(nullptr, &alg_bytes, static_cast<long>(algorithm->whole.size())));
+  if (!alg) return std::nullopt;
+  int md_nid = NID_undef;
+  int pkey_nid = NID_undef;
+  if (OBJ_find_sigid_algs(OBJ_obj2nid(alg->algorithm), &md_nid, &pkey_nid) == 0 ||
+      pkey_nid == NID_rsassaPss) {
+    return std::nullopt;  // PSS carries its digest in parameters: the full path handles it
+  }
+  const EVP_MD* md = nullptr;
+  if (md_nid != NID_undef) {
+    md = EVP_get_digestbynid(md_nid);
+    if (md == nullptr) return std::nullopt;
+  }
+  const std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key_->pkey.get()) != 1) {
+    return std::nullopt;
+  }
+  const std::string_view sig = signature->value.substr(1);
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                          reinterpret_cast<const unsigned char*>(tbs->whole.data()),
+                          tbs->whole.size()) == 1;
 }
 
 }  // namespace certwatch::x509

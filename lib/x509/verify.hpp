@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -19,5 +20,28 @@ bool issued_by(std::string_view subject_der, std::string_view issuer_der);
 // certificate", ...).
 std::optional<std::string> verify_error(std::string_view leaf_der,
                                         std::span<const std::string> ca_ders, std::int64_t at);
+
+// A CA's public key, decoded once, that checks the signatures of many certificates without
+// decoding them: the subject's DER is split into its TBSCertificate, signature algorithm and
+// signature, and only the signature arithmetic runs. Decoding a certificate (its public key above
+// all) costs more than verifying an RSA signature, and thousands of leaves are checked per poll.
+// Thread-safe once made.
+class IssuerKey {
+ public:
+  // Null when the CA's DER or its key does not decode.
+  static std::shared_ptr<const IssuerKey> from_der(std::string_view ca_der);
+  ~IssuerKey();
+  IssuerKey(const IssuerKey&) = delete;
+  IssuerKey& operator=(const IssuerKey&) = delete;
+
+  // Whether this key's signature over `subject_der` verifies. nullopt when the fast path cannot
+  // tell (RSA-PSS parameters, an unknown algorithm, malformed DER): use issued_by() then.
+  std::optional<bool> signed_certificate(std::string_view subject_der) const;
+
+ private:
+  struct Key;
+  explicit IssuerKey(std::unique_ptr<Key> key);
+  std::unique_ptr<Key> key_;
+};
 
 }  // namespace certwatch::x509
