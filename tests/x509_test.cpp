@@ -522,6 +522,38 @@ TEST_CASE("issued_by rejects a subject whose signature was altered", "[x509]") {
         "certificate signature failure");
 }
 
+TEST_CASE("IssuerKey checks signatures without decoding the subject, as issued_by does", "[x509]") {
+  using certwatch::testing::KeyAlgorithm;
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  const GeneratedCert stranger = make_ca("Cockroach CA");
+  CertSpec rsa_spec;
+  rsa_spec.key_algorithm = KeyAlgorithm::rsa;
+  rsa_spec.key_bits = 2048;
+  rsa_spec.is_ca = true;
+  rsa_spec.common_name = "RSA CA";
+  const GeneratedCert rsa_ca = generate_cert(rsa_spec);
+  CertSpec sha1_leaf;
+  sha1_leaf.signature_digest = "sha1";
+  const GeneratedCert leaf = generate_cert(CertSpec{}, &ca);
+  const GeneratedCert by_rsa = generate_cert(sha1_leaf, &rsa_ca);
+  std::string altered = leaf.der;
+  altered.back() = static_cast<char>(altered.back() ^ 0x01);
+  ERR_clear_error();
+  const auto key = certwatch::x509::IssuerKey::from_der(ca.der);
+  const auto rsa_key = certwatch::x509::IssuerKey::from_der(rsa_ca.der);
+  REQUIRE(key);
+  REQUIRE(rsa_key);
+  CHECK(key->signed_certificate(leaf.der) == true);
+  CHECK(key->signed_certificate(altered) == false);
+  CHECK(certwatch::x509::IssuerKey::from_der(stranger.der)->signed_certificate(leaf.der) == false);
+  CHECK(rsa_key->signed_certificate(by_rsa.der) == true);  // RSA, SHA-1
+  CHECK(rsa_key->signed_certificate(leaf.der) != true);    // another key type: false or unknown
+  CHECK(key->signed_certificate("garbage") == std::nullopt);
+  CHECK(key->signed_certificate(leaf.der + "x") == std::nullopt);  // trailing bytes
+  CHECK(certwatch::x509::IssuerKey::from_der("garbage") == nullptr);
+  CHECK(ERR_peek_error() == 0);
+}
+
 TEST_CASE("verify_error accepts a good chain and names what is wrong otherwise", "[x509]") {
   const std::int64_t now = certwatch::testing::unix_now();
   const GeneratedCert ca = make_ca("Cockroach CA");
