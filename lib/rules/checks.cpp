@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/names.hpp"
+#include "core/text.hpp"
 #include "x509/verify.hpp"
 
 namespace certwatch::rules {
@@ -76,16 +77,6 @@ Severity ChecksConfig::severity_of(std::string_view check) const {
 
 namespace {
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 // Lowercase hex digits of `text`, skipping `skip` characters; nullopt on anything else.
 std::optional<std::string> hex_digits(std::string_view text, std::string_view skip) {
   std::string out;
@@ -100,12 +91,12 @@ std::optional<std::string> hex_digits(std::string_view text, std::string_view sk
 }  // namespace
 
 std::optional<DenyEntry> parse_deny_entry(std::string_view text) {
-  text = trim(text);
+  text = trim_whitespace(text);
   if (text.starts_with("serial:")) {
     const auto issuer_at = text.find(" issuer:");
     if (issuer_at == std::string_view::npos) return std::nullopt;
-    auto serial = hex_digits(trim(text.substr(7, issuer_at - 7)), ":");
-    const std::string_view issuer = trim(text.substr(issuer_at + 8));
+    auto serial = hex_digits(trim_whitespace(text.substr(7, issuer_at - 7)), ":");
+    const std::string_view issuer = trim_whitespace(text.substr(issuer_at + 8));
     if (!serial || serial->empty() || issuer.empty()) return std::nullopt;
     serial->erase(0, std::min(serial->find_first_not_of('0'), serial->size() - 1));
     return DenyEntry{"", *serial, std::string(issuer)};

@@ -20,6 +20,7 @@
 
 #include "core/libpq_handles.hpp"
 #include "core/metric_names.hpp"
+#include "core/names.hpp"
 
 namespace certwatch::sources {
 namespace {
@@ -74,32 +75,6 @@ std::string describe_conninfo_error(const char* error) {
   constexpr std::string_view kUnknownOption = "invalid connection option";
   std::string out = "the DSN is not a valid libpq connection string";
   if (text.starts_with(kUnknownOption)) out += ": " + one_line(text);
-  return out;
-}
-
-std::optional<std::string> canonical_ip(std::string_view text) {
-  std::string address(text);
-  if (const auto zone = address.find('%'); zone != std::string::npos) address.resize(zone);
-  char buffer[INET6_ADDRSTRLEN] = {};
-  in_addr v4{};
-  if (inet_pton(AF_INET, address.c_str(), &v4) == 1) {
-    return std::string(inet_ntop(AF_INET, &v4, buffer, sizeof buffer));
-  }
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, address.c_str(), &v6) == 1) {
-    // A v4-mapped address (::ffff:10.0.0.1) is the same host as its IPv4 form.
-    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
-      std::copy_n(&v6.s6_addr[12], 4, reinterpret_cast<unsigned char*>(&v4.s_addr));
-      return std::string(inet_ntop(AF_INET, &v4, buffer, sizeof buffer));
-    }
-    return std::string(inet_ntop(AF_INET6, &v6, buffer, sizeof buffer));
-  }
-  return std::nullopt;
-}
-
-std::string canonical_name(std::string_view name) {
-  std::string out = lowercase(name);
-  while (!out.empty() && out.back() == '.') out.pop_back();
   return out;
 }
 
@@ -215,7 +190,7 @@ HostIdentity current_host_identity() {
 
 LocalNodeDetection detect_local_node(const std::vector<NodeInfo>& nodes, const HostIdentity& host) {
   std::set<std::string> names;
-  for (const auto& name : host.names) names.insert(canonical_name(name));
+  for (const auto& name : host.names) names.insert(canonical_dns_name(name));
   std::set<std::string> addresses;
   for (const auto& address : host.addresses) {
     if (auto ip = canonical_ip(address)) addresses.insert(*ip);
@@ -226,7 +201,7 @@ LocalNodeDetection detect_local_node(const std::vector<NodeInfo>& nodes, const H
     const std::string node_host = address_host(node.address);
     if (node_host.empty()) continue;
     const auto ip = canonical_ip(node_host);
-    const bool local = ip ? addresses.contains(*ip) : names.contains(canonical_name(node_host));
+    const bool local = ip ? addresses.contains(*ip) : names.contains(canonical_dns_name(node_host));
     if (local) matches.push_back(node.node_id);
   }
 
