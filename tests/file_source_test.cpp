@@ -1037,3 +1037,22 @@ TEST_CASE("from_config passes the checks settings to the file source", "[file_so
   const auto dirs = sources[0]->watched_directories();
   CHECK(std::find(dirs.begin(), dirs.end(), "/srv/deny") != dirs.end());
 }
+
+TEST_CASE("with the checks off no key file is stat'ed or reported", "[file_source][keys]") {
+  TempDir tmp;
+  const GeneratedCert node = make_cert("node", 100);
+  tmp.write("certs/node.crt", node.cert_pem);
+  tmp.write("certs/node.key", node.key_pem, 0600);
+  tmp.write("certs/ca.key", node.key_pem, 0600);
+  FilesConfig files;
+  files.certs_dirs = {(tmp.path() / "certs").string()};
+  certwatch::rules::ChecksConfig off;
+  off.enabled = false;
+  FileSource source(files, std::chrono::seconds(60), off);
+  const PollResult result = source.poll();
+  CHECK(result.certificates.size() == 1);
+  CHECK(result.keys.empty());
+  certwatch::rules::ChecksConfig on;
+  CHECK_FALSE(source.same_config(FileSource(files, std::chrono::seconds(60), on)));
+  CHECK(FileSource(files, std::chrono::seconds(60), on).poll().keys.size() == 2);
+}

@@ -182,6 +182,7 @@ bool FileSource::same_config(const Source& next) const {
   const auto* other = dynamic_cast<const FileSource*>(&next);
   // Of the checks, only these change what a poll reads; a new severity keeps the cache.
   return other != nullptr && other->files_ == files_ && other->interval_ == interval_ &&
+         other->checks_.enabled == checks_.enabled &&
          other->checks_.key_match == checks_.key_match &&
          other->checks_.denylist_file == checks_.denylist_file;
 }
@@ -198,7 +199,7 @@ PollResult FileSource::poll() {
         const std::string path = join(dir, name);
         scan_file(path, *name_class, next, out);
         add_leaf_key(path, *name_class, next[path], next_matches, out);
-      } else if (const auto ca_type = ca_key_type(name)) {
+      } else if (const auto ca_type = ca_key_type(name); ca_type && checks_.enabled) {
         struct stat state {};
         if (auto key = stat_key(join(dir, name), *ca_type, "", state); key && key->exists) {
           out.keys.push_back(std::move(*key));
@@ -268,7 +269,8 @@ void FileSource::add_leaf_key(const std::string& cert_path, const NameClass& nam
                               const CachedFile& entry,
                               std::map<std::string, KeyMatchMemo>& next_matches, PollResult& out) {
   // Only a file that held a certificate has a key worth checking; CA keys are found by name.
-  if (is_ca_type(name_class.type) || entry.certificates.empty()) return;
+  // With the checks off nothing reads key facts: no stat either.
+  if (!checks_.enabled || is_ca_type(name_class.type) || entry.certificates.empty()) return;
   const auto key_path = key_path_beside(cert_path);
   if (!key_path) return;
   // Stat'ed at every poll even when the certificate came from the cache: a chmod of the key
