@@ -10,8 +10,11 @@
 
 namespace {
 
+using certwatch::all_tiers;
 using certwatch::CertType;
 using certwatch::Severity;
+using certwatch::Tier;
+using certwatch::tier_facts;
 using certwatch::config::AlertingConfig;
 using certwatch::config::ClusterConfig;
 using certwatch::config::Config;
@@ -73,6 +76,21 @@ TEST_CASE("an empty config or one with only comments gives all defaults", "[conf
     CHECK(config.alerting.job == "crdb-certwatch");
     CHECK(config.alerting.extra_labels.empty());
   }
+}
+
+TEST_CASE("deployment.tier is read and defaults to self_hosted", "[config]") {
+  CHECK(parse_config("", "cfg.yaml").config->deployment.tier == Tier::self_hosted);
+  for (const auto& tier : all_tiers()) {
+    const auto result =
+        parse_config("deployment:\n  tier: " + std::string(tier.name) + "\n", "cfg.yaml");
+    REQUIRE(result.errors.empty());
+    CHECK(result.config->deployment.tier == tier.tier);
+    CHECK(to_string(tier.tier) == tier.name);
+  }
+  CHECK_FALSE(tier_facts(Tier::standard).cmek_available);
+  CHECK(tier_facts(Tier::advanced).cmek_available);
+  CHECK(tier_facts(Tier::self_hosted).node_certificates_yours);
+  CHECK_FALSE(tier_facts(Tier::basic).node_certificates_yours);
 }
 
 TEST_CASE("empty sections keep their defaults", "[config]") {
@@ -215,6 +233,10 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
       {"hello\n", "cfg.yaml:1: the top level must be a map of settings"},
       {"pol_interval: 1m\n", "cfg.yaml:1: pol_interval: unknown key"},
       {"files:\n  certs_dirz: []\n", "cfg.yaml:2: files.certs_dirz: unknown key"},
+      {"deployment:\n  tier: cloud\n",
+       "cfg.yaml:2: deployment.tier: unknown tier \"cloud\" (expected self_hosted, advanced, byoc, "
+       "standard, basic)"},
+      {"deployment:\n  plan: basic\n", "cfg.yaml:2: deployment.plan: unknown key"},
       {"poll_interval: 1m\nfiles: {}\npoll_interval: 2m\n",
        "cfg.yaml:3: poll_interval: duplicate key (first set on line 1)"},
       {"? [a, b]\n: 1\n", "cfg.yaml:1: keys must be strings"},

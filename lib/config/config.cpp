@@ -213,12 +213,14 @@ class Parser {
 
   void parse_root(const YAML::Node& root, Config& config) {
     if (root.IsNull()) return;  // an empty file or only comments: all defaults
-    const auto fields = map_of(Value{root, "", line_of(root)}, {"poll_interval", "files", "rules",
-                                                                "cluster", "alerting", "checks"});
+    const auto fields =
+        map_of(Value{root, "", line_of(root)},
+               {"poll_interval", "deployment", "files", "rules", "cluster", "alerting", "checks"});
     if (!fields) return;
     if (const Value* v = find(*fields, "poll_interval")) {
       set_duration(*v, kPollIntervalRange, config.poll_interval);
     }
+    if (const Value* v = find(*fields, "deployment")) parse_deployment(*v, config.deployment);
     if (const Value* v = find(*fields, "files")) parse_files(*v, config.files);
     if (const Value* v = find(*fields, "rules")) parse_rules(*v, config.rules);
     if (const Value* v = find(*fields, "cluster")) {
@@ -477,6 +479,23 @@ class Parser {
     }
     out = *severity;
     return true;
+  }
+
+  void parse_deployment(const Value& value, DeploymentConfig& deployment) {
+    const auto fields = map_of(value, {"tier"});
+    if (!fields) return;
+    const Value* tier = find(*fields, "tier");
+    if (tier == nullptr) return;
+    const auto text = scalar_of(*tier, "a tier name");
+    if (!text) return;
+    if (const auto parsed = tier_from_string(*text)) {
+      deployment.tier = *parsed;
+    } else {
+      fail(*tier,
+           "unknown tier " + quote(*text) + " (expected " +
+               name_list(all_tiers(), [](const TierFacts& t) { return std::string(t.name); }) +
+               ")");
+    }
   }
 
   void parse_cluster(const Value& value, ClusterConfig& cluster) {

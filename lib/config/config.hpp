@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/tier.hpp"
 #include "core/types.hpp"
 #include "rules/checks.hpp"
 #include "rules/rule.hpp"
@@ -61,8 +62,17 @@ struct AlertingConfig {
   friend bool operator==(const AlertingConfig&, const AlertingConfig&) = default;
 };
 
+// Where the cluster runs: self-hosted or a CockroachDB Cloud plan (core/tier.hpp says what each
+// implies).
+struct DeploymentConfig {
+  Tier tier = Tier::self_hosted;
+
+  friend bool operator==(const DeploymentConfig&, const DeploymentConfig&) = default;
+};
+
 struct Config {
   seconds poll_interval{60};
+  DeploymentConfig deployment;
   FilesConfig files;
   std::vector<rules::Rule> rules = rules::default_rules();
   std::optional<ClusterConfig> cluster;  // absent: the cluster source is disabled

@@ -1,0 +1,83 @@
+#include "core/tier.hpp"
+
+#include <algorithm>
+
+namespace certwatch {
+
+namespace {
+
+// From Cockroach Labs' documentation of the plans: on Advanced and BYOC the node certificates are
+// managed, CMEK is available (and can only be enabled when the cluster is created), and clients
+// may authenticate with certificates the customer issues; Standard and Basic manage everything
+// and offer no CMEK.
+const std::vector<TierFacts>& table() {
+  static const std::vector<TierFacts> tiers = {
+      {Tier::self_hosted,
+       "self_hosted",
+       "Self-hosted",
+       "you (cockroach cert, your own PKI or cert-manager)",
+       "you",
+       "you (encryption at rest with store keys, if enabled; otherwise the disk's own encryption)",
+       true,
+       false,
+       {"files", "cluster", "probe"}},
+      {Tier::advanced,
+       "advanced",
+       "CockroachDB Cloud Advanced",
+       "Cockroach Labs (managed TLS)",
+       "you (client certificates your applications present)",
+       "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs",
+       false,
+       true,
+       {"files", "cluster", "probe", "cmek"}},
+      {Tier::byoc,
+       "byoc",
+       "CockroachDB Cloud Advanced, bring your own cloud",
+       "Cockroach Labs (managed TLS)",
+       "you (client certificates your applications present)",
+       "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs",
+       false,
+       true,
+       {"files", "cluster", "probe", "cmek"}},
+      {Tier::standard,
+       "standard",
+       "CockroachDB Cloud Standard",
+       "Cockroach Labs (managed TLS)",
+       "you (client certificates your applications present, if you use them)",
+       "Cockroach Labs (CMEK is not available on Standard: it needs Advanced)",
+       false,
+       false,
+       {"files", "probe"}},
+      {Tier::basic,
+       "basic",
+       "CockroachDB Cloud Basic",
+       "Cockroach Labs (managed TLS)",
+       "you (client certificates your applications present, if you use them)",
+       "Cockroach Labs (CMEK is not available on Basic: it needs Advanced)",
+       false,
+       false,
+       {"files", "probe"}},
+  };
+  return tiers;
+}
+
+}  // namespace
+
+const std::vector<TierFacts>& all_tiers() { return table(); }
+
+const TierFacts& tier_facts(Tier tier) {
+  const auto& tiers = table();
+  return *std::find_if(tiers.begin(), tiers.end(),
+                       [tier](const TierFacts& facts) { return facts.tier == tier; });
+}
+
+std::string_view to_string(Tier tier) { return tier_facts(tier).name; }
+
+std::optional<Tier> tier_from_string(std::string_view name) {
+  for (const auto& facts : table()) {
+    if (facts.name == name) return facts.tier;
+  }
+  return std::nullopt;
+}
+
+}  // namespace certwatch

@@ -1,0 +1,36 @@
+// Deployment tiers: who owns what on a self-hosted cluster and on each CockroachDB Cloud plan.
+// One table read by the config check, the status page and the audit report.
+#pragma once
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace certwatch {
+
+// The `deployment.tier` config values.
+enum class Tier { self_hosted, advanced, byoc, standard, basic };
+
+// What a tier implies. Texts are complete sentences fragments for a page or a report.
+struct TierFacts {
+  Tier tier = Tier::self_hosted;
+  std::string_view name;   // config value: "self_hosted", "advanced", ...
+  std::string_view title;  // "Self-hosted", "CockroachDB Cloud Advanced", ...
+  // Who issues and rotates the node (and UI) certificates the cluster serves.
+  std::string_view node_certificates_owner;
+  // Who issues and rotates the client certificates applications present.
+  std::string_view client_certificates_owner;
+  // Who holds the key that protects data at rest.
+  std::string_view data_at_rest_owner;
+  bool node_certificates_yours = false;  // node/CA certificate rules make sense
+  bool cmek_available = false;           // a `cmek:` section can work
+  // The sources that make sense on this tier, as config section names ("files", "cluster", ...).
+  std::vector<std::string_view> useful_sources;
+};
+
+std::string_view to_string(Tier tier);
+std::optional<Tier> tier_from_string(std::string_view name);
+const TierFacts& tier_facts(Tier tier);
+const std::vector<TierFacts>& all_tiers();
+
+}  // namespace certwatch
