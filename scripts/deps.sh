@@ -19,12 +19,22 @@ packages=(
   # the suite fails on code that .clang-format would change
   clang-format
 )
+# tests/grafana_test.cpp type-checks the dashboard with npm packages (tests/grafana-schema/): node
+# and npm from Debian, unless an installed node brings its own npm.
+command -v npm >/dev/null || packages+=(nodejs npm)
+# Those packages, pinned by the committed lock file; again only when the lock file changed.
+npm_tooling() {
+  local dir=tests/grafana-schema
+  [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ] && return 0
+  echo "deps: npm ci in $dir" >&2
+  npm ci --prefix "$dir" --no-audit --no-fund >/dev/null
+}
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && { npm_tooling; exit 0; }
 
 echo "deps: installing ${missing[*]}" >&2
 SUDO=""
@@ -37,3 +47,4 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+npm_tooling
