@@ -40,6 +40,7 @@ using certwatch::testing::http_get;
 using certwatch::testing::HttpResponse;
 using certwatch::testing::kDay;
 using certwatch::testing::PgServer;
+using certwatch::testing::single_quoted_yaml;
 using certwatch::testing::TempDir;
 using Clock = std::chrono::steady_clock;
 using Labels = std::map<std::string, std::string>;
@@ -165,15 +166,6 @@ std::map<std::string, std::string> cluster_states(const Metrics& metrics) {
 
 // ---------------------------------------------------------------------------------------------
 // The daemon as a child process.
-
-std::string single_quoted_yaml(std::string_view text) {
-  std::string out = "'";
-  for (const char c : text) {
-    if (c == '\'') out += '\'';
-    out += c;
-  }
-  return out + "'";
-}
 
 // The running daemon on 127.0.0.1 with a kernel-chosen port, read back from its log. Stopped
 // (SIGTERM, then SIGKILL) when the object dies.

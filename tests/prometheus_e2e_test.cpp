@@ -7,13 +7,13 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
 #include <thread>
 
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/prometheus.hpp"
 #include "support/tempdir.hpp"
 
 namespace {
@@ -25,25 +25,11 @@ using certwatch::testing::ChildProcess;
 using certwatch::testing::kDay;
 using Clock = std::chrono::steady_clock;
 
-// Waits until the daemon logs the port it bound (it listens on port 0).
-int daemon_port(ChildProcess& daemon) {
-  const std::regex listening{R"(\(port ([0-9]+)\))"};
-  const auto deadline = Clock::now() + 15s;
-  while (Clock::now() < deadline) {
-    std::smatch match;
-    const std::string log = daemon.log();
-    if (std::regex_search(log, match, listening)) return std::stoi(match[1]);
-    if (!daemon.running()) FAIL("the daemon exited:\n" << log);
-    std::this_thread::sleep_for(50ms);
-  }
-  FAIL("the daemon did not log its port:\n" << daemon.log());
-  return 0;
-}
-
 // The firing alerts by (alertname, path), from /api/v1/alerts.
-std::map<std::pair<std::string, std::string>, nlohmann::json> firing_alerts(int port) {
+std::map<std::pair<std::string, std::string>, nlohmann::json> firing_alerts(
+    const certwatch::testing::PrometheusServer& prometheus) {
   std::map<std::pair<std::string, std::string>, nlohmann::json> out;
-  const auto response = certwatch::testing::http_get(port, "/api/v1/alerts");
+  const auto response = prometheus.api_get("/api/v1/alerts", {});
   if (!response || response->status != 200) return out;
   const auto body = nlohmann::json::parse(response->body, nullptr, false);
   if (body.is_discarded()) return out;
@@ -70,25 +56,14 @@ Alerts run_until_firing(const certwatch::testing::TempDir& dir, const fs::path& 
   ChildProcess daemon(
       {CERTWATCH_BINARY, "--config.file=" + config.string(), "--web.listen-address=127.0.0.1:0"},
       dir.path() / "daemon.log");
-  const int exporter_port = daemon_port(daemon);
-
-  const int prometheus_port = certwatch::testing::find_free_port();
-  const auto prometheus_config =
-      dir.write("prometheus.yml",
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
-                "rule_files: [rules.yml]\n"
-                "scrape_configs:\n  - job_name: crdb-certwatch\n"
-                "    static_configs:\n      - targets: ['127.0.0.1:" +
-                    std::to_string(exporter_port) + "']\n");
-  ChildProcess prometheus({"prometheus", "--config.file=" + prometheus_config.string(),
-                           "--storage.tsdb.path=" + (dir.path() / "tsdb").string(),
-                           "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)},
-                          dir.path() / "prometheus.log");
+  const auto exporter_port = certwatch::testing::wait_for_listening_port(daemon);
+  if (!exporter_port) FAIL("the daemon did not log its port:\n" << daemon.log());
+  certwatch::testing::PrometheusServer prometheus(dir, {*exporter_port}, {"rules.yml"});
 
   const auto started = Clock::now();
   Alerts alerts;
   while (Clock::now() - started < 60s) {
-    alerts = firing_alerts(prometheus_port);
+    alerts = firing_alerts(prometheus);
     bool all = true;
     for (const auto& key : expected) all = all && alerts.count(key) == 1;
     if (all) break;

@@ -24,4 +24,15 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// `text` as a single-quoted YAML scalar (quotes doubled), for paths and DSNs in the config files
+// tests write.
+inline std::string single_quoted_yaml(std::string_view text) {
+  std::string out = "'";
+  for (const char c : text) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
 }  // namespace certwatch::testing
