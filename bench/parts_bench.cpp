@@ -60,8 +60,9 @@ const std::vector<certwatch::CertObservation>& fleet() {
       cert.id.path = "/var/lib/cockroach/certs/client.user" + std::to_string(i) + ".crt";
       cert.id.index = "0";
       cert.id.user = "user" + std::to_string(i);
-      cert.facts = parsed.certificates[static_cast<std::size_t>(i) % parsed.certificates.size()];
-      cert.facts->not_after = unix_now() + kDaysLeft[i % 6] * kDay;
+      auto facts = parsed.certificates[static_cast<std::size_t>(i) % parsed.certificates.size()];
+      facts.not_after = unix_now() + kDaysLeft[i % 6] * kDay;
+      cert.facts = std::make_shared<const certwatch::CertificateFacts>(std::move(facts));
       cert.not_after = cert.facts->not_after;
       cert.not_before = cert.facts->not_before;
       out.push_back(std::move(cert));

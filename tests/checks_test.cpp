@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/certgen.hpp"
+#include "support/facts.hpp"
 #include "x509/parse.hpp"
 
 namespace {
@@ -29,8 +30,9 @@ CertObservation observe(const GeneratedCert& cert, CertType type, const std::str
                         const std::string& index = "0", const std::string& user = "") {
   CertObservation out;
   out.id = {"file", type, "", path, index, user};
-  out.facts = x509::parse_der(cert.der);
-  REQUIRE(out.facts);
+  auto facts = x509::parse_der(cert.der);
+  REQUIRE(facts);
+  out.facts = std::make_shared<const CertificateFacts>(std::move(*facts));
   out.not_after = out.facts->not_after;
   out.not_before = out.facts->not_before;
   return out;
@@ -53,8 +55,8 @@ CertObservation plain(CertType type, const std::string& path, const std::string&
   facts.signature_hash = "sha256";
   facts.dns_names = {"localhost"};
   facts.ip_addresses = {"127.0.0.1"};
-  out.facts = facts;
   out.not_after = facts.not_after;
+  out.facts = std::make_shared<const CertificateFacts>(std::move(facts));
   return out;
 }
 
@@ -142,11 +144,13 @@ TEST_CASE("eku_missing: node needs serverAuth and clientAuth unless client.node.
           "[checks]") {
   Run run;
   CertObservation node = plain(CertType::node, "/c/node.crt", "node");
-  node.facts->has_eku = true;
-  node.facts->eku_server_auth = true;
+  CertificateFacts& node_facts = certwatch::testing::edit_facts(node);
+  node_facts.has_eku = true;
+  node_facts.eku_server_auth = true;
   CertObservation client = plain(CertType::client, "/c/client.app.crt", "app", "app");
-  client.facts->has_eku = true;
-  client.facts->eku_server_auth = true;
+  CertificateFacts& client_facts = certwatch::testing::edit_facts(client);
+  client_facts.has_eku = true;
+  client_facts.eku_server_auth = true;
   CertObservation no_extension = plain(CertType::client, "/c/client.any.crt", "any", "any");
   run.certs = {node, client, no_extension};
   auto details = failed(run(), rules::kCheckEkuMissing);
@@ -212,16 +216,19 @@ TEST_CASE("key checks: permissions, owner, missing key, mismatch, CA keys on the
 TEST_CASE("weak_key and weak_signature", "[checks]") {
   Run run;
   CertObservation rsa1024 = plain(CertType::client, "/c/client.a.crt", "a", "a");
-  rsa1024.facts->key_type = "rsa";
-  rsa1024.facts->key_bits = 1024;
+  CertificateFacts& rsa1024_facts = certwatch::testing::edit_facts(rsa1024);
+  rsa1024_facts.key_type = "rsa";
+  rsa1024_facts.key_bits = 1024;
   CertObservation rsa2048 = plain(CertType::client, "/c/client.b.crt", "b", "b");
-  rsa2048.facts->key_type = "rsa";
-  rsa2048.facts->key_bits = 2048;
+  CertificateFacts& rsa2048_facts = certwatch::testing::edit_facts(rsa2048);
+  rsa2048_facts.key_type = "rsa";
+  rsa2048_facts.key_bits = 2048;
   CertObservation sha1 = plain(CertType::client, "/c/client.c.crt", "c", "c");
-  sha1.facts->signature_hash = "sha1";
+  certwatch::testing::edit_facts(sha1).signature_hash = "sha1";
   CertObservation sha1_root = plain(CertType::ca, "/c/ca.crt", "Root");
-  sha1_root.facts->signature_hash = "sha1";
-  sha1_root.facts->self_signed = true;
+  CertificateFacts& sha1_root_facts = certwatch::testing::edit_facts(sha1_root);
+  sha1_root_facts.signature_hash = "sha1";
+  sha1_root_facts.self_signed = true;
   run.certs = {rsa1024, rsa2048, sha1, sha1_root};
   const auto results = run();
   CHECK(failed(results, rules::kCheckWeakKey) == std::vector<std::string>{"rsa 1024"});
@@ -232,8 +239,9 @@ TEST_CASE("san_missing: configured names, local names, the advertise host, as TL
           "[checks]") {
   Run run;
   CertObservation node = plain(CertType::node, "/c/node.crt", "node");
-  node.facts->dns_names = {"localhost", "*.db.example", "Node1.Example."};
-  node.facts->ip_addresses = {"127.0.0.1", "10.0.0.1"};
+  CertificateFacts& node_facts = certwatch::testing::edit_facts(node);
+  node_facts.dns_names = {"localhost", "*.db.example", "Node1.Example."};
+  node_facts.ip_addresses = {"127.0.0.1", "10.0.0.1"};
   run.certs = {node};
   run.config.san_required = {"n2.db.example", "node1.example", "::ffff:10.0.0.1", "lb.example",
                              "a.b.db.example"};
@@ -241,8 +249,9 @@ TEST_CASE("san_missing: configured names, local names, the advertise host, as TL
   CHECK(failed(run(), rules::kCheckSanMissing) ==
         std::vector<std::string>{"lb.example", "a.b.db.example", "10.0.0.9"});
   SECTION("without the local names") {
-    node.facts->dns_names = {"node1.example"};
-    node.facts->ip_addresses = {};
+    CertificateFacts& edited = certwatch::testing::edit_facts(node);
+    edited.dns_names = {"node1.example"};
+    edited.ip_addresses = {};
     run.certs = {node};
     run.config.san_required = {};
     run.local_names = {};
@@ -277,7 +286,7 @@ TEST_CASE("denylist entries: fingerprint and issuer with serial", "[checks]") {
 
   Run run;
   CertObservation cert = plain(CertType::client, "/c/client.a.crt", "a", "a");
-  cert.facts->issuer_dn = "CN=Old CA";
+  certwatch::testing::edit_facts(cert).issuer_dn = "CN=Old CA";
   run.certs = {cert};
   CHECK(failed(run(), rules::kCheckCompromised).empty());
   run.denylist = {std::string(64, 'a')};

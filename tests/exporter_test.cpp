@@ -15,6 +15,7 @@
 #include "sources/cluster_source.hpp"
 #include "state/snapshot.hpp"
 #include "support/exposition.hpp"
+#include "support/facts.hpp"
 
 namespace {
 
@@ -57,9 +58,9 @@ CertObservation file_cert(CertType type, const std::string& path, const std::str
   facts.not_before = kNow - 100 * kDay;
   facts.not_after = not_after;
   facts.is_ca = is_ca;
-  cert.facts = facts;
   cert.not_after = facts.not_after;
   cert.not_before = facts.not_before;
+  cert.facts = std::make_shared<const CertificateFacts>(std::move(facts));
   return cert;
 }
 
@@ -283,8 +284,9 @@ TEST_CASE("every label value is valid UTF-8 whatever bytes the snapshot holds", 
   certwatch::sources::PollResult files;
   files.certificates = {file_cert(CertType::client, "/certs/client." + bad + ".crt", "0", bad,
                                   kRootNotAfter, bad, false)};
-  files.certificates[0].facts->issuer_cn = bad;
-  files.certificates[0].facts->serial_hex = bad;
+  CertificateFacts& edited = certwatch::testing::edit_facts(files.certificates[0]);
+  edited.issuer_cn = bad;
+  edited.serial_hex = bad;
   files.file_errors = {{"/certs/" + bad, FileErrorReason::bad_pem, bad}};
   certwatch::sources::PollResult cluster;
   cluster.certificates = {cluster_cert(CertType::node, bad, kNodeLoaded)};
@@ -389,7 +391,7 @@ TEST_CASE("a snapshot reuses the previous certificate text only when nothing in 
   SECTION("a certificate changed: rendered again") {
     SnapshotInputs changed = in;
     certwatch::sources::PollResult files = *changed.results[0];
-    files.certificates[0].facts->serial_hex = "beef";
+    certwatch::testing::edit_facts(files.certificates[0]).serial_hex = "beef";
     changed.results[0] = share(std::move(files));
     const auto next = exposition_of(changed, static_cast<double>(kNow), first.get());
     CHECK(next->text == exposition_of(changed, static_cast<double>(kNow))->text);

@@ -349,6 +349,16 @@ TEST_CASE("unchanged files are served from the cache, and a changed mtime is rea
   CHECK(third.certificates.size() == 3);
   CHECK(third_read >= bundle_size);
   CHECK(third_read < bundle_size + a.cert_pem.size());  // node.crt still from the cache
+
+  // The cache serves the very facts of the first read, shared, never a copy; a file read again
+  // gets facts of its own (equal here: the same bytes).
+  REQUIRE(third.certificates.size() == first.certificates.size());
+  for (std::size_t i = 0; i < first.certificates.size(); ++i) {
+    CHECK(second.certificates[i].facts == first.certificates[i].facts);
+    const bool read_again = first.certificates[i].id.path == bundle.string();
+    CHECK((third.certificates[i].facts != first.certificates[i].facts) == read_again);
+    CHECK(third.certificates[i] == first.certificates[i]);
+  }
 }
 
 TEST_CASE("a file changed just before its read is read again at the next poll",

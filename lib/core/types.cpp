@@ -111,4 +111,16 @@ std::string_view to_string(FileErrorReason reason) {
   return "read_error";
 }
 
+bool same_facts(const std::shared_ptr<const CertificateFacts>& a,
+                const std::shared_ptr<const CertificateFacts>& b) {
+  if (a == b) return true;  // the same facts (or both absent): the common case, no comparison
+  return a != nullptr && b != nullptr && *a == *b;
+}
+
+bool operator==(const CertObservation& a, const CertObservation& b) {
+  return a.id == b.id && same_facts(a.facts, b.facts) && a.not_after == b.not_after &&
+         a.not_before == b.not_before && a.load_failed == b.load_failed &&
+         a.local_node == b.local_node;
+}
+
 }  // namespace certwatch

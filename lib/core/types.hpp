@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -82,7 +83,9 @@ struct CertIdentity {
 // source knows only notAfter, or that the node failed to load the certificate.
 struct CertObservation {
   CertIdentity id;
-  std::optional<CertificateFacts> facts;  // file, probe
+  // File, probe. Shared and immutable: a source's cache, its poll results and every snapshot
+  // made from them hold the same facts, so an unchanged certificate costs a pointer copy.
+  std::shared_ptr<const CertificateFacts> facts;
   std::optional<std::int64_t> not_after;  // always set unless load_failed
   std::optional<std::int64_t> not_before;
   bool load_failed = false;  // cluster: the node reports 0 for a required type
@@ -90,8 +93,13 @@ struct CertObservation {
   // on this host (a certificate replaced on disk but not reloaded).
   bool local_node = false;
 
-  friend bool operator==(const CertObservation&, const CertObservation&) = default;
+  // Compares the facts, not where they are held.
+  friend bool operator==(const CertObservation& a, const CertObservation& b);
 };
+
+// Equal when both are null, or both point to equal facts.
+bool same_facts(const std::shared_ptr<const CertificateFacts>& a,
+                const std::shared_ptr<const CertificateFacts>& b);
 
 // A private key file a source saw: stat(2) only. Its contents are read only by the opt-in key
 // match (checks.key_match), and never reach logs, metrics or the page.

@@ -367,15 +367,14 @@ void FileSource::scan_file(const std::string& path, const NameClass& name_class,
       // still share its timestamps, is read again at the next poll rather than trusted.
       entry.key = FileIdentity::of(read.state);
       entry.was_read = read.stable && !changed_recently(read.state);
-      const x509::BundleResult parsed = x509::parse_pem_bundle(read.content);
+      x509::BundleResult parsed = x509::parse_pem_bundle(read.content);
       for (std::size_t i = 0; i < parsed.certificates.size(); ++i) {
-        const CertificateFacts& facts = parsed.certificates[i];
         CertObservation cert;
         cert.id = {std::string(kSourceFile),          name_class.type, "", path,
                    std::to_string(parsed.indices[i]), name_class.user};
-        cert.facts = facts;
-        cert.not_after = facts.not_after;
-        cert.not_before = facts.not_before;
+        cert.facts = std::make_shared<const CertificateFacts>(std::move(parsed.certificates[i]));
+        cert.not_after = cert.facts->not_after;
+        cert.not_before = cert.facts->not_before;
         entry.certificates.push_back(std::move(cert));
       }
       if (parsed.error) {

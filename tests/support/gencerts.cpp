@@ -1,8 +1,9 @@
 // crdb-certwatch-gencerts: writes certificate directories for the demo and the benchmarks,
 // with the same OpenSSL-API generator the tests use.
 //   gencerts demo DIR   a CockroachDB certs directory exercising every state the daemon knows
-//   gencerts bench DIR N  N certificates for bench/run.sh: one per file, every 50th file a
-//                         bundle of two, expiry spread over every state
+//   gencerts bench DIR N  N certificates for bench/run.sh: one per file with its key (0600)
+//                         beside it, every 50th file a bundle of two, expiry spread over every
+//                         state, leaf keys RSA-2048, RSA-4096 and P-256 in rotation
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +11,8 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "support/certgen.hpp"
 
@@ -19,6 +22,7 @@ using certwatch::testing::CertSpec;
 using certwatch::testing::generate_cert;
 using certwatch::testing::GeneratedCert;
 using certwatch::testing::kDay;
+using certwatch::testing::KeyAlgorithm;
 using certwatch::testing::unix_now;
 
 void write_file(const std::filesystem::path& path, const std::string& content, unsigned mode) {
@@ -76,41 +80,64 @@ int demo(const std::filesystem::path& dir) {
   return 0;
 }
 
-// N certificates in a CockroachDB-named directory. One CA key signs and is reused as every leaf's
-// key (CertSpec::reuse_key_of): ECDSA signing is cheap, key generation is what would dominate.
+// N certificates in a CockroachDB-named directory, laid out as on a node host: each leaf's key
+// beside it at 0600 (the operator guidance; key_permissions passes), no CA key (CockroachDB never
+// loads it and it belongs off node hosts: `--ca-key` points elsewhere), node.crt with CN=node and
+// the local SANs. The CA key is RSA-2048, `cockroach cert`'s default; leaf keys rotate through
+// RSA-2048, RSA-4096 and P-256 (certificates from `cockroach cert`, from an external PKI with
+// bigger keys, from cert-manager's ECDSA default). Key generation would dominate, so each key type
+// is made once and reused by every leaf of that type (CertSpec::reuse_key_of).
 int bench(const std::filesystem::path& dir, long count) {
   if (count < 3) {
     std::fprintf(stderr, "bench: N must be at least 3\n");
     return 2;
   }
   std::filesystem::create_directories(dir);
-  const GeneratedCert ca = generate_cert(spec("Cockroach CA", true, 3650));
+  CertSpec ca_spec = spec("Cockroach CA", true, 3650);
+  ca_spec.key_algorithm = KeyAlgorithm::rsa;
+  ca_spec.key_bits = 2048;
+  const GeneratedCert ca = generate_cert(ca_spec);
   CertSpec old_ca_spec = spec("Cockroach CA (old)", true, 200);
   old_ca_spec.reuse_key_of = &ca;
   const GeneratedCert old_ca = generate_cert(old_ca_spec);
   write_file(dir / "ca.crt", ca.cert_pem + old_ca.cert_pem, 0644);
+  std::vector<GeneratedCert> leaf_keys;
+  for (const auto& [algorithm, bits] :
+       {std::pair{KeyAlgorithm::rsa, 2048}, {KeyAlgorithm::rsa, 4096}, {KeyAlgorithm::ec, 256}}) {
+    CertSpec holder = spec("key holder", false, 1);
+    holder.key_algorithm = algorithm;
+    holder.key_bits = bits;
+    leaf_keys.push_back(generate_cert(holder));
+  }
   long written = 2;
   long files = 1;
   // Days left cycle through expired, rotate_now, schedule_rotation and ok, so the snapshot holds
   // every state, as a real fleet's would.
   static constexpr std::int64_t kDaysLeft[] = {-3, 12, 60, 400, 700, 1200};
   for (long i = 0; written < count; ++i, ++files) {
-    CertSpec leaf = spec("user" + std::to_string(i), false,
+    const std::string user = "user" + std::to_string(i);
+    CertSpec leaf = spec(i == 0 ? "node" : user, false,
                          kDaysLeft[static_cast<std::size_t>(i) % std::size(kDaysLeft)]);
-    leaf.dns_names = {"user" + std::to_string(i) + ".example.internal"};
-    leaf.reuse_key_of = &ca;
+    leaf.dns_names = {user + ".example.internal"};
+    if (i == 0) {
+      leaf.dns_names.push_back("localhost");
+      leaf.ip_addresses = {"127.0.0.1"};
+    }
+    leaf.reuse_key_of = &leaf_keys[static_cast<std::size_t>(i) % leaf_keys.size()];
     const GeneratedCert cert = generate_cert(leaf, &ca);
-    const std::string name = i == 0 ? "node.crt" : "client.user" + std::to_string(i) + ".crt";
+    const std::string stem = i == 0 ? "node" : "client." + user;
     // Every 50th file carries its issuer too, like a chain file.
     if (i % 50 == 49 && written + 2 <= count) {
-      write_file(dir / name, cert.cert_pem + ca.cert_pem, 0644);
+      write_file(dir / (stem + ".crt"), cert.cert_pem + ca.cert_pem, 0644);
       written += 2;
     } else {
-      write_file(dir / name, cert.cert_pem, 0644);
+      write_file(dir / (stem + ".crt"), cert.cert_pem, 0644);
       written += 1;
     }
+    write_file(dir / (stem + ".key"), leaf.reuse_key_of->key_pem, 0600);
   }
-  std::printf("wrote %ld certificates in %ld files to %s\n", written, files, dir.c_str());
+  std::printf("wrote %ld certificates in %ld files (each with its key) to %s\n", written, files,
+              dir.c_str());
   return 0;
 }
 
