@@ -19,6 +19,12 @@ packages=(
   # the suite fails on code that .clang-format would change
   clang-format
 )
+# tests/kubernetes_test.sh: kubectl (Debian 12 ships it as kubernetes-client) and node/npm for the
+# offline schemas; only when missing, since another vendor's package of the same command (the
+# Kubernetes project's kubectl, NodeSource's nodejs) conflicts with Debian's.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

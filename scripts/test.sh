@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
+# Test-time schemas for tests/kubernetes_test.sh, exactly as locked.
+npm ci --prefix tests/k8s-schema --no-audit --no-fund --loglevel=error
 ./scripts/check-format.sh
 ./scripts/build.sh
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j2 --timeout 300
