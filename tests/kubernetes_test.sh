@@ -7,6 +7,7 @@
 #                 Operator schemas (tests/k8s-schema, installed by `npm ci` in scripts/test.sh)
 #   broken        the schema check refuses deliberately broken objects (it can fail at all)
 #   rule          the committed PrometheusRule equals `crdb-certwatch rules --format=prometheus-operator`
+#   config        the ConfigMaps' configs pass `crdb-certwatch --config.check`
 #   containerfile what the Containerfile COPYs exists, and the user it runs as is not root
 # A missing kubectl or node_modules fails under CI=true and skips (exit 77) elsewhere.
 set -euo pipefail
@@ -82,6 +83,13 @@ rule)
   "$binary" rules --format=prometheus-operator --config.file="$work/empty.yaml" >"$work/rule.yaml"
   diff -u "$k8s/base/prometheusrule.yaml" "$work/rule.yaml" ||
     fail "deploy/kubernetes/base/prometheusrule.yaml is stale: run scripts/regen-deploy.sh"
+  ;;
+config)
+  # The configs the ConfigMaps carry load in the daemon as it is. The sidecar's joins this list
+  # when the probe source (its `probe:` section) is on main.
+  for config in "$k8s/cluster/config.yaml"; do
+    "$binary" --config.check --config.file="$config" || fail "${config#"$root"/} does not load"
+  done
   ;;
 containerfile)
   file=$k8s/Containerfile
