@@ -42,7 +42,9 @@ struct Flags {
   std::string log_format = "logfmt";
   bool config_check = false;
   bool version = false;
-  std::string check_output = "table";  // `check --output`
+  std::string check_output = "table";           // `check --output`
+  std::string rules_format = "prometheus";      // `rules --format`
+  certwatch::alerting::ObjectMeta rule_object;  // `rules --name --namespace`
 };
 
 certwatch::state::BuildInfo build_info() {
@@ -61,7 +63,12 @@ int print_rules(const Flags& flags) {
     print_errors(loaded.errors);
     return kExitConfig;
   }
-  std::cout << certwatch::alerting::generate_rule_file(*loaded.config);
+  const auto groups = certwatch::alerting::build_rule_groups(*loaded.config);
+  if (flags.rules_format == "prometheus-operator") {
+    std::cout << certwatch::alerting::render_prometheus_rule(groups, flags.rule_object);
+  } else {
+    std::cout << certwatch::alerting::render_rule_file(groups);
+  }
   return kExitOk;
 }
 
@@ -170,6 +177,15 @@ int main(int argc, char** argv) {
       "rules", "Print the Prometheus alerting rules generated from the configuration.");
   rules_command->add_option("--config.file", flags.config_file, "Configuration file (YAML).")
       ->capture_default_str();
+  rules_command
+      ->add_option("--format", flags.rules_format,
+                   "prometheus (a rule file) or prometheus-operator (a PrometheusRule object).")
+      ->check(CLI::IsMember({"prometheus", "prometheus-operator"}))
+      ->capture_default_str();
+  rules_command->add_option("--name", flags.rule_object.name, "The PrometheusRule's name.")
+      ->capture_default_str();
+  rules_command->add_option("--namespace", flags.rule_object.namespace_name,
+                            "The PrometheusRule's namespace (default: none, set by kustomize).");
   CLI::App* check_command = app.add_subcommand(
       "check",
       "Poll every enabled source once, print the certificates and exit like a monitoring plugin: "
@@ -193,7 +209,13 @@ int main(int argc, char** argv) {
     return checking || check_command->parsed() ? kExitUnknown : kExitUsage;
   }
   try {
-    if (rules_command->parsed()) return print_rules(flags);
+    if (rules_command->parsed()) {
+      if (const auto error = certwatch::alerting::object_meta_error(flags.rule_object)) {
+        std::cerr << "crdb-certwatch rules: " << *error << "\n";
+        return kExitUsage;
+      }
+      return print_rules(flags);
+    }
     if (check_command->parsed()) return check_once(flags);
     return run(flags);
   } catch (const std::exception& e) {

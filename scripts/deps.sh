@@ -19,15 +19,22 @@ packages=(
   # the suite fails on code that .clang-format would change
   clang-format
 )
-# tests/grafana_test.cpp type-checks the dashboard with npm packages (tests/grafana-schema/): node
-# and npm from Debian, unless an installed node brings its own npm.
-command -v npm >/dev/null || packages+=(nodejs npm)
-# Those packages, pinned by the committed lock file; again only when the lock file changed.
+# tests/kubernetes_test.sh needs kubectl (Debian 12 ships it as kubernetes-client); the Grafana and
+# Kubernetes tests need node and npm for their offline schema packages. Each only when missing,
+# since another vendor's package of the same command (the Kubernetes project's kubectl,
+# NodeSource's nodejs, which brings its own npm) conflicts with Debian's.
+command -v kubectl >/dev/null 2>&1 || packages+=(kubernetes-client)
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
+# The test-time npm packages (tests/grafana-schema, tests/k8s-schema), pinned by their committed
+# lock files; `npm ci` again only when a lock file changed.
 npm_tooling() {
-  local dir=tests/grafana-schema
-  [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ] && return 0
-  echo "deps: npm ci in $dir" >&2
-  npm ci --prefix "$dir" --no-audit --no-fund >/dev/null
+  local dir
+  for dir in tests/grafana-schema tests/k8s-schema; do
+    [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ] && continue
+    echo "deps: npm ci in $dir" >&2
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
+  done
 }
 
 missing=()

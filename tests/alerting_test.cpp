@@ -117,6 +117,58 @@ TEST_CASE("the generator is deterministic and the checked-in rule file equals it
   CHECK(result.out == generated);
 }
 
+TEST_CASE("the PrometheusRule for Kubernetes holds the rule file's groups and is checked in",
+          "[alerting][kubernetes]") {
+  using certwatch::alerting::build_rule_groups;
+  using certwatch::alerting::ObjectMeta;
+  const auto groups = build_rule_groups({});
+  const std::string generated = certwatch::alerting::render_prometheus_rule(groups, {});
+  const YAML::Node object = YAML::Load(generated);
+  CHECK(object["apiVersion"].as<std::string>() == "monitoring.coreos.com/v1");
+  CHECK(object["kind"].as<std::string>() == "PrometheusRule");
+  CHECK(object["metadata"]["name"].as<std::string>() == "crdb-certwatch");
+  CHECK_FALSE(object["metadata"]["namespace"]);
+  // The same groups, byte for byte once emitted, as the plain rule file.
+  const YAML::Node plain = YAML::Load(certwatch::alerting::render_rule_file(groups));
+  CHECK(YAML::Dump(object["spec"]["groups"]) == YAML::Dump(plain["groups"]));
+
+  INFO("run scripts/regen-deploy.sh and review the diff");
+  CHECK(read_file(kDeploy / "kubernetes" / "base" / "prometheusrule.yaml") == generated);
+
+  TempDir dir;
+  const auto config = dir.write("config.yaml", "{}\n");
+  const auto named = run_command({CERTWATCH_BINARY, "rules", "--config.file", config.string(),
+                                  "--format=prometheus-operator", "--name", "certs.db",
+                                  "--namespace", "monitoring"});
+  INFO(named.err);
+  CHECK(named.exit_code == 0);
+  const YAML::Node named_object = YAML::Load(named.out);
+  CHECK(named_object["metadata"]["name"].as<std::string>() == "certs.db");
+  CHECK(named_object["metadata"]["namespace"].as<std::string>() == "monitoring");
+  CHECK(named.out ==
+        certwatch::alerting::render_prometheus_rule(groups, ObjectMeta{"certs.db", "monitoring"}));
+
+  // Names Kubernetes would refuse are refused here, before anything is printed.
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--name", "CrdbCertwatch"},
+           {"--name", "-leading-dash"},
+           {"--name", std::string(254, 'a')},
+           {"--namespace", "two.labels"},
+           {"--namespace", std::string(64, 'a')},
+       }) {
+    INFO(flag << " " << value);
+    const auto refused = run_command({CERTWATCH_BINARY, "rules", "--config.file", config.string(),
+                                      "--format=prometheus-operator", flag + "=" + value});
+    CHECK(refused.exit_code == 2);
+    CHECK(refused.out.empty());
+    CHECK(refused.err.find(flag + ": ") != std::string::npos);
+  }
+  const auto unknown =
+      run_command({CERTWATCH_BINARY, "rules", "--config.file", config.string(), "--format=thanos"});
+  CHECK(unknown.exit_code == 2);
+  CHECK(unknown.out.empty());
+}
+
 TEST_CASE("promtool test rules passes on the checked-in unit tests", "[alerting]") {
   const auto result = run_command(
       {"promtool", "test", "rules", (kDeploy / "prometheus" / "crdb-certwatch.rules.test.yml")});

@@ -201,6 +201,20 @@ TEST_CASE("optional values take their defaults inside a present section", "[conf
   CHECK(config.files.max_file_bytes == 4096);
 }
 
+TEST_CASE("files.tls_secrets are read with their type and user", "[config]") {
+  const Config config = parse_ok(
+      "files:\n  tls_secrets:\n    - {path: /secrets/node, cert_type: node}\n"
+      "    - path: /secrets/root/\n      cert_type: client\n      user: root\n"
+      "    - {path: /secrets/ui, cert_type: ui}\n");
+  using certwatch::config::TlsSecret;
+  CHECK(config.files.tls_secrets ==
+        std::vector<TlsSecret>{{"/secrets/node", CertType::node, ""},
+                               {"/secrets/root/", CertType::client, "root"},
+                               {"/secrets/ui", CertType::ui, ""}});
+  CHECK(config.files.certs_dirs == Config{}.files.certs_dirs);
+  CHECK(parse_ok("files: {}\n").files.tls_secrets.empty());
+}
+
 TEST_CASE("max_file_bytes takes bytes or binary sizes", "[config]") {
   const std::pair<std::string, std::uint64_t> cases[] = {
       {"1024", 1024},        {"65536", 65536},       {"1500B", 1500},
@@ -366,6 +380,33 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
       {"alerting:\n  expiry_for: 10 m\n",
        "cfg.yaml:2: alerting.expiry_for: invalid duration \"10 m\" (expected e.g. 30s, 5m, 12h, "
        "90d, 1h30m, between 0s and 30d)"},
+      // files.tls_secrets.
+      {"files:\n  tls_secrets: [/s]\n",
+       "cfg.yaml:2: files.tls_secrets[0]: must be a map with path, cert_type and (for a client) "
+       "user"},
+      {"files:\n  tls_secrets:\n    - path: /s\n",
+       "cfg.yaml:3: files.tls_secrets[0].cert_type: required key is missing"},
+      {"files:\n  tls_secrets:\n    - {path: s, cert_type: node}\n",
+       "cfg.yaml:3: files.tls_secrets[0].path: must be an absolute path, got \"s\""},
+      {"files:\n  tls_secrets:\n    - {path: /s, cert_type: ca}\n",
+       "cfg.yaml:3: files.tls_secrets[0].cert_type: a TLS Secret holds a node, client or ui "
+       "certificate, not \"ca\""},
+      {"files:\n  tls_secrets:\n    - {path: /s, cert_type: client}\n",
+       "cfg.yaml:3: files.tls_secrets[0].user: required for a client certificate (the SQL user "
+       "its CN must name)"},
+      {"files:\n  tls_secrets:\n    - {path: /s, cert_type: node, user: root}\n",
+       "cfg.yaml:3: files.tls_secrets[0].user: only a client certificate has a user"},
+      {"files:\n  tls_secrets:\n    - {path: /s, cert_type: client, user: \"\"}\n",
+       "cfg.yaml:3: files.tls_secrets[0].user: must not be empty"},
+      {"files:\n  tls_secrets:\n    - {path: /s, cert_type: node, key: x}\n",
+       "cfg.yaml:3: files.tls_secrets[0].key: unknown key"},
+      {"files:\n  certs_dirs: [/s]\n  tls_secrets:\n    - {path: /s/, cert_type: node}\n",
+       "cfg.yaml:4: files.tls_secrets[0].path: same path as files.certs_dirs[0]"},
+      {"files:\n  tls_secrets:\n    - {path: /var/lib/cockroach/certs, cert_type: node}\n",
+       "cfg.yaml:3: files.tls_secrets[0].path: same path as files.certs_dirs (default)"},
+      {"files:\n  tls_secrets:\n    - {path: /s, cert_type: ui}\n    - {path: /s, cert_type: "
+       "node}\n",
+       "cfg.yaml:4: files.tls_secrets[1].path: same path as files.tls_secrets[0].path"},
       // YAML syntax.
       {"files:\n  certs_dirs: /a: b\nrules: []\n", "cfg.yaml:2: invalid YAML: illegal map value"},
       {"files:\n  certs_dirs: [/a\nrules: []\n",

@@ -20,14 +20,17 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "rules/checks.hpp"
 #include "support/certgen.hpp"
 #include "support/process.hpp"
 #include "support/tempdir.hpp"
+#include "x509/parse.hpp"
 
 namespace {
 
@@ -1065,4 +1068,129 @@ TEST_CASE("with the checks off no key file is stat'ed or reported", "[file_sourc
   certwatch::rules::ChecksConfig on;
   CHECK_FALSE(source.same_config(FileSource(files, std::chrono::seconds(60), on)));
   CHECK(FileSource(files, std::chrono::seconds(60), on).poll().keys.size() == 2);
+}
+
+namespace {
+
+// A certificate signed by `issuer`, with the SANs CockroachDB writes into a node certificate.
+GeneratedCert issued_cert(const std::string& cn, const GeneratedCert& issuer) {
+  CertSpec spec;
+  spec.common_name = cn;
+  spec.not_after = unix_now() + 365 * kDay;
+  spec.dns_names = {"localhost"};
+  spec.ip_addresses = {"127.0.0.1"};
+  return generate_cert(spec, &issuer);
+}
+
+// (path, check) of every failing posture check over what one poll found.
+std::set<std::pair<std::string, std::string>> failing_checks(const PollResult& result) {
+  std::vector<const CertObservation*> certs;
+  for (const CertObservation& cert : result.certificates) certs.push_back(&cert);
+  std::vector<const KeyFile*> keys;
+  for (const KeyFile& key : result.keys) keys.push_back(&key);
+  certwatch::rules::CheckInputs inputs;
+  inputs.certificates = certs;
+  inputs.keys = keys;
+  inputs.now = unix_now();
+  certwatch::rules::VerifyCache cache;
+  std::set<std::pair<std::string, std::string>> out;
+  for (const auto& failure : run_checks(inputs, ChecksConfig{}, cache).failures) {
+    out.emplace(failure.id.path, failure.check);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("TLS Secrets: tls.crt as the configured type and its tls.key checked against ca.crt",
+          "[file_source][tls_secret]") {
+  TempDir tmp;
+  const GeneratedCert ca = make_cert("cluster CA", 3650, true);
+  const GeneratedCert stranger_ca = make_cert("stranger CA", 3650, true);
+  const GeneratedCert node = issued_cert("node", ca);
+  const GeneratedCert admin = issued_cert("admin", ca);  // in the root user's Secret
+  const GeneratedCert ui = issued_cert("ui", stranger_ca);
+  using certwatch::testing::publish_secret_volume;
+  const fs::path node_dir = publish_secret_volume(
+      tmp, "node", "..2026_01",
+      {{"tls.crt", node.cert_pem}, {"tls.key", node.key_pem, 0644}, {"ca.crt", ca.cert_pem}});
+  const fs::path root_dir = publish_secret_volume(
+      tmp, "root", "..2026_01",
+      {{"tls.crt", admin.cert_pem}, {"tls.key", admin.key_pem, 0400}, {"ca.crt", ca.cert_pem}});
+  const fs::path ui_dir = publish_secret_volume(
+      tmp, "ui", "..2026_01", {{"tls.crt", ui.cert_pem}, {"ca.crt", ca.cert_pem}});
+
+  FilesConfig files;
+  files.certs_dirs = {};
+  files.tls_secrets = {{node_dir.string(), CertType::node, ""},
+                       {root_dir.string(), CertType::client, "root"},
+                       {ui_dir.string(), CertType::ui, ""}};
+  FileSource source(files, std::chrono::seconds(60));
+  const PollResult result = source.poll();
+
+  CHECK(errors_of(result).empty());
+  CHECK(result.certificates.size() == 6);  // tls.crt and ca.crt of each, nothing under ..data
+  CHECK(cert_at(result, node_dir / "tls.crt").id.cert_type == CertType::node);
+  CHECK(cert_at(result, root_dir / "tls.crt").id.cert_type == CertType::client);
+  CHECK(cert_at(result, root_dir / "tls.crt").id.user == "root");
+  CHECK(cert_at(result, ui_dir / "tls.crt").id.cert_type == CertType::ui);
+  for (const fs::path& dir : {node_dir, root_dir, ui_dir}) {
+    CHECK(cert_at(result, dir / "ca.crt").id.cert_type == CertType::ca);
+  }
+  const std::map<std::string, KeyFile> expected{
+      {(node_dir / "tls.key").string(),
+       key_file(node_dir / "tls.key", CertType::node, "", true, 0644)},
+      {(root_dir / "tls.key").string(),
+       key_file(root_dir / "tls.key", CertType::client, "root", true, 0400)},
+      {(ui_dir / "tls.key").string(), key_file(ui_dir / "tls.key", CertType::ui, "", false)},
+  };
+  CHECK(keys_of(result) == expected);
+
+  // The posture checks see a Secret as they see a certs directory: the key's mode, the client's
+  // CN against its user, the chain to the ca.crt beside it, a missing key.
+  const std::set<std::pair<std::string, std::string>> failing{
+      {(node_dir / "tls.crt").string(), "key_permissions"},
+      {(root_dir / "tls.crt").string(), "cn_mismatch"},
+      {(ui_dir / "tls.crt").string(), "chain_untrusted"},
+      {(ui_dir / "tls.crt").string(), "key_missing"},
+  };
+  CHECK(failing_checks(result) == failing);
+
+  const std::vector<std::string> watched = source.watched_directories();
+  for (const fs::path& dir : {node_dir, root_dir, ui_dir}) {
+    CHECK(std::count(watched.begin(), watched.end(), dir.string()) == 1);
+  }
+}
+
+TEST_CASE("a TLS Secret's ..data swap shows the new certificate and key at the next poll",
+          "[file_source][tls_secret]") {
+  TempDir tmp;
+  const GeneratedCert ca = make_cert("cluster CA", 3650, true);
+  const GeneratedCert first = issued_cert("node", ca);
+  const GeneratedCert renewed = issued_cert("node", ca);
+  using certwatch::testing::publish_secret_volume;
+  const fs::path dir = publish_secret_volume(
+      tmp, "node", "..2026_01",
+      {{"tls.crt", first.cert_pem}, {"tls.key", first.key_pem, 0644}, {"ca.crt", ca.cert_pem}});
+  FilesConfig files;
+  files.certs_dirs = {};
+  files.tls_secrets = {{dir.string(), CertType::node, ""}};
+  FileSource source(files, std::chrono::seconds(60));
+  const PollResult before = source.poll();
+  REQUIRE(cert_at(before, dir / "tls.crt").facts);
+  CHECK(cert_at(before, dir / "tls.crt").facts->fingerprint_sha256 ==
+        certwatch::x509::parse_pem_bundle(first.cert_pem).certificates.at(0).fingerprint_sha256);
+  CHECK(failing_checks(before).count({(dir / "tls.crt").string(), "key_permissions"}) == 1);
+
+  publish_secret_volume(
+      tmp, "node", "..2026_02",
+      {{"tls.crt", renewed.cert_pem}, {"tls.key", renewed.key_pem, 0400}, {"ca.crt", ca.cert_pem}});
+  const PollResult after = source.poll();
+  REQUIRE(cert_at(after, dir / "tls.crt").facts);
+  CHECK(cert_at(after, dir / "tls.crt").facts->fingerprint_sha256 ==
+        certwatch::x509::parse_pem_bundle(renewed.cert_pem).certificates.at(0).fingerprint_sha256);
+  CHECK(keys_of(after).at((dir / "tls.key").string()).mode == 0400);
+  CHECK(failing_checks(after).empty());
+  CHECK(after.certificates.size() == 2);
+  CHECK(errors_of(after).empty());
 }

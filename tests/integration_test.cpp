@@ -350,6 +350,45 @@ TEST_CASE("with an hour-long poll interval, inotify shows every kind of change w
   });
 }
 
+TEST_CASE("a TLS Secret's ..data swap shows the new tls.crt without waiting for the poll",
+          "[integration][tls_secret]") {
+  TempDir tmp;
+  const std::int64_t now = unix_now();
+  const GeneratedCert ca = make_cert("cluster CA", now + 3000 * kDay, now, true);
+  const GeneratedCert first = make_cert("node", now + 20 * kDay, now);
+  const GeneratedCert renewed = make_cert("node", now + 400 * kDay, now);
+  using certwatch::testing::publish_secret_volume;
+  const fs::path secret = publish_secret_volume(
+      tmp, "node-secret", "..2026_11_01",
+      {{"tls.crt", first.cert_pem}, {"tls.key", first.key_pem, 0644}, {"ca.crt", ca.cert_pem}});
+  // An hour between polls: only the watch on the Secret's directory can show the swap in time.
+  tmp.write("config.yaml",
+            "poll_interval: 1h\nfiles:\n  certs_dirs: []\n  tls_secrets:\n"
+            "    - {path: " +
+                secret.string() + ", cert_type: node}\n");
+  Daemon daemon(tmp.path() / "config.yaml", tmp.path());
+  daemon.wait_ready();
+  const std::string leaf = identity("node", secret / "tls.crt", "0");
+  const std::string before = daemon.scrape();
+  CHECK(has_line(before, "crdb_cert_not_after_timestamp_seconds{" + leaf + "} " +
+                             std::to_string(now + 20 * kDay)));
+  CHECK(has_line(before, "crdb_cert_not_after_timestamp_seconds{" +
+                             identity("ca", secret / "ca.crt", "0") + "} " +
+                             std::to_string(now + 3000 * kDay)));
+  CHECK(count_prefix(before, "crdb_cert_check_failed{" + leaf + ",check=\"key_permissions\"") == 1);
+
+  publish_secret_volume(
+      tmp, "node-secret", "..2026_11_28",
+      {{"tls.crt", renewed.cert_pem}, {"tls.key", renewed.key_pem, 0400}, {"ca.crt", ca.cert_pem}});
+  const std::string after = daemon.scrape_until([&](const std::string& t) {
+    return has_line(t, "crdb_cert_not_after_timestamp_seconds{" + leaf + "} " +
+                           std::to_string(now + 400 * kDay));
+  });
+  CHECK(count_prefix(after, "crdb_cert_not_after_timestamp_seconds{" + leaf) == 1);
+  CHECK(count_prefix(after, "crdb_cert_check_failed{" + leaf + ",check=\"key_permissions\"") == 0);
+  CHECK(count_prefix(after, "crdb_cert_file_error{") == 0);
+}
+
 TEST_CASE("SIGHUP with a broken config keeps the running one", "[integration]") {
   Setup s;
   Daemon daemon(s.config, s.tmp.path());

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +36,18 @@ std::vector<RuleGroup> build_rule_groups(const config::Config& config);
 // The rule file as YAML (`groups:` ...). Deterministic: the same config gives the same bytes.
 std::string render_rule_file(const std::vector<RuleGroup>& groups);
 std::string generate_rule_file(const config::Config& config);
+
+// The Kubernetes object a PrometheusRule is written as (`rules --format=prometheus-operator`).
+struct ObjectMeta {
+  std::string name = "crdb-certwatch";
+  std::string namespace_name;  // empty: no namespace (kustomize or kubectl -n sets it)
+};
+// Why `meta` cannot name a Kubernetes object (DNS-1123 name and namespace); nullopt when it can.
+std::optional<std::string> object_meta_error(const ObjectMeta& meta);
+// The same groups as render_rule_file, as a Prometheus Operator PrometheusRule
+// (monitoring.coreos.com/v1): the operator loads it into every Prometheus whose ruleSelector
+// matches its labels.
+std::string render_prometheus_rule(const std::vector<RuleGroup>& groups, const ObjectMeta& meta);
 
 // "rotate_now" -> "CrdbCertRotateNow": the alert name of a certificate state's action.
 std::string action_alert_name(std::string_view action);

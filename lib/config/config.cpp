@@ -307,16 +307,25 @@ class Parser {
   }
 
   void parse_files(const Value& value, FilesConfig& files) {
-    const auto fields = map_of(value, {"certs_dirs", "extra", "max_file_bytes"});
+    const auto fields = map_of(value, {"certs_dirs", "extra", "tls_secrets", "max_file_bytes"});
     if (!fields) return;
+    std::map<std::string, std::string> seen_dirs;  // certs_dirs and tls_secrets alike
     if (const Value* v = find(*fields, "certs_dirs")) {
       if (const auto items = list_of(*v)) {
         files.certs_dirs.clear();
-        std::map<std::string, std::string> seen;
         for (const Value& item : *items) {
           const auto path = absolute_path(item);
-          if (path && check_unique_path(item, *path, seen)) files.certs_dirs.push_back(*path);
+          if (path && check_unique_path(item, *path, seen_dirs)) files.certs_dirs.push_back(*path);
         }
+      }
+    } else {
+      for (const std::string& dir : files.certs_dirs) {
+        seen_dirs.emplace(dir, join_key(value.key, "certs_dirs") + " (default)");
+      }
+    }
+    if (const Value* v = find(*fields, "tls_secrets")) {
+      if (const auto items = list_of(*v)) {
+        for (const Value& item : *items) parse_tls_secret(item, files.tls_secrets, seen_dirs);
       }
     }
     if (const Value* v = find(*fields, "extra")) {
@@ -378,6 +387,53 @@ class Parser {
       if (type) extra.cert_type = *type;
     }
     if (ok) out.push_back(std::move(extra));
+  }
+
+  // files.tls_secrets[]: {path, cert_type: node|client|ui, user (client only)}.
+  void parse_tls_secret(const Value& value, std::vector<TlsSecret>& out,
+                        std::map<std::string, std::string>& seen) {
+    if (!value.node.IsMap()) {
+      fail(value, "must be a map with path, cert_type and (for a client) user");
+      return;
+    }
+    const auto fields = map_of(value, {"path", "cert_type", "user"});
+    if (!fields) return;
+    TlsSecret secret;
+    bool ok = true;
+    if (const Value* v = require(*fields, value, "path")) {
+      const auto path = absolute_path(*v);
+      ok = path && check_unique_path(*v, *path, seen);
+      if (path) secret.path = *path;
+    } else {
+      ok = false;
+    }
+    if (const Value* v = require(*fields, value, "cert_type")) {
+      const auto type = cert_type_of(*v);
+      if (type && *type != CertType::node && *type != CertType::client && *type != CertType::ui) {
+        fail(*v,
+             "a TLS Secret holds a node, client or ui certificate, not " + quote(to_string(*type)));
+        ok = false;
+      } else {
+        ok = ok && type.has_value();
+        if (type) secret.cert_type = *type;
+      }
+    } else {
+      ok = false;
+    }
+    const Value* user = find(*fields, "user");
+    if (ok && secret.cert_type == CertType::client && user == nullptr) {
+      fail(value.line, join_key(value.key, "user"),
+           "required for a client certificate (the SQL user its CN must name)");
+      ok = false;
+    } else if (user != nullptr && secret.cert_type != CertType::client) {
+      fail(*user, "only a client certificate has a user");
+      ok = false;
+    } else if (user != nullptr) {
+      const auto name = non_empty_string(*user);
+      ok = ok && name.has_value();
+      if (name) secret.user = *name;
+    }
+    if (ok) out.push_back(std::move(secret));
   }
 
   std::optional<CertType> cert_type_of(const Value& value) {

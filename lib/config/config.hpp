@@ -26,9 +26,21 @@ struct ExtraFile {
   friend bool operator==(const ExtraFile&, const ExtraFile&) = default;
 };
 
+// A mounted Kubernetes TLS Secret (cert-manager's, the Helm chart's): the directory holds
+// `tls.crt`, a certificate of cert_type, `tls.key` its key and `ca.crt` the CA it chains to. The
+// names are fixed by the Secret type, so no glob is needed and every posture check applies.
+struct TlsSecret {
+  std::string path;  // the directory the Secret volume is mounted at
+  CertType cert_type = CertType::node;
+  std::string user;  // client: the SQL user its CN must name; empty otherwise
+
+  friend bool operator==(const TlsSecret&, const TlsSecret&) = default;
+};
+
 struct FilesConfig {
   std::vector<std::string> certs_dirs{"/var/lib/cockroach/certs"};
   std::vector<ExtraFile> extra;
+  std::vector<TlsSecret> tls_secrets;
   std::uint64_t max_file_bytes = 1024 * 1024;
 
   friend bool operator==(const FilesConfig&, const FilesConfig&) = default;

@@ -168,6 +168,8 @@ void FileSource::from_config(const config::Config& config,
 
 std::vector<std::string> FileSource::watched_directories() const {
   std::set<std::string> dirs(files_.certs_dirs.begin(), files_.certs_dirs.end());
+  // The kubelet swaps a Secret volume by renaming `..data` inside this directory.
+  for (const config::TlsSecret& secret : files_.tls_secrets) dirs.insert(secret.path);
   for (const config::ExtraFile& extra : files_.extra) {
     const std::string parent = std::filesystem::path(extra.glob).parent_path().string();
     if (parent.find_first_of("*?[") == std::string::npos) dirs.insert(parent);
@@ -240,6 +242,15 @@ PollResult FileSource::poll() {
       out.file_errors.push_back({extra.glob, FileErrorReason::not_found,
                                  "only .key files match, and those are never read"});
     }
+  }
+  // A TLS Secret's names are fixed: tls.crt is the configured leaf (its key tls.key, stat'ed
+  // like any leaf key), ca.crt the CA the checks verify it against (found beside it by name).
+  for (const config::TlsSecret& secret : files_.tls_secrets) {
+    const NameClass leaf{secret.cert_type, secret.user};
+    const std::string leaf_path = join(secret.path, "tls.crt");
+    scan_file(leaf_path, leaf, next, out);
+    add_leaf_key(leaf_path, leaf, next[leaf_path], next_matches, out);
+    scan_file(join(secret.path, "ca.crt"), NameClass{CertType::ca, ""}, next, out);
   }
   cache_ = std::move(next);
   key_matches_ = std::move(next_matches);

@@ -1,5 +1,6 @@
-// The file source: CockroachDB certs directories and extra globs on local disk, the key file
-// beside each leaf certificate (stat only, unless checks.key_match), and checks.denylist_file.
+// The file source: CockroachDB certs directories, mounted Kubernetes TLS Secrets and extra globs
+// on local disk, the key file beside each leaf certificate (stat only, unless checks.key_match),
+// and checks.denylist_file.
 #pragma once
 
 #include <sys/stat.h>
@@ -34,8 +35,8 @@ class FileSource final : public Source {
 
   std::chrono::seconds interval() const override { return interval_; }
   PollResult poll() override;
-  // The certs directories, the directories of the extra globs (when that part has no wildcard)
-  // and the denylist file's directory.
+  // The certs directories, the TLS Secret directories, the directories of the extra globs (when
+  // that part has no wildcard) and the denylist file's directory.
   std::vector<std::string> watched_directories() const override;
   bool same_config(const Source& next) const override;
 

@@ -72,4 +72,24 @@ fs::path TempDir::write(std::string_view relative, std::string_view content, uns
   return target;
 }
 
+fs::path publish_secret_volume(const TempDir& tmp, std::string_view dir, std::string_view version,
+                               const std::vector<SecretFile>& files) {
+  const fs::path volume = tmp.path() / dir;
+  for (const SecretFile& file : files) {
+    tmp.write((fs::path(dir) / version / file.name).string(), file.content, file.mode);
+  }
+  const fs::path data = volume / "..data";
+  std::error_code ec;
+  const fs::path previous = fs::read_symlink(data, ec);
+  fs::create_directory_symlink(version, volume / "..data_tmp");
+  fs::rename(volume / "..data_tmp", data);
+  for (const SecretFile& file : files) {
+    if (!fs::is_symlink(fs::symlink_status(volume / file.name))) {
+      fs::create_symlink(fs::path("..data") / file.name, volume / file.name);
+    }
+  }
+  if (!ec && previous != fs::path(version)) fs::remove_all(volume / previous);
+  return volume;
+}
+
 }  // namespace certwatch::testing

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace certwatch::testing {
 
@@ -34,5 +35,21 @@ inline std::string single_quoted_yaml(std::string_view text) {
   }
   return out + "'";
 }
+
+// One file of a Kubernetes Secret volume: its name, content and mode.
+struct SecretFile {
+  std::string name;
+  std::string content;
+  unsigned mode = 0644;
+};
+
+// Publishes `files` as version `version` (e.g. "..2026_01") of the Secret volume at
+// tmp.path()/dir, as the kubelet lays it out: the files in the version's directory, `..data` a
+// symlink to it, each visible name a symlink through `..data`. A later version swaps `..data` by
+// renaming a new link over it (the atomic update) and removes the old version. Returns the volume
+// directory.
+std::filesystem::path publish_secret_volume(const TempDir& tmp, std::string_view dir,
+                                            std::string_view version,
+                                            const std::vector<SecretFile>& files);
 
 }  // namespace certwatch::testing
