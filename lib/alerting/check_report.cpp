@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "alerting/report_text.hpp"
 #include "core/text.hpp"
 #include "rules/conditions.hpp"
 
 namespace certwatch::alerting {
-namespace {
 
 std::string utc_timestamp(std::int64_t unix_seconds) {
   return utc_time(unix_seconds, "%Y-%m-%dT%H:%M:%SZ");
@@ -22,6 +22,8 @@ std::string where(const CertIdentity& id) {
   }
   return id.node_id.empty() ? "-" : "node " + id.node_id;
 }
+
+namespace {
 
 std::string or_dash(std::string_view text) { return text.empty() ? "-" : std::string(text); }
 
@@ -283,6 +285,11 @@ void escape_invalid_utf8_in(nlohmann::json& value) {
 
 }  // namespace
 
+std::string dump_json(nlohmann::json document) {
+  escape_invalid_utf8_in(document);
+  return document.dump(2) + "\n";
+}
+
 std::string render_check_json(const CheckReport& report) {
   using nlohmann::json;
   json out;
@@ -359,8 +366,7 @@ std::string render_check_json(const CheckReport& report) {
                               {"error_reason", source.error_reason},
                               {"error_message", source.error_message}});
   }
-  escape_invalid_utf8_in(out);
-  return out.dump(2) + "\n";
+  return dump_json(std::move(out));
 }
 
 }  // namespace certwatch::alerting
