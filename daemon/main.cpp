@@ -121,7 +121,15 @@ int audit_once(const Flags& flags) {
               << "\n";
     return kExitUnknown;
   }
-  return static_cast<int>(report.status);
+  return static_cast<int>(report.check.status);
+}
+
+// The options of the commands that poll once (`check`, `audit`).
+void add_poll_once_options(CLI::App& command, Flags& flags) {
+  command.add_option("--config.file", flags.config_file, "Configuration file (YAML).")
+      ->capture_default_str();
+  command.add_option("--log.level", flags.log_level, "Log level (logs go to stderr).")
+      ->capture_default_str();
 }
 
 int run(const Flags& flags) {
@@ -211,27 +219,21 @@ int main(int argc, char** argv) {
       "check",
       "Poll every enabled source once, print the certificates and exit like a monitoring plugin: "
       "0 OK, 1 warning, 2 critical, 3 a source failed.");
-  check_command->add_option("--config.file", flags.config_file, "Configuration file (YAML).")
-      ->capture_default_str();
+  add_poll_once_options(*check_command, flags);
   check_command->add_option("--output", flags.check_output, "Output format: table or json.")
       ->check(CLI::IsMember({"table", "json"}))
-      ->capture_default_str();
-  check_command->add_option("--log.level", flags.log_level, "Log level (logs go to stderr).")
       ->capture_default_str();
   CLI::App* audit_command = app.add_subcommand(
       "audit",
       "Poll every enabled source once and write an evidence report of the encryption posture "
       "(HTML, Markdown or JSON); exit like check.");
-  audit_command->add_option("--config.file", flags.config_file, "Configuration file (YAML).")
-      ->capture_default_str();
+  add_poll_once_options(*audit_command, flags);
   audit_command->add_option("--format", flags.audit_format, "Report format: html, md or json.")
       ->check(CLI::IsMember({"html", "md", "json"}))
       ->capture_default_str();
   audit_command->add_option("--output", flags.audit_output,
                             "Write the report to this file (atomically, mode 0640) instead of "
                             "standard output.");
-  audit_command->add_option("--log.level", flags.log_level, "Log level (logs go to stderr).")
-      ->capture_default_str();
   app.require_subcommand(0, 1);  // no subcommand: run the daemon
   bool checking = false;         // `check` and `audit` report every failure as UNKNOWN
   for (int i = 1; i < argc; ++i) {

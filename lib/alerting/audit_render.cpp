@@ -116,17 +116,18 @@ Block generic_table(const Table& source) {
 }
 
 std::string status_line(const AuditReport& report) {
-  std::size_t failing_checks = report.check_failures.size();
-  return std::string(to_string(report.status)) + ": " + std::to_string(report.certificate_count) +
-         " certificates, " + std::to_string(failing_checks) + " failing checks, " +
+  std::size_t failing_checks = report.check.checks.size();
+  return std::string(to_string(report.check.status)) + ": " +
+         std::to_string(report.certificate_count) + " certificates, " +
+         std::to_string(failing_checks) + " failing checks, " +
          std::to_string(report.unchecked.size()) + " items not checked";
 }
 
 Section run_section(const AuditReport& report) {
   Section s{"run", "Report", {}};
-  s.blocks.push_back(
-      paragraph(status_line(report), report.status == CheckStatus::ok        ? Severity::none
-                                     : report.status == CheckStatus::warning ? Severity::warning
+  s.blocks.push_back(paragraph(status_line(report),
+                               report.check.status == CheckStatus::ok        ? Severity::none
+                               : report.check.status == CheckStatus::warning ? Severity::warning
                                                                              : Severity::critical));
   s.blocks.push_back(facts({
       {{"Generated",
@@ -136,8 +137,8 @@ Section run_section(const AuditReport& report) {
                     "), OpenSSL " + report.build.openssl_version}},
       {{"Configuration", report.config_file}},
       {{"Configuration SHA-256", or_dash(report.config_sha256)}},
-      {{"Verdict (exit code)", std::string(to_string(report.status)) + " (" +
-                                   std::to_string(static_cast<int>(report.status)) + ")"}},
+      {{"Verdict (exit code)", std::string(to_string(report.check.status)) + " (" +
+                                   std::to_string(static_cast<int>(report.check.status)) + ")"}},
   }));
   return s;
 }
@@ -200,10 +201,10 @@ Section checks_section(const AuditReport& report) {
                             check.failures > 0});
   }
   s.blocks.push_back(std::move(summary));
-  if (!report.check_failures.empty()) {
+  if (!report.check.checks.empty()) {
     s.blocks.push_back(heading("Failures"));
     Block t = table({"Check", "Severity", "Certificate", "Detail"}, {true, false, true});
-    for (const rules::CheckFailure& f : report.check_failures) {
+    for (const rules::CheckFailure& f : report.check.checks) {
       t.rows.push_back(
           {{f.check, severity_text(f.severity),
             std::string(to_string(f.id.cert_type)) + " " + where(f.id), or_dash(f.detail)},
@@ -212,16 +213,16 @@ Section checks_section(const AuditReport& report) {
     }
     s.blocks.push_back(std::move(t));
   }
-  if (!report.findings.empty() || !report.reload_pending.empty()) {
+  if (!report.check.findings.empty() || !report.check.reload_pending.empty()) {
     s.blocks.push_back(heading("Findings"));
     Block t = table({"Finding", "Severity", "Subject", "Message"}, {true, false, true});
-    for (const CheckFinding& f : report.findings) {
+    for (const CheckFinding& f : report.check.findings) {
       t.rows.push_back({{std::string(to_string(f.condition)), severity_text(f.severity),
                          or_dash(f.subject), f.message},
                         f.severity,
                         true});
     }
-    for (const rules::ReloadPending& p : report.reload_pending) {
+    for (const rules::ReloadPending& p : report.check.reload_pending) {
       t.rows.push_back({{"reload_pending", "warning", p.path,
                          "node " + p.node_id + " still serves the certificate that expires " +
                              day(p.loaded_not_after) + "; the file on disk expires " +
@@ -236,12 +237,12 @@ Section checks_section(const AuditReport& report) {
 
 Section rotation_section(const AuditReport& report) {
   Section s{"ca-rotation", "CA rotation state", {}};
-  if (report.ca_usage.empty()) {
+  if (report.check.ca_usage.empty()) {
     s.blocks.push_back(paragraph("No CA bundle was read."));
     return s;
   }
   std::size_t removable = 0;
-  for (const auto& ca : report.ca_usage) removable += ca.removable ? 1 : 0;
+  for (const auto& ca : report.check.ca_usage) removable += ca.removable ? 1 : 0;
   s.blocks.push_back(paragraph(
       removable == 0 ? "Every CA in the bundles read still verifies a certificate, or is the only "
                        "CA of its bundle."
@@ -251,7 +252,7 @@ Section rotation_section(const AuditReport& report) {
       removable == 0 ? Severity::none : Severity::info));
   Block t = table({"CA", "Bundle", "Expires", "Certificates it verifies", "Can leave the bundle"},
                   {false, true});
-  for (const CheckReport::CaRow& ca : report.ca_usage) {
+  for (const CheckReport::CaRow& ca : report.check.ca_usage) {
     t.rows.push_back({{or_dash(ca.subject_cn), where(ca.id), day(ca.not_after),
                        std::to_string(ca.issued), ca.removable ? "yes" : "no"},
                       ca.removable ? Severity::info : Severity::none,
@@ -340,20 +341,6 @@ std::string markdown_table(const std::vector<std::string>& columns, const std::v
 
 // ---- HTML ----
 
-const char* tone_class(Severity severity) {
-  switch (severity) {
-    case Severity::critical:
-      return "crit";
-    case Severity::warning:
-      return "warn";
-    case Severity::info:
-      return "info";
-    case Severity::none:
-      break;
-  }
-  return "ok";
-}
-
 constexpr std::string_view kAuditStyle = R"(
 :root{--crit:#b3261e;--crit-bg:#fcebea;--warn:#8a5300;--warn-bg:#fff4e0;--info:#1c5fb8;
 --info-bg:#e8f0fe;--ok:#1b7f3b;--muted:#5f6368;--line:#d9dce1;--ink:#1f2328}
@@ -368,16 +355,16 @@ h2{font-size:16px;margin:0 0 10px;padding-bottom:4px;border-bottom:1px solid var
 h3{font-size:13.5px;margin:16px 0 6px}
 p{margin:6px 0 10px}
 .callout{border-left:4px solid var(--info);background:var(--info-bg);padding:8px 12px;border-radius:3px}
-.callout.crit{border-color:var(--crit);background:var(--crit-bg)}
-.callout.warn{border-color:var(--warn);background:var(--warn-bg)}
+.callout.critical{border-color:var(--crit);background:var(--crit-bg)}
+.callout.warning{border-color:var(--warn);background:var(--warn-bg)}
 table{border-collapse:collapse;width:100%;margin:4px 0 12px}
 th,td{padding:5px 8px;text-align:left;vertical-align:top;border-bottom:1px solid var(--line)}
 th{background:#f0f2f5;font-size:12px;font-weight:600;color:#3c4043}
 table.facts{width:auto;min-width:60%}table.facts th{width:15em;background:#f7f8fa}
 td.mono,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:11.5px;
 word-break:break-all}
-tr.crit td:first-child{box-shadow:inset 4px 0 var(--crit)}
-tr.warn td:first-child{box-shadow:inset 4px 0 var(--warn)}
+tr.critical td:first-child{box-shadow:inset 4px 0 var(--crit)}
+tr.warning td:first-child{box-shadow:inset 4px 0 var(--warn)}
 tr.info td:first-child{box-shadow:inset 4px 0 var(--info)}
 tr.ok td:first-child{box-shadow:inset 4px 0 var(--ok)}
 footer{color:var(--muted);font-size:11.5px;padding:0 32px 24px}
@@ -402,7 +389,7 @@ std::string html_block(const Block& block) {
       return "<h3>" + escape_html(block.text) + "</h3>\n";
     case Block::Kind::paragraph:
       if (block.severity == Severity::none) return "<p>" + escape_html(block.text) + "</p>\n";
-      return std::string("<p class=\"callout ") + tone_class(block.severity) + "\">" +
+      return std::string("<p class=\"callout ") + severity_text(block.severity) + "\">" +
              escape_html(block.text) + "</p>\n";
     case Block::Kind::facts: {
       std::string out = "<table class=\"facts\">\n";
@@ -417,7 +404,8 @@ std::string html_block(const Block& block) {
       for (const std::string& column : block.columns) out += html_cell("th", column, false);
       out += "</tr></thead>\n<tbody>\n";
       for (const Row& row : block.rows) {
-        out += row.tone ? std::string("<tr class=\"") + tone_class(row.severity) + "\">" : "<tr>";
+        out +=
+            row.tone ? std::string("<tr class=\"") + severity_text(row.severity) + "\">" : "<tr>";
         for (std::size_t i = 0; i < row.cells.size(); ++i) {
           out += html_cell("td", row.cells[i], i < block.mono.size() && block.mono[i]);
         }
@@ -473,7 +461,7 @@ nlohmann::json certificate_json(const AuditCertificate& cert) {
               {"not_before", optional_time(cert.not_before)},
               {"not_after", optional_time(cert.not_after)},
               {"action", cert.action},
-              {"severity", severity_text(cert.severity)}});
+              {"severity", to_string(cert.severity)}});
   return out;
 }
 
@@ -532,8 +520,8 @@ std::string render_audit_json(const AuditReport& report) {
   using nlohmann::json;
   json out;
   out["schema"] = "crdb-certwatch/audit/v1";
-  out["status"] = std::string(to_string(report.status));
-  out["exit_code"] = static_cast<int>(report.status);
+  out["status"] = std::string(to_string(report.check.status));
+  out["exit_code"] = static_cast<int>(report.check.status);
   out["generated_at"] = report.generated_at;
   out["host"] = report.host;
   out["tool"] = {{"version", report.build.version},
@@ -571,40 +559,17 @@ std::string render_audit_json(const AuditReport& report) {
   for (const AuditCheck& check : report.checks) {
     out["checks"].push_back({{"name", check.name},
                              {"summary", check.summary},
-                             {"severity", severity_text(check.severity)},
+                             {"severity", to_string(check.severity)},
                              {"ran", check.ran},
                              {"failures", check.failures}});
   }
-  out["check_failures"] = json::array();
-  for (const rules::CheckFailure& f : report.check_failures) {
-    json row = identity_json(f.id);
-    row.update({{"check", f.check}, {"severity", severity_text(f.severity)}, {"detail", f.detail}});
-    out["check_failures"].push_back(std::move(row));
-  }
-  out["findings"] = json::array();
-  for (const CheckFinding& f : report.findings) {
-    out["findings"].push_back({{"condition", to_string(f.condition)},
-                               {"severity", severity_text(f.severity)},
-                               {"subject", f.subject},
-                               {"message", f.message}});
-  }
-  out["reload_pending"] = json::array();
-  for (const rules::ReloadPending& p : report.reload_pending) {
-    out["reload_pending"].push_back({{"node_id", p.node_id},
-                                     {"cert_type", to_string(p.cert_type)},
-                                     {"path", p.path},
-                                     {"on_disk_not_after", p.on_disk_not_after},
-                                     {"loaded_not_after", p.loaded_not_after}});
-  }
-  out["ca_rotation"] = json::array();
-  for (const CheckReport::CaRow& ca : report.ca_usage) {
-    json row = identity_json(ca.id);
-    row.update({{"subject_cn", ca.subject_cn},
-                {"not_after", ca.not_after},
-                {"issued", ca.issued},
-                {"removable", ca.removable}});
-    out["ca_rotation"].push_back(std::move(row));
-  }
+  // The same shapes as `check --output=json`.
+  const json check = check_report_json(report.check);
+  out["check_failures"] = check["checks"];
+  out["findings"] = check["findings"];
+  out["reload_pending"] = check["reload_pending"];
+  out["ca_rotation"] = check["ca_usage"];
+  out["file_errors"] = check["file_errors"];
   out["data_at_rest"] = {{"state", to_string(report.data_at_rest.state)},
                          {"owner", report.data_at_rest.owner},
                          {"statement", report.data_at_rest.statement},
@@ -618,18 +583,13 @@ std::string render_audit_json(const AuditReport& report) {
                 {"now", entry.now},
                 {"subject_cn", entry.subject_cn},
                 {"action", entry.action},
-                {"severity", severity_text(entry.severity)},
+                {"severity", to_string(entry.severity)},
                 {"not_after", entry.not_after}});
     entries.push_back(std::move(row));
   }
   out["calendar"] = {{"from", static_cast<std::int64_t>(report.generated_at)},
                      {"until", report.calendar_until},
                      {"entries", std::move(entries)}};
-  out["file_errors"] = json::array();
-  for (const FileError& error : report.file_errors) {
-    out["file_errors"].push_back(
-        {{"path", error.path}, {"reason", to_string(error.reason)}, {"detail", error.detail}});
-  }
   out["unchecked"] = json::array();
   for (const Unchecked& item : report.unchecked) {
     out["unchecked"].push_back({{"what", item.what}, {"why", item.why}});

@@ -102,7 +102,7 @@ std::vector<Unchecked> find_unchecked(const state::Snapshot& snapshot, const Aud
                      "the poll failed (" + source.error_reason + "): " + source.error_message});
     }
   }
-  for (const FileError& error : report.file_errors) {
+  for (const FileError& error : report.check.file_errors) {
     out.push_back({error.path, "unusable file: " + describe(error)});
   }
   if (!context.checks.enabled) {
@@ -215,9 +215,9 @@ DataAtRest data_at_rest_of(const state::Snapshot& snapshot, const TierFacts& tie
 }
 
 AuditReport make_audit_report(const state::Snapshot& snapshot, const AuditContext& context) {
-  const CheckReport check = make_check_report(snapshot);
   AuditReport report;
-  report.status = check.status;
+  report.check = make_check_report(snapshot);
+  const CheckReport& check = report.check;
   report.generated_at = snapshot.generated_at;
   report.host = context.host;
   report.build = snapshot.build;
@@ -268,11 +268,6 @@ AuditReport make_audit_report(const state::Snapshot& snapshot, const AuditContex
                       [&](const rules::CheckFailure& f) { return f.check == info.name; }));
     report.checks.push_back(std::move(row));
   }
-  report.check_failures = check.checks;
-  report.ca_usage = check.ca_usage;
-  report.findings = check.findings;
-  report.reload_pending = check.reload_pending;
-  report.file_errors = check.file_errors;
   report.data_at_rest = data_at_rest_of(snapshot, report.tier);
   report.unchecked = find_unchecked(snapshot, context, report);
   return report;

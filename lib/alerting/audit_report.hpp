@@ -105,7 +105,9 @@ struct Unchecked {
 };
 
 struct AuditReport {
-  CheckStatus status = CheckStatus::ok;  // as `check` decides it; the exit code
+  // What `check` reports of the same snapshot: the verdict (the exit code), the failing checks
+  // (most severe first), the CA usage, the findings, pending reloads and file errors.
+  CheckReport check;
   double generated_at = 0;
   std::string host;
   state::BuildInfo build;
@@ -115,15 +117,10 @@ struct AuditReport {
   std::optional<bool> cluster_secure;  // absent when no cluster source reported
   std::vector<AuditSource> sources;
   std::size_t certificate_count = 0;
-  std::vector<AuditCheck> checks;
-  std::vector<rules::CheckFailure> check_failures;  // most severe first
-  std::vector<CheckReport::CaRow> ca_usage;
-  std::vector<CheckFinding> findings;
-  std::vector<rules::ReloadPending> reload_pending;
+  std::vector<AuditCheck> checks;  // every posture check, run or not
   DataAtRest data_at_rest;
   std::int64_t calendar_until = 0;  // the end of the 12 months the calendar covers
   std::vector<CalendarEntry> calendar;
-  std::vector<FileError> file_errors;
   std::vector<Unchecked> unchecked;
 };
 

@@ -290,7 +290,7 @@ std::string dump_json(nlohmann::json document) {
   return document.dump(2) + "\n";
 }
 
-std::string render_check_json(const CheckReport& report) {
+nlohmann::json check_report_json(const CheckReport& report) {
   using nlohmann::json;
   json out;
   out["status"] = std::string(to_string(report.status));
@@ -366,7 +366,11 @@ std::string render_check_json(const CheckReport& report) {
                               {"error_reason", source.error_reason},
                               {"error_message", source.error_message}});
   }
-  return dump_json(std::move(out));
+  return out;
+}
+
+std::string render_check_json(const CheckReport& report) {
+  return dump_json(check_report_json(report));
 }
 
 }  // namespace certwatch::alerting
