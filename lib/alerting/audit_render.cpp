@@ -59,6 +59,7 @@ struct Block {
   Severity severity = Severity::none;  // paragraph: a callout when not none
   std::vector<std::string> columns;    // table
   std::vector<bool> mono;              // table: columns in a fixed-width font
+  std::vector<bool> nowrap;            // table: columns never broken (dates, sizes)
   std::vector<Row> rows;               // facts: two cells per row
 };
 
@@ -167,6 +168,7 @@ Section transit_section(const AuditReport& report) {
       Block t = table({"Certificate", "Type", "Where", "Issuer", "Valid from", "Valid until", "Key",
                        "Signature", "SHA-256 fingerprint", "State"},
                       {false, false, true, false, false, false, false, false, true, false});
+      t.nowrap = {false, false, false, false, true, true, true};
       for (const AuditCertificate& cert : source.certificates) {
         t.rows.push_back({{subject_text(cert) + (cert.is_ca ? " [CA]" : ""),
                            std::string(to_string(cert.id.cert_type)), where(cert.id),
@@ -204,6 +206,7 @@ Section checks_section(const AuditReport& report) {
   if (!report.check.checks.empty()) {
     s.blocks.push_back(heading("Failures"));
     Block t = table({"Check", "Severity", "Certificate", "Detail"}, {true, false, true});
+    t.nowrap = {true};
     for (const rules::CheckFailure& f : report.check.checks) {
       t.rows.push_back(
           {{f.check, severity_text(f.severity),
@@ -294,6 +297,7 @@ Section calendar_section(const AuditReport& report) {
           table({"By", "Action", "Severity", "Certificate", "Type", "Where", "Expires"},
                 {false, false, false, false, false, true}));
       open = &s.blocks.back();
+      open->nowrap = {true, false, false, false, false, false, true};
     }
     open->rows.push_back(
         {{entry.now ? "now" : day(entry.due), entry.action, severity_text(entry.severity),
@@ -363,6 +367,7 @@ th{background:#f0f2f5;font-size:12px;font-weight:600;color:#3c4043}
 table.facts{width:auto;min-width:60%}table.facts th{width:15em;background:#f7f8fa}
 td.mono,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:11.5px;
 word-break:break-all}
+td.nowrap{white-space:nowrap}
 tr.critical td:first-child{box-shadow:inset 4px 0 var(--crit)}
 tr.warning td:first-child{box-shadow:inset 4px 0 var(--warn)}
 tr.info td:first-child{box-shadow:inset 4px 0 var(--info)}
@@ -378,9 +383,16 @@ thead{display:table-header-group}tr{break-inside:avoid}
 }
 )";
 
-std::string html_cell(std::string_view tag, const std::string& text, bool mono) {
-  return "<" + std::string(tag) + (mono ? " class=\"mono\">" : ">") + escape_html(text) + "</" +
-         std::string(tag) + ">";
+std::string html_cell(std::string_view tag, const std::string& text, bool mono = false,
+                      bool nowrap = false) {
+  const std::string classes = std::string(mono ? " mono" : "") + (nowrap ? " nowrap" : "");
+  return "<" + std::string(tag) +
+         (classes.empty() ? std::string(">") : " class=\"" + classes.substr(1) + "\">") +
+         escape_html(text) + "</" + std::string(tag) + ">";
+}
+
+bool flag(const std::vector<bool>& flags, std::size_t column) {
+  return column < flags.size() && flags[column];
 }
 
 std::string html_block(const Block& block) {
@@ -394,20 +406,20 @@ std::string html_block(const Block& block) {
     case Block::Kind::facts: {
       std::string out = "<table class=\"facts\">\n";
       for (const Row& row : block.rows) {
-        out += "<tr>" + html_cell("th", row.cells.at(0), false) +
-               html_cell("td", row.cells.size() > 1 ? row.cells[1] : "", false) + "</tr>\n";
+        out += "<tr>" + html_cell("th", row.cells.at(0)) +
+               html_cell("td", row.cells.size() > 1 ? row.cells[1] : "") + "</tr>\n";
       }
       return out + "</table>\n";
     }
     case Block::Kind::table: {
       std::string out = "<table>\n<thead><tr>";
-      for (const std::string& column : block.columns) out += html_cell("th", column, false);
+      for (const std::string& column : block.columns) out += html_cell("th", column);
       out += "</tr></thead>\n<tbody>\n";
       for (const Row& row : block.rows) {
         out +=
             row.tone ? std::string("<tr class=\"") + severity_text(row.severity) + "\">" : "<tr>";
         for (std::size_t i = 0; i < row.cells.size(); ++i) {
-          out += html_cell("td", row.cells[i], i < block.mono.size() && block.mono[i]);
+          out += html_cell("td", row.cells[i], flag(block.mono, i), flag(block.nowrap, i));
         }
         out += "</tr>\n";
       }
