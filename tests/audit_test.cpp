@@ -43,9 +43,7 @@ std::string slurp(const std::filesystem::path& path) {
   return out.str();
 }
 
-// A certs directory in the middle of a CA rotation, at a fixed instant: ca.crt holds the new CA
-// and the old one, node.crt (from the new CA) needs rotating within the year, a client whose
-// user name and CN are hostile markup, and ui.crt that is not a certificate.
+// A certificate spec with the names and validity these tests choose; certgen's defaults otherwise.
 CertSpec spec(std::string common_name, bool is_ca, std::int64_t not_before,
               std::int64_t not_after) {
   CertSpec out;
@@ -56,6 +54,9 @@ CertSpec spec(std::string common_name, bool is_ca, std::int64_t not_before,
   return out;
 }
 
+// A certs directory in the middle of a CA rotation, at a fixed instant: ca.crt holds the new CA
+// and the old one, node.crt (from the new CA) needs rotating within the year, a client whose
+// user name and CN are hostile markup, and ui.crt that is not a certificate.
 struct Fixture {
   TempDir dir;
   std::int64_t now = certwatch::testing::unix_now();
