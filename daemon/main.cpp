@@ -7,12 +7,15 @@
 #include <cstdlib>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string_view>
 
+#include "alerting/audit_report.hpp"
 #include "alerting/check_report.hpp"
 #include "alerting/rule_file.hpp"
 #include "config/config.hpp"
 #include "core/logging.hpp"
+#include "core/read_file.hpp"
 #include "runtime/daemon.hpp"
 #include "sources/registry.hpp"
 #include "state/collect.hpp"
@@ -45,6 +48,8 @@ struct Flags {
   std::string check_output = "table";           // `check --output`
   std::string rules_format = "prometheus";      // `rules --format`
   certwatch::alerting::ObjectMeta rule_object;  // `rules --name --namespace`
+  std::string audit_format = "html";            // `audit --format`
+  std::string audit_output;                     // `audit --output`; empty: stdout
 };
 
 certwatch::state::BuildInfo build_info() {
@@ -74,24 +79,64 @@ int print_rules(const Flags& flags) {
 
 // `crdb-certwatch check`: poll once, report, exit like a monitoring plugin (0/1/2/3). A config
 // that cannot be loaded is UNKNOWN (3) too: nothing could be checked.
-int check_once(const Flags& flags) {
+// Logging, config and one poll of every source, shared by `check` and `audit`: null (and the
+// errors printed) when the config cannot be loaded or logging cannot be set up.
+std::shared_ptr<const certwatch::state::Snapshot> poll_everything_once(
+    const Flags& flags, std::optional<certwatch::config::Config>& config) {
   using namespace certwatch;
   if (auto error = setup_logging(flags.log_level, flags.log_format)) {
     std::cerr << "crdb-certwatch: " << *error << "\n";
-    return kExitUnknown;
+    return nullptr;
   }
-  const config::LoadResult loaded = config::load_config_file(flags.config_file);
+  config::LoadResult loaded = config::load_config_file(flags.config_file);
   if (!loaded.config) {
     print_errors(loaded.errors);
-    return kExitUnknown;
+    return nullptr;
   }
-  const auto snapshot =
-      state::poll_once(sources::make_sources(*loaded.config), loaded.config->rules,
-                       loaded.config->checks, build_info(), state::system_clock_now);
+  config = std::move(loaded.config);
+  return state::poll_once(sources::make_sources(*config), config->rules, config->checks,
+                          build_info(), state::system_clock_now);
+}
+
+int check_once(const Flags& flags) {
+  using namespace certwatch;
+  std::optional<config::Config> config;
+  const auto snapshot = poll_everything_once(flags, config);
+  if (!snapshot) return kExitUnknown;
   const alerting::CheckReport report = alerting::make_check_report(*snapshot);
   std::cout << (flags.check_output == "json" ? alerting::render_check_json(report)
                                              : alerting::render_check_table(report));
   return static_cast<int>(report.status);
+}
+
+// `crdb-certwatch audit`: poll once, write the evidence report, exit like `check`. A report that
+// cannot be written is UNKNOWN: the evidence is missing.
+int audit_once(const Flags& flags) {
+  using namespace certwatch;
+  std::optional<config::Config> config;
+  const auto snapshot = poll_everything_once(flags, config);
+  if (!snapshot) return kExitUnknown;
+  const alerting::AuditReport report =
+      alerting::make_audit_report(*snapshot, alerting::audit_context(*config, flags.config_file));
+  const std::string text = flags.audit_format == "json" ? alerting::render_audit_json(report)
+                           : flags.audit_format == "md" ? alerting::render_audit_markdown(report)
+                                                        : alerting::render_audit_html(report);
+  if (flags.audit_output.empty()) {
+    std::cout << text;
+  } else if (const auto error = write_file_atomically(flags.audit_output, text, 0640)) {
+    std::cerr << "crdb-certwatch: cannot write " << flags.audit_output << ": " << describe(*error)
+              << "\n";
+    return kExitUnknown;
+  }
+  return static_cast<int>(report.check.status);
+}
+
+// The options of the commands that poll once (`check`, `audit`).
+void add_poll_once_options(CLI::App& command, Flags& flags) {
+  command.add_option("--config.file", flags.config_file, "Configuration file (YAML).")
+      ->capture_default_str();
+  command.add_option("--log.level", flags.log_level, "Log level (logs go to stderr).")
+      ->capture_default_str();
 }
 
 int run(const Flags& flags) {
@@ -190,23 +235,35 @@ int main(int argc, char** argv) {
       "check",
       "Poll every enabled source once, print the certificates and exit like a monitoring plugin: "
       "0 OK, 1 warning, 2 critical, 3 a source failed.");
-  check_command->add_option("--config.file", flags.config_file, "Configuration file (YAML).")
-      ->capture_default_str();
+  add_poll_once_options(*check_command, flags);
   check_command->add_option("--output", flags.check_output, "Output format: table or json.")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
-  check_command->add_option("--log.level", flags.log_level, "Log level (logs go to stderr).")
+  CLI::App* audit_command = app.add_subcommand(
+      "audit",
+      "Poll every enabled source once and write an evidence report of the encryption posture "
+      "(HTML, Markdown or JSON); exit like check.");
+  add_poll_once_options(*audit_command, flags);
+  audit_command->add_option("--format", flags.audit_format, "Report format: html, md or json.")
+      ->check(CLI::IsMember({"html", "md", "json"}))
       ->capture_default_str();
+  audit_command->add_option("--output", flags.audit_output,
+                            "Write the report to this file (atomically, mode 0640) instead of "
+                            "standard output.");
   app.require_subcommand(0, 1);  // no subcommand: run the daemon
-  bool checking = false;         // `check` reports every failure as UNKNOWN
-  for (int i = 1; i < argc; ++i) checking = checking || std::string_view(argv[i]) == "check";
+  bool checking = false;         // `check` and `audit` report every failure as UNKNOWN
+  for (int i = 1; i < argc; ++i) {
+    checking =
+        checking || std::string_view(argv[i]) == "check" || std::string_view(argv[i]) == "audit";
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);  // --help
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return checking || check_command->parsed() ? kExitUnknown : kExitUsage;
+    return checking || check_command->parsed() || audit_command->parsed() ? kExitUnknown
+                                                                          : kExitUsage;
   }
   try {
     if (rules_command->parsed()) {
@@ -217,6 +274,7 @@ int main(int argc, char** argv) {
       return print_rules(flags);
     }
     if (check_command->parsed()) return check_once(flags);
+    if (audit_command->parsed()) return audit_once(flags);
     return run(flags);
   } catch (const std::exception& e) {
     std::cerr << "crdb-certwatch: fatal: " << e.what() << "\n";

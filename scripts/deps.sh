@@ -18,6 +18,8 @@ packages=(
   curl strace
   # the suite fails on code that .clang-format would change
   clang-format
+  # audit_test renders the audit report in a real headless browser and counts its PDF pages
+  chromium poppler-utils
 )
 # tests/kubernetes_test.sh needs kubectl (Debian 12 ships it as kubernetes-client); the Grafana and
 # Kubernetes tests need node and npm for their offline schema packages. Each only when missing,

@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "alerting/report_text.hpp"
 #include "core/text.hpp"
 #include "rules/conditions.hpp"
 
 namespace certwatch::alerting {
-namespace {
 
 std::string utc_timestamp(std::int64_t unix_seconds) {
   return utc_time(unix_seconds, "%Y-%m-%dT%H:%M:%SZ");
@@ -22,6 +22,8 @@ std::string where(const CertIdentity& id) {
   }
   return id.node_id.empty() ? "-" : "node " + id.node_id;
 }
+
+namespace {
 
 std::string or_dash(std::string_view text) { return text.empty() ? "-" : std::string(text); }
 
@@ -283,7 +285,12 @@ void escape_invalid_utf8_in(nlohmann::json& value) {
 
 }  // namespace
 
-std::string render_check_json(const CheckReport& report) {
+std::string dump_json(nlohmann::json document) {
+  escape_invalid_utf8_in(document);
+  return document.dump(2) + "\n";
+}
+
+nlohmann::json check_report_json(const CheckReport& report) {
   using nlohmann::json;
   json out;
   out["status"] = std::string(to_string(report.status));
@@ -359,8 +366,11 @@ std::string render_check_json(const CheckReport& report) {
                               {"error_reason", source.error_reason},
                               {"error_message", source.error_message}});
   }
-  escape_invalid_utf8_in(out);
-  return out.dump(2) + "\n";
+  return out;
+}
+
+std::string render_check_json(const CheckReport& report) {
+  return dump_json(check_report_json(report));
 }
 
 }  // namespace certwatch::alerting

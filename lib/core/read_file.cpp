@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 namespace certwatch {
@@ -113,6 +114,29 @@ BoundedRead read_regular_file(const std::string& path, std::uint64_t limit) {
 
 std::string describe(const FileError& error) {
   return error.detail + " (" + std::string(to_string(error.reason)) + ")";
+}
+
+std::optional<FileError> write_file_atomically(const std::string& path, std::string_view content,
+                                               mode_t mode) {
+  std::string temporary = path + ".tmp.XXXXXX";
+  const Descriptor fd(::mkostemp(temporary.data(), O_CLOEXEC));
+  if (fd.get() < 0) return errno_file_error(path, errno, "create temporary file");
+  auto fail = [&](std::string_view what) {
+    const int error = errno;
+    ::unlink(temporary.c_str());
+    return errno_file_error(path, error, what);
+  };
+  // mkostemp creates 0600 whatever the umask; the mode is set explicitly, not left to the umask.
+  if (::fchmod(fd.get(), mode) != 0) return fail("fchmod");
+  for (std::size_t written = 0; written < content.size();) {
+    const ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail("write");
+    written += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd.get()) != 0) return fail("fsync");
+  if (::rename(temporary.c_str(), path.c_str()) != 0) return fail("rename");
+  return std::nullopt;
 }
 
 }  // namespace certwatch

@@ -32,6 +32,12 @@ BoundedRead read_regular_file(const std::string& path, std::uint64_t limit);
 // EPERM permission_denied, anything else read_error. `what` names the call.
 FileError errno_file_error(const std::string& path, int error, std::string_view what);
 
+// Writes `content` to `path` so that a reader sees the old file or the whole new one, never a
+// part: a temporary file beside it (same file system) with `mode`, synced, then renamed over
+// `path`. On failure the temporary file is removed and the error says which step failed.
+std::optional<FileError> write_file_atomically(const std::string& path, std::string_view content,
+                                               mode_t mode);
+
 // "open: No such file or directory (not_found)": the detail for a person, the reason as METRICS.md
 // spells it.
 std::string describe(const FileError& error);

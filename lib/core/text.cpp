@@ -132,6 +132,46 @@ std::string utc_time(std::int64_t unix_seconds, const char* format) {
   return buffer;
 }
 
+std::string escape_html(std::string_view raw) {
+  const std::string text = escape_for_display(raw);
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string escape_markdown(std::string_view raw) {
+  static constexpr std::string_view kMarkup = "\\`*_[]<>|&~#!";
+  const std::string text = escape_for_display(raw);
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    if (kMarkup.find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
 bool is_valid_utf8(std::string_view text) {
   for (std::size_t at = 0; at < text.size();) {
     const std::size_t length = sequence_length(text, at);

@@ -37,6 +37,15 @@ void escape_invalid_utf8_in_place(std::string& text);
 // unescape_bytes() reverses it too.
 std::string escape_for_display(std::string_view bytes);
 
+// escape_for_display, then safe inside HTML text and attribute values (& < > " ' as entities):
+// every piece of text the status page and the audit report show passes here.
+std::string escape_html(std::string_view raw);
+
+// escape_for_display, then safe inside a Markdown table cell: every character CommonMark or a
+// GFM table gives a meaning (emphasis, links, raw HTML, entities, cell breaks) is
+// backslash-escaped, so a file name renders as itself and never as markup.
+std::string escape_markdown(std::string_view raw);
+
 // `text` without leading and trailing ASCII whitespace (space, tab, CR, LF, FF, VT).
 std::string_view trim_whitespace(std::string_view text);
 

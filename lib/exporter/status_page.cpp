@@ -11,36 +11,6 @@
 namespace certwatch::exporter {
 namespace {
 
-// Every piece of text the page shows passes here: made valid UTF-8 with control characters shown
-// as escapes (a browser would render neither faithfully), then safe inside HTML.
-std::string escape_html(std::string_view raw) {
-  const std::string text = escape_for_display(raw);
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string format_time(double unix_seconds) {
   if (unix_seconds <= 0) return "never";
   return utc_time(static_cast<std::int64_t>(unix_seconds), "%Y-%m-%d %H:%M:%S UTC");

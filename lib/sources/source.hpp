@@ -52,6 +52,9 @@ struct PollResult {
   // Denylist entries read from checks.denylist_file (file source), one per line as written.
   std::vector<std::string> denylist;
   std::shared_ptr<const SourceFacts> facts;  // null: nothing beyond certificates
+  // The name of the source instance that produced it, set by the poll framework (run_poll), so a
+  // report can group what each source found even when it found no certificates.
+  std::string source;
 
   bool ok() const { return !error; }
   // The reason label and the message of a failed poll; empty when it succeeded.

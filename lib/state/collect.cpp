@@ -10,11 +10,14 @@ double system_clock_now() {
 }
 
 sources::PollResult run_poll(sources::Source& source) {
+  sources::PollResult result;
   try {
-    return source.poll();
+    result = source.poll();
   } catch (const std::exception& e) {
-    return sources::PollResult::failed(ErrorReason::internal_error, e.what());
+    result = sources::PollResult::failed(ErrorReason::internal_error, e.what());
   }
+  result.source = source.name();
+  return result;
 }
 
 void record_poll(sources::PollResult&& result, double started, double finished,

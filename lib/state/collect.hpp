@@ -14,7 +14,8 @@ namespace certwatch::state {
 using Clock = std::function<double()>;
 double system_clock_now();
 
-// Calls source.poll(); an exception it throws becomes a failed result (internal_error).
+// Calls source.poll(); an exception it throws becomes a failed result (internal_error). The result
+// carries the source's name.
 sources::PollResult run_poll(sources::Source& source);
 
 // Records a finished poll: health (up, timing, error counters) and, when it succeeded, the new
