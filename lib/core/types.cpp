@@ -87,6 +87,12 @@ std::string_view to_string(ErrorReason reason) {
       return "bad_config";
     case ErrorReason::internal_error:
       return "internal_error";
+    case ErrorReason::dns_failed:
+      return "dns_failed";
+    case ErrorReason::ssl_refused:
+      return "ssl_refused";
+    case ErrorReason::handshake_failed:
+      return "handshake_failed";
   }
   return "internal_error";
 }

@@ -52,6 +52,9 @@ struct PollResult {
   // Denylist entries read from checks.denylist_file (file source), one per line as written.
   std::vector<std::string> denylist;
   std::shared_ptr<const SourceFacts> facts;  // null: nothing beyond certificates
+  // Failures of parts of a poll that still succeeded as a whole (one probe target of many): each
+  // is counted under crdb_cert_source_errors_total by its reason, and the source stays up.
+  std::vector<SourceError> partial_errors;
 
   bool ok() const { return !error; }
   // The reason label and the message of a failed poll; empty when it succeeded.
