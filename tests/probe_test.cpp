@@ -1,8 +1,11 @@
 // The probe source (issue 13) against real peers: PostgreSQL with ssl on and off, an Asio TLS
 // server serving chosen chains, a silent port, a refused port, an unresolvable name, a peer that
 // floods bytes; the served chains through the rules and checks; the real binary's /metrics.
+
 // Before Boost: Boost 1.74's asio/awaitable.hpp uses std::exchange without including <utility>.
+// clang-format off
 #include <utility>
+// clang-format on
 
 #include <algorithm>
 #include <atomic>

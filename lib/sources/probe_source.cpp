@@ -6,7 +6,6 @@
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <cmath>
-#include <deque>
 #include <functional>
 #include <utility>
 
