@@ -437,4 +437,13 @@ TEST_CASE("the daemon exports probe results on metrics") {
            line.find("index=\"0\"") != std::string::npos;
   }));
   CHECK(body.find("crdb_cert_source_up{source=\"probe\"} 1") != std::string::npos);
+  // The status page shows a row per target.
+  std::smatch match;
+  const std::string log = daemon.log();
+  REQUIRE(std::regex_search(log, match, listening));
+  const auto page = certwatch::testing::http_get(std::stoi(match[1]), "/");
+  REQUIRE(page);
+  CHECK(page->body.find("Probe targets") != std::string::npos);
+  CHECK(page->body.find(server.address()) != std::string::npos);
+  CHECK(page->body.find("connect_failed") != std::string::npos);
 }
