@@ -447,3 +447,43 @@ TEST_CASE("the daemon exports probe results on metrics") {
   CHECK(page->body.find(server.address()) != std::string::npos);
   CHECK(page->body.find("connect_failed") != std::string::npos);
 }
+
+TEST_CASE("from_cluster probes the listed nodes and compares with their reported expiry") {
+  auto& pg = certwatch::testing::shared_pg_server();
+  certwatch::testing::delete_all_nodes(pg);
+  const Pki pki = make_pki();
+  TlsServer server(pki.leaf.cert_pem, pki.leaf.key_pem);
+  certwatch::testing::FakeNode node;
+  node.node_id = 7;
+  node.address = server.address();
+  // The node reports a node certificate other than the one it serves (a year from now).
+  const auto reported = certwatch::testing::unix_now() + 1000 * certwatch::testing::kDay;
+  node.cert_metrics = {{"ca", std::to_string(reported)}, {"node", std::to_string(reported)}};
+  certwatch::testing::insert_node(pg, node);
+
+  certwatch::config::Config config;
+  config.files.certs_dirs.clear();
+  config.cluster.emplace();
+  config.cluster->dsn =
+      pg.tcp_dsn(certwatch::testing::kMonitorUser, certwatch::testing::kRolePassword);
+  config.probe.emplace();
+  config.probe->from_cluster = true;
+  config.probe->from_cluster_protocol = ProbeProtocol::tls;
+  config.probe->timeout = std::chrono::seconds{3};
+  // poll_once polls in registry order: the cluster first, so the probe sees its nodes.
+  const auto snapshot =
+      certwatch::state::poll_once(certwatch::sources::make_sources(config), config.rules,
+                                  config.checks, {}, certwatch::state::system_clock_now);
+  certwatch::testing::delete_all_nodes(pg);
+  const bool probed = std::any_of(
+      snapshot->certificates.begin(), snapshot->certificates.end(), [&](const auto* cert) {
+        return cert->id.source == "probe" && cert->id.path == server.address() &&
+               cert->id.node_id == "7";
+      });
+  CHECK(probed);
+  const auto& mismatches = snapshot->served_mismatch;
+  CHECK(std::any_of(mismatches.begin(), mismatches.end(), [&](const auto& m) {
+    return m.against == "cluster" && m.node_id == "7" && m.target == server.address() &&
+           m.expected_not_after == reported;
+  }));
+}
