@@ -105,6 +105,10 @@ std::string_view to_string(Condition condition) {
       return "cluster_insecure";
     case Condition::config_reload_failed:
       return "config_reload_failed";
+    case Condition::probe_failed:
+      return "probe_failed";
+    case Condition::served_mismatch:
+      return "served_mismatch";
   }
   return "unknown";
 }

@@ -28,15 +28,22 @@ std::vector<std::pair<std::string, std::string>> condition_labels(Condition cond
 
 constexpr std::string_view kExporterDownAlert = "CrdbCertExporterDown";
 
+// A pending reload the probe sees from the outside too (Prometheus' `query` template function).
+constexpr std::string_view kWireConfirms =
+    "{{ with printf \"crdb_cert_served_mismatch{against='disk',node_id='%s'}\" $labels.node_id | "
+    "query }}{{ if . }} The probe confirms it: the node still serves the old certificate.{{ end "
+    "}}{{ end }}";
+
 // Alerts that are not certificate states; an action that camel-cases to one of these gets a
 // longer name instead of clashing.
 const std::vector<std::string>& fixed_alert_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out{std::string(kExporterDownAlert)};
     for (const rules::CheckInfo& check : rules::all_checks()) out.emplace_back(check.alert);
-    for (Condition condition : {Condition::file_error, Condition::source_down,
-                                Condition::node_stale, Condition::reload_pending,
-                                Condition::cluster_insecure, Condition::config_reload_failed}) {
+    for (Condition condition :
+         {Condition::file_error, Condition::source_down, Condition::node_stale,
+          Condition::reload_pending, Condition::cluster_insecure, Condition::config_reload_failed,
+          Condition::probe_failed, Condition::served_mismatch}) {
       out.push_back(condition_alert(condition));
     }
     return out;
@@ -290,7 +297,29 @@ class Builder {
         "Node {{ $labels.node_id }} has not loaded the new {{ $labels.cert_type }} certificate",
         "{{ $labels.path }} on {{ $labels.instance }} differs from the certificate node {{ "
         "$labels.node_id }} reports it has loaded. CockroachDB reloads certificates only on "
-        "SIGHUP: run pkill -SIGHUP -x cockroach on that host and check the node's log."));
+        "SIGHUP: run pkill -SIGHUP -x cockroach on that host and check the node's log." +
+            std::string(kWireConfirms)));
+    group.rules.push_back(alert(
+        condition_alert(Condition::served_mismatch),
+        "max without (instance) (" + std::string(metric::kServedMismatch) + ") == 1\n",
+        a.reload_pending_for, condition_labels(Condition::served_mismatch),
+        "Node {{ $labels.node_id }} serves another certificate than its {{ $labels.against }} "
+        "says",
+        "{{ $labels.target }} (node {{ $labels.node_id }}) serves a leaf that differs from {{ if "
+        "eq $labels.against \"disk\" }}the node.crt on its host{{ else }}the node certificate it "
+        "reports in kv_node_status{{ end }}: the certificate was renewed but the node still "
+        "serves the old one. Send SIGHUP to cockroach, or restart the node (Kubernetes: "
+        "cert-manager renewed the Secret, the pod still serves the old one: kubectl rollout "
+        "restart)."));
+    group.rules.push_back(alert(
+        condition_alert(Condition::probe_failed), std::string(metric::kProbeSuccess) + " == 0\n",
+        a.source_down_for, condition_labels(Condition::probe_failed),
+        "crdb-certwatch on {{ $labels.instance }} cannot complete a TLS handshake with {{ "
+        "$labels.target }}",
+        "The last probe of {{ $labels.target }} failed "
+        "(crdb_cert_source_errors_total{source=\"probe\"} "
+        "counts the reason: connect_failed, timeout, ssl_refused, handshake_failed, dns_failed). "
+        "Clients of that port may fail the same way; what it serves is not watched."));
     group.rules.push_back(alert(
         condition_alert(Condition::cluster_insecure),
         // min: one daemon seeing an insecure cluster is enough; without instance: page once.

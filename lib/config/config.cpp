@@ -16,6 +16,7 @@
 
 #include "config/yaml_strict.hpp"
 #include "core/libpq_handles.hpp"
+#include "core/names.hpp"
 #include "core/read_file.hpp"
 
 namespace certwatch::config {
@@ -214,8 +215,8 @@ class Parser {
   void parse_root(const YAML::Node& root, Config& config) {
     if (root.IsNull()) return;  // an empty file or only comments: all defaults
     const auto fields =
-        map_of(Value{root, "", line_of(root)},
-               {"poll_interval", "deployment", "files", "rules", "cluster", "alerting", "checks"});
+        map_of(Value{root, "", line_of(root)}, {"poll_interval", "deployment", "files", "rules",
+                                                "cluster", "probe", "alerting", "checks"});
     if (!fields) return;
     if (const Value* v = find(*fields, "poll_interval")) {
       set_duration(*v, kPollIntervalRange, config.poll_interval);
@@ -229,6 +230,10 @@ class Parser {
     }
     if (const Value* v = find(*fields, "alerting")) parse_alerting(*v, config.alerting);
     if (const Value* v = find(*fields, "checks")) parse_checks(*v, config.checks);
+    if (const Value* v = find(*fields, "probe")) {
+      config.probe.emplace();
+      parse_probe(*v, config, *config.probe);
+    }
   }
 
  private:
@@ -597,6 +602,97 @@ class Parser {
           cluster.local_node_id = *text;
         }
       }
+    }
+  }
+
+  // The probe source (issue 13): targets, from_cluster, timing, the CA and client files.
+  void parse_probe(const Value& value, const Config& config, ProbeConfig& probe) {
+    const auto fields = map_of(value, {"targets", "from_cluster", "poll_interval", "timeout",
+                                       "concurrency", "ca_file", "client_cert", "client_key"});
+    if (!fields) return;
+    const auto protocol_of = [&](const Value& v) -> std::optional<ProbeProtocol> {
+      const auto text = scalar_of(v, "postgres or tls");
+      if (text == "postgres") return ProbeProtocol::postgres;
+      if (text == "tls") return ProbeProtocol::tls;
+      if (text) fail(v, "unknown protocol " + quote(*text) + " (expected postgres or tls)");
+      return std::nullopt;
+    };
+    if (const Value* v = find(*fields, "targets"); v != nullptr) {
+      std::map<std::string, std::string> seen;
+      for (const Value& item : list_of(*v).value_or(std::vector<Value>{})) {
+        const auto target = map_of(item, {"address", "protocol", "server_name", "node_id"});
+        if (!target) continue;
+        ProbeTarget t;
+        if (const Value* a = require(*target, item, "address")) {
+          const auto text = non_empty_string(*a);
+          const auto split = text ? split_host_port(*text) : std::nullopt;
+          if (text && !split) {
+            fail(*a, "must be HOST:PORT ([IPv6]:PORT), port 1-65535, got " + quote(*text));
+          } else if (split && !seen.emplace(*text, a->key).second) {
+            fail(*a, "same target as " + seen[*text]);
+          } else if (split) {
+            t.address = *text;
+            t.server_name = split->host;
+          }
+        }
+        if (const Value* p = find(*target, "protocol"))
+          t.protocol = protocol_of(*p).value_or(t.protocol);
+        if (const Value* n = find(*target, "server_name")) {
+          if (const auto text = non_empty_string(*n)) t.server_name = *text;
+        }
+        if (const Value* n = find(*target, "node_id")) {
+          if (const auto text = non_empty_string(*n)) t.node_id = *text;
+        }
+        if (!t.address.empty()) probe.targets.push_back(std::move(t));
+      }
+    }
+    if (const Value* v = find(*fields, "from_cluster")) {
+      if (const auto from = map_of(*v, {"enabled", "protocol", "http_port"})) {
+        if (const Value* e = find(*from, "enabled")) set_bool(*e, probe.from_cluster);
+        if (const Value* p = find(*from, "protocol")) {
+          probe.from_cluster_protocol = protocol_of(*p).value_or(probe.from_cluster_protocol);
+        }
+        if (const Value* p = find(*from, "http_port")) {
+          const auto text = scalar_of(*p, "a port number");
+          const auto port = text ? split_host_port("x:" + *text) : std::nullopt;
+          if (text && !port) fail(*p, "must be a port number 1-65535, got " + quote(*text));
+          if (port) probe.from_cluster_http_port = port->port;
+        }
+        if (probe.from_cluster && !config.cluster) {
+          fail(*v, "needs the cluster: section (the nodes come from kv_node_status)");
+        }
+      }
+    }
+    if (const Value* v = find(*fields, "poll_interval")) {
+      set_duration(*v, kPollIntervalRange, probe.poll_interval);
+    }
+    if (const Value* v = find(*fields, "timeout")) set_duration(*v, kTimeoutRange, probe.timeout);
+    if (const Value* v = find(*fields, "concurrency")) {
+      // Each handshake in flight holds a socket and an SSL object; past 256 the probe competes
+      // with the cluster it watches.
+      const auto text = scalar_of(*v, "an integer 1-256");
+      int n = 0;
+      const bool ok = text && !text->empty() && text->size() <= 3 &&
+                      std::all_of(text->begin(), text->end(), is_digit) &&
+                      (n = std::stoi(*text)) >= 1 && n <= 256;
+      if (text && !ok) fail(*v, "must be an integer 1-256, got " + quote(*text));
+      if (ok) probe.concurrency = n;
+    }
+    if (const Value* v = find(*fields, "ca_file")) {
+      if (const auto path = absolute_path(*v)) probe.ca_file = *path;
+    } else if (!config.files.certs_dirs.empty()) {
+      probe.ca_file = (std::filesystem::path(config.files.certs_dirs.front()) / "ca.crt").string();
+    }
+    const Value* cert = find(*fields, "client_cert");
+    const Value* key = find(*fields, "client_key");
+    if ((cert == nullptr) != (key == nullptr)) {
+      fail(cert != nullptr ? *cert : *key, "client_cert and client_key go together");
+    } else if (cert != nullptr) {
+      if (const auto path = absolute_path(*cert)) probe.client_cert = *path;
+      if (const auto path = absolute_path(*key)) probe.client_key = *path;
+    }
+    if (probe.targets.empty() && !probe.from_cluster) {
+      fail(value, "nothing to probe: list targets or enable from_cluster");
     }
   }
 

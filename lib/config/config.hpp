@@ -59,6 +59,36 @@ struct ClusterConfig {
   friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
 };
 
+// The probe source: TLS handshakes to node ports, what each serves right now.
+enum class ProbeProtocol { postgres, tls };  // postgres: SSLRequest first (the SQL port)
+
+struct ProbeTarget {
+  std::string address;  // host:port ([v6]:port)
+  ProbeProtocol protocol = ProbeProtocol::postgres;
+  std::string server_name;              // SNI and the name the leaf must carry; default: the host
+  std::string node_id;                  // optional
+  CertType cert_type = CertType::node;  // node (SQL/RPC port), ui (DB Console port)
+
+  friend bool operator==(const ProbeTarget&, const ProbeTarget&) = default;
+};
+
+struct ProbeConfig {
+  std::vector<ProbeTarget> targets;
+  // Probe every node kv_node_status lists (needs the cluster source), and its DB Console port
+  // when http_port is set.
+  bool from_cluster = false;
+  ProbeProtocol from_cluster_protocol = ProbeProtocol::postgres;
+  std::optional<int> from_cluster_http_port;
+  seconds poll_interval{300};
+  seconds timeout{5};  // per target: DNS, connect, SSLRequest and handshake together
+  int concurrency = 16;
+  std::string ca_file;  // default: ca.crt in the first certs dir
+  std::string client_cert;
+  std::string client_key;
+
+  friend bool operator==(const ProbeConfig&, const ProbeConfig&) = default;
+};
+
 struct AlertingConfig {
   std::string job = "crdb-certwatch";
   std::string runbook_base_url = "file:///usr/share/doc/crdb-certwatch/runbooks";
@@ -88,6 +118,7 @@ struct Config {
   FilesConfig files;
   std::vector<rules::Rule> rules = rules::default_rules();
   std::optional<ClusterConfig> cluster;  // absent: the cluster source is disabled
+  std::optional<ProbeConfig> probe;      // absent: the probe source is disabled
   AlertingConfig alerting;
   rules::ChecksConfig checks;
 

@@ -19,6 +19,11 @@ inline constexpr std::string_view kClusterNodeInfo = "crdb_cert_cluster_node_inf
 inline constexpr std::string_view kClusterNodeUpdated =
     "crdb_cert_cluster_node_updated_timestamp_seconds";
 inline constexpr std::string_view kClusterSecure = "crdb_cert_cluster_secure";
+// Probe source.
+inline constexpr std::string_view kProbeSuccess = "crdb_cert_probe_success";
+inline constexpr std::string_view kProbeDuration = "crdb_cert_probe_duration_seconds";
+inline constexpr std::string_view kProbeTlsInfo = "crdb_cert_probe_tls_info";
+inline constexpr std::string_view kServedMismatch = "crdb_cert_served_mismatch";
 // Cross-checks and files.
 inline constexpr std::string_view kReloadPending = "crdb_cert_reload_pending";
 inline constexpr std::string_view kFileError = "crdb_cert_file_error";

@@ -60,4 +60,27 @@ bool san_covers(const std::vector<std::string>& dns_names,
   });
 }
 
+std::optional<HostPort> split_host_port(std::string_view address) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string_view host = address.substr(0, colon);
+  const std::string_view port_text = address.substr(colon + 1);
+  if (host.starts_with('[') && host.ends_with(']')) {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return std::nullopt;  // an IPv6 address must be bracketed to carry a port
+  }
+  if (host.empty() || port_text.empty() || port_text.size() > 5) return std::nullopt;
+  for (const char c : host) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) return std::nullopt;
+  }
+  int port = 0;
+  for (const char c : port_text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    port = port * 10 + (c - '0');
+  }
+  if (port < 1 || port > 65535) return std::nullopt;
+  return HostPort{std::string(host), port};
+}
+
 }  // namespace certwatch

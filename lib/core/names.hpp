@@ -21,4 +21,12 @@ std::string canonical_dns_name(std::string_view name);
 bool san_covers(const std::vector<std::string>& dns_names,
                 const std::vector<std::string>& ip_addresses, std::string_view name);
 
+// "host:port" or "[v6]:port" split, the port 1-65535 in plain decimal; nullopt for anything else
+// (no port, an empty host, a bare IPv6 address without brackets, bytes below 0x21 in the host).
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+std::optional<HostPort> split_host_port(std::string_view address);
+
 }  // namespace certwatch

@@ -58,6 +58,8 @@ enum class Condition {
   reload_pending,
   cluster_insecure,
   config_reload_failed,
+  probe_failed,     // a probe target did not complete a handshake
+  served_mismatch,  // a node serves another certificate than its disk or its report says
 };
 
 struct Finding {

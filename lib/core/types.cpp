@@ -87,6 +87,12 @@ std::string_view to_string(ErrorReason reason) {
       return "bad_config";
     case ErrorReason::internal_error:
       return "internal_error";
+    case ErrorReason::dns_failed:
+      return "dns_failed";
+    case ErrorReason::ssl_refused:
+      return "ssl_refused";
+    case ErrorReason::handshake_failed:
+      return "handshake_failed";
   }
   return "internal_error";
 }
@@ -117,10 +123,22 @@ bool same_facts(const std::shared_ptr<const CertificateFacts>& a,
   return a != nullptr && b != nullptr && *a == *b;
 }
 
+namespace {
+
+bool same_anchors(const std::shared_ptr<const std::vector<CertificateFacts>>& a,
+                  const std::shared_ptr<const std::vector<CertificateFacts>>& b) {
+  if (a == b) return true;
+  if (a == nullptr || b == nullptr) return false;
+  return *a == *b;
+}
+
+}  // namespace
+
 bool operator==(const CertObservation& a, const CertObservation& b) {
   return a.id == b.id && same_facts(a.facts, b.facts) && a.not_after == b.not_after &&
          a.not_before == b.not_before && a.load_failed == b.load_failed &&
-         a.local_node == b.local_node;
+         a.local_node == b.local_node && a.dialed_name == b.dialed_name &&
+         same_anchors(a.trust_anchors, b.trust_anchors);
 }
 
 }  // namespace certwatch

@@ -90,8 +90,14 @@ struct CertObservation {
   std::optional<std::int64_t> not_before;
   bool load_failed = false;  // cluster: the node reports 0 for a required type
   // Cluster: reported by the node this daemon runs beside, so it can be compared with the files
-  // on this host (a certificate replaced on disk but not reloaded).
+  // on this host (a certificate replaced on disk but not reloaded). Probe: the target is this
+  // host (loopback or one of its addresses), so what it serves can be compared with node.crt.
   bool local_node = false;
+  // Probe: the name the client asked for (SNI), which the served leaf must carry (san_missing),
+  // and the CA certificates of the probe's ca_file it must verify against (chain_untrusted);
+  // shared by every target of a poll. Null for other sources.
+  std::string dialed_name;
+  std::shared_ptr<const std::vector<CertificateFacts>> trust_anchors;
 
   // Compares the facts, not where they are held.
   friend bool operator==(const CertObservation& a, const CertObservation& b);
@@ -140,6 +146,11 @@ enum class ErrorReason {
   timeout,
   bad_config,
   internal_error,
+  // Probe source, per target: the name did not resolve, the peer answered the SSLRequest with
+  // `N` (no TLS), or the TLS handshake failed.
+  dns_failed,
+  ssl_refused,
+  handshake_failed,
 };
 std::string_view to_string(ErrorReason reason);
 

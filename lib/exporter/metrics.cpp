@@ -199,6 +199,16 @@ void add_source_families(const Snapshot& s, TextWriter& out) {
                                    1));
   }
   out.add(std::move(pending));
+  auto mismatch = family(metric::kServedMismatch,
+                         "1 when the leaf a node serves (probe source) differs from this host's "
+                         "node.crt (against=disk: restart or SIGHUP the node) or from the expiry "
+                         "the node reports (against=cluster). Absent otherwise.",
+                         MetricType::Gauge, true);
+  for (const rules::ServedMismatch& m : s.served_mismatch) {
+    mismatch.metric.push_back(
+        gauge({{"node_id", m.node_id}, {"target", m.target}, {"against", m.against}}, 1));
+  }
+  out.add(std::move(mismatch));
 }
 
 void add_file_error_family(const Snapshot& s, TextWriter& out) {

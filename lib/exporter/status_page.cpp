@@ -249,7 +249,11 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
             "serves the " + std::string(to_string(p.cert_type)) + " certificate that expires " +
             format_time(static_cast<double>(p.loaded_not_after)) +
             ". CockroachDB reads certificates only on SIGHUP: on that host run <code>pkill "
-            "-HUP -x cockroach</code> (or <code>systemctl reload cockroach</code>).</div>\n";
+            "-HUP -x cockroach</code> (or <code>systemctl reload cockroach</code>)." +
+            (rules::wire_confirms(p, s.served_mismatch)
+                 ? " The probe confirms it: the node still serves the old certificate."
+                 : "") +
+            "</div>\n";
   }
 
   if (!s.check_failures.empty()) {

@@ -230,6 +230,24 @@ class Engine {
       check_key_file(cert);
       check_chain(cert);
     }
+    if (cert.id.source == kSourceProbe && first && cert.trust_anchors) check_served(cert);
+  }
+
+  // A served leaf (probe): it must carry the name it was dialed by and verify against the
+  // probe's ca_file, as the clients that dial it require.
+  void check_served(const CertObservation& leaf) {
+    const CertificateFacts& facts = *leaf.facts;
+    if (!leaf.dialed_name.empty() &&
+        !san_covers(facts.dns_names, facts.ip_addresses, leaf.dialed_name)) {
+      fail(leaf.id, kCheckSanMissing, leaf.dialed_name);
+    }
+    std::vector<const CertificateFacts*> cas;
+    for (const CertificateFacts& ca : *leaf.trust_anchors) cas.push_back(&ca);
+    if (cas.empty()) {
+      fail(leaf.id, kCheckChainUntrusted, "no CA certificate in probe.ca_file");
+      return;
+    }
+    verify_chain(leaf, cas);
   }
 
   void check_names(const CertObservation& cert) {
@@ -265,9 +283,12 @@ class Engine {
     const CertType type = cert.id.cert_type;
     if (type == CertType::node) {
       if (!facts.eku_server_auth) fail(cert.id, kCheckEkuMissing, "serverAuth");
+      // A served leaf is only ever seen serving: whether its node dials with a separate
+      // client.node.crt cannot be told from the wire, so clientAuth is not required of it.
       const bool separate_client =
-          cert.id.source == kSourceFile &&
-          by_path_.count(directory_of(cert.id.path) + "/client.node.crt") != 0;
+          cert.id.source == kSourceProbe ||
+          (cert.id.source == kSourceFile &&
+           by_path_.count(directory_of(cert.id.path) + "/client.node.crt") != 0);
       if (!facts.eku_client_auth && !separate_client) {
         fail(cert.id, kCheckEkuMissing, "clientAuth (no client.node.crt beside it)");
       }
@@ -354,6 +375,11 @@ class Engine {
     for (const CertObservation* ca : *bundle) {
       if (ca->facts) cas.push_back(&*ca->facts);
     }
+    verify_chain(leaf, cas);
+  }
+
+  // chain_untrusted and outlives_ca for `leaf` against the trust anchors `cas`.
+  void verify_chain(const CertObservation& leaf, const std::vector<const CertificateFacts*>& cas) {
     const auto valid = [&](const CertificateFacts& c) {
       return c.not_before <= in_.now && in_.now <= c.not_after;
     };

@@ -12,6 +12,8 @@ constexpr ConditionPolicy kPolicies[] = {
     {Condition::reload_pending, "CrdbCertReloadPending", Severity::warning},
     {Condition::cluster_insecure, "CrdbCertClusterInsecure", Severity::critical},
     {Condition::config_reload_failed, "CrdbCertConfigReloadFailed", Severity::warning},
+    {Condition::probe_failed, "CrdbCertProbeFailed", Severity::warning},
+    {Condition::served_mismatch, "CrdbCertServedMismatch", Severity::warning},
 };
 
 }  // namespace

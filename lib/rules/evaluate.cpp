@@ -80,4 +80,56 @@ std::vector<ReloadPending> find_reload_pending(
   return pending;
 }
 
+std::vector<ServedMismatch> find_served_mismatch(
+    std::span<const CertObservation* const> certificates) {
+  std::vector<const CertObservation*> node_files;
+  std::vector<const CertObservation*> reported;  // cluster node certificates
+  for (const CertObservation* cert : certificates) {
+    if (cert->id.cert_type != CertType::node || !cert->not_after) continue;
+    if (cert->id.source == kSourceFile && cert->id.index == "0" && cert->facts &&
+        std::filesystem::path(cert->id.path).filename() == "node.crt") {
+      node_files.push_back(cert);
+    } else if (cert->id.source == kSourceCluster && !cert->load_failed) {
+      reported.push_back(cert);
+    }
+  }
+  std::vector<ServedMismatch> out;
+  for (const CertObservation* served : certificates) {
+    if (served->id.source != kSourceProbe || served->id.index != "0" || !served->facts ||
+        served->id.cert_type != CertType::node) {
+      continue;
+    }
+    const std::int64_t not_after = served->facts->not_after;
+    const bool local = served->local_node ||
+                       std::any_of(reported.begin(), reported.end(), [&](const CertObservation* r) {
+                         return r->local_node && !served->id.node_id.empty() &&
+                                r->id.node_id == served->id.node_id;
+                       });
+    if (local && !node_files.empty()) {
+      const bool on_disk =
+          std::any_of(node_files.begin(), node_files.end(), [&](const CertObservation* file) {
+            return file->facts->fingerprint_sha256 == served->facts->fingerprint_sha256;
+          });
+      if (!on_disk) {
+        out.push_back({served->id.node_id, served->id.path, "disk", not_after,
+                       *node_files.front()->not_after});
+      }
+    }
+    for (const CertObservation* r : reported) {
+      if (served->id.node_id.empty() || r->id.node_id != served->id.node_id) continue;
+      if (std::llabs(*r->not_after - not_after) > 1) {
+        out.push_back({served->id.node_id, served->id.path, "cluster", not_after, *r->not_after});
+      }
+    }
+  }
+  return out;
+}
+
+bool wire_confirms(const ReloadPending& pending, std::span<const ServedMismatch> mismatches) {
+  return pending.cert_type == CertType::node &&
+         std::any_of(mismatches.begin(), mismatches.end(), [&](const ServedMismatch& m) {
+           return m.against == "disk" && m.node_id == pending.node_id;
+         });
+}
+
 }  // namespace certwatch::rules

@@ -49,4 +49,27 @@ struct ReloadPending {
 std::vector<ReloadPending> find_reload_pending(
     std::span<const CertObservation* const> certificates);
 
+// A node serving another leaf than expected, seen on the wire by the probe source.
+struct ServedMismatch {
+  std::string node_id;
+  std::string target;   // the probed host:port
+  std::string against;  // "disk" (this host's node.crt) or "cluster" (the node's reported expiry)
+  std::int64_t served_not_after = 0;
+  std::int64_t expected_not_after = 0;  // node.crt's, or what the node reports
+
+  friend bool operator==(const ServedMismatch&, const ServedMismatch&) = default;
+};
+
+// Compares each served node leaf (probe, index 0, cert_type node) with
+// - `disk`: when the target is this host's node (the probe marked it local_node, or its node id
+//   is the local node's per the cluster source), the index-0 certificate of the node.crt files
+//   read here; a mismatch when none has the served fingerprint;
+// - `cluster`: the node's reported node expiry (cluster source, same node id); a notAfter
+//   difference of more than one second.
+std::vector<ServedMismatch> find_served_mismatch(
+    std::span<const CertObservation* const> certificates);
+
+// Whether the wire confirms a pending reload: the node still serves a leaf other than its disk's.
+bool wire_confirms(const ReloadPending& pending, std::span<const ServedMismatch> mismatches);
+
 }  // namespace certwatch::rules

@@ -13,6 +13,7 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <mutex>
 #include <pqxx/pqxx>
 #include <regex>
 #include <set>
@@ -484,6 +485,16 @@ std::optional<ClusterSource::Failure> ClusterSource::query(std::vector<NodeStatu
   }
 }
 
+namespace {
+std::mutex latest_nodes_mutex;
+std::vector<NodeInfo> latest_nodes;
+}  // namespace
+
+std::vector<NodeInfo> latest_cluster_nodes() {
+  std::lock_guard lock(latest_nodes_mutex);
+  return latest_nodes;
+}
+
 PollResult ClusterSource::poll() {
   // libpqxx 6 would silently reopen a closed connection and lose the session settings: a closed
   // connection is replaced here, through connect(), instead.
@@ -511,8 +522,13 @@ PollResult ClusterSource::poll() {
     failure = query(rows);
   }
   if (failure) return failed(*failure);
-  return interpret_node_status(rows, cfg_.local_node_id, options_.host_identity,
-                               options_.node_stale_after);
+  PollResult result = interpret_node_status(rows, cfg_.local_node_id, options_.host_identity,
+                                            options_.node_stale_after);
+  if (const auto* facts = facts_as<ClusterFacts>(result)) {
+    std::lock_guard lock(latest_nodes_mutex);
+    latest_nodes = facts->nodes;
+  }
+  return result;
 }
 
 }  // namespace certwatch::sources

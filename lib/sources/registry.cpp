@@ -2,6 +2,7 @@
 
 #include "sources/cluster_source.hpp"
 #include "sources/file_source.hpp"
+#include "sources/probe_source.hpp"
 
 namespace certwatch::sources {
 namespace {
@@ -12,6 +13,7 @@ using Factory = void (*)(const config::Config&, SourceList&);
 constexpr Factory kSources[] = {
     &FileSource::from_config,
     &ClusterSource::from_config,
+    &ProbeSource::from_config,
 };
 
 }  // namespace

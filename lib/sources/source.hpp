@@ -55,6 +55,9 @@ struct PollResult {
   // The name of the source instance that produced it, set by the poll framework (run_poll), so a
   // report can group what each source found even when it found no certificates.
   std::string source;
+  // Failures of parts of a poll that still succeeded as a whole (one probe target of many): each
+  // is counted under crdb_cert_source_errors_total by its reason, and the source stays up.
+  std::vector<SourceError> partial_errors;
 
   bool ok() const { return !error; }
   // The reason label and the message of a failed poll; empty when it succeeded.

@@ -26,6 +26,7 @@ void record_poll(sources::PollResult&& result, double started, double finished,
   health.last_poll = finished;
   health.last_duration = finished - started;
   health.up = result.ok();
+  for (const SourceError& partial : result.partial_errors) ++health.errors_total[partial.reason];
   if (result.ok()) {
     health.last_success = finished;
     health.last_error.reset();

@@ -83,6 +83,7 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
     snapshot->states.push_back(rules::evaluate(*cert, inputs.rules, now_seconds));
   }
   snapshot->reload_pending = rules::find_reload_pending(snapshot->certificates);
+  snapshot->served_mismatch = rules::find_served_mismatch(snapshot->certificates);
   run_checks(inputs, now_seconds, *snapshot);
 
   for (const FileError* error : snapshot->file_errors) {
@@ -93,7 +94,19 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
     snapshot->findings.push_back(
         {Condition::reload_pending, p.path,
          p.path + " was replaced on disk but node " + p.node_id +
-             " has not reloaded it: send SIGHUP to the cockroach process"});
+             " has not reloaded it: send SIGHUP to the cockroach process" +
+             (rules::wire_confirms(p, snapshot->served_mismatch)
+                  ? " (the probe confirms it: the node still serves the old certificate)"
+                  : "")});
+  }
+  for (const rules::ServedMismatch& m : snapshot->served_mismatch) {
+    snapshot->findings.push_back(
+        {Condition::served_mismatch, m.target,
+         m.target + " (node " + m.node_id + ") serves a leaf expiring " +
+             std::to_string(m.served_not_after) + ", not the " +
+             (m.against == "disk" ? "node.crt on disk" : "certificate the node reports") +
+             " (expiring " + std::to_string(m.expected_not_after) +
+             "): restart or SIGHUP the node (Kubernetes: kubectl rollout restart)"});
   }
   for (const SourceHealth& health : inputs.health) {
     if (health.polled && !health.up && health.last_error) {

@@ -26,7 +26,7 @@ struct SourceHealth {
   double last_success = 0;                            // unix seconds; 0 = never
   double last_poll = 0;                               // unix seconds of the last finished poll
   double last_duration = 0;                           // seconds
-  std::map<ErrorReason, std::uint64_t> errors_total;  // failed polls by reason
+  std::map<ErrorReason, std::uint64_t> errors_total;  // failed polls (and parts) by reason
   std::optional<SourceError> last_error;              // of the last poll, when it failed
 };
 
@@ -65,8 +65,9 @@ struct Snapshot {
   std::vector<Family> families;               // the sources' own metric families, in order
   std::vector<Table> tables;                  // the sources' own sections, in order
   std::vector<rules::ReloadPending> reload_pending;
-  std::vector<rules::CheckFailure> check_failures;  // failing posture checks
-  std::vector<rules::CaUsage> ca_usage;             // per CA of every bundle read
+  std::vector<rules::ServedMismatch> served_mismatch;  // probe: the wire against disk or report
+  std::vector<rules::CheckFailure> check_failures;     // failing posture checks
+  std::vector<rules::CaUsage> ca_usage;                // per CA of every bundle read
   // Every condition that holds: the sources' own (at generated_at), then file errors, pending
   // reloads and sources that are down. Severities come from rules/conditions.hpp.
   std::vector<Finding> findings;
