@@ -53,6 +53,10 @@ void print_errors(const std::vector<certwatch::config::ConfigError>& errors) {
   for (const auto& error : errors) std::cerr << error.to_string() << "\n";
 }
 
+void print_warnings(const std::vector<certwatch::config::ConfigWarning>& warnings) {
+  for (const auto& warning : warnings) std::cerr << "warning: " << warning.to_string() << "\n";
+}
+
 // `crdb-certwatch rules`: the Prometheus rule file for this configuration, on stdout.
 int print_rules(const Flags& flags) {
   const certwatch::config::LoadResult loaded =
@@ -116,7 +120,9 @@ int run(const Flags& flags) {
     return kExitConfig;
   }
   if (flags.config_check) {
-    std::cout << flags.config_file << ": configuration is valid\n";
+    print_warnings(loaded.warnings);
+    std::cout << flags.config_file << ": configuration is valid"
+              << (loaded.warnings.empty() ? "" : " (with warnings)") << "\n";
     return kExitOk;
   }
   runtime::DaemonOptions options;
@@ -128,6 +134,9 @@ int run(const Flags& flags) {
   options.web_security = std::move(web.security);
   logger("main")->info("starting crdb-certwatch {} (revision {}), config {}", options.build.version,
                        options.build.revision, flags.config_file);
+  for (const auto& warning : loaded.warnings) {
+    logger("main")->warn("configuration: {}", warning.to_string());
+  }
   // Not destroyed when a poll is still blocked: joining it would break the promise to stop
   // within two seconds, and it holds nothing that needs an orderly close.
   auto daemon = std::make_unique<runtime::Daemon>(std::move(options), std::move(*loaded.config));

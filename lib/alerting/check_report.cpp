@@ -103,6 +103,14 @@ std::string_view to_string(Condition condition) {
       return "cluster_insecure";
     case Condition::config_reload_failed:
       return "config_reload_failed";
+    case Condition::cmek_key_revoked:
+      return "cmek_key_revoked";
+    case Condition::cmek_failed:
+      return "cmek_failed";
+    case Condition::cmek_transition_stuck:
+      return "cmek_transition_stuck";
+    case Condition::cmek_api_unreachable:
+      return "cmek_api_unreachable";
   }
   return "unknown";
 }

@@ -19,6 +19,11 @@ inline constexpr std::string_view kClusterNodeInfo = "crdb_cert_cluster_node_inf
 inline constexpr std::string_view kClusterNodeUpdated =
     "crdb_cert_cluster_node_updated_timestamp_seconds";
 inline constexpr std::string_view kClusterSecure = "crdb_cert_cluster_secure";
+// CMEK source (the data-at-rest key).
+inline constexpr std::string_view kCmekClusterStatus = "crdb_cmek_cluster_status";
+inline constexpr std::string_view kCmekRegionStatus = "crdb_cmek_region_status";
+inline constexpr std::string_view kCmekKeyInfo = "crdb_cmek_key_info";
+inline constexpr std::string_view kCmekKeyUpdated = "crdb_cmek_key_updated_timestamp_seconds";
 // Cross-checks and files.
 inline constexpr std::string_view kReloadPending = "crdb_cert_reload_pending";
 inline constexpr std::string_view kFileError = "crdb_cert_file_error";

@@ -58,6 +58,10 @@ enum class Condition {
   reload_pending,
   cluster_insecure,
   config_reload_failed,
+  cmek_key_revoked,       // a CMEK key REVOKED or REVOKING
+  cmek_failed,            // a CMEK operation ended in *_FAILED
+  cmek_transition_stuck,  // ENABLING, ROTATING or DISABLING for longer than configured
+  cmek_api_unreachable,   // the CMEK source is down
 };
 
 struct Finding {

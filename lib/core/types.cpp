@@ -87,6 +87,16 @@ std::string_view to_string(ErrorReason reason) {
       return "bad_config";
     case ErrorReason::internal_error:
       return "internal_error";
+    case ErrorReason::not_found:
+      return "not_found";
+    case ErrorReason::rate_limited:
+      return "rate_limited";
+    case ErrorReason::server_error:
+      return "server_error";
+    case ErrorReason::tls_failed:
+      return "tls_failed";
+    case ErrorReason::bad_response:
+      return "bad_response";
   }
   return "internal_error";
 }

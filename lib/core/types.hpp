@@ -132,6 +132,13 @@ enum class ErrorReason {
   timeout,
   bad_config,
   internal_error,
+  // An HTTP API (the CMEK source): 404, 429, 5xx, a failed TLS handshake, a body that is not the
+  // documented shape.
+  not_found,
+  rate_limited,
+  server_error,
+  tls_failed,
+  bad_response,
 };
 std::string_view to_string(ErrorReason reason);
 

@@ -12,6 +12,10 @@ constexpr ConditionPolicy kPolicies[] = {
     {Condition::reload_pending, "CrdbCertReloadPending", Severity::warning},
     {Condition::cluster_insecure, "CrdbCertClusterInsecure", Severity::critical},
     {Condition::config_reload_failed, "CrdbCertConfigReloadFailed", Severity::warning},
+    {Condition::cmek_key_revoked, "CrdbCmekKeyRevoked", Severity::critical},
+    {Condition::cmek_failed, "CrdbCmekOperationFailed", Severity::critical},
+    {Condition::cmek_transition_stuck, "CrdbCmekTransitionStuck", Severity::warning},
+    {Condition::cmek_api_unreachable, "CrdbCmekApiUnreachable", Severity::warning},
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "sources/registry.hpp"
 
 #include "sources/cluster_source.hpp"
+#include "sources/cmek_source.hpp"
 #include "sources/file_source.hpp"
 
 namespace certwatch::sources {
@@ -12,6 +13,7 @@ using Factory = void (*)(const config::Config&, SourceList&);
 constexpr Factory kSources[] = {
     &FileSource::from_config,
     &ClusterSource::from_config,
+    &CmekSource::from_config,
 };
 
 }  // namespace
