@@ -82,9 +82,9 @@ int check_once(const Flags& flags) {
     print_errors(loaded.errors);
     return kExitUnknown;
   }
-  const auto snapshot =
-      state::poll_once(sources::make_sources(*loaded.config), loaded.config->rules,
-                       loaded.config->checks, build_info(), state::system_clock_now);
+  const auto snapshot = state::poll_once(sources::make_sources(*loaded.config),
+                                         loaded.config->rules, loaded.config->checks, build_info(),
+                                         state::system_clock_now, loaded.config->deployment.tier);
   const alerting::CheckReport report = alerting::make_check_report(*snapshot);
   std::cout << (flags.check_output == "json" ? alerting::render_check_json(report)
                                              : alerting::render_check_table(report));

@@ -24,6 +24,7 @@
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
+#include "support/require_tool.hpp"
 #include "support/tempdir.hpp"
 
 namespace {
@@ -478,20 +479,31 @@ TEST_CASE("CMEK through the real binary: metrics and page and no key anywhere", 
       {CERTWATCH_BINARY, "--config.file=" + config.string(),
        "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=debug"},
       dir.path() / "daemon.log");
-  std::string metrics;
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < deadline &&
-         metrics.find("crdb_cmek_key_info{") == std::string::npos) {
-    std::this_thread::sleep_for(100ms);
-    const auto res = certwatch::testing::http_get(port, "/metrics", 2s);
-    if (res && res->status == 200) metrics = res->body;
-  }
+  // The exposition once it holds `needle`, or the last one scraped within a generous bound.
+  const auto scrape_until = [port](std::string_view needle) {
+    std::string text;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline && text.find(needle) == std::string::npos) {
+      std::this_thread::sleep_for(100ms);
+      const auto res = certwatch::testing::http_get(port, "/metrics", 2s);
+      if (res && res->status == 200) text = res->body;
+    }
+    return text;
+  };
+  const std::string metrics = scrape_until("crdb_cmek_key_info{");
   INFO(daemon.log());
   CHECK(metrics.find("crdb_cmek_cluster_status{cluster_id=\"" + std::string(kClusterId) +
                      "\",status=\"ENABLED\"} 1") != std::string::npos);
   CHECK(metrics.find("status=\"ROTATE_FAILED\"} 1") != std::string::npos);
   CHECK(metrics.find("crdb_cmek_key_updated_timestamp_seconds{") != std::string::npos);
   CHECK(metrics.find("crdb_cert_source_up{source=\"cmek\"} 1") != std::string::npos);
+  if (certwatch::testing::require_tool("promtool", "apt-get install prometheus")) {
+    const auto exposition = dir.write("metrics.txt", metrics);
+    const auto lint =
+        certwatch::testing::run_shell("promtool check metrics < " + exposition.string(), 30s);
+    INFO(lint.out);
+    CHECK(lint.exit_code == 0);
+  }
   const auto page = certwatch::testing::http_get(port, "/", 5s);
   REQUIRE(page);
   CHECK(page->body.find("Data-at-rest key (CMEK)") != std::string::npos);
@@ -500,14 +512,7 @@ TEST_CASE("CMEK through the real binary: metrics and page and no key anywhere", 
 
   // The API turns the key down: the source goes down with the reason, the last good data stays.
   api.set({401, "{}", {}, false});
-  std::string failing;
-  const auto fail_deadline = std::chrono::steady_clock::now() + 20s;
-  while (std::chrono::steady_clock::now() < fail_deadline &&
-         failing.find("reason=\"auth_failed\"") == std::string::npos) {
-    std::this_thread::sleep_for(100ms);
-    const auto res = certwatch::testing::http_get(port, "/metrics", 2s);
-    if (res && res->status == 200) failing = res->body;
-  }
+  const std::string failing = scrape_until("reason=\"auth_failed\"");
   CHECK(failing.find("crdb_cert_source_errors_total{source=\"cmek\",reason=\"auth_failed\"}") !=
         std::string::npos);
   CHECK(failing.find("crdb_cert_source_up{source=\"cmek\"} 0") != std::string::npos);

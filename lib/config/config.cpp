@@ -552,16 +552,29 @@ class Parser {
     }
   }
 
-  void read_dsn_file(const Value& value, ClusterConfig& cluster) {
+  // The file a key names (relative to the config file's directory), read at load, bounded; a
+  // failure is reported against the key. Its content is never quoted: it may be a secret.
+  struct FileRead {
+    std::string path;
+    BoundedRead read;
+  };
+  std::optional<FileRead> read_named_file(const Value& value, std::uint64_t limit) {
     const auto given = non_empty_string(value);
-    if (!given) return;
-    const std::string resolved = resolve(*given);
-    BoundedRead read = read_regular_file(resolved, kMaxDsnFileBytes);
-    if (read.error) {
-      fail(value, "cannot read " + quote(resolved) + ": " + describe(*read.error));
-      return;
+    if (!given) return std::nullopt;
+    FileRead file{resolve(*given), {}};
+    file.read = read_regular_file(file.path, limit);
+    if (file.read.error) {
+      fail(value, "cannot read " + quote(file.path) + ": " + describe(*file.read.error));
+      return std::nullopt;
     }
-    std::string dsn = trim_trailing_whitespace(std::move(read.content));
+    return file;
+  }
+
+  void read_dsn_file(const Value& value, ClusterConfig& cluster) {
+    auto file = read_named_file(value, kMaxDsnFileBytes);
+    if (!file) return;
+    const std::string& resolved = file->path;
+    std::string dsn = trim_trailing_whitespace(std::move(file->read.content));
     if (dsn.empty()) {
       fail(value, "file " + quote(resolved) + " is empty");
       return;
@@ -746,13 +759,15 @@ class Parser {
     if (!items) return;
     for (std::size_t i = 0; i < items->size() && i < config.rules.size(); ++i) {
       std::string managed;
+      int count = 0;
       for (CertType type : config.rules[i].cert_types) {
         if (tier_owns_cert_type(tier, type)) continue;
-        managed += (managed.empty() ? "" : ", ") + std::string(to_string(type));
+        managed += (count++ == 0 ? "" : ", ") + std::string(to_string(type));
       }
-      if (managed.empty()) continue;
+      if (count == 0) continue;
       warn(Value{(*items)[i].node, join_key((*items)[i].key, "cert_types"), (*items)[i].line},
-           "cert types " + managed + " are managed by Cockroach Labs" + on_tier +
+           (count == 1 ? "cert type " + managed + " is" : "cert types " + managed + " are") +
+               " managed by Cockroach Labs" + on_tier +
                ": only client certificates are yours, so this rule never asks you to act");
     }
   }
@@ -833,14 +848,10 @@ class Parser {
   // The key is read once, here: a reload picks up a new one. Its file must be private (0600 or
   // stricter); messages never quote its content.
   void read_api_key_file(const Value& value, CmekConfig& cmek) {
-    const auto given = non_empty_string(value);
-    if (!given) return;
-    const std::string path = resolve(*given);
-    BoundedRead read = read_regular_file(path, kMaxApiKeyFileBytes);
-    if (read.error) {
-      fail(value, "cannot read " + quote(path) + ": " + describe(*read.error));
-      return;
-    }
+    auto file = read_named_file(value, kMaxApiKeyFileBytes);
+    if (!file) return;
+    const std::string& path = file->path;
+    BoundedRead& read = file->read;
     if ((read.state.st_mode & 077) != 0) {  // the mode of the file that was read
       std::array<char, 8> mode{};
       std::snprintf(mode.data(), mode.size(), "%04o",
