@@ -447,8 +447,11 @@ TEST_CASE("CMEK through the real binary: metrics and page and no key anywhere", 
   FakeCloudApi api(dir);
   api.set({200, cluster_json("ROTATE_FAILED", "the role cannot use the key"), {}, false});
   const auto key_file = dir.write("api.key", std::string(kApiKey) + "\n", 0600);
+  // The node rule is pointless on Advanced: a warning, printed and logged, never fatal.
   const std::string config_text =
       "deployment:\n  tier: advanced\n"
+      "rules:\n  - {cert_types: [node, client], below: 30d, action: rotate_now, severity: "
+      "critical}\n"
       "files:\n  certs_dirs: [" +
       dir.path().string() +
       "]\n"
@@ -462,6 +465,9 @@ TEST_CASE("CMEK through the real binary: metrics and page and no key anywhere", 
       run_command({CERTWATCH_BINARY, "--config.check", "--config.file=" + config.string()}, 10s);
   INFO(checked.out << checked.err);
   CHECK(checked.exit_code == 0);
+  CHECK(checked.err.find("warning: " + config.string() +
+                         ":4: rules[0].cert_types: cert type node "
+                         "is managed by Cockroach Labs") != std::string::npos);
   CHECK((checked.out + checked.err).find(kApiKey) == std::string::npos);
   // A key file others can read is refused, without quoting the key.
   const auto open_key = dir.write("open.key", std::string(kApiKey) + "\n", 0644);
@@ -528,5 +534,7 @@ TEST_CASE("CMEK through the real binary: metrics and page and no key anywhere", 
   daemon.stop();
   const std::string log = daemon.log();
   CHECK(log.find("auth_failed") != std::string::npos);
+  CHECK(log.find("configuration: " + config.string() + ":4: rules[0].cert_types") !=
+        std::string::npos);
   CHECK(log.find(kApiKey) == std::string::npos);
 }
