@@ -60,6 +60,10 @@ void print_errors(const std::vector<certwatch::config::ConfigError>& errors) {
   for (const auto& error : errors) std::cerr << error.to_string() << "\n";
 }
 
+void print_warnings(const std::vector<certwatch::config::ConfigWarning>& warnings) {
+  for (const auto& warning : warnings) std::cerr << "warning: " << warning.to_string() << "\n";
+}
+
 // `crdb-certwatch rules`: the Prometheus rule file for this configuration, on stdout.
 int print_rules(const Flags& flags) {
   const certwatch::config::LoadResult loaded =
@@ -77,8 +81,6 @@ int print_rules(const Flags& flags) {
   return kExitOk;
 }
 
-// `crdb-certwatch check`: poll once, report, exit like a monitoring plugin (0/1/2/3). A config
-// that cannot be loaded is UNKNOWN (3) too: nothing could be checked.
 // Logging, config and one poll of every source, shared by `check` and `audit`: null (and the
 // errors printed) when the config cannot be loaded or logging cannot be set up.
 std::shared_ptr<const certwatch::state::Snapshot> poll_everything_once(
@@ -95,9 +97,11 @@ std::shared_ptr<const certwatch::state::Snapshot> poll_everything_once(
   }
   config = std::move(loaded.config);
   return state::poll_once(sources::make_sources(*config), config->rules, config->checks,
-                          build_info(), state::system_clock_now);
+                          build_info(), state::system_clock_now, config->deployment.tier);
 }
 
+// `crdb-certwatch check`: poll once, report, exit like a monitoring plugin (0/1/2/3). A config
+// that cannot be loaded is UNKNOWN (3) too: nothing could be checked.
 int check_once(const Flags& flags) {
   using namespace certwatch;
   std::optional<config::Config> config;
@@ -168,7 +172,9 @@ int run(const Flags& flags) {
     return kExitConfig;
   }
   if (flags.config_check) {
-    std::cout << flags.config_file << ": configuration is valid\n";
+    print_warnings(loaded.warnings);
+    std::cout << flags.config_file << ": configuration is valid"
+              << (loaded.warnings.empty() ? "" : " (with warnings)") << "\n";
     return kExitOk;
   }
   runtime::DaemonOptions options;
@@ -180,6 +186,9 @@ int run(const Flags& flags) {
   options.web_security = std::move(web.security);
   logger("main")->info("starting crdb-certwatch {} (revision {}), config {}", options.build.version,
                        options.build.revision, flags.config_file);
+  for (const auto& warning : loaded.warnings) {
+    logger("main")->warn("configuration: {}", warning.to_string());
+  }
   // Not destroyed when a poll is still blocked: joining it would break the promise to stop
   // within two seconds, and it holds nothing that needs an orderly close.
   auto daemon = std::make_unique<runtime::Daemon>(std::move(options), std::move(*loaded.config));

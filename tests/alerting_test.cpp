@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "alerting/check_report.hpp"
 #include "alerting/rule_file.hpp"
@@ -74,7 +75,8 @@ TEST_CASE("the rules generated from the default config pass promtool check rules
   const auto result = run_command({"promtool", "check", "rules", file.string()});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 28 rules found") != std::string::npos);  // 15 + 13 checks
+  CHECK(result.out.find("SUCCESS: 32 rules found") !=
+        std::string::npos);  // 15 + 13 checks + 4 CMEK
 }
 
 TEST_CASE("the alert family of the default config", "[alerting]") {
@@ -199,7 +201,8 @@ TEST_CASE("promtool accepts the scrape config example and its file_sd targets", 
       run_command({"promtool", "check", "config", (kDeploy / "prometheus" / "prometheus.yml")});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 28 rules found") != std::string::npos);  // 15 + 13 checks
+  CHECK(result.out.find("SUCCESS: 32 rules found") !=
+        std::string::npos);  // 15 + 13 checks + 4 CMEK
   // The file_sd file parses as Prometheus expects: a list of target groups.
   const auto targets = nlohmann::json::parse(read_file(kDeploy / "prometheus" / "targets.json"));
   REQUIRE(targets.is_array());

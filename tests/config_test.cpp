@@ -888,3 +888,122 @@ TEST_CASE("config/config.example.yaml loads without errors", "[config]") {
   checks.key_owner = "cockroach";
   CHECK(config.checks == checks);
 }
+
+// --- Issue 14: the cmek section and the tier checks ---------------------------------------------
+
+namespace {
+
+std::vector<std::string> warning_texts(const LoadResult& result) {
+  std::vector<std::string> out;
+  for (const auto& warning : result.warnings) out.push_back(warning.to_string());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cmek is read with its defaults and the key from a private file", "[config]") {
+  const TempDir dir;
+  const auto key = dir.write("etc/cmek.key", "CCDB1_secretKEY\n", 0600);
+  const auto config_path = dir.write(
+      "etc/certwatch.yaml",
+      "deployment: {tier: advanced}\ncmek:\n  cluster_id: abc-123\n  api_key_file: cmek.key\n");
+  const LoadResult result = load_config_file(config_path.string());
+  REQUIRE(messages(result) == std::vector<std::string>{});
+  const auto& cmek = *result.config->cmek;
+  CHECK(cmek.api_url == "https://cockroachlabs.cloud");
+  CHECK(cmek.host == "cockroachlabs.cloud");
+  CHECK(cmek.port == "443");
+  CHECK(cmek.base_path.empty());
+  CHECK(cmek.api_key == "CCDB1_secretKEY");
+  CHECK(cmek.api_key_file == key.string());
+  CHECK(cmek.poll_interval == minutes{5});
+  CHECK(cmek.timeout == seconds{10});
+  CHECK(cmek.ca_file.empty());
+  CHECK(result.config->alerting.cmek_transition_for == hours{1});
+  CHECK(parse_ok("alerting: {cmek_transition_for: 30m}\n").alerting.cmek_transition_for ==
+        minutes{30});
+
+  const auto custom = load_config_file(
+      dir.write("etc/custom.yaml",
+                "deployment: {tier: byoc}\ncmek:\n  api_url: https://[::1]:8443/proxy/\n"
+                "  cluster_id: c1\n  api_key_file: cmek.key\n  ca_file: ca.pem\n"
+                "  poll_interval: 1m\n  timeout: 3s\n")
+          .string());
+  REQUIRE(messages(custom) == std::vector<std::string>{});
+  CHECK(custom.config->cmek->host == "::1");
+  CHECK(custom.config->cmek->port == "8443");
+  CHECK(custom.config->cmek->base_path == "/proxy");
+  CHECK(custom.config->cmek->ca_file == (dir.path() / "etc/ca.pem").string());
+  CHECK(custom.config->cmek->timeout == seconds{3});
+}
+
+TEST_CASE("cmek errors name the key and never quote the API key", "[config]") {
+  const TempDir dir;
+  dir.write("open.key", "CCDB1_secretKEY\n", 0640);
+  dir.write("two.key", "CCDB1_secret\nKEY\n", 0600);
+  dir.write("ok.key", "CCDB1_secretKEY\n", 0600);
+  const auto check = [&](const std::string& body, const std::string& expected) {
+    const auto path = dir.write("c.yaml", "deployment: {tier: advanced}\ncmek:\n" + body);
+    const LoadResult result = load_config_file(path.string());
+    INFO(body);
+    REQUIRE(result.errors.size() == 1);
+    CHECK(result.errors[0].to_string().find(expected) != std::string::npos);
+    CHECK(result.errors[0].to_string().find("secret") == std::string::npos);
+  };
+  check("  cluster_id: c\n  api_key_file: open.key\n", "cmek.api_key_file: file");
+  check("  cluster_id: c\n  api_key_file: open.key\n", "mode 0640");
+  check("  cluster_id: c\n  api_key_file: two.key\n", "a single line");
+  check("  cluster_id: c\n  api_key_file: none.key\n", "cannot read");
+  check("  api_key_file: ok.key\n", "cmek.cluster_id: required key is missing");
+  check("  cluster_id: ../admin\n  api_key_file: ok.key\n", "cmek.cluster_id: must be");
+  check("  cluster_id: c\n  api_key_file: ok.key\n  api_url: http://x\n", "only https");
+  check("  cluster_id: c\n  api_key_file: ok.key\n  api_url: https://u:p@x\n", "no user");
+  check("  cluster_id: c\n  api_key_file: ok.key\n  api_url: https://x:99999\n", "invalid port");
+  check("  cluster_id: c\n  api_key_file: ok.key\n  timeout: 0s\n", "cmek.timeout: must be");
+  check("  cluster_id: c\n  api_key_file: ok.key\n  token: x\n", "cmek.token");
+}
+
+TEST_CASE("the tier rejects cmek where it cannot work and warns on pointless sections",
+          "[config]") {
+  const TempDir dir;
+  dir.write("ok.key", "k\n", 0600);
+  const auto load = [&](const std::string& yaml) {
+    return load_config_file(dir.write("c.yaml", yaml).string());
+  };
+  const std::string cmek = "cmek: {cluster_id: c, api_key_file: ok.key}\n";
+  for (const std::string tier : {"standard", "basic"}) {
+    const auto result = load("deployment: {tier: " + tier + "}\n" + cmek);
+    REQUIRE(result.errors.size() == 1);
+    CHECK(result.errors[0].key == "cmek");
+    CHECK(result.errors[0].message.find("needs CockroachDB Cloud Advanced") != std::string::npos);
+  }
+  const auto self_hosted = load(cmek);
+  REQUIRE(self_hosted.errors.size() == 1);
+  CHECK(self_hosted.errors[0].message.find("set deployment.tier to advanced") != std::string::npos);
+  CHECK(load("deployment: {tier: advanced}\n" + cmek).errors.empty());
+
+  // Warnings: the cluster source on Standard, a custom rule on node certificates on Advanced;
+  // the default rules and client-only rules raise none.
+  const auto standard = load(
+      "deployment: {tier: standard}\ncluster: {dsn: 'host=db'}\nrules:\n"
+      "  - {cert_types: [client], below: 30d, action: rotate_now, severity: critical}\n");
+  REQUIRE(standard.config);
+  CHECK(warning_texts(standard) ==
+        std::vector<std::string>{
+            dir.path().string() +
+            "/c.yaml:2: cluster: the cluster source is pointless on CockroachDB Cloud Standard: "
+            "node certificates are managed by Cockroach Labs and only client certificates are "
+            "yours (watch them with files)"});
+  const auto advanced = load(
+      "deployment: {tier: advanced}\nrules:\n"
+      "  - {cert_types: [client, node, ui], below: 30d, action: rotate_now, severity: critical}\n");
+  REQUIRE(advanced.warnings.size() == 1);
+  CHECK(advanced.warnings[0].key == "rules[0].cert_types");
+  CHECK(advanced.warnings[0].line == 3);
+  CHECK(advanced.warnings[0].message.find("cert types node, ui are managed by Cockroach Labs") !=
+        std::string::npos);
+  CHECK(load("deployment: {tier: advanced}\ncluster: {dsn: 'host=db'}\n").warnings.empty());
+  CHECK(load("deployment: {tier: basic}\n").warnings.empty());
+  CHECK(load("rules:\n  - {cert_types: [node], below: 30d, action: a, severity: info}\n")
+            .warnings.empty());
+}

@@ -109,6 +109,14 @@ std::string_view to_string(Condition condition) {
       return "probe_failed";
     case Condition::served_mismatch:
       return "served_mismatch";
+    case Condition::cmek_key_revoked:
+      return "cmek_key_revoked";
+    case Condition::cmek_failed:
+      return "cmek_failed";
+    case Condition::cmek_transition_stuck:
+      return "cmek_transition_stuck";
+    case Condition::cmek_api_unreachable:
+      return "cmek_api_unreachable";
   }
   return "unknown";
 }

@@ -43,7 +43,9 @@ const std::vector<std::string>& fixed_alert_names() {
     for (Condition condition :
          {Condition::file_error, Condition::source_down, Condition::node_stale,
           Condition::reload_pending, Condition::cluster_insecure, Condition::config_reload_failed,
-          Condition::probe_failed, Condition::served_mismatch}) {
+          Condition::probe_failed, Condition::served_mismatch, Condition::cmek_key_revoked,
+          Condition::cmek_failed, Condition::cmek_transition_stuck,
+          Condition::cmek_api_unreachable}) {
       out.push_back(condition_alert(condition));
     }
     return out;
@@ -332,13 +334,65 @@ class Builder {
     return group;
   }
 
+  // The data-at-rest key, per key (the cluster and region states are on the page and in the
+  // metrics). Node-scoped like the cluster source: every daemon that polls the API reports the
+  // same series, so they are aggregated without `instance` and page once.
+  RuleGroup cmek() const {
+    const auto& a = config_.alerting;
+    const auto keys_in = [](std::string_view statuses) {
+      return "max without (instance) (" + std::string(metric::kCmekKeyInfo) + "{status=~\"" +
+             std::string(statuses) + "\"}) == 1\n";
+    };
+    const std::string key =
+        "CMEK key {{ $labels.uri }} ({{ $labels.type }}) of cluster {{ "
+        "$labels.cluster_id }} in region {{ $labels.region }}";
+    RuleGroup group{"crdb-certwatch.cmek", {}};
+    group.rules.push_back(alert(
+        condition_alert(Condition::cmek_key_revoked), keys_in("REVOKED|REVOKING"),
+        std::chrono::seconds{0}, condition_labels(Condition::cmek_key_revoked),
+        "CMEK key of cluster {{ $labels.cluster_id }} in {{ $labels.region }} is {{ "
+        "$labels.status }}",
+        key + " is {{ $labels.status }}: the cluster loses access to its data at rest, "
+              "permanently once the provider's grace period passes. Restore the key in the KMS "
+              "and check its key policy or IAM grant to {{ $labels.auth_principal }}. Never "
+              "revoke a CMEK key as a test."));
+    group.rules.push_back(alert(
+        condition_alert(Condition::cmek_failed), keys_in(".+_FAILED"), std::chrono::seconds{0},
+        condition_labels(Condition::cmek_failed),
+        "CMEK operation failed on cluster {{ $labels.cluster_id }} in {{ $labels.region }}: {{ "
+        "$labels.status }}",
+        key + " is {{ $labels.status }}. The API's user_message says why: it is on the status "
+              "page's \"Data-at-rest key (CMEK)\" section and in crdb-certwatch check (free text, "
+              "so not a label)."));
+    group.rules.push_back(alert(
+        condition_alert(Condition::cmek_transition_stuck), keys_in("ENABLING|ROTATING|DISABLING"),
+        a.cmek_transition_for, condition_labels(Condition::cmek_transition_stuck),
+        "CMEK key of cluster {{ $labels.cluster_id }} in {{ $labels.region }} stuck in {{ "
+        "$labels.status }}",
+        key + " has been {{ $labels.status }} for over " + format_duration(a.cmek_transition_for) +
+            ". Check the operation in the CockroachDB Cloud Console and the key's KMS "
+            "permissions."));
+    group.rules.push_back(alert(
+        condition_alert(Condition::cmek_api_unreachable),
+        std::string(metric::kSourceUp) + "{source=\"cmek\"} == 0\n", a.source_down_for,
+        condition_labels(Condition::cmek_api_unreachable),
+        "crdb-certwatch on {{ $labels.instance }} cannot read the CMEK state from the Cloud API",
+        "The last CMEK poll on {{ $labels.instance }} failed (crdb_cert_source_errors_total{source="
+        "\"cmek\"} gives the reason: auth_failed, not_found, rate_limited, server_error, timeout, "
+        "tls_failed, bad_response). The CMEK metrics are served from the last good poll and may "
+        "be stale."));
+    return group;
+  }
+
   RuleGroup exporter() const {
     const auto& a = config_.alerting;
     const std::string job = "job=" + quote_label_value(a.job);
     RuleGroup group{"crdb-certwatch.exporter", {}};
     group.rules.push_back(alert(
-        condition_alert(Condition::source_down), std::string(metric::kSourceUp) + " == 0\n",
-        a.source_down_for, condition_labels(Condition::source_down),
+        // The CMEK source has an alert of its own (CrdbCmekApiUnreachable): page once.
+        condition_alert(Condition::source_down),
+        std::string(metric::kSourceUp) + "{source!=\"cmek\"} == 0\n", a.source_down_for,
+        condition_labels(Condition::source_down),
         "crdb-certwatch on {{ $labels.instance }} cannot poll its {{ $labels.source }} source",
         "The last poll of the {{ $labels.source }} source on {{ $labels.instance }} failed (see "
         "crdb_cert_source_errors_total for the reason and the daemon's log). Certificates of this "
@@ -386,7 +440,11 @@ std::string runbook_page(std::string_view alert_name) { return std::string(alert
 
 std::vector<RuleGroup> build_rule_groups(const config::Config& config) {
   const Builder builder(config);
-  return {builder.certificate_states(), builder.checks(), builder.files(), builder.cluster(),
+  return {builder.certificate_states(),
+          builder.checks(),
+          builder.files(),
+          builder.cluster(),
+          builder.cmek(),
           builder.exporter()};
 }
 

@@ -25,6 +25,7 @@ namespace {
 constexpr std::int64_t kMaxInt64 = std::numeric_limits<std::int64_t>::max();
 constexpr std::size_t kMaxConfigBytes = 4 * 1024 * 1024;
 constexpr std::size_t kMaxDsnFileBytes = 64 * 1024;
+constexpr std::size_t kMaxApiKeyFileBytes = 64 * 1024;
 
 // The closed range a configured duration must fall in. Every bound keeps the value far from what
 // a timer's nanosecond count (int64: 292 years) or `now + below` can hold, so no later conversion
@@ -216,7 +217,7 @@ class Parser {
     if (root.IsNull()) return;  // an empty file or only comments: all defaults
     const auto fields =
         map_of(Value{root, "", line_of(root)}, {"poll_interval", "deployment", "files", "rules",
-                                                "cluster", "probe", "alerting", "checks"});
+                                                "cluster", "probe", "alerting", "checks", "cmek"});
     if (!fields) return;
     if (const Value* v = find(*fields, "poll_interval")) {
       set_duration(*v, kPollIntervalRange, config.poll_interval);
@@ -234,7 +235,14 @@ class Parser {
       config.probe.emplace();
       parse_probe(*v, config, *config.probe);
     }
+    if (const Value* v = find(*fields, "cmek")) {
+      config.cmek.emplace();
+      parse_cmek(*v, *config.cmek);
+    }
+    check_tier(*fields, config);
   }
+
+  std::vector<ConfigWarning> take_warnings() { return std::move(warnings_); }
 
  private:
   static const Value* find(const Fields& fields, std::string_view key) {
@@ -696,18 +704,29 @@ class Parser {
     }
   }
 
-  void read_dsn_file(const Value& value, ClusterConfig& cluster) {
+  // The file a key names (relative to the config file's directory), read at load, bounded; a
+  // failure is reported against the key. Its content is never quoted: it may be a secret.
+  struct FileRead {
+    std::string path;
+    BoundedRead read;
+  };
+  std::optional<FileRead> read_named_file(const Value& value, std::uint64_t limit) {
     const auto given = non_empty_string(value);
-    if (!given) return;
-    std::filesystem::path path(*given);
-    if (path.is_relative()) path = directory_ / path;
-    const std::string resolved = path.lexically_normal().string();
-    BoundedRead read = read_regular_file(resolved, kMaxDsnFileBytes);
-    if (read.error) {
-      fail(value, "cannot read " + quote(resolved) + ": " + describe(*read.error));
-      return;
+    if (!given) return std::nullopt;
+    FileRead file{resolve(*given), {}};
+    file.read = read_regular_file(file.path, limit);
+    if (file.read.error) {
+      fail(value, "cannot read " + quote(file.path) + ": " + describe(*file.read.error));
+      return std::nullopt;
     }
-    std::string dsn = trim_trailing_whitespace(std::move(read.content));
+    return file;
+  }
+
+  void read_dsn_file(const Value& value, ClusterConfig& cluster) {
+    auto file = read_named_file(value, kMaxDsnFileBytes);
+    if (!file) return;
+    const std::string& resolved = file->path;
+    std::string dsn = trim_trailing_whitespace(std::move(file->read.content));
     if (dsn.empty()) {
       fail(value, "file " + quote(resolved) + " is empty");
       return;
@@ -728,9 +747,10 @@ class Parser {
   }
 
   void parse_alerting(const Value& value, AlertingConfig& alerting) {
-    const auto fields = map_of(value, {"job", "runbook_base_url", "extra_labels", "expiry_for",
-                                       "file_error_for", "source_down_for", "node_stale_after",
-                                       "reload_pending_for", "insecure_for", "exporter_down_for"});
+    const auto fields =
+        map_of(value, {"job", "runbook_base_url", "extra_labels", "expiry_for", "file_error_for",
+                       "source_down_for", "node_stale_after", "reload_pending_for", "insecure_for",
+                       "exporter_down_for", "cmek_transition_for"});
     if (!fields) return;
     if (const Value* v = find(*fields, "job")) {
       if (const auto text = non_empty_string(*v)) alerting.job = *text;
@@ -739,7 +759,7 @@ class Parser {
       if (const auto text = scalar_of(*v, "a string")) alerting.runbook_base_url = *text;
     }
     if (const Value* v = find(*fields, "extra_labels")) parse_labels(*v, alerting.extra_labels);
-    const std::array<std::pair<std::string_view, seconds*>, 7> durations{{
+    const std::array<std::pair<std::string_view, seconds*>, 8> durations{{
         {"expiry_for", &alerting.expiry_for},
         {"file_error_for", &alerting.file_error_for},
         {"source_down_for", &alerting.source_down_for},
@@ -747,6 +767,7 @@ class Parser {
         {"reload_pending_for", &alerting.reload_pending_for},
         {"insecure_for", &alerting.insecure_for},
         {"exporter_down_for", &alerting.exporter_down_for},
+        {"cmek_transition_for", &alerting.cmek_transition_for},
     }};
     for (const auto& [key, target] : durations) {
       if (const Value* v = find(*fields, key)) {
@@ -858,8 +879,163 @@ class Parser {
     return name;
   }
 
+  void warn(const Value& value, std::string message) {
+    warnings_.push_back(ConfigWarning{reader_.file(), value.line, value.key, std::move(message)});
+  }
+
+  // What the tier (core/tier.hpp) rules out, and what it makes pointless. Errors: a `cmek:`
+  // section where CMEK is not available. Warnings: a source the tier has no use for (a `cluster:`
+  // section on Standard or Basic), and custom rules naming certificate types that Cockroach Labs
+  // manages on the tier (node, UI, tenant: only client certificates, their CA and the cluster CA
+  // clients verify with are yours). The default rules are never warned about.
+  void check_tier(const Fields& fields, const Config& config) {
+    const TierFacts& tier = tier_facts(config.deployment.tier);
+    const std::string on_tier = " on " + std::string(tier.title);
+    if (const Value* v = find(fields, "cmek"); v != nullptr && !tier.cmek_available) {
+      fail(*v, config.deployment.tier == Tier::self_hosted
+                   ? "CMEK state comes from the CockroachDB Cloud API: set deployment.tier to "
+                     "advanced or byoc (CMEK needs CockroachDB Cloud Advanced)"
+                   : "CMEK is not available" + on_tier +
+                         ": it needs CockroachDB Cloud Advanced; move the cluster to Advanced "
+                         "or remove the cmek section");
+    }
+    if (const Value* v = find(fields, "cluster");
+        v != nullptr && !tier_uses_source(tier, "cluster")) {
+      warn(*v, "the cluster source is pointless" + on_tier +
+                   ": node certificates are managed by Cockroach Labs and only client "
+                   "certificates are yours (watch them with files)");
+    }
+    const Value* rules = find(fields, "rules");
+    if (rules == nullptr || tier.node_certificates_yours) return;
+    const auto items = rules->node.IsSequence() ? reader_.list_of(*rules) : std::nullopt;
+    if (!items) return;
+    for (std::size_t i = 0; i < items->size() && i < config.rules.size(); ++i) {
+      std::string managed;
+      int count = 0;
+      for (CertType type : config.rules[i].cert_types) {
+        if (tier_owns_cert_type(tier, type)) continue;
+        managed += (count++ == 0 ? "" : ", ") + std::string(to_string(type));
+      }
+      if (count == 0) continue;
+      warn(Value{(*items)[i].node, join_key((*items)[i].key, "cert_types"), (*items)[i].line},
+           (count == 1 ? "cert type " + managed + " is" : "cert types " + managed + " are") +
+               " managed by Cockroach Labs" + on_tier +
+               ": only client certificates are yours, so this rule never asks you to act");
+    }
+  }
+
+  void parse_cmek(const Value& value, CmekConfig& cmek) {
+    const auto fields = map_of(
+        value, {"api_url", "cluster_id", "api_key_file", "poll_interval", "timeout", "ca_file"});
+    if (!fields) return;
+    if (const Value* v = find(*fields, "api_url")) {
+      if (const auto text = non_empty_string(*v)) set_api_url(*v, *text, cmek);
+    }
+    if (const Value* v = require(*fields, value, "cluster_id")) {
+      // The id becomes a path segment: anything beyond a UUID's alphabet could reshape the URL.
+      const auto text = non_empty_string(*v);
+      if (text && (text->size() > 128 || !std::all_of(text->begin(), text->end(), [](char c) {
+                     return is_alpha(c) || is_digit(c) || c == '-' || c == '_';
+                   }))) {
+        fail(*v, "must be the cluster's id (letters, digits, - and _), got " + quote(*text));
+      } else if (text) {
+        cmek.cluster_id = *text;
+      }
+    }
+    if (const Value* v = require(*fields, value, "api_key_file")) read_api_key_file(*v, cmek);
+    if (const Value* v = find(*fields, "poll_interval")) {
+      set_duration(*v, kPollIntervalRange, cmek.poll_interval);
+    }
+    if (const Value* v = find(*fields, "timeout")) set_duration(*v, kTimeoutRange, cmek.timeout);
+    if (const Value* v = find(*fields, "ca_file")) {
+      if (const auto text = non_empty_string(*v)) cmek.ca_file = resolve(*text);
+    }
+  }
+
+  // https://host[:port][/prefix]: nothing else, so the key never travels in clear text and the
+  // URL cannot smuggle credentials, a query or a fragment.
+  void set_api_url(const Value& value, const std::string& url, CmekConfig& cmek) {
+    constexpr std::string_view kScheme = "https://";
+    const auto bad = [&](std::string_view why) {
+      fail(value,
+           "must be an https:// URL with a host (" + std::string(why) + "), got " + quote(url));
+    };
+    if (!url.starts_with(kScheme)) return bad("only https is accepted");
+    std::string_view rest = std::string_view(url).substr(kScheme.size());
+    const std::size_t slash = rest.find('/');
+    std::string_view authority = rest.substr(0, slash);
+    std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+    while (path.ends_with('/')) path.remove_suffix(1);
+    if (authority.find_first_of("@?#") != std::string_view::npos ||
+        path.find_first_of("?# ") != std::string_view::npos) {
+      return bad("no user, query or fragment");
+    }
+    std::string_view port = "443";
+    if (authority.starts_with('[')) {  // [v6]:port
+      const std::size_t close = authority.find(']');
+      if (close == std::string_view::npos) return bad("unterminated [IPv6] address");
+      if (close + 1 < authority.size()) {
+        if (authority[close + 1] != ':') return bad("junk after the [IPv6] address");
+        port = authority.substr(close + 2);
+      }
+      authority = authority.substr(1, close - 1);
+    } else if (const std::size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+      port = authority.substr(colon + 1);
+      authority = authority.substr(0, colon);
+    }
+    std::size_t pos = 0;
+    const auto port_number = parse_digits(port, pos, 65535);
+    if (!port_number || pos != port.size() || *port_number == 0) return bad("invalid port");
+    if (authority.empty() || !std::all_of(authority.begin(), authority.end(), [](char c) {
+          return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == ':';
+        })) {
+      return bad("invalid host");
+    }
+    cmek.api_url = url;
+    cmek.host = std::string(authority);
+    cmek.port = std::to_string(*port_number);
+    cmek.base_path = std::string(path);
+  }
+
+  // The key is read once, here: a reload picks up a new one. Its file must be private (0600 or
+  // stricter); messages never quote its content.
+  void read_api_key_file(const Value& value, CmekConfig& cmek) {
+    auto file = read_named_file(value, kMaxApiKeyFileBytes);
+    if (!file) return;
+    const std::string& path = file->path;
+    BoundedRead& read = file->read;
+    if ((read.state.st_mode & 077) != 0) {  // the mode of the file that was read
+      std::array<char, 8> mode{};
+      std::snprintf(mode.data(), mode.size(), "%04o",
+                    static_cast<unsigned>(read.state.st_mode & 07777));
+      fail(value, "file " + quote(path) + " has mode " + mode.data() +
+                      ": an API key file must be readable by its owner only (chmod 600)");
+      return;
+    }
+    std::string key = trim_trailing_whitespace(std::move(read.content));
+    // It goes into an Authorization header: a line break or a control byte would split it.
+    if (key.empty() || !std::all_of(key.begin(), key.end(), [](char c) {
+          return static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
+        })) {
+      fail(value, "file " + quote(path) +
+                      " must hold one API key: a single line of printable characters without "
+                      "spaces (not shown)");
+      return;
+    }
+    cmek.api_key = std::move(key);
+    cmek.api_key_file = path;
+  }
+
+  // A path from the config, relative ones against the config file's directory.
+  std::string resolve(const std::string& given) const {
+    std::filesystem::path path(given);
+    if (path.is_relative()) path = directory_ / path;
+    return path.lexically_normal().string();
+  }
+
   yaml_strict::Reader reader_;
   std::filesystem::path directory_;  // of the config file, for relative dsn_file paths
+  std::vector<ConfigWarning> warnings_;
 };
 
 }  // namespace
@@ -884,7 +1060,10 @@ LoadResult parse_config(std::string_view yaml, const std::string& file) {
   if (const auto root = parser.load(yaml)) parser.parse_root(*root, config);
   LoadResult result;
   result.errors = parser.take_errors();
-  if (result.errors.empty()) result.config = std::move(config);
+  if (result.errors.empty()) {
+    result.config = std::move(config);
+    result.warnings = parser.take_warnings();
+  }
   return result;
 }
 

@@ -100,6 +100,8 @@ struct AlertingConfig {
   seconds reload_pending_for{1800};  // crdb_cert_reload_pending
   seconds insecure_for{300};         // crdb_cert_cluster_secure == 0
   seconds exporter_down_for{300};    // up == 0 or absent
+  // A CMEK key ENABLING, ROTATING or DISABLING for longer than this is stuck.
+  seconds cmek_transition_for{3600};
 
   friend bool operator==(const AlertingConfig&, const AlertingConfig&) = default;
 };
@@ -112,6 +114,25 @@ struct DeploymentConfig {
   friend bool operator==(const DeploymentConfig&, const DeploymentConfig&) = default;
 };
 
+// The CMEK source: the data-at-rest key's state from the CockroachDB Cloud API.
+struct CmekConfig {
+  std::string api_url = "https://cockroachlabs.cloud";
+  // api_url taken apart at load (only https:// is accepted): what the source dials.
+  std::string host = "cockroachlabs.cloud";
+  std::string port = "443";
+  std::string base_path;  // any path before /api/v1, without a trailing slash
+  std::string cluster_id;
+  std::string api_key_file;  // resolved path
+  // The service account's API key, read from api_key_file at load. A secret: never log, print
+  // or export it.
+  std::string api_key;
+  seconds poll_interval{300};
+  seconds timeout{10};
+  std::string ca_file;  // empty: the system trust store
+
+  friend bool operator==(const CmekConfig&, const CmekConfig&) = default;
+};
+
 struct Config {
   seconds poll_interval{60};
   DeploymentConfig deployment;
@@ -119,6 +140,7 @@ struct Config {
   std::vector<rules::Rule> rules = rules::default_rules();
   std::optional<ClusterConfig> cluster;  // absent: the cluster source is disabled
   std::optional<ProbeConfig> probe;      // absent: the probe source is disabled
+  std::optional<CmekConfig> cmek;        // absent: the CMEK source is disabled
   AlertingConfig alerting;
   rules::ChecksConfig checks;
 
@@ -136,9 +158,14 @@ struct ConfigError {
   std::string to_string() const;
 };
 
+// Something that works but is pointless (a node certificate rule on a managed tier): same shape
+// as an error, printed by --config.check and logged at start and reload, never fatal.
+using ConfigWarning = ConfigError;
+
 struct LoadResult {
   std::optional<Config> config;  // set exactly when errors is empty
   std::vector<ConfigError> errors;
+  std::vector<ConfigWarning> warnings;
 };
 
 // Parses `yaml` strictly; `file` is used for error messages and to resolve relative paths

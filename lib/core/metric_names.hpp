@@ -24,6 +24,11 @@ inline constexpr std::string_view kProbeSuccess = "crdb_cert_probe_success";
 inline constexpr std::string_view kProbeDuration = "crdb_cert_probe_duration_seconds";
 inline constexpr std::string_view kProbeTlsInfo = "crdb_cert_probe_tls_info";
 inline constexpr std::string_view kServedMismatch = "crdb_cert_served_mismatch";
+// CMEK source (the data-at-rest key).
+inline constexpr std::string_view kCmekClusterStatus = "crdb_cmek_cluster_status";
+inline constexpr std::string_view kCmekRegionStatus = "crdb_cmek_region_status";
+inline constexpr std::string_view kCmekKeyInfo = "crdb_cmek_key_info";
+inline constexpr std::string_view kCmekKeyUpdated = "crdb_cmek_key_updated_timestamp_seconds";
 // Cross-checks and files.
 inline constexpr std::string_view kReloadPending = "crdb_cert_reload_pending";
 inline constexpr std::string_view kFileError = "crdb_cert_file_error";

@@ -58,8 +58,12 @@ enum class Condition {
   reload_pending,
   cluster_insecure,
   config_reload_failed,
-  probe_failed,     // a probe target did not complete a handshake
-  served_mismatch,  // a node serves another certificate than its disk or its report says
+  probe_failed,           // a probe target did not complete a handshake
+  served_mismatch,        // a node serves another certificate than its disk or its report says
+  cmek_key_revoked,       // a CMEK key REVOKED or REVOKING
+  cmek_failed,            // a CMEK operation ended in *_FAILED
+  cmek_transition_stuck,  // ENABLING, ROTATING or DISABLING for longer than configured
+  cmek_api_unreachable,   // the CMEK source is down
 };
 
 struct Finding {

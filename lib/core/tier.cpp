@@ -1,6 +1,7 @@
 #include "core/tier.hpp"
 
 #include <algorithm>
+#include <string>
 
 namespace certwatch {
 
@@ -69,6 +70,33 @@ const TierFacts& tier_facts(Tier tier) {
   const auto& tiers = table();
   return *std::find_if(tiers.begin(), tiers.end(),
                        [tier](const TierFacts& facts) { return facts.tier == tier; });
+}
+
+bool tier_uses_source(const TierFacts& tier, std::string_view source) {
+  return std::find(tier.useful_sources.begin(), tier.useful_sources.end(), source) !=
+         tier.useful_sources.end();
+}
+
+bool tier_owns_cert_type(const TierFacts& tier, CertType type) {
+  if (tier.node_certificates_yours) return true;
+  return type == CertType::client || type == CertType::client_ca || type == CertType::ca;
+}
+
+Table ownership_table(const TierFacts& tier) {
+  std::string sources;
+  for (std::string_view source : tier.useful_sources) {
+    sources += (sources.empty() ? "" : ", ") + std::string(source);
+  }
+  Table table{"Deployment", {"Aspect", "Owner"}, {}};
+  const auto row = [&table](std::string what, std::string_view who) {
+    table.rows.push_back({Cell{std::move(what)}, Cell{std::string(who)}});
+  };
+  row("Tier", std::string(tier.title) + " (deployment.tier: " + std::string(tier.name) + ")");
+  row("Node and UI certificates", tier.node_certificates_owner);
+  row("Client certificates", tier.client_certificates_owner);
+  row("Data-at-rest key", tier.data_at_rest_owner);
+  row("Useful sources", sources);
+  return table;
 }
 
 std::string_view to_string(Tier tier) { return tier_facts(tier).name; }

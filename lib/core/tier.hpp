@@ -6,6 +6,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/report.hpp"
+#include "core/types.hpp"
+
 namespace certwatch {
 
 // The `deployment.tier` config values.
@@ -32,5 +35,13 @@ std::string_view to_string(Tier tier);
 std::optional<Tier> tier_from_string(std::string_view name);
 const TierFacts& tier_facts(Tier tier);
 const std::vector<TierFacts>& all_tiers();
+// Whether `source` (a config section name) is among the tier's useful sources.
+bool tier_uses_source(const TierFacts& tier, std::string_view source);
+// Whether certificates of `type` are the customer's to issue and rotate on the tier: all of them
+// when self-hosted; on CockroachDB Cloud only client certificates, the CA that signs them
+// (uploaded for certificate authentication) and the cluster CA clients verify the server with.
+bool tier_owns_cert_type(const TierFacts& tier, CertType type);
+// The tier and who owns what, as a section of the status page and `check`.
+Table ownership_table(const TierFacts& tier);
 
 }  // namespace certwatch

@@ -93,6 +93,16 @@ std::string_view to_string(ErrorReason reason) {
       return "ssl_refused";
     case ErrorReason::handshake_failed:
       return "handshake_failed";
+    case ErrorReason::not_found:
+      return "not_found";
+    case ErrorReason::rate_limited:
+      return "rate_limited";
+    case ErrorReason::server_error:
+      return "server_error";
+    case ErrorReason::tls_failed:
+      return "tls_failed";
+    case ErrorReason::bad_response:
+      return "bad_response";
   }
   return "internal_error";
 }

@@ -151,6 +151,13 @@ enum class ErrorReason {
   dns_failed,
   ssl_refused,
   handshake_failed,
+  // An HTTP API (the CMEK source): 404, 429, 5xx, a failed TLS handshake, a body that is not the
+  // documented shape.
+  not_found,
+  rate_limited,
+  server_error,
+  tls_failed,
+  bad_response,
 };
 std::string_view to_string(ErrorReason reason);
 

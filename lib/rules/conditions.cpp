@@ -14,6 +14,10 @@ constexpr ConditionPolicy kPolicies[] = {
     {Condition::config_reload_failed, "CrdbCertConfigReloadFailed", Severity::warning},
     {Condition::probe_failed, "CrdbCertProbeFailed", Severity::warning},
     {Condition::served_mismatch, "CrdbCertServedMismatch", Severity::warning},
+    {Condition::cmek_key_revoked, "CrdbCmekKeyRevoked", Severity::critical},
+    {Condition::cmek_failed, "CrdbCmekOperationFailed", Severity::critical},
+    {Condition::cmek_transition_stuck, "CrdbCmekTransitionStuck", Severity::warning},
+    {Condition::cmek_api_unreachable, "CrdbCmekApiUnreachable", Severity::warning},
 };
 
 }  // namespace

@@ -66,6 +66,7 @@ struct Daemon::Impl {
     inputs.checks = config.checks;
     inputs.verify_cache = verify_cache;
     inputs.build = options.build;
+    inputs.tier = config.deployment.tier;
     inputs.config_reload_ok = reload_ok;
     inputs.config_reload_success_at = reload_success_at;
     inputs.results = scheduler.results();
@@ -139,6 +140,9 @@ struct Daemon::Impl {
     } else {
       reload_ok = true;
       reload_success_at = state::system_clock_now();
+      for (const auto& warning : loaded.warnings) {
+        log->warn("configuration: {}", warning.to_string());
+      }
       config = std::move(*loaded.config);
       scheduler.install(options.make_sources(config));
       log->info("configuration reloaded; polling every source now");

@@ -1,6 +1,7 @@
 #include "sources/registry.hpp"
 
 #include "sources/cluster_source.hpp"
+#include "sources/cmek_source.hpp"
 #include "sources/file_source.hpp"
 #include "sources/probe_source.hpp"
 
@@ -14,6 +15,7 @@ constexpr Factory kSources[] = {
     &FileSource::from_config,
     &ClusterSource::from_config,
     &ProbeSource::from_config,
+    &CmekSource::from_config,
 };
 
 }  // namespace

@@ -40,8 +40,9 @@ void record_poll(sources::PollResult&& result, double started, double finished,
 std::shared_ptr<const Snapshot> poll_once(const sources::SourceList& sources,
                                           const std::vector<rules::Rule>& rules,
                                           const rules::ChecksConfig& checks, const BuildInfo& build,
-                                          const Clock& now) {
+                                          const Clock& now, Tier tier) {
   SnapshotInputs inputs;
+  inputs.tier = tier;
   inputs.rules = rules;
   inputs.checks = checks;
   inputs.build = build;

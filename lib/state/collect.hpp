@@ -27,6 +27,6 @@ void record_poll(sources::PollResult&& result, double started, double finished,
 std::shared_ptr<const Snapshot> poll_once(const sources::SourceList& sources,
                                           const std::vector<rules::Rule>& rules,
                                           const rules::ChecksConfig& checks, const BuildInfo& build,
-                                          const Clock& now);
+                                          const Clock& now, Tier tier = Tier::self_hosted);
 
 }  // namespace certwatch::state

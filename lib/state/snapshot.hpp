@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/report.hpp"
+#include "core/tier.hpp"
 #include "core/types.hpp"
 #include "rules/checks.hpp"
 #include "rules/evaluate.hpp"
@@ -52,6 +53,7 @@ struct SnapshotInputs {
   // Verification results kept across snapshots (null: a cache for this snapshot alone).
   std::shared_ptr<rules::VerifyCache> verify_cache;
   BuildInfo build;
+  Tier tier = Tier::self_hosted;  // deployment.tier: its ownership table leads the sections
 };
 
 struct Snapshot {

@@ -1,0 +1,540 @@
+// The CMEK source (issue 14): the response parser on hostile shapes, the facts' metrics and
+// findings, the HTTPS client against a local Cloud API stand-in (TLS with a test-made CA on
+// 127.0.0.1, switchable between the documented states and every failure), and the real binary,
+// whose log, metrics, page and --config.check output must never hold the API key.
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/metric_names.hpp"
+#include "sources/cmek_source.hpp"
+#include "support/certgen.hpp"
+#include "support/http_client.hpp"
+#include "support/process.hpp"
+#include "support/require_tool.hpp"
+#include "support/tempdir.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+using namespace std::chrono_literals;
+using certwatch::ErrorReason;
+using certwatch::sources::CmekFacts;
+using certwatch::sources::CmekSource;
+using certwatch::sources::CmekSourceOptions;
+using certwatch::sources::parse_cmek_cluster_info;
+using certwatch::sources::parse_rfc3339;
+using certwatch::testing::CertSpec;
+using certwatch::testing::generate_cert;
+using certwatch::testing::GeneratedCert;
+using certwatch::testing::TempDir;
+
+constexpr std::string_view kApiKey = "CCDB1_sekritTOKENvalue0123456789abcdef";
+constexpr std::string_view kClusterId = "6a1b2c3d-0000-4e5f-8a9b-0123456789ab";
+
+std::string key_json(std::string_view status, std::string_view uri, std::string_view message = "") {
+  return R"({"status":")" + std::string(status) + R"(","user_message":")" + std::string(message) +
+         R"(","created_at":"2024-01-01T00:00:00Z","updated_at":"2024-05-01T12:00:00.5Z",)"
+         R"("spec":{"type":"AWS_KMS","uri":")" +
+         std::string(uri) + R"(","auth_principal":"arn:aws:iam::1:role/crl"},"extra":[1,2]})";
+}
+
+// The documented CMEKClusterInfo with one region and one key in `key_status`.
+std::string cluster_json(std::string_view key_status, std::string_view message = "") {
+  return R"({"status":"ENABLED","unknown_field":{"x":1},"region_infos":[{"region":"us-east-1",)"
+         R"("status":"ENABLED","key_infos":[)" +
+         key_json(key_status, "arn:aws:kms:us-east-1:1:key/k1", message) + "]}]}";
+}
+
+// What the stand-in answers the next requests with.
+struct Reply {
+  unsigned status = 200;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool hang = false;  // read the request, then answer nothing until the mode changes
+};
+
+// A local stand-in for the Cloud API: HTTPS on 127.0.0.1 port 0, one connection at a time on a
+// thread of its own, answering every request with the current Reply.
+class FakeCloudApi {
+ public:
+  explicit FakeCloudApi(const TempDir& dir) {
+    CertSpec ca_spec;
+    ca_spec.common_name = "Test Cloud CA";
+    ca_spec.is_ca = true;
+    ca_ = generate_cert(ca_spec);
+    CertSpec leaf;
+    leaf.common_name = "127.0.0.1";
+    leaf.ip_addresses = {"127.0.0.1"};
+    const GeneratedCert server = generate_cert(leaf, &ca_);
+    ca_file_ = dir.write("api-ca.crt", ca_.cert_pem).string();
+    tls_.use_certificate_chain(asio::buffer(server.cert_pem));
+    tls_.use_private_key(asio::buffer(server.key_pem), ssl::context::pem);
+    acceptor_.open(asio::ip::tcp::v4());
+    acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    reply_.body = cluster_json("ENABLED");
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~FakeCloudApi() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    // Wakes a blocked accept().
+    certwatch::testing::LoopbackConnection wake(port_, 1000ms);
+    thread_.join();
+  }
+  FakeCloudApi(const FakeCloudApi&) = delete;
+  FakeCloudApi& operator=(const FakeCloudApi&) = delete;
+
+  void set(Reply reply) {
+    {
+      std::lock_guard lock(mutex_);
+      reply_ = std::move(reply);
+    }
+    changed_.notify_all();
+  }
+  int port() const { return port_; }
+  const std::string& ca_file() const { return ca_file_; }
+  int requests() const { return requests_; }
+  std::string last_authorization() {
+    std::lock_guard lock(mutex_);
+    return last_authorization_;
+  }
+  std::string last_target() {
+    std::lock_guard lock(mutex_);
+    return last_target_;
+  }
+
+ private:
+  void serve() {
+    for (;;) {
+      asio::ip::tcp::socket socket(io_);
+      beast::error_code ec;
+      acceptor_.accept(socket, ec);
+      {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return;
+      }
+      if (ec) continue;
+      // A peer that stops mid-way cannot hold the stand-in for long.
+      const timeval limit{5, 0};
+      setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+      setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+      answer(std::move(socket));
+    }
+  }
+
+  void answer(asio::ip::tcp::socket socket) {
+    beast::ssl_stream<asio::ip::tcp::socket> stream(std::move(socket), tls_);
+    beast::error_code ec;
+    stream.handshake(ssl::stream_base::server, ec);
+    if (ec) return;
+    beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    http::read(stream, buffer, request, ec);
+    if (ec) return;
+    ++requests_;
+    std::unique_lock lock(mutex_);
+    last_authorization_ = std::string(request[http::field::authorization]);
+    last_target_ = std::string(request.target());
+    changed_.wait(lock, [this] { return stopping_ || !reply_.hang; });
+    if (stopping_) return;
+    http::response<http::string_body> response{static_cast<http::status>(reply_.status), 11};
+    for (const auto& [name, value] : reply_.headers) response.set(name, value);
+    response.set(http::field::content_type, "application/json");
+    response.body() = reply_.body;
+    lock.unlock();
+    response.prepare_payload();
+    http::write(stream, response, ec);
+  }
+
+  GeneratedCert ca_;
+  std::string ca_file_;
+  asio::io_context io_;
+  ssl::context tls_{ssl::context::tls_server};
+  asio::ip::tcp::acceptor acceptor_{io_};
+  int port_ = 0;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  Reply reply_;
+  bool stopping_ = false;
+  std::atomic<int> requests_{0};
+  std::string last_authorization_;
+  std::string last_target_;
+  std::thread thread_;
+};
+
+certwatch::config::CmekConfig cmek_config(const FakeCloudApi& api) {
+  certwatch::config::CmekConfig cfg;
+  cfg.api_url = "https://127.0.0.1:" + std::to_string(api.port());
+  cfg.host = "127.0.0.1";
+  cfg.port = std::to_string(api.port());
+  cfg.cluster_id = std::string(kClusterId);
+  cfg.api_key = std::string(kApiKey);
+  cfg.timeout = 1s;
+  cfg.ca_file = api.ca_file();
+  return cfg;
+}
+
+const certwatch::Family* family_named(const std::vector<certwatch::Family>& families,
+                                      std::string_view name) {
+  for (const auto& family : families) {
+    if (family.name == name) return &family;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("CMEK parsing keeps the documented shape and ignores unknown fields", "[cmek]") {
+  const auto parsed = parse_cmek_cluster_info(cluster_json("ROTATING", "rotating now"));
+  REQUIRE(parsed.info);
+  CHECK(parsed.info->status == "ENABLED");
+  REQUIRE(parsed.info->regions.size() == 1);
+  const auto& region = parsed.info->regions[0];
+  CHECK(region.region == "us-east-1");
+  REQUIRE(region.keys.size() == 1);
+  const auto& key = region.keys[0];
+  CHECK(key.status == "ROTATING");
+  CHECK(key.user_message == "rotating now");
+  CHECK(key.type == "AWS_KMS");
+  CHECK(key.uri == "arn:aws:kms:us-east-1:1:key/k1");
+  CHECK(key.auth_principal == "arn:aws:iam::1:role/crl");
+  CHECK(key.created_at == 1704067200.0);
+  CHECK(key.updated_at == 1714564800.5);
+  // Unknown status values are kept, not errors.
+  const auto unknown = parse_cmek_cluster_info(R"({"status":"SOMETHING_NEW"})");
+  REQUIRE(unknown.info);
+  CHECK(unknown.info->status == "SOMETHING_NEW");
+  CHECK(unknown.info->regions.empty());
+}
+
+TEST_CASE("CMEK parsing survives hostile shapes", "[cmek]") {
+  for (const std::string body : {"", "not json", "[]", "42", "\"ENABLED\"", "{}", R"({"status":5})",
+                                 R"({"status":null})", "{\"status\":\"ENA"}) {
+    INFO(body);
+    const auto parsed = parse_cmek_cluster_info(body);
+    CHECK_FALSE(parsed.info);
+    CHECK_FALSE(parsed.error.empty());
+  }
+  // Deep nesting is refused before it is parsed.
+  const std::string deep =
+      R"({"status":"ENABLED","x":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  const auto nested = parse_cmek_cluster_info(deep);
+  CHECK_FALSE(nested.info);
+  CHECK(nested.error.find("nests deeper") != std::string::npos);
+  // Brackets inside strings are not nesting.
+  CHECK(
+      parse_cmek_cluster_info(R"({"status":"ENABLED","m":")" + std::string(100, '[') + "\"}").info);
+  // Wrong types inside: fields are empty, the rest is kept.
+  const auto wrong = parse_cmek_cluster_info(
+      R"({"status":"ENABLED","region_infos":[7,{"region":1,"status":"ENABLED","key_infos":{"a":1}},)"
+      R"({"region":"eu","key_infos":[null,{"status":["x"],"spec":"s","created_at":1700000000,)"
+      R"("updated_at":"9999999-01-01T00:00:00Z"}]}]})");
+  REQUIRE(wrong.info);
+  REQUIRE(wrong.info->regions.size() == 3);
+  CHECK(wrong.info->regions[0].region.empty());
+  CHECK(wrong.info->regions[1].keys.empty());
+  REQUIRE(wrong.info->regions[2].keys.size() == 2);
+  const auto& key = wrong.info->regions[2].keys[1];
+  CHECK(key.status.empty());
+  CHECK(key.uri.empty());
+  CHECK_FALSE(key.created_at);
+  CHECK_FALSE(key.updated_at);
+  // Invalid UTF-8 is not JSON; an enormous string is cut.
+  CHECK_FALSE(parse_cmek_cluster_info("{\"status\":\"\xff\"}").info);
+  const auto long_status =
+      parse_cmek_cluster_info(R"({"status":")" + std::string(100000, 'A') + "\"}");
+  REQUIRE(long_status.info);
+  CHECK(long_status.info->status.size() <= 2048);
+}
+
+TEST_CASE("RFC 3339 timestamps are read within sane bounds", "[cmek]") {
+  CHECK(parse_rfc3339("1970-01-01T00:00:00Z") == 0.0);
+  CHECK(parse_rfc3339("2024-05-01T14:00:00+02:00") == 1714564800.0);
+  CHECK(parse_rfc3339("2024-05-01T12:00:00.250Z") == 1714564800.25);
+  CHECK(parse_rfc3339("9999-12-31T23:59:59Z").has_value());
+  for (std::string_view bad :
+       {"", "2024-05-01", "2024-13-01T00:00:00Z", "2024-02-30T00:00:00Z", "1969-12-31T23:59:59Z",
+        "2024-05-01T25:00:00Z", "2024-05-01T12:00:00", "2024-05-01T12:00:00.Z",
+        "2024-05-01T12:00:00+99:00", "99999-05-01T12:00:00Z", "2024-05-01T12:00:00Zjunk",
+        "-024-05-01T12:00:00Z"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_rfc3339(bad));
+  }
+}
+
+TEST_CASE("CMEK facts export the four families and find revoked failed and stuck keys", "[cmek]") {
+  CmekFacts facts;
+  facts.cluster_id = std::string(kClusterId);
+  facts.info =
+      *parse_cmek_cluster_info(
+           R"({"status":"ENABLED","region_infos":[{"region":"r1","status":"ENABLED",)"
+           R"("key_infos":[)" +
+           key_json("REVOKED", "k-revoked") + "," +
+           key_json("ROTATE_FAILED", "k-failed", "key policy denies") + "," +
+           key_json("ROTATING", "k-rotating") + "," + key_json("ROTATING", "k-rotating") + "]}]}")
+           .info;
+  facts.transition_for = 3600s;
+  facts.transitional_since["key k-rotating in r1"] = 1000;
+  const auto families = facts.families();
+  for (std::string_view name :
+       {certwatch::metric::kCmekClusterStatus, certwatch::metric::kCmekRegionStatus,
+        certwatch::metric::kCmekKeyInfo, certwatch::metric::kCmekKeyUpdated}) {
+    INFO(name);
+    CHECK(family_named(families, name) != nullptr);
+  }
+  // The repeated key is one series, not a duplicate the scrape would reject.
+  CHECK(family_named(families, certwatch::metric::kCmekKeyInfo)->series.size() == 3);
+  CHECK(family_named(families, certwatch::metric::kCmekKeyUpdated)->series.size() == 3);
+  const auto& key_series = family_named(families, certwatch::metric::kCmekKeyInfo)->series[0];
+  CHECK(key_series.labels == certwatch::LabelPairs{{"cluster_id", std::string(kClusterId)},
+                                                   {"region", "r1"},
+                                                   {"type", "AWS_KMS"},
+                                                   {"uri", "k-revoked"},
+                                                   {"auth_principal", "arn:aws:iam::1:role/crl"},
+                                                   {"status", "REVOKED"}});
+  const auto conditions_at = [&](double now) {
+    std::vector<certwatch::Condition> out;
+    for (const auto& finding : facts.findings(now)) out.push_back(finding.condition);
+    return out;
+  };
+  // Not yet stuck at 1000 + 3600, stuck just after.
+  CHECK(conditions_at(4600).size() == 2);
+  const auto later = facts.findings(4601);
+  REQUIRE(later.size() == 4);  // revoked, failed, the rotating key twice (as listed)
+  CHECK(later[0].condition == certwatch::Condition::cmek_key_revoked);
+  CHECK(later[1].condition == certwatch::Condition::cmek_failed);
+  CHECK(later[1].message.find("key policy denies") != std::string::npos);
+  CHECK(later[2].condition == certwatch::Condition::cmek_transition_stuck);
+  const auto tables = facts.tables();
+  REQUIRE(tables.size() == 1);
+  CHECK(tables[0].title == certwatch::sources::kCmekTableTitle);
+  CHECK(tables[0].rows.size() == 5);  // the cluster and four keys
+}
+
+TEST_CASE("CMEK source reads the API over verified TLS with the bearer key", "[cmek]") {
+  const TempDir dir;
+  FakeCloudApi api(dir);
+  api.set({200, cluster_json("ENABLED"), {}, false});
+  CmekSource source(cmek_config(api), 3600s);
+  const auto result = source.poll();
+  INFO(result.error_message());
+  REQUIRE(result.ok());
+  const auto* facts = certwatch::sources::facts_as<CmekFacts>(result);
+  REQUIRE(facts != nullptr);
+  CHECK(facts->cluster_id == kClusterId);
+  CHECK(facts->info.regions.at(0).keys.at(0).status == "ENABLED");
+  CHECK(api.last_authorization() == "Bearer " + std::string(kApiKey));
+  CHECK(api.last_target() == "/api/v1/clusters/" + std::string(kClusterId) + "/cmek");
+}
+
+TEST_CASE("CMEK source turns every API failure into its reason", "[cmek]") {
+  const TempDir dir;
+  FakeCloudApi api(dir);
+  struct Case {
+    Reply reply;
+    ErrorReason reason;
+    std::string_view in_message;
+  };
+  const std::vector<Case> cases{
+      {{401, "{}", {}, false}, ErrorReason::auth_failed, "CLUSTER_OPERATOR_WRITER"},
+      {{403, "{}", {}, false}, ErrorReason::auth_failed, "CLUSTER_ADMIN"},
+      {{404, "{}", {}, false}, ErrorReason::not_found, "only be enabled when the cluster"},
+      {{429, "{}", {{"Retry-After", "30"}}, false}, ErrorReason::rate_limited, "Retry-After 30s"},
+      {{500, "oops", {}, false}, ErrorReason::server_error, "HTTP 500"},
+      {{302, "", {{"Location", "https://elsewhere/"}}, false}, ErrorReason::bad_response, "302"},
+      {{200, "{\"status\": ", {}, false}, ErrorReason::bad_response, "not valid JSON"},
+      {{200, "[\"ENABLED\"]", {}, false}, ErrorReason::bad_response, "not a JSON object"},
+      {{200, std::string(3 * 1024 * 1024, ' '), {}, false}, ErrorReason::bad_response, "limit"},
+      {{200, cluster_json("ENABLED"), {}, true}, ErrorReason::timeout, "within 1s"},
+  };
+  for (const Case& c : cases) {
+    INFO("HTTP " << c.reply.status << (c.reply.hang ? " hang" : ""));
+    api.set(c.reply);
+    CmekSource source(cmek_config(api), 3600s);
+    const auto started = std::chrono::steady_clock::now();
+    const auto result = source.poll();
+    CHECK(std::chrono::steady_clock::now() - started < 10s);  // the deadline holds
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error->reason == c.reason);
+    CHECK(result.error_message().find(c.in_message) != std::string::npos);
+    CHECK(result.error_message().find(kApiKey) == std::string::npos);
+    api.set({200, cluster_json("ENABLED"), {}, false});  // releases a hanging connection
+  }
+  SECTION("a server certificate from another CA is tls_failed") {
+    const TempDir other;
+    FakeCloudApi stranger(other);
+    auto cfg = cmek_config(api);
+    cfg.ca_file = stranger.ca_file();
+    CmekSource source(cfg, 3600s);
+    const auto result = source.poll();
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error->reason == ErrorReason::tls_failed);
+    CHECK(result.error_message().find("certificate verify failed") != std::string::npos);
+  }
+  SECTION("a host name the certificate does not carry is tls_failed") {
+    auto cfg = cmek_config(api);
+    cfg.host = "localhost";  // reaches the stand-in, but is not among the certificate's SANs
+    CmekSource source(cfg, 3600s);
+    const auto result = source.poll();
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error->reason == ErrorReason::tls_failed);
+  }
+}
+
+TEST_CASE("CMEK source honours Retry-After and backs off after server errors", "[cmek]") {
+  const TempDir dir;
+  FakeCloudApi api(dir);
+  auto now = std::chrono::steady_clock::now();
+  CmekSourceOptions options;
+  options.now = [&now] { return now; };
+  CmekSource source(cmek_config(api), 3600s, options);
+
+  api.set({429, "{}", {{"Retry-After", "120"}}, false});
+  CHECK(source.poll().error->reason == ErrorReason::rate_limited);
+  const int after_429 = api.requests();
+  api.set({200, cluster_json("ENABLED"), {}, false});
+  now += 119s;
+  const auto waiting = source.poll();  // inside Retry-After: no request at all
+  REQUIRE_FALSE(waiting.ok());
+  CHECK(waiting.error->reason == ErrorReason::rate_limited);
+  CHECK(api.requests() == after_429);
+  now += 2s;
+  CHECK(source.poll().ok());
+  CHECK(api.requests() == after_429 + 1);
+
+  // Server errors: 30s, then 60s, ... between requests.
+  api.set({503, "", {}, false});
+  CHECK(source.poll().error->reason == ErrorReason::server_error);
+  now += 29s;
+  CHECK(source.poll().error->reason == ErrorReason::server_error);
+  CHECK(api.requests() == after_429 + 2);
+  now += 2s;
+  CHECK(source.poll().error->reason == ErrorReason::server_error);
+  CHECK(api.requests() == after_429 + 3);
+  now += 31s;  // the second wait is 60s
+  source.poll();
+  CHECK(api.requests() == after_429 + 3);
+  now += 30s;
+  api.set({200, cluster_json("ENABLED"), {}, false});
+  CHECK(source.poll().ok());
+}
+
+TEST_CASE("CMEK through the real binary: metrics and page and no key anywhere", "[cmek]") {
+  using certwatch::testing::run_command;
+  const TempDir dir;
+  FakeCloudApi api(dir);
+  api.set({200, cluster_json("ROTATE_FAILED", "the role cannot use the key"), {}, false});
+  const auto key_file = dir.write("api.key", std::string(kApiKey) + "\n", 0600);
+  // The node rule is pointless on Advanced: a warning, printed and logged, never fatal.
+  const std::string config_text =
+      "deployment:\n  tier: advanced\n"
+      "rules:\n  - {cert_types: [node, client], below: 30d, action: rotate_now, severity: "
+      "critical}\n"
+      "files:\n  certs_dirs: [" +
+      dir.path().string() +
+      "]\n"
+      "cmek:\n  api_url: https://127.0.0.1:" +
+      std::to_string(api.port()) + "\n  cluster_id: " + std::string(kClusterId) +
+      "\n  api_key_file: " + key_file.string() + "\n  ca_file: " + api.ca_file() +
+      "\n  poll_interval: 1s\n  timeout: 2s\n";
+  const auto config = dir.write("config.yaml", config_text);
+
+  const auto checked =
+      run_command({CERTWATCH_BINARY, "--config.check", "--config.file=" + config.string()}, 10s);
+  INFO(checked.out << checked.err);
+  CHECK(checked.exit_code == 0);
+  CHECK(checked.err.find("warning: " + config.string() +
+                         ":4: rules[0].cert_types: cert type node "
+                         "is managed by Cockroach Labs") != std::string::npos);
+  CHECK((checked.out + checked.err).find(kApiKey) == std::string::npos);
+  // A key file others can read is refused, without quoting the key.
+  const auto open_key = dir.write("open.key", std::string(kApiKey) + "\n", 0644);
+  std::string open_text = config_text;
+  open_text.replace(open_text.find(key_file.string()), key_file.string().size(), open_key.string());
+  const auto open_config = dir.write("open.yaml", open_text);
+  const auto refused = run_command(
+      {CERTWATCH_BINARY, "--config.check", "--config.file=" + open_config.string()}, 10s);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("chmod 600") != std::string::npos);
+  CHECK((refused.out + refused.err).find(kApiKey) == std::string::npos);
+
+  const int port = certwatch::testing::find_free_port();
+  certwatch::testing::ChildProcess daemon(
+      {CERTWATCH_BINARY, "--config.file=" + config.string(),
+       "--web.listen-address=127.0.0.1:" + std::to_string(port), "--log.level=debug"},
+      dir.path() / "daemon.log");
+  // The exposition once it holds `needle`, or the last one scraped within a generous bound.
+  const auto scrape_until = [port](std::string_view needle) {
+    std::string text;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline && text.find(needle) == std::string::npos) {
+      std::this_thread::sleep_for(100ms);
+      const auto res = certwatch::testing::http_get(port, "/metrics", 2s);
+      if (res && res->status == 200) text = res->body;
+    }
+    return text;
+  };
+  const std::string metrics = scrape_until("crdb_cmek_key_info{");
+  INFO(daemon.log());
+  CHECK(metrics.find("crdb_cmek_cluster_status{cluster_id=\"" + std::string(kClusterId) +
+                     "\",status=\"ENABLED\"} 1") != std::string::npos);
+  CHECK(metrics.find("status=\"ROTATE_FAILED\"} 1") != std::string::npos);
+  CHECK(metrics.find("crdb_cmek_key_updated_timestamp_seconds{") != std::string::npos);
+  CHECK(metrics.find("crdb_cert_source_up{source=\"cmek\"} 1") != std::string::npos);
+  if (certwatch::testing::require_tool("promtool", "apt-get install prometheus")) {
+    const auto exposition = dir.write("metrics.txt", metrics);
+    const auto lint =
+        certwatch::testing::run_shell("promtool check metrics < " + exposition.string(), 30s);
+    INFO(lint.out);
+    CHECK(lint.exit_code == 0);
+  }
+  const auto page = certwatch::testing::http_get(port, "/", 5s);
+  REQUIRE(page);
+  CHECK(page->body.find("Data-at-rest key (CMEK)") != std::string::npos);
+  CHECK(page->body.find("CockroachDB Cloud Advanced") != std::string::npos);
+  CHECK(page->body.find("the role cannot use the key") != std::string::npos);
+
+  // The API turns the key down: the source goes down with the reason, the last good data stays.
+  api.set({401, "{}", {}, false});
+  const std::string failing = scrape_until("reason=\"auth_failed\"");
+  CHECK(failing.find("crdb_cert_source_errors_total{source=\"cmek\",reason=\"auth_failed\"}") !=
+        std::string::npos);
+  CHECK(failing.find("crdb_cert_source_up{source=\"cmek\"} 0") != std::string::npos);
+  CHECK(failing.find("crdb_cmek_key_info{") != std::string::npos);
+  const auto failing_page = certwatch::testing::http_get(port, "/", 5s);
+  REQUIRE(failing_page);
+
+  CHECK(api.last_authorization() == "Bearer " + std::string(kApiKey));
+  for (const std::string* text : std::initializer_list<const std::string*>{
+           &metrics, &failing, &page->body, &failing_page->body}) {
+    CHECK(text->find(kApiKey) == std::string::npos);
+  }
+  daemon.stop();
+  const std::string log = daemon.log();
+  CHECK(log.find("auth_failed") != std::string::npos);
+  CHECK(log.find("configuration: " + config.string() + ":4: rules[0].cert_types") !=
+        std::string::npos);
+  CHECK(log.find(kApiKey) == std::string::npos);
+}
