@@ -16,6 +16,8 @@ packages=(
   # the benchmark harness scrapes with curl; hostile_files_test handshakes with it and proves
   # with strace that no .key file is opened
   curl strace
+  # grafana_test serves a node certificate for the probe with `openssl s_server`
+  openssl
   # the suite fails on code that .clang-format would change
   clang-format
   # audit_test renders the audit report in a real headless browser and counts its PDF pages

@@ -15,8 +15,10 @@
 #include "alerting/audit_report.hpp"
 #include "config/config.hpp"
 #include "core/text.hpp"
+#include "sources/cmek_source.hpp"
 #include "sources/registry.hpp"
 #include "state/collect.hpp"
+#include "state/snapshot.hpp"
 #include "support/certgen.hpp"
 #include "support/process.hpp"
 #include "support/require_tool.hpp"
@@ -215,6 +217,39 @@ TEST_CASE("audit data at rest follows the tier") {
   CHECK(advanced.data_at_rest.state == certwatch::alerting::DataAtRest::State::managed);
   CHECK(render_audit_html(advanced).find("Managed by Cockroach Labs.") != std::string::npos);
   CHECK(nlohmann::json::parse(render_audit_json(advanced))["tier"]["name"] == "advanced");
+}
+
+TEST_CASE("audit data at rest shows the CMEK source's regions and keys") {
+  auto facts = std::make_shared<certwatch::sources::CmekFacts>();
+  facts->cluster_id = "c0ffee00-1111-2222-3333-444455556666";
+  facts->info.status = "ENABLED";
+  certwatch::sources::CmekKeyInfo key;
+  key.status = "ENABLED";
+  key.type = "AWS_KMS";
+  key.uri = "arn:aws:kms:us-east-1:123456789012:key/<audit>";
+  key.auth_principal = "arn:aws:iam::123456789012:role/crdb-cmek";
+  facts->info.regions = {{"us-east-1", "ENABLED", {key}}};
+  auto result = std::make_shared<certwatch::sources::PollResult>();
+  result->source = "cmek";
+  result->facts = facts;
+  certwatch::state::SnapshotInputs inputs;
+  inputs.results = {result};
+  inputs.tier = certwatch::Tier::advanced;
+  const auto snapshot = certwatch::state::make_snapshot(inputs, 1.8e9);
+  TempDir dir;
+  const auto config_path = dir.write("config.yaml", "deployment:\n  tier: advanced\n");
+  certwatch::config::Config config;
+  config.deployment.tier = certwatch::Tier::advanced;
+  const AuditReport report = certwatch::alerting::make_audit_report(
+      *snapshot, certwatch::alerting::audit_context(config, config_path.string()));
+  CHECK(report.data_at_rest.state == certwatch::alerting::DataAtRest::State::cmek_observed);
+  CHECK(report.data_at_rest.statement.find("status ENABLED, 1 region(s), 1 key(s)") !=
+        std::string::npos);
+  const std::string html = render_audit_html(report);
+  CHECK(html.find("us-east-1") != std::string::npos);
+  CHECK(html.find("key/&lt;audit&gt;") != std::string::npos);
+  CHECK(html.find("AWS_KMS") != std::string::npos);
+  CHECK(render_audit_markdown(report).find("crdb-cmek") != std::string::npos);
 }
 
 TEST_CASE("audit escapes hostile names in HTML and Markdown") {

@@ -54,7 +54,7 @@ const std::vector<MustHaveData> kMustHaveData = {
     {"Certificates by time left", "ABCD"},
     {"Failing checks", "A"},
     {"Certificates per CA", "ABC"},
-    {"Cluster nodes", "ABC"},  // D, E (served certificate) join with the probe source
+    {"Cluster nodes", "ABCDE"},
     {"Cluster security", "A"},
     {"Pending reloads", "A"},
     {"Exporters", "ABCD"},
@@ -63,8 +63,9 @@ const std::vector<MustHaveData> kMustHaveData = {
     {"Poll duration", "A"},
     {"Unreadable certificate files", "A"},
     {"Expiries per week, next 12 months", "A"},
-    // Probe source: {"Probe results", "ABC"}, {"Handshake time", "A"},
-    //               {"Served certificate mismatches", "A"},
+    {"Probe results", "ABC"},
+    {"Handshake time", "A"},
+    {"Served certificate mismatches", "A"},
     // CMEK source:  {"CMEK status", "A"}, {"CMEK regions", "A"}, {"CMEK keys", "AB"},
 };
 // Variables whose values the fixture provides (every query variable of the dashboard).
@@ -257,25 +258,39 @@ void insert_cluster(const certwatch::testing::PgServer& pg, std::int64_t disk_no
 
 // Two daemons on the same certificates and the same cluster (two hosts of one cluster, both
 // running the cluster source), scraped by one Prometheus evaluating the generated rules.
+// Node 1 serves its node.crt on a TLS port (openssl s_server), which both daemons probe: the
+// served leaf is the one on disk, and differs from what node 1 reports (a served mismatch against
+// the cluster).
 struct Fixture {
   TempDir dir;
   std::vector<std::unique_ptr<ChildProcess>> daemons;
+  std::unique_ptr<ChildProcess> node_tls;
   std::unique_ptr<PrometheusServer> prometheus;
 
   Fixture() {
     auto& pg = certwatch::testing::shared_pg_server();
     insert_cluster(pg, write_certs(dir));
+    const std::string served = "127.0.0.1:" + std::to_string(certwatch::testing::find_free_port());
+    node_tls = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"openssl", "s_server", "-quiet", "-www", "-accept", served,
+                                 "-cert", (dir.path() / "certs/node.crt").string(), "-key",
+                                 (dir.path() / "certs/node.key").string()},
+        dir.path() / "s_server.log");
     const std::string dsn =
         pg.tcp_dsn(certwatch::testing::kMonitorUser, certwatch::testing::kRolePassword);
-    const auto config = dir.write(
-        "config.yaml",
-        "poll_interval: 1s\nfiles:\n  certs_dirs: [" +
-            single_quoted_yaml((dir.path() / "certs").string()) +
-            "]\ncluster:\n  dsn: " + single_quoted_yaml(dsn) +
-            "\n  local_node_id: '1'\n  poll_interval: 1s\n  connect_timeout: 1s\n"
-            "  statement_timeout: 1s\nalerting:\n  expiry_for: 0s\n  exporter_down_for: 10m\n"
-            "checks:\n  san:\n    required: [lb.example]\n",
-        0600);
+    const auto config =
+        dir.write("config.yaml",
+                  "poll_interval: 1s\nfiles:\n  certs_dirs: [" +
+                      single_quoted_yaml((dir.path() / "certs").string()) +
+                      "]\ncluster:\n  dsn: " + single_quoted_yaml(dsn) +
+                      "\n  local_node_id: '1'\n  poll_interval: 1s\n  connect_timeout: 1s\n"
+                      "  statement_timeout: 1s\nprobe:\n  poll_interval: 1s\n  timeout: 2s\n"
+                      "  targets:\n    - {address: '" +
+                      served +
+                      "', protocol: tls, server_name: localhost, "
+                      "node_id: 1}\nalerting:\n  expiry_for: 0s\n  exporter_down_for: 10m\n"
+                      "checks:\n  san:\n    required: [lb.example]\n",
+                  0600);
     const auto rules = certwatch::testing::run_command(
         {CERTWATCH_BINARY, "rules", "--config.file=" + config.string()});
     REQUIRE(rules.exit_code == 0);
@@ -303,6 +318,7 @@ struct Fixture {
         "count(count by (instance) (crdb_cert_check_failed)) == 2",
         "count(count by (instance) (crdb_cert_reload_pending)) == 2",
         "count(count by (instance) (crdb_cert_file_error)) == 2",
+        "count(count by (instance) (crdb_cert_served_mismatch)) == 2",
         "count(count_over_time(crdb_cert_source_up[1m]) >= 2) == 4",
         "count(ALERTS{alertname=\"CrdbCertLoadFailed\", alertstate=\"firing\"}) == 1",
     };
@@ -331,6 +347,7 @@ struct Fixture {
 TEST_CASE("grafana: every dashboard query parses in Prometheus and the fixture's panels have data",
           "[grafana][e2e]") {
   if (!certwatch::testing::require_tool("prometheus", "apt-get install prometheus")) return;
+  if (!certwatch::testing::require_tool("openssl", "apt-get install openssl")) return;
   const json dashboard = load_dashboard();
   const auto values = grafana_values(dashboard);
   Fixture fixture;

@@ -85,9 +85,8 @@ rule)
     fail "deploy/kubernetes/base/prometheusrule.yaml is stale: run scripts/regen-deploy.sh"
   ;;
 config)
-  # The configs the ConfigMaps carry load in the daemon as it is. The sidecar's joins this list
-  # when the probe source (its `probe:` section) is on main.
-  for config in "$k8s/cluster/config.yaml"; do
+  # The configs the ConfigMaps carry load in the daemon as it is.
+  for config in "$k8s/cluster/config.yaml" "$k8s/sidecar/config.yaml"; do
     "$binary" --config.check --config.file="$config" || fail "${config#"$root"/} does not load"
   done
   ;;

@@ -13,6 +13,8 @@
 #include <boost/asio/ssl.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <ctime>
+#include <memory>
 #include <regex>
 #include <thread>
 
@@ -26,6 +28,7 @@
 #include "support/http_client.hpp"
 #include "support/pg_harness.hpp"
 #include "support/process.hpp"
+#include "support/prometheus.hpp"
 #include "support/tempdir.hpp"
 
 namespace {
@@ -51,9 +54,11 @@ using certwatch::testing::TempDir;
 // and writes bytes without end instead.
 class TlsServer {
  public:
-  TlsServer(const std::string& chain_pem, const std::string& key_pem, bool flood = false)
+  // `port` 0 picks a free one; a given port lets a test restart the server where it was.
+  TlsServer(const std::string& chain_pem, const std::string& key_pem, bool flood = false,
+            unsigned short port = 0)
       : context_(ssl::context::tls_server),
-        acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}),
+        acceptor_(io_, {asio::ip::make_address("127.0.0.1"), port}),
         flood_(flood) {
     if (!flood) {
       context_.use_certificate_chain(asio::buffer(chain_pem));
@@ -486,4 +491,91 @@ TEST_CASE("from_cluster probes the listed nodes and compares with their reported
     return m.against == "cluster" && m.node_id == "7" && m.target == server.address() &&
            m.expected_not_after == reported;
   }));
+}
+
+// Kubernetes (issue 16): cert-manager renews the Secret, the kubelet swaps the volume's `..data`
+// link, and the pod keeps serving the old leaf until it is restarted. The sidecar sees the new
+// tls.crt at once and the probe shows the wire still has the old one.
+TEST_CASE("a renewed TLS Secret shows a served mismatch until the server serves it") {
+  TempDir dir;
+  CertSpec ca_spec;
+  ca_spec.common_name = "Cockroach CA";
+  ca_spec.is_ca = true;
+  const GeneratedCert ca = generate_cert(ca_spec);
+  CertSpec leaf_spec;
+  leaf_spec.common_name = "node";
+  leaf_spec.dns_names = {"localhost"};
+  leaf_spec.ip_addresses = {"127.0.0.1"};
+  const std::int64_t now = std::time(nullptr);
+  leaf_spec.not_after = now + 20 * 86400;
+  const GeneratedCert v1 = generate_cert(leaf_spec, &ca);
+  leaf_spec.not_after = now + 400 * 86400;
+  const GeneratedCert v2 = generate_cert(leaf_spec, &ca);
+  using certwatch::testing::publish_secret_volume;
+  const auto secret = publish_secret_volume(
+      dir, "node-secret", "..2026_11_01",
+      {{"tls.crt", v1.cert_pem}, {"tls.key", v1.key_pem, 0600}, {"ca.crt", ca.cert_pem}});
+  auto server = std::make_unique<TlsServer>(v1.cert_pem, v1.key_pem);
+  const unsigned short port = static_cast<unsigned short>(server->port());
+  const std::string address = server->address();
+  const auto config =
+      dir.write("config.yml",
+                "files:\n  certs_dirs: []\n  tls_secrets:\n    - {path: " +
+                    certwatch::testing::single_quoted_yaml(secret.string()) +
+                    ", cert_type: node}\nprobe:\n  poll_interval: 1s\n  timeout: 2s\n  ca_file: " +
+                    certwatch::testing::single_quoted_yaml((secret / "ca.crt").string()) +
+                    "\n  targets:\n    - {address: \"" + address +
+                    "\", protocol: tls, server_name: localhost}\n");
+  certwatch::testing::ChildProcess daemon(
+      {CERTWATCH_BINARY, "--config.file", config.string(), "--web.listen-address", "127.0.0.1:0"},
+      dir.path() / "daemon.log");
+  const auto port_of_daemon = certwatch::testing::wait_for_listening_port(daemon);
+  INFO(daemon.log());
+  REQUIRE(port_of_daemon);
+  const std::string mismatch =
+      "crdb_cert_served_mismatch{node_id=\"\",target=\"" + address + "\",against=\"disk\"} 1";
+  const std::string probed = "crdb_cert_probe_success{target=\"" + address + "\"} 1";
+  // Scrapes until `done` holds for the body (or 20 s pass) and returns the last body.
+  const auto scrape_until = [&](auto done) {
+    std::string body;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (const auto response = certwatch::testing::http_get(*port_of_daemon, "/metrics")) {
+        body = response->body;
+        if (done(body)) break;
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    return body;
+  };
+  const auto has = [](const std::string& body, const std::string& line) {
+    return body.find(line) != std::string::npos;
+  };
+  const std::string v2_expiry = std::to_string(now + 400 * 86400);
+  const std::string mounted =
+      "crdb_cert_not_after_timestamp_seconds{source=\"file\",cert_type=\"node\"";
+
+  // Served and mounted agree: no mismatch.
+  std::string body = scrape_until([&](const std::string& b) { return has(b, probed); });
+  CHECK(has(body, probed));
+  CHECK_FALSE(has(body, "crdb_cert_served_mismatch{"));
+
+  // The Secret is renewed; the server (the pod) still serves v1.
+  publish_secret_volume(
+      dir, "node-secret", "..2026_11_28",
+      {{"tls.crt", v2.cert_pem}, {"tls.key", v2.key_pem, 0600}, {"ca.crt", ca.cert_pem}});
+  body = scrape_until([&](const std::string& b) { return has(b, mismatch); });
+  CHECK(has(body, mismatch));
+  const auto files = certwatch::testing::lines_starting(body, mounted);
+  REQUIRE(files.size() == 1);
+  CHECK(files.front().ends_with(" " + v2_expiry));
+
+  // The pod restarts and serves the mounted leaf: the mismatch goes away.
+  server.reset();
+  server = std::make_unique<TlsServer>(v2.cert_pem, v2.key_pem, false, port);
+  body = scrape_until([&](const std::string& b) {
+    return !has(b, "crdb_cert_served_mismatch{") && has(b, probed);
+  });
+  CHECK_FALSE(has(body, "crdb_cert_served_mismatch{"));
+  CHECK(has(body, probed));
 }

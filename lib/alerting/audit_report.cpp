@@ -10,6 +10,7 @@
 #include "core/read_file.hpp"
 #include "rules/checks.hpp"
 #include "sources/cluster_source.hpp"
+#include "sources/cmek_source.hpp"
 
 namespace certwatch::alerting {
 namespace {
@@ -189,12 +190,17 @@ DataAtRest data_at_rest_of(const state::Snapshot& snapshot, const TierFacts& tie
   DataAtRest out;
   out.owner = std::string(tier.data_at_rest_owner);
   for (const state::SharedPollResult& result : snapshot.results) {
-    if (result->source != "cmek") continue;
+    const auto* cmek = sources::facts_as<sources::CmekFacts>(*result);
+    if (cmek == nullptr) continue;
+    std::size_t keys = 0;
+    for (const auto& region : cmek->info.regions) keys += region.keys.size();
     out.state = DataAtRest::State::cmek_observed;
-    out.statement =
-        "Customer-managed encryption key (CMEK) state as reported by the CockroachDB "
-        "Cloud API.";
-    if (result->facts) out.tables = result->facts->tables();
+    out.statement = "Customer-managed encryption key (CMEK) of cluster " + cmek->cluster_id +
+                    ", as reported by the CockroachDB Cloud API: status " +
+                    (cmek->info.status.empty() ? std::string("not reported") : cmek->info.status) +
+                    ", " + std::to_string(cmek->info.regions.size()) + " region(s), " +
+                    std::to_string(keys) + " key(s).";
+    out.tables = cmek->tables();
     return out;
   }
   if (source_configured(snapshot, "cmek")) {

@@ -86,8 +86,9 @@ std::vector<ServedMismatch> find_served_mismatch(
   std::vector<const CertObservation*> reported;  // cluster node certificates
   for (const CertObservation* cert : certificates) {
     if (cert->id.cert_type != CertType::node || !cert->not_after) continue;
-    if (cert->id.source == kSourceFile && cert->id.index == "0" && cert->facts &&
-        std::filesystem::path(cert->id.path).filename() == "node.crt") {
+    // Any node certificate on disk: node.crt in a certs dir, or tls.crt of a Kubernetes TLS Secret
+    // mounted as files.tls_secrets with cert_type node.
+    if (cert->id.source == kSourceFile && cert->id.index == "0" && cert->facts) {
       node_files.push_back(cert);
     } else if (cert->id.source == kSourceCluster && !cert->load_failed) {
       reported.push_back(cert);
