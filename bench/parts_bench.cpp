@@ -1,4 +1,5 @@
-// In-process parts of a poll under Google Benchmark: the PEM parser on a bundle, the evaluator
+// In-process parts of a poll under Google Benchmark: the PEM parser on a bundle, one DER through
+// the DER reader and through the OpenSSL path, the evaluator
 // over 5,000 observations and a whole snapshot (evaluate + render) of 5,000 certificates.
 //   build-bench/bench/crdb-certwatch-bench-parts [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
@@ -11,6 +12,7 @@
 #include "rules/rule.hpp"
 #include "state/snapshot.hpp"
 #include "support/certgen.hpp"
+#include "x509/fast_parse.hpp"
 #include "x509/parse.hpp"
 
 namespace {
@@ -82,6 +84,38 @@ void BM_ParsePemBundle(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(bytes.size()));
 }
 BENCHMARK(BM_ParsePemBundle)->Arg(1)->Arg(2)->Arg(10);
+
+// One leaf's DER: range 0 an EC P-256 key, 1 an RSA-2048 key.
+std::string leaf_der(std::int64_t rsa) {
+  CertSpec spec;
+  spec.dns_names = {"node1.example.internal"};
+  if (rsa != 0) {
+    spec.key_algorithm = certwatch::testing::KeyAlgorithm::rsa;
+    spec.key_bits = 2048;
+  }
+  return certwatch::testing::generate_cert(spec, &ca()).der;
+}
+
+// The DER reader the parser uses for common certificates...
+void BM_ReadDerFast(benchmark::State& state) {
+  const std::string der = leaf_der(state.range(0));
+  for (auto _ : state) {
+    auto facts = certwatch::x509::read_der_fast(der);
+    benchmark::DoNotOptimize(facts);
+  }
+}
+BENCHMARK(BM_ReadDerFast)->ArgName("rsa")->Arg(0)->Arg(1);
+
+// ...and the full OpenSSL decode it falls back to.
+void BM_ReadDerOpenssl(benchmark::State& state) {
+  const std::string der = leaf_der(state.range(0));
+  std::string error;
+  for (auto _ : state) {
+    auto facts = certwatch::x509::read_der_openssl(der, error);
+    benchmark::DoNotOptimize(facts);
+  }
+}
+BENCHMARK(BM_ReadDerOpenssl)->ArgName("rsa")->Arg(0)->Arg(1);
 
 void BM_Evaluate5000(benchmark::State& state) {
   const auto& certs = fleet();

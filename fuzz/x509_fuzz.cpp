@@ -5,16 +5,23 @@
 //   - an error is set exactly when nothing parsed or a block was bad;
 //   - DER that parses, armoured as one PEM block, parses to the same facts (all of them);
 //   - the facts carry exactly the DER they came from;
-//   - issued_by and verify_error on it never leave an OpenSSL error behind.
+//   - issued_by and verify_error on it never leave an OpenSSL error behind;
+//   - the DER reader (x509::read_der_fast) agrees with OpenSSL (x509::read_der_openssl), the
+//     oracle, on the input as DER and on every certificate found in it as PEM: whatever it
+//     accepts, OpenSSL accepts, with every fact equal. (It may decline what OpenSSL accepts; then
+//     OpenSSL's answer is the answer, so the parser as a whole accepts and rejects exactly what
+//     OpenSSL does.)
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
+#include "x509/fast_parse.hpp"
 #include "x509/parse.hpp"
 #include "x509/verify.hpp"
 
@@ -40,6 +47,19 @@ std::string pem_armour(std::string_view der) {
   return pem;
 }
 
+// The DER reader against the oracle on one DER input; returns the oracle's facts.
+std::optional<certwatch::CertificateFacts> compare_paths(std::string_view der) {
+  std::string error;
+  const auto oracle = certwatch::x509::read_der_openssl(der, error);
+  const auto fast = certwatch::x509::read_der_fast(der);
+  if (fast) {
+    require(oracle.has_value());
+    require(*fast == *oracle);
+  }
+  require(oracle.has_value() || !error.empty());
+  return oracle;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -52,8 +72,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (bundle.certificates.empty()) require(bundle.error.has_value());
   if (bundle.error) require(!bundle.detail.empty());
+  for (const certwatch::CertificateFacts& cert : bundle.certificates) {
+    auto oracle = compare_paths(cert.der);
+    require(oracle.has_value());
+    oracle->der = cert.der;
+    require(*oracle == cert);
+  }
 
-  if (const auto facts = certwatch::x509::parse_der(input)) {
+  const auto oracle = compare_paths(input);
+
+  const auto facts = certwatch::x509::parse_der(input);
+  require(facts.has_value() == oracle.has_value());
+  if (facts) {
     const certwatch::x509::BundleResult armoured =
         certwatch::x509::parse_pem_bundle(pem_armour(input));
     require(!armoured.error && armoured.certificates.size() == 1);

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,7 @@
 #include "support/certgen.hpp"
 #include "support/process.hpp"
 #include "support/tempdir.hpp"
+#include "x509/fast_parse.hpp"
 #include "x509/parse.hpp"
 #include "x509/verify.hpp"
 
@@ -73,6 +75,53 @@ std::string der_time(char tag, std::string_view digits) {
   std::string encoded{tag, static_cast<char>(digits.size())};
   encoded += digits;
   return encoded;
+}
+
+using namespace std::string_view_literals;
+struct Asn1TimeFree {
+  void operator()(ASN1_TIME* time) const { ASN1_TIME_free(time); }
+};
+struct X509NameFree {
+  void operator()(X509_NAME* name) const { X509_NAME_free(name); }
+};
+using Asn1TimePtr = std::unique_ptr<ASN1_TIME, Asn1TimeFree>;
+using X509NamePtr = std::unique_ptr<X509_NAME, X509NameFree>;
+
+// `cert` changed by `edit`, signed again by `signer` with `digest`: certificates certgen does not
+// make (negative serials, chosen time encodings, odd names).
+std::string resigned_der(const GeneratedCert& cert, const GeneratedCert& signer,
+                         const std::function<void(X509*)>& edit,
+                         const EVP_MD* digest = EVP_sha256()) {
+  const certwatch::openssl::X509Ptr copy(X509_dup(static_cast<X509*>(cert.x509.get())));
+  REQUIRE(copy != nullptr);
+  edit(copy.get());
+  REQUIRE(X509_sign(copy.get(), static_cast<EVP_PKEY*>(signer.key.get()), digest) > 0);
+  std::string der(static_cast<std::size_t>(i2d_X509(copy.get(), nullptr)), '\0');
+  auto* cursor = reinterpret_cast<unsigned char*>(der.data());
+  REQUIRE(i2d_X509(copy.get(), &cursor) == static_cast<int>(der.size()));
+  return der;
+}
+
+// The DER reader against the OpenSSL path on one input: when the reader accepts, OpenSSL accepts
+// with every fact equal, and the parser as a whole answers as OpenSSL does. Returns whether the
+// reader accepted.
+bool paths_agree(std::string_view der) {
+  std::string error;
+  const auto oracle = certwatch::x509::read_der_openssl(der, error);
+  const auto fast = certwatch::x509::read_der_fast(der);
+  if (fast) {
+    REQUIRE(oracle.has_value());
+    REQUIRE(*fast == *oracle);
+  }
+  auto combined = parse_der(der);
+  REQUIRE(combined.has_value() == oracle.has_value());
+  if (combined) {
+    CHECK(combined->der == der);
+    combined->der.clear();
+    REQUIRE(*combined == *oracle);
+  }
+  ERR_clear_error();
+  return fast.has_value();
 }
 
 }  // namespace
@@ -434,14 +483,13 @@ TEST_CASE("a certificate with a malformed extension still names its digest", "[x
   const GeneratedCert ca = make_ca("Cockroach CA");
   const GeneratedCert leaf = generate_cert(CertSpec{}, &ca);
   // A second basicConstraints makes OpenSSL mark the certificate invalid; re-signed with SHA-1.
-  const certwatch::openssl::X509Ptr copy(X509_dup(static_cast<X509*>(leaf.x509.get())));
-  REQUIRE(copy != nullptr);
-  const int position = X509_get_ext_by_NID(copy.get(), NID_basic_constraints, -1);
-  REQUIRE(X509_add_ext(copy.get(), X509_get_ext(copy.get(), position), -1) == 1);
-  REQUIRE(X509_sign(copy.get(), static_cast<EVP_PKEY*>(ca.key.get()), EVP_sha1()) > 0);
-  std::string der(static_cast<std::size_t>(i2d_X509(copy.get(), nullptr)), '\0');
-  auto* cursor = reinterpret_cast<unsigned char*>(der.data());
-  REQUIRE(i2d_X509(copy.get(), &cursor) == static_cast<int>(der.size()));
+  const std::string der = resigned_der(
+      leaf, ca,
+      [](X509* copy) {
+        const int position = X509_get_ext_by_NID(copy, NID_basic_constraints, -1);
+        REQUIRE(X509_add_ext(copy, X509_get_ext(copy, position), -1) == 1);
+      },
+      EVP_sha1());
   // The premise: decoded, OpenSSL marks it invalid (so a parser that trusted only valid
   // certificates' caches would lose the digest).
   const auto* input = reinterpret_cast<const unsigned char*>(der.data());
@@ -656,4 +704,197 @@ TEST_CASE("write_key_file writes the certificate's key in either PEM form", "[x5
       d2i_X509(nullptr, &der, static_cast<long>(cert.der.size())));
   REQUIRE(x509 != nullptr);
   CHECK(X509_check_private_key(x509.get(), key.get()) == 1);
+}
+
+TEST_CASE("the DER reader equals the OpenSSL path on every kind of certificate", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  struct Kind {
+    const char* name;
+    KeyAlgorithm algorithm;
+    int bits;
+    bool reader_reads_it;  // false: the reader leaves it to OpenSSL on purpose
+  };
+  const Kind kinds[] = {
+      {"P-256", KeyAlgorithm::ec, 256, true},      {"P-384", KeyAlgorithm::ec, 384, true},
+      {"RSA-2048", KeyAlgorithm::rsa, 2048, true}, {"RSA-4096", KeyAlgorithm::rsa, 4096, true},
+      {"DSA", KeyAlgorithm::dsa, 2048, false},     {"Ed25519", KeyAlgorithm::ed25519, 0, false},
+  };
+  for (const Kind& kind : kinds) {
+    CAPTURE(kind.name);
+    CertSpec spec;
+    spec.key_algorithm = kind.algorithm;
+    spec.key_bits = kind.bits;
+    spec.dns_names = {"node1.example.internal", "localhost"};
+    spec.ip_addresses = {"127.0.0.1", "::1", "10.0.0.7"};
+    const GeneratedCert leaf = generate_cert(spec, &ca);
+    CHECK(paths_agree(leaf.der) == kind.reader_reads_it);
+  }
+  const ExtendedKeyUsage usages[] = {ExtendedKeyUsage::none,        ExtendedKeyUsage::server_auth,
+                                     ExtendedKeyUsage::client_auth, ExtendedKeyUsage::both,
+                                     ExtendedKeyUsage::any,         ExtendedKeyUsage::by_role};
+  for (const ExtendedKeyUsage usage : usages) {
+    CertSpec spec;
+    spec.extended_key_usage = usage;
+    CHECK(paths_agree(generate_cert(spec, &ca).der));
+  }
+  for (const char* digest : {"sha1", "sha384", "sha512"}) {
+    CertSpec spec;
+    spec.signature_digest = digest;
+    CHECK(paths_agree(generate_cert(spec, &ca).der));
+  }
+  // Self-issued CAs go to OpenSSL, which checks their signature with their own key.
+  CHECK_FALSE(paths_agree(ca.der));
+  CertSpec intermediate;
+  intermediate.common_name = "Intermediate CA";
+  intermediate.is_ca = true;
+  CHECK(paths_agree(generate_cert(intermediate, &ca).der));
+  CertSpec no_cn;
+  no_cn.common_name = "";
+  CHECK(paths_agree(generate_cert(no_cn, &ca).der));
+}
+
+TEST_CASE("the DER reader equals the OpenSSL path on weird but valid certificates", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  const GeneratedCert leaf = generate_cert(CertSpec{}, &ca);
+  const auto set_times = [](ASN1_TIME* not_before, ASN1_TIME* not_after) {
+    return [not_before, not_after](X509* cert) {
+      REQUIRE(X509_set1_notBefore(cert, not_before) == 1);
+      REQUIRE(X509_set1_notAfter(cert, not_after) == 1);
+    };
+  };
+  SECTION("negative serial") {
+    const std::string der = resigned_der(leaf, ca, [](X509* cert) {
+      REQUIRE(ASN1_INTEGER_set(X509_get_serialNumber(cert), -4242) == 1);
+    });
+    paths_agree(der);
+    CHECK(parse_der(der)->serial_hex == "-1092");
+  }
+  SECTION("UTCTime until 2049 and GeneralizedTime from 2050") {
+    // 2049-12-31T23:59:59Z and 2050-01-01T00:00:00Z: the last UTCTime second and the first
+    // GeneralizedTime one.
+    const Asn1TimePtr last_utc(ASN1_TIME_set(nullptr, 2524607999));
+    const Asn1TimePtr first_generalized(ASN1_TIME_set(nullptr, 2524608000));
+    const std::string der =
+        resigned_der(leaf, ca, set_times(last_utc.get(), first_generalized.get()));
+    REQUIRE(contains(der, der_time('\x17', "491231235959Z")));
+    REQUIRE(contains(der, der_time('\x18', "20500101000000Z")));
+    CHECK(paths_agree(der));
+    CHECK(parse_der(der)->not_after == 2524608000);
+  }
+  SECTION("GeneralizedTime before 2050 (not DER, accepted by OpenSSL)") {
+    const Asn1TimePtr early(ASN1_GENERALIZEDTIME_set(nullptr, 1700000000));
+    const Asn1TimePtr late(ASN1_TIME_set(nullptr, 1800000000));
+    const std::string der = resigned_der(leaf, ca, set_times(early.get(), late.get()));
+    REQUIRE(contains(der, der_time('\x18', "20231114221320Z")));
+    CHECK(paths_agree(der));
+  }
+  SECTION("empty subject") {
+    const std::string der = resigned_der(leaf, ca, [](X509* cert) {
+      const X509NamePtr empty(X509_NAME_new());
+      REQUIRE(X509_set_subject_name(cert, empty.get()) == 1);
+    });
+    CHECK(paths_agree(der));
+  }
+  SECTION("IDN and UTF-8 names") {
+    const std::string der = resigned_der(leaf, ca, [](X509* cert) {
+      X509_NAME* subject = X509_get_subject_name(cert);
+      REQUIRE(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
+                                         reinterpret_cast<const unsigned char*>("b\xC3\xBC"
+                                                                                "cher.example"),
+                                         -1, -1, 0) == 1);
+      REQUIRE(X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_ASC,
+                                         reinterpret_cast<const unsigned char*>("xn--bcher-kva"),
+                                         -1, -1, 0) == 1);
+    });
+    paths_agree(der);
+    CHECK(parse_der(der)->subject_cn ==
+          "b\xC3\xBC"
+          "cher.example");
+  }
+  SECTION("names that RFC 2253 escapes, multi-valued RDNs and case-only differences") {
+    const std::string der = resigned_der(leaf, ca, [](X509* cert) {
+      const X509NamePtr issuer(X509_NAME_new());
+      for (const char* value : {"Acme, Inc.", " padded ", "#hash"}) {
+        REQUIRE(X509_NAME_add_entry_by_txt(issuer.get(), "O", MBSTRING_ASC,
+                                           reinterpret_cast<const unsigned char*>(value), -1, -1,
+                                           0) == 1);
+      }
+      REQUIRE(X509_NAME_add_entry_by_txt(issuer.get(), "OU", MBSTRING_ASC,
+                                         reinterpret_cast<const unsigned char*>("same set"), -1, -1,
+                                         1) == 1);
+      REQUIRE(X509_set_issuer_name(cert, issuer.get()) == 1);
+    });
+    paths_agree(der);
+    const std::string self_issued = resigned_der(leaf, leaf, [](X509* cert) {
+      const X509NamePtr upper(X509_NAME_dup(X509_get_subject_name(cert)));
+      X509_NAME_ENTRY* cn = X509_NAME_get_entry(upper.get(), 0);
+      REQUIRE(X509_NAME_ENTRY_set_data(cn, MBSTRING_ASC,
+                                       reinterpret_cast<const unsigned char*>("  NODE "), -1) == 1);
+      REQUIRE(X509_set_issuer_name(cert, upper.get()) == 1);
+    });
+    CHECK_FALSE(paths_agree(self_issued));
+    CHECK(parse_der(self_issued)->self_signed);
+  }
+}
+
+TEST_CASE("the DER reader rejects what OpenSSL rejects", "[x509]") {
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  CertSpec spec;
+  spec.key_algorithm = KeyAlgorithm::rsa;
+  spec.key_bits = 2048;
+  spec.dns_names = {"node1.example.internal"};
+  spec.ip_addresses = {"127.0.0.1"};
+  const std::string good = generate_cert(spec, &ca).der;
+  REQUIRE(paths_agree(good));
+  REQUIRE(static_cast<unsigned char>(good[1]) == 0x82);  // SEQUENCE, two length bytes
+
+  SECTION("every truncation") {
+    for (std::size_t length = 0; length < good.size(); ++length) {
+      CAPTURE(length);
+      paths_agree(good.substr(0, length));
+      CHECK_FALSE(parse_der(good.substr(0, length)).has_value());
+    }
+  }
+  SECTION("trailing garbage") {
+    for (const std::string_view tail : {"\0"sv, "\x30\x00"sv, "garbage"sv}) {
+      paths_agree(good + std::string(tail));
+      CHECK_FALSE(parse_der(good + std::string(tail)).has_value());
+    }
+  }
+  SECTION("wrong tags") {
+    for (std::size_t at = 0; at < good.size(); ++at) {
+      for (const char tag : {'\x31', '\x04', '\xA0', '\x1F'}) {
+        std::string changed = good;
+        changed[at] = tag;
+        paths_agree(changed);
+      }
+    }
+  }
+  SECTION("overlong and indefinite lengths") {
+    // The outer length in three bytes instead of two (BER allows it, DER does not).
+    std::string overlong = good;
+    overlong.replace(1, 1, "\x83\x00");
+    paths_agree(overlong);
+    // The outer SEQUENCE with an indefinite length and its end-of-contents octets.
+    std::string indefinite = "\x30\x80" + good.substr(4) + std::string("\0\0", 2);
+    paths_agree(indefinite);
+    // The TBSCertificate's length in four bytes instead of two; the outer length grows by two.
+    std::string inner = good;
+    REQUIRE(static_cast<unsigned char>(inner[5]) == 0x82);
+    inner.replace(5, 1, "\x84\x00\x00");
+    const unsigned outer =
+        (static_cast<unsigned char>(good[2]) << 8U) + static_cast<unsigned char>(good[3]) + 2;
+    inner[2] = static_cast<char>(outer >> 8U);
+    inner[3] = static_cast<char>(outer & 0xFFU);
+    paths_agree(inner);
+  }
+  SECTION("every byte changed") {
+    for (std::size_t at = 0; at < good.size(); ++at) {
+      for (const unsigned delta : {0x01U, 0x80U}) {
+        std::string changed = good;
+        changed[at] = static_cast<char>(static_cast<unsigned char>(changed[at]) ^ delta);
+        paths_agree(changed);
+      }
+    }
+  }
 }

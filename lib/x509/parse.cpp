@@ -1,7 +1,5 @@
 #include "x509/parse.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <openssl/asn1.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -10,7 +8,6 @@
 #include <openssl/x509v3.h>
 
 #include <array>
-#include <chrono>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +17,8 @@
 
 #include "core/openssl_handles.hpp"
 #include "x509/der.hpp"
+#include "x509/facts_text.hpp"
+#include "x509/fast_parse.hpp"
 
 namespace certwatch::x509 {
 namespace {
@@ -48,18 +47,6 @@ std::string_view bytes_of(const ASN1_STRING* str) {
   return {reinterpret_cast<const char*>(data), static_cast<std::size_t>(length)};
 }
 
-std::string to_lower_hex(std::string_view bytes) {
-  constexpr std::string_view kDigits = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    hex.push_back(kDigits[byte >> 4U]);
-    hex.push_back(kDigits[byte & 0x0FU]);
-  }
-  return hex;
-}
-
 // Go's crypto/x509 (which CockroachDB uses) keeps the last CN when a name has several, so we do
 // the same to report what the cluster itself sees.
 std::string common_name(const X509_NAME* name) {
@@ -81,13 +68,7 @@ std::string common_name(const X509_NAME* name) {
 
 std::string serial_hex(const ASN1_INTEGER* serial) {
   if (serial == nullptr) return "0";
-  std::string hex = to_lower_hex(bytes_of(serial));
-  const std::size_t first_significant = hex.find_first_not_of('0');
-  hex = first_significant == std::string::npos ? "0" : hex.substr(first_significant);
-  // RFC 5280 forbids negative serials but real CAs have issued them; show the sign rather than
-  // pretending the value is positive.
-  if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER && hex != "0") hex.insert(0, "-");
-  return hex;
+  return serial_text(bytes_of(serial), ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER);
 }
 
 std::optional<std::int64_t> unix_seconds(const ASN1_TIME* time) {
@@ -95,32 +76,9 @@ std::optional<std::int64_t> unix_seconds(const ASN1_TIME* time) {
   if (time == nullptr) return std::nullopt;
   std::tm parts{};
   if (ASN1_TIME_to_tm(time, &parts) != 1) return std::nullopt;
-  // Calendar arithmetic instead of timegm: no time_t range or errno ambiguity for years such as
-  // 1950 or 9999.
-  using namespace std::chrono;
-  const year_month_day date{year{parts.tm_year + 1900},
-                            month{static_cast<unsigned>(parts.tm_mon + 1)},
-                            day{static_cast<unsigned>(parts.tm_mday)}};
-  if (!date.ok()) return std::nullopt;
-  const auto midnight = sys_days{date}.time_since_epoch();
-  return duration_cast<seconds>(midnight).count() + std::int64_t{parts.tm_hour} * 3600 +
-         std::int64_t{parts.tm_min} * 60 + parts.tm_sec;
-}
-
-std::optional<std::string> ip_address_text(std::string_view raw) {
-  std::array<char, INET6_ADDRSTRLEN> text{};
-  int family = 0;
-  if (raw.size() == 4) {
-    family = AF_INET;
-  } else if (raw.size() == 16) {
-    family = AF_INET6;
-  } else {
-    return std::nullopt;  // not an address (name-constraint ranges are 8 or 32 bytes)
-  }
-  if (inet_ntop(family, raw.data(), text.data(), static_cast<socklen_t>(text.size())) == nullptr) {
-    return std::nullopt;
-  }
-  return std::string(text.data());
+  return unix_seconds_of(parts.tm_year + 1900, static_cast<unsigned>(parts.tm_mon + 1),
+                         static_cast<unsigned>(parts.tm_mday), parts.tm_hour, parts.tm_min,
+                         parts.tm_sec);
 }
 
 void add_subject_alt_names(const X509* cert, CertificateFacts& facts) {
@@ -165,14 +123,6 @@ void add_extended_key_usage(X509* cert, std::uint32_t flags, CertificateFacts& f
   facts.eku_client_auth = any || (usage & XKU_SSL_CLIENT) != 0;
 }
 
-std::string lowercase(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string key_type_name(const EVP_PKEY* key) {
   const int id = EVP_PKEY_get_base_id(key);
   switch (id) {
@@ -212,8 +162,8 @@ void add_key_and_signature(X509* cert, std::uint32_t flags, CertificateFacts& fa
   facts.self_signed = (flags & EXFLAG_SI) != 0 && key != nullptr && X509_verify(cert, key) == 1;
 }
 
-// Takes the DER by value: the facts keep it, and a caller that owns it moves it in uncopied.
-ParsedCert parse_der_checked(std::string der) {
+// Everything but `der`, as OpenSSL decodes it.
+ParsedCert openssl_facts(std::string_view der) {
   const ErrorQueueGuard errors;
   const DecodedDer decoded = decode_der(der);
   if (!decoded.cert) return {std::nullopt, std::string(decoded.error)};
@@ -224,15 +174,9 @@ ParsedCert parse_der_checked(std::string der) {
   facts.issuer_cn = common_name(X509_get_issuer_name(cert));
   facts.issuer_dn = rfc2253_name(X509_get_issuer_name(cert));
   facts.serial_hex = serial_hex(X509_get0_serialNumber(cert));
-
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int digest_length = 0;
-  if (EVP_Digest(der.data(), der.size(), digest.data(), &digest_length, EVP_sha256(), nullptr) !=
-      1) {
-    return {std::nullopt, "SHA-256 of the DER failed"};
-  }
-  facts.fingerprint_sha256 =
-      to_lower_hex({reinterpret_cast<const char*>(digest.data()), digest_length});
+  auto fingerprint = sha256_hex(der);
+  if (!fingerprint) return {std::nullopt, "SHA-256 of the DER failed"};
+  facts.fingerprint_sha256 = std::move(*fingerprint);
 
   const auto not_before = unix_seconds(X509_get0_notBefore(cert));
   const auto not_after = unix_seconds(X509_get0_notAfter(cert));
@@ -247,7 +191,19 @@ ParsedCert parse_der_checked(std::string der) {
   add_subject_alt_names(cert, facts);
   add_extended_key_usage(cert, flags, facts);
   add_key_and_signature(cert, flags, facts);
-  facts.der = std::move(der);
+  return {std::move(facts), {}};
+}
+
+// The DER reader where it can, OpenSSL where it declines. Takes the DER by value: the facts keep
+// it, and a caller that owns it moves it in uncopied.
+ParsedCert parse_der_checked(std::string der) {
+  std::optional<CertificateFacts> facts = read_der_fast(der);
+  if (!facts) {
+    ParsedCert decoded = openssl_facts(der);
+    if (!decoded.facts) return decoded;
+    facts = std::move(decoded.facts);
+  }
+  facts->der = std::move(der);
   return {std::move(facts), {}};
 }
 
@@ -325,6 +281,12 @@ class BadBlockLog {
 };
 
 }  // namespace
+
+std::optional<CertificateFacts> read_der_openssl(std::string_view der, std::string& error) {
+  ParsedCert parsed = openssl_facts(der);
+  error = std::move(parsed.error);
+  return std::move(parsed.facts);
+}
 
 std::optional<CertificateFacts> parse_der(std::string_view der) {
   return parse_der_checked(std::string(der)).facts;
