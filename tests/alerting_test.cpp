@@ -81,16 +81,17 @@ TEST_CASE("the rules generated from the default config pass promtool check rules
 
 TEST_CASE("the alert family of the default config", "[alerting]") {
   const std::vector<std::string> expected{
-      "CrdbCertRotateNow",         "CrdbCertScheduleRotation", "CrdbCertPlanRotation",
-      "CrdbCertExpired",           "CrdbCertNotYetValid",      "CrdbCertLoadFailed",
-      "CrdbCertChainUntrusted",    "CrdbCertOutlivesCa",       "CrdbCertSanMissing",
-      "CrdbCertCnMismatch",        "CrdbCertEkuMissing",       "CrdbCertKeyPermissions",
-      "CrdbCertKeyOwner",          "CrdbCertKeyMissing",       "CrdbCertCaKeyPresent",
-      "CrdbCertWeakKey",           "CrdbCertWeakSignature",    "CrdbCertKeyMismatch",
-      "CrdbCertCompromised",       "CrdbCertFileUnreadable",   "CrdbCertClusterNodeStale",
-      "CrdbCertReloadPending",     "CrdbCertServedMismatch",   "CrdbCertProbeFailed",
-      "CrdbCertClusterInsecure",   "CrdbCertSourceDown",       "CrdbCertExporterDown",
-      "CrdbCertConfigReloadFailed"};
+      "CrdbCertRotateNow",       "CrdbCertScheduleRotation",  "CrdbCertPlanRotation",
+      "CrdbCertExpired",         "CrdbCertNotYetValid",       "CrdbCertLoadFailed",
+      "CrdbCertChainUntrusted",  "CrdbCertOutlivesCa",        "CrdbCertSanMissing",
+      "CrdbCertCnMismatch",      "CrdbCertEkuMissing",        "CrdbCertKeyPermissions",
+      "CrdbCertKeyOwner",        "CrdbCertKeyMissing",        "CrdbCertCaKeyPresent",
+      "CrdbCertWeakKey",         "CrdbCertWeakSignature",     "CrdbCertKeyMismatch",
+      "CrdbCertCompromised",     "CrdbCertFileUnreadable",    "CrdbCertClusterNodeStale",
+      "CrdbCertReloadPending",   "CrdbCertServedMismatch",    "CrdbCertProbeFailed",
+      "CrdbCertClusterInsecure", "CrdbCmekKeyRevoked",        "CrdbCmekOperationFailed",
+      "CrdbCmekTransitionStuck", "CrdbCmekApiUnreachable",    "CrdbCertSourceDown",
+      "CrdbCertExporterDown",    "CrdbCertConfigReloadFailed"};
   CHECK(alert_names(certwatch::alerting::generate_rule_file({})) == expected);
   // Every runbook_url points at a page that exists under deploy/runbooks.
   for (const auto& group : YAML::Load(certwatch::alerting::generate_rule_file({}))["groups"]) {

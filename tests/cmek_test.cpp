@@ -22,6 +22,7 @@
 #include "core/metric_names.hpp"
 #include "sources/cmek_source.hpp"
 #include "support/certgen.hpp"
+#include "support/fake_cloud_api.hpp"
 #include "support/http_client.hpp"
 #include "support/process.hpp"
 #include "support/require_tool.hpp"
@@ -41,148 +42,16 @@ using certwatch::sources::CmekSourceOptions;
 using certwatch::sources::parse_cmek_cluster_info;
 using certwatch::sources::parse_rfc3339;
 using certwatch::testing::CertSpec;
+using certwatch::testing::cmek_cluster_json;
+using certwatch::testing::cmek_key_json;
+using certwatch::testing::FakeCloudApi;
 using certwatch::testing::generate_cert;
 using certwatch::testing::GeneratedCert;
+using certwatch::testing::Reply;
 using certwatch::testing::TempDir;
 
 constexpr std::string_view kApiKey = "CCDB1_sekritTOKENvalue0123456789abcdef";
 constexpr std::string_view kClusterId = "6a1b2c3d-0000-4e5f-8a9b-0123456789ab";
-
-std::string key_json(std::string_view status, std::string_view uri, std::string_view message = "") {
-  return R"({"status":")" + std::string(status) + R"(","user_message":")" + std::string(message) +
-         R"(","created_at":"2024-01-01T00:00:00Z","updated_at":"2024-05-01T12:00:00.5Z",)"
-         R"("spec":{"type":"AWS_KMS","uri":")" +
-         std::string(uri) + R"(","auth_principal":"arn:aws:iam::1:role/crl"},"extra":[1,2]})";
-}
-
-// The documented CMEKClusterInfo with one region and one key in `key_status`.
-std::string cluster_json(std::string_view key_status, std::string_view message = "") {
-  return R"({"status":"ENABLED","unknown_field":{"x":1},"region_infos":[{"region":"us-east-1",)"
-         R"("status":"ENABLED","key_infos":[)" +
-         key_json(key_status, "arn:aws:kms:us-east-1:1:key/k1", message) + "]}]}";
-}
-
-// What the stand-in answers the next requests with.
-struct Reply {
-  unsigned status = 200;
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;
-  bool hang = false;  // read the request, then answer nothing until the mode changes
-};
-
-// A local stand-in for the Cloud API: HTTPS on 127.0.0.1 port 0, one connection at a time on a
-// thread of its own, answering every request with the current Reply.
-class FakeCloudApi {
- public:
-  explicit FakeCloudApi(const TempDir& dir) {
-    CertSpec ca_spec;
-    ca_spec.common_name = "Test Cloud CA";
-    ca_spec.is_ca = true;
-    ca_ = generate_cert(ca_spec);
-    CertSpec leaf;
-    leaf.common_name = "127.0.0.1";
-    leaf.ip_addresses = {"127.0.0.1"};
-    const GeneratedCert server = generate_cert(leaf, &ca_);
-    ca_file_ = dir.write("api-ca.crt", ca_.cert_pem).string();
-    tls_.use_certificate_chain(asio::buffer(server.cert_pem));
-    tls_.use_private_key(asio::buffer(server.key_pem), ssl::context::pem);
-    acceptor_.open(asio::ip::tcp::v4());
-    acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
-    acceptor_.listen();
-    port_ = acceptor_.local_endpoint().port();
-    reply_.body = cluster_json("ENABLED");
-    thread_ = std::thread([this] { serve(); });
-  }
-  ~FakeCloudApi() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    changed_.notify_all();
-    // Wakes a blocked accept().
-    certwatch::testing::LoopbackConnection wake(port_, 1000ms);
-    thread_.join();
-  }
-  FakeCloudApi(const FakeCloudApi&) = delete;
-  FakeCloudApi& operator=(const FakeCloudApi&) = delete;
-
-  void set(Reply reply) {
-    {
-      std::lock_guard lock(mutex_);
-      reply_ = std::move(reply);
-    }
-    changed_.notify_all();
-  }
-  int port() const { return port_; }
-  const std::string& ca_file() const { return ca_file_; }
-  int requests() const { return requests_; }
-  std::string last_authorization() {
-    std::lock_guard lock(mutex_);
-    return last_authorization_;
-  }
-  std::string last_target() {
-    std::lock_guard lock(mutex_);
-    return last_target_;
-  }
-
- private:
-  void serve() {
-    for (;;) {
-      asio::ip::tcp::socket socket(io_);
-      beast::error_code ec;
-      acceptor_.accept(socket, ec);
-      {
-        std::lock_guard lock(mutex_);
-        if (stopping_) return;
-      }
-      if (ec) continue;
-      // A peer that stops mid-way cannot hold the stand-in for long.
-      const timeval limit{5, 0};
-      setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-      setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
-      answer(std::move(socket));
-    }
-  }
-
-  void answer(asio::ip::tcp::socket socket) {
-    beast::ssl_stream<asio::ip::tcp::socket> stream(std::move(socket), tls_);
-    beast::error_code ec;
-    stream.handshake(ssl::stream_base::server, ec);
-    if (ec) return;
-    beast::flat_buffer buffer;
-    http::request<http::string_body> request;
-    http::read(stream, buffer, request, ec);
-    if (ec) return;
-    ++requests_;
-    std::unique_lock lock(mutex_);
-    last_authorization_ = std::string(request[http::field::authorization]);
-    last_target_ = std::string(request.target());
-    changed_.wait(lock, [this] { return stopping_ || !reply_.hang; });
-    if (stopping_) return;
-    http::response<http::string_body> response{static_cast<http::status>(reply_.status), 11};
-    for (const auto& [name, value] : reply_.headers) response.set(name, value);
-    response.set(http::field::content_type, "application/json");
-    response.body() = reply_.body;
-    lock.unlock();
-    response.prepare_payload();
-    http::write(stream, response, ec);
-  }
-
-  GeneratedCert ca_;
-  std::string ca_file_;
-  asio::io_context io_;
-  ssl::context tls_{ssl::context::tls_server};
-  asio::ip::tcp::acceptor acceptor_{io_};
-  int port_ = 0;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  Reply reply_;
-  bool stopping_ = false;
-  std::atomic<int> requests_{0};
-  std::string last_authorization_;
-  std::string last_target_;
-  std::thread thread_;
-};
 
 certwatch::config::CmekConfig cmek_config(const FakeCloudApi& api) {
   certwatch::config::CmekConfig cfg;
@@ -207,7 +76,7 @@ const certwatch::Family* family_named(const std::vector<certwatch::Family>& fami
 }  // namespace
 
 TEST_CASE("CMEK parsing keeps the documented shape and ignores unknown fields", "[cmek]") {
-  const auto parsed = parse_cmek_cluster_info(cluster_json("ROTATING", "rotating now"));
+  const auto parsed = parse_cmek_cluster_info(cmek_cluster_json("ROTATING", "rotating now"));
   REQUIRE(parsed.info);
   CHECK(parsed.info->status == "ENABLED");
   REQUIRE(parsed.info->regions.size() == 1);
@@ -287,14 +156,14 @@ TEST_CASE("RFC 3339 timestamps are read within sane bounds", "[cmek]") {
 TEST_CASE("CMEK facts export the four families and find revoked failed and stuck keys", "[cmek]") {
   CmekFacts facts;
   facts.cluster_id = std::string(kClusterId);
-  facts.info =
-      *parse_cmek_cluster_info(
-           R"({"status":"ENABLED","region_infos":[{"region":"r1","status":"ENABLED",)"
-           R"("key_infos":[)" +
-           key_json("REVOKED", "k-revoked") + "," +
-           key_json("ROTATE_FAILED", "k-failed", "key policy denies") + "," +
-           key_json("ROTATING", "k-rotating") + "," + key_json("ROTATING", "k-rotating") + "]}]}")
-           .info;
+  facts.info = *parse_cmek_cluster_info(
+                    R"({"status":"ENABLED","region_infos":[{"region":"r1","status":"ENABLED",)"
+                    R"("key_infos":[)" +
+                    cmek_key_json("REVOKED", "k-revoked") + "," +
+                    cmek_key_json("ROTATE_FAILED", "k-failed", "key policy denies") + "," +
+                    cmek_key_json("ROTATING", "k-rotating") + "," +
+                    cmek_key_json("ROTATING", "k-rotating") + "]}]}")
+                    .info;
   facts.transition_for = 3600s;
   facts.transitional_since["key k-rotating in r1"] = 1000;
   const auto families = facts.families();
@@ -336,7 +205,7 @@ TEST_CASE("CMEK facts export the four families and find revoked failed and stuck
 TEST_CASE("CMEK source reads the API over verified TLS with the bearer key", "[cmek]") {
   const TempDir dir;
   FakeCloudApi api(dir);
-  api.set({200, cluster_json("ENABLED"), {}, false});
+  api.set({200, cmek_cluster_json("ENABLED"), {}, false});
   CmekSource source(cmek_config(api), 3600s);
   const auto result = source.poll();
   INFO(result.error_message());
@@ -367,7 +236,7 @@ TEST_CASE("CMEK source turns every API failure into its reason", "[cmek]") {
       {{200, "{\"status\": ", {}, false}, ErrorReason::bad_response, "not valid JSON"},
       {{200, "[\"ENABLED\"]", {}, false}, ErrorReason::bad_response, "not a JSON object"},
       {{200, std::string(3 * 1024 * 1024, ' '), {}, false}, ErrorReason::bad_response, "limit"},
-      {{200, cluster_json("ENABLED"), {}, true}, ErrorReason::timeout, "within 1s"},
+      {{200, cmek_cluster_json("ENABLED"), {}, true}, ErrorReason::timeout, "within 1s"},
   };
   for (const Case& c : cases) {
     INFO("HTTP " << c.reply.status << (c.reply.hang ? " hang" : ""));
@@ -380,7 +249,7 @@ TEST_CASE("CMEK source turns every API failure into its reason", "[cmek]") {
     CHECK(result.error->reason == c.reason);
     CHECK(result.error_message().find(c.in_message) != std::string::npos);
     CHECK(result.error_message().find(kApiKey) == std::string::npos);
-    api.set({200, cluster_json("ENABLED"), {}, false});  // releases a hanging connection
+    api.set({200, cmek_cluster_json("ENABLED"), {}, false});  // releases a hanging connection
   }
   SECTION("a server certificate from another CA is tls_failed") {
     const TempDir other;
@@ -414,7 +283,7 @@ TEST_CASE("CMEK source honours Retry-After and backs off after server errors", "
   api.set({429, "{}", {{"Retry-After", "120"}}, false});
   CHECK(source.poll().error->reason == ErrorReason::rate_limited);
   const int after_429 = api.requests();
-  api.set({200, cluster_json("ENABLED"), {}, false});
+  api.set({200, cmek_cluster_json("ENABLED"), {}, false});
   now += 119s;
   const auto waiting = source.poll();  // inside Retry-After: no request at all
   REQUIRE_FALSE(waiting.ok());
@@ -437,7 +306,7 @@ TEST_CASE("CMEK source honours Retry-After and backs off after server errors", "
   source.poll();
   CHECK(api.requests() == after_429 + 3);
   now += 30s;
-  api.set({200, cluster_json("ENABLED"), {}, false});
+  api.set({200, cmek_cluster_json("ENABLED"), {}, false});
   CHECK(source.poll().ok());
 }
 
@@ -445,7 +314,7 @@ TEST_CASE("CMEK through the real binary: metrics and page and no key anywhere", 
   using certwatch::testing::run_command;
   const TempDir dir;
   FakeCloudApi api(dir);
-  api.set({200, cluster_json("ROTATE_FAILED", "the role cannot use the key"), {}, false});
+  api.set({200, cmek_cluster_json("ROTATE_FAILED", "the role cannot use the key"), {}, false});
   const auto key_file = dir.write("api.key", std::string(kApiKey) + "\n", 0600);
   // The node rule is pointless on Advanced: a warning, printed and logged, never fatal.
   const std::string config_text =

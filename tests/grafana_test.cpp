@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "support/certgen.hpp"
+#include "support/fake_cloud_api.hpp"
 #include "support/pg_harness.hpp"
 #include "support/process.hpp"
 #include "support/prometheus.hpp"
@@ -66,7 +67,9 @@ const std::vector<MustHaveData> kMustHaveData = {
     {"Probe results", "ABC"},
     {"Handshake time", "A"},
     {"Served certificate mismatches", "A"},
-    // CMEK source:  {"CMEK status", "A"}, {"CMEK regions", "A"}, {"CMEK keys", "AB"},
+    {"CMEK status", "A"},
+    {"CMEK regions", "A"},
+    {"CMEK keys", "AB"},
 };
 // Variables whose values the fixture provides (every query variable of the dashboard).
 const std::set<std::string> kVariablesWithValues = {"job", "instance", "cert_type", "node_id"};
@@ -261,10 +264,13 @@ void insert_cluster(const certwatch::testing::PgServer& pg, std::int64_t disk_no
 // Node 1 serves its node.crt on a TLS port (openssl s_server), which both daemons probe: the
 // served leaf is the one on disk, and differs from what node 1 reports (a served mismatch against
 // the cluster).
+// The cluster is a CockroachDB Cloud Advanced one here too, with CMEK read from a local stand-in
+// for the Cloud API.
 struct Fixture {
   TempDir dir;
   std::vector<std::unique_ptr<ChildProcess>> daemons;
   std::unique_ptr<ChildProcess> node_tls;
+  certwatch::testing::FakeCloudApi cloud_api{dir};
   std::unique_ptr<PrometheusServer> prometheus;
 
   Fixture() {
@@ -278,19 +284,25 @@ struct Fixture {
         dir.path() / "s_server.log");
     const std::string dsn =
         pg.tcp_dsn(certwatch::testing::kMonitorUser, certwatch::testing::kRolePassword);
-    const auto config =
-        dir.write("config.yaml",
-                  "poll_interval: 1s\nfiles:\n  certs_dirs: [" +
-                      single_quoted_yaml((dir.path() / "certs").string()) +
-                      "]\ncluster:\n  dsn: " + single_quoted_yaml(dsn) +
-                      "\n  local_node_id: '1'\n  poll_interval: 1s\n  connect_timeout: 1s\n"
-                      "  statement_timeout: 1s\nprobe:\n  poll_interval: 1s\n  timeout: 2s\n"
-                      "  targets:\n    - {address: '" +
-                      served +
-                      "', protocol: tls, server_name: localhost, "
-                      "node_id: 1}\nalerting:\n  expiry_for: 0s\n  exporter_down_for: 10m\n"
-                      "checks:\n  san:\n    required: [lb.example]\n",
-                  0600);
+    const auto config = dir.write(
+        "config.yaml",
+        "poll_interval: 1s\nfiles:\n  certs_dirs: [" +
+            single_quoted_yaml((dir.path() / "certs").string()) +
+            "]\ncluster:\n  dsn: " + single_quoted_yaml(dsn) +
+            "\n  local_node_id: '1'\n  poll_interval: 1s\n  connect_timeout: 1s\n"
+            "  statement_timeout: 1s\nprobe:\n  poll_interval: 1s\n  timeout: 2s\n"
+            "  targets:\n    - {address: '" +
+            served +
+            "', protocol: tls, server_name: localhost, "
+            "node_id: 1}\ndeployment:\n  tier: advanced\ncmek:\n  api_url: https://127.0.0.1:" +
+            std::to_string(cloud_api.port()) +
+            "\n  cluster_id: 6a1b2c3d-0000-4e5f-8a9b-0123456789ab\n  api_key_file: " +
+            single_quoted_yaml(dir.write("api.key", "CCDB1_grafanaTestKey0123\n", 0600).string()) +
+            "\n  ca_file: " + single_quoted_yaml(cloud_api.ca_file()) +
+            "\n  poll_interval: 1s\n  timeout: 2s\nalerting:\n  expiry_for: 0s\n  "
+            "exporter_down_for: 10m\n"
+            "checks:\n  san:\n    required: [lb.example]\n",
+        0600);
     const auto rules = certwatch::testing::run_command(
         {CERTWATCH_BINARY, "rules", "--config.file=" + config.string()});
     REQUIRE(rules.exit_code == 0);
@@ -319,7 +331,8 @@ struct Fixture {
         "count(count by (instance) (crdb_cert_reload_pending)) == 2",
         "count(count by (instance) (crdb_cert_file_error)) == 2",
         "count(count by (instance) (crdb_cert_served_mismatch)) == 2",
-        "count(count_over_time(crdb_cert_source_up[1m]) >= 2) == 4",
+        "count(count by (instance) (crdb_cmek_key_info)) == 2",
+        "count(count_over_time(crdb_cert_source_up[1m]) >= 2) == 8",  // 2 daemons x 4 sources
         "count(ALERTS{alertname=\"CrdbCertLoadFailed\", alertstate=\"firing\"}) == 1",
     };
     const auto started = Clock::now();

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <ctime>
+#include <future>
 #include <memory>
 #include <regex>
 #include <thread>
@@ -54,16 +55,9 @@ using certwatch::testing::TempDir;
 // and writes bytes without end instead.
 class TlsServer {
  public:
-  // `port` 0 picks a free one; a given port lets a test restart the server where it was.
-  TlsServer(const std::string& chain_pem, const std::string& key_pem, bool flood = false,
-            unsigned short port = 0)
-      : context_(ssl::context::tls_server),
-        acceptor_(io_, {asio::ip::make_address("127.0.0.1"), port}),
-        flood_(flood) {
-    if (!flood) {
-      context_.use_certificate_chain(asio::buffer(chain_pem));
-      context_.use_private_key(asio::buffer(key_pem), ssl::context::pem);
-    }
+  TlsServer(const std::string& chain_pem, const std::string& key_pem, bool flood = false)
+      : acceptor_(io_, {asio::ip::make_address("127.0.0.1"), 0}), flood_(flood) {
+    contexts_.push_back(make_context(chain_pem, key_pem));
     accept();
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -74,6 +68,17 @@ class TlsServer {
   TlsServer(const TlsServer&) = delete;
   TlsServer& operator=(const TlsServer&) = delete;
 
+  // From the next connection on, serves this chain instead (a node restarted on new files).
+  // Connections already open keep the old one.
+  void serve_instead(const std::string& chain_pem, const std::string& key_pem) {
+    std::promise<void> done;
+    asio::post(io_, [&] {
+      contexts_.push_back(make_context(chain_pem, key_pem));
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+
   int port() const { return acceptor_.local_endpoint().port(); }
   std::string address() const { return "127.0.0.1:" + std::to_string(port()); }
   std::size_t flooded_bytes() const { return flooded_; }
@@ -82,7 +87,8 @@ class TlsServer {
   void accept() {
     acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
       if (ec) return;
-      auto stream = std::make_shared<ssl::stream<tcp::socket>>(std::move(socket), context_);
+      auto stream =
+          std::make_shared<ssl::stream<tcp::socket>>(std::move(socket), *contexts_.back());
       if (flood_) {
         flood(stream);
       } else {
@@ -110,7 +116,18 @@ class TlsServer {
   }
 
   asio::io_context io_;
-  ssl::context context_;
+  static std::unique_ptr<ssl::context> make_context(const std::string& chain_pem,
+                                                    const std::string& key_pem) {
+    auto context = std::make_unique<ssl::context>(ssl::context::tls_server);
+    if (!chain_pem.empty()) {
+      context->use_certificate_chain(asio::buffer(chain_pem));
+      context->use_private_key(asio::buffer(key_pem), ssl::context::pem);
+    }
+    return context;
+  }
+
+  // Every context served so far: open streams hold the one they started with.
+  std::vector<std::unique_ptr<ssl::context>> contexts_;
   tcp::acceptor acceptor_;
   bool flood_;
   std::atomic<std::size_t> flooded_{0};
@@ -515,9 +532,8 @@ TEST_CASE("a renewed TLS Secret shows a served mismatch until the server serves 
   const auto secret = publish_secret_volume(
       dir, "node-secret", "..2026_11_01",
       {{"tls.crt", v1.cert_pem}, {"tls.key", v1.key_pem, 0600}, {"ca.crt", ca.cert_pem}});
-  auto server = std::make_unique<TlsServer>(v1.cert_pem, v1.key_pem);
-  const unsigned short port = static_cast<unsigned short>(server->port());
-  const std::string address = server->address();
+  TlsServer server(v1.cert_pem, v1.key_pem);
+  const std::string address = server.address();
   const auto config =
       dir.write("config.yml",
                 "files:\n  certs_dirs: []\n  tls_secrets:\n    - {path: " +
@@ -571,8 +587,7 @@ TEST_CASE("a renewed TLS Secret shows a served mismatch until the server serves 
   CHECK(files.front().ends_with(" " + v2_expiry));
 
   // The pod restarts and serves the mounted leaf: the mismatch goes away.
-  server.reset();
-  server = std::make_unique<TlsServer>(v2.cert_pem, v2.key_pem, false, port);
+  server.serve_instead(v2.cert_pem, v2.key_pem);
   body = scrape_until([&](const std::string& b) {
     return !has(b, "crdb_cert_served_mismatch{") && has(b, probed);
   });

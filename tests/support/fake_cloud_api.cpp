@@ -1,0 +1,131 @@
+#include "support/fake_cloud_api.hpp"
+
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <chrono>
+
+#include "support/certgen.hpp"
+#include "support/http_client.hpp"
+#include "support/tempdir.hpp"
+
+namespace certwatch::testing {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace ssl = asio::ssl;
+
+std::string cmek_key_json(std::string_view status, std::string_view uri, std::string_view message) {
+  return R"({"status":")" + std::string(status) + R"(","user_message":")" + std::string(message) +
+         R"(","created_at":"2024-01-01T00:00:00Z","updated_at":"2024-05-01T12:00:00.5Z",)"
+         R"("spec":{"type":"AWS_KMS","uri":")" +
+         std::string(uri) + R"(","auth_principal":"arn:aws:iam::1:role/crl"},"extra":[1,2]})";
+}
+
+std::string cmek_cluster_json(std::string_view key_status, std::string_view message) {
+  return R"({"status":"ENABLED","unknown_field":{"x":1},"region_infos":[{"region":"us-east-1",)"
+         R"("status":"ENABLED","key_infos":[)" +
+         cmek_key_json(key_status, "arn:aws:kms:us-east-1:1:key/k1", message) + "]}]}";
+}
+
+struct FakeCloudApi::Server {
+  GeneratedCert ca;
+  asio::io_context io;
+  ssl::context tls{ssl::context::tls_server};
+  asio::ip::tcp::acceptor acceptor{io};
+};
+
+FakeCloudApi::FakeCloudApi(const TempDir& dir) : server_(std::make_unique<Server>()) {
+  CertSpec ca_spec;
+  ca_spec.common_name = "Test Cloud CA";
+  ca_spec.is_ca = true;
+  server_->ca = generate_cert(ca_spec);
+  CertSpec leaf;
+  leaf.common_name = "127.0.0.1";
+  leaf.ip_addresses = {"127.0.0.1"};
+  const GeneratedCert cert = generate_cert(leaf, &server_->ca);
+  ca_file_ = dir.write("api-ca.crt", server_->ca.cert_pem).string();
+  server_->tls.use_certificate_chain(asio::buffer(cert.cert_pem));
+  server_->tls.use_private_key(asio::buffer(cert.key_pem), ssl::context::pem);
+  server_->acceptor.open(asio::ip::tcp::v4());
+  server_->acceptor.bind({asio::ip::make_address("127.0.0.1"), 0});
+  server_->acceptor.listen();
+  port_ = server_->acceptor.local_endpoint().port();
+  reply_.body = cmek_cluster_json("ENABLED");
+  thread_ = std::thread([this] { serve(); });
+}
+
+FakeCloudApi::~FakeCloudApi() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  // Wakes a blocked accept().
+  LoopbackConnection wake(port_, std::chrono::milliseconds{1000});
+  thread_.join();
+}
+
+void FakeCloudApi::set(Reply reply) {
+  {
+    std::lock_guard lock(mutex_);
+    reply_ = std::move(reply);
+  }
+  changed_.notify_all();
+}
+
+std::string FakeCloudApi::last_authorization() {
+  std::lock_guard lock(mutex_);
+  return last_authorization_;
+}
+
+std::string FakeCloudApi::last_target() {
+  std::lock_guard lock(mutex_);
+  return last_target_;
+}
+
+void FakeCloudApi::serve() {
+  for (;;) {
+    asio::ip::tcp::socket socket(server_->io);
+    beast::error_code ec;
+    server_->acceptor.accept(socket, ec);
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_) return;
+    }
+    if (ec) continue;
+    // A peer that stops mid-way cannot hold the stand-in for long.
+    const timeval limit{5, 0};
+    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+    beast::ssl_stream<asio::ip::tcp::socket> stream(std::move(socket), server_->tls);
+    stream.handshake(ssl::stream_base::server, ec);
+    if (ec) continue;
+    beast::flat_buffer buffer;
+    http::request<http::string_body> request;
+    http::read(stream, buffer, request, ec);
+    if (ec) continue;
+    ++requests_;
+    std::unique_lock lock(mutex_);
+    last_authorization_ = std::string(request[http::field::authorization]);
+    last_target_ = std::string(request.target());
+    changed_.wait(lock, [this] { return stopping_ || !reply_.hang; });
+    if (stopping_) return;
+    http::response<http::string_body> response{static_cast<http::status>(reply_.status), 11};
+    for (const auto& [name, value] : reply_.headers) response.set(name, value);
+    response.set(http::field::content_type, "application/json");
+    response.body() = reply_.body;
+    lock.unlock();
+    response.prepare_payload();
+    http::write(stream, response, ec);
+  }
+}
+
+}  // namespace certwatch::testing

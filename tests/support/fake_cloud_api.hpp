@@ -1,0 +1,66 @@
+// Test-only: a local stand-in for the CockroachDB Cloud API's CMEK endpoint (the one part of the
+// system that cannot run here): HTTPS on 127.0.0.1 port 0 with a test-made CA, answering every
+// request with a switchable reply (a documented state, an HTTP error, a hang).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace certwatch::testing {
+
+class TempDir;
+
+// One key of the documented CMEKClusterInfo in `status`, as JSON (with an unknown field).
+std::string cmek_key_json(std::string_view status, std::string_view uri,
+                          std::string_view message = "");
+// The documented CMEKClusterInfo with one region and one key in `key_status`.
+std::string cmek_cluster_json(std::string_view key_status, std::string_view message = "");
+
+// What the stand-in answers the next requests with.
+struct Reply {
+  unsigned status = 200;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool hang = false;  // read the request, then answer nothing until the mode changes
+};
+
+// One connection at a time on a thread of its own; starts answering cmek_cluster_json("ENABLED").
+class FakeCloudApi {
+ public:
+  explicit FakeCloudApi(const TempDir& dir);  // writes its CA to dir/api-ca.crt
+  ~FakeCloudApi();
+  FakeCloudApi(const FakeCloudApi&) = delete;
+  FakeCloudApi& operator=(const FakeCloudApi&) = delete;
+
+  void set(Reply reply);
+  int port() const { return port_; }
+  const std::string& ca_file() const { return ca_file_; }
+  int requests() const { return requests_; }
+  std::string last_authorization();
+  std::string last_target();
+
+ private:
+  struct Server;  // Asio and Beast stay out of this header
+  void serve();
+
+  std::unique_ptr<Server> server_;
+  std::string ca_file_;
+  int port_ = 0;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  Reply reply_;
+  bool stopping_ = false;
+  std::atomic<int> requests_{0};
+  std::string last_authorization_;
+  std::string last_target_;
+  std::thread thread_;
+};
+
+}  // namespace certwatch::testing
