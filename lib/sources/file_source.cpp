@@ -191,6 +191,8 @@ bool FileSource::same_config(const Source& next) const {
 
 PollResult FileSource::poll() {
   PollResult out;
+  out.certificates.reserve(last_certificate_count_);
+  out.keys.reserve(last_key_count_);
   std::map<std::string, CachedFile> next;
   std::map<std::string, KeyMatchMemo> next_matches;
 
@@ -254,6 +256,8 @@ PollResult FileSource::poll() {
   }
   cache_ = std::move(next);
   key_matches_ = std::move(next_matches);
+  last_certificate_count_ = out.certificates.size();
+  last_key_count_ = out.keys.size();
   read_denylist(out);
   return out;
 }

@@ -87,6 +87,11 @@ class FileSource final : public Source {
   std::optional<CachedDenylist> denylist_;
   // getpwuid_r may read /etc/passwd or ask a directory service: once per uid, not per poll.
   std::map<uid_t, std::string> user_names_;
+  // The last poll's counts: the next poll reserves them, so its vectors are allocated once
+  // instead of growing (and, past the allocator's mmap threshold, faulting in every page again)
+  // step by step.
+  std::size_t last_certificate_count_ = 0;
+  std::size_t last_key_count_ = 0;
 };
 
 }  // namespace certwatch::sources
