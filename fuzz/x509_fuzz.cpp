@@ -11,6 +11,8 @@
 //     accepts, OpenSSL accepts, with every fact equal. (It may decline what OpenSSL accepts; then
 //     OpenSSL's answer is the answer, so the parser as a whole accepts and rejects exactly what
 //     OpenSSL does.)
+//   - the PEM body decoder (x509::decode_pem_base64) accepts exactly the bodies the oracle below
+//     (whitespace dropped, the shape checked, EVP_DecodeBlock) accepts, with the same bytes.
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
@@ -60,6 +62,34 @@ std::optional<certwatch::CertificateFacts> compare_paths(std::string_view der) {
   return oracle;
 }
 
+// The oracle for PEM bodies: whitespace dropped, every other byte a base64 digit or `=`, a whole
+// number of quads, at most two `=` and only at the end; then OpenSSL's decoder, less the padding
+// bytes it counts in its output. nullopt when the body is refused.
+std::optional<std::string> base64_oracle(std::string_view body) {
+  std::string compact;
+  for (const char c : body) {
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f') continue;
+    const bool digit = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                       c == '+' || c == '/';
+    if (!digit && c != '=') return std::nullopt;
+    compact.push_back(c);
+  }
+  if (compact.empty() || compact.size() % 4 != 0) return std::nullopt;
+  const std::size_t first_pad = compact.find('=');
+  const std::size_t padding = first_pad == std::string::npos ? 0 : compact.size() - first_pad;
+  if (padding > 2 ||
+      (padding > 0 && compact.find_first_not_of('=', first_pad) != std::string::npos)) {
+    return std::nullopt;
+  }
+  std::string decoded(compact.size() / 4 * 3, '\0');
+  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                                      reinterpret_cast<const unsigned char*>(compact.data()),
+                                      static_cast<int>(compact.size()));
+  require(written >= 0 && static_cast<std::size_t>(written) == decoded.size());
+  decoded.resize(decoded.size() - padding);
+  return decoded;
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -78,6 +108,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     oracle->der = cert.der;
     require(*oracle == cert);
   }
+
+  std::string base64_error;
+  const auto decoded = certwatch::x509::decode_pem_base64(input, base64_error);
+  const auto expected = base64_oracle(input);
+  require(decoded.has_value() == expected.has_value());
+  if (decoded) require(*decoded == *expected);
+  if (!decoded) require(!base64_error.empty());
 
   const auto oracle = compare_paths(input);
 

@@ -898,3 +898,85 @@ TEST_CASE("the DER reader rejects what OpenSSL rejects", "[x509]") {
     }
   }
 }
+
+TEST_CASE("PEM bodies decode as base64 with whitespace anywhere and padding only at the end",
+          "[x509]") {
+  using certwatch::x509::decode_pem_base64;
+  std::string error;
+  // RFC 4648's test vectors, then whitespace of every PEM kind inside and around them.
+  const auto [body, bytes] = GENERATE(table<std::string, std::string>({
+      {"Zg==", "f"},
+      {"Zm8=", "fo"},
+      {"Zm9v", "foo"},
+      {"Zm9vYg==", "foob"},
+      {"Zm9vYmE=", "fooba"},
+      {"Zm9vYmFy", "foobar"},
+      {" Zm\t9v\r\nYm\vFy\f\n", "foobar"},
+      {"Zm9vYg=\n=\n", "foob"},
+      {"+/+/", "\xFB\xFF\xBF"},
+  }));
+  const auto decoded = decode_pem_base64(body, error);
+  REQUIRE(decoded.has_value());
+  CHECK(*decoded == bytes);
+}
+
+TEST_CASE("PEM bodies that are not base64 are refused with the first kind of damage", "[x509]") {
+  using certwatch::x509::decode_pem_base64;
+  const auto [body, reason] = GENERATE(table<std::string, std::string>({
+      {"", "empty"},
+      {" \r\n\t", "empty"},
+      {"Zm9v*", "invalid base64 character"},
+      {"Zm9v\x80", "invalid base64 character"},
+      {std::string("Zm9v\0", 5), "invalid base64 character"},
+      {"Zg=a*", "invalid base64 character"},  // bad bytes are named before bad padding
+      {"Zm9vY", "multiple of 4"},
+      {"Zg=", "multiple of 4"},
+      {"YQ=a", "padding"},
+      {"Y===", "padding"},
+      {"====", "padding"},
+      {"Zg==Zm9v", "padding"},
+      {"Zg==Zg==", "padding"},
+  }));
+  std::string error;
+  const auto decoded = decode_pem_base64(body, error);
+  CHECK_FALSE(decoded.has_value());
+  CHECK(contains(error, reason));
+}
+
+TEST_CASE("PEM bodies round-trip OpenSSL's encoder at every length", "[x509]") {
+  using certwatch::x509::decode_pem_base64;
+  std::string bytes;
+  for (std::size_t length = 1; length <= 300; ++length) {
+    bytes.push_back(static_cast<char>((length * 131 + 7) & 0xFF));
+    const std::string encoded = pem_encode(bytes);  // 64 columns, as OpenSSL writes PEM
+    const std::size_t begin = encoded.find('\n') + 1;
+    const std::string body = encoded.substr(begin, encoded.find("-----END") - begin);
+    std::string error;
+    const auto decoded = decode_pem_base64(body, error);
+    REQUIRE(decoded.has_value());
+    REQUIRE(*decoded == bytes);
+  }
+}
+
+TEST_CASE("the facts of declined certificates are remembered by their exact DER", "[x509]") {
+  // Self-signed certificates always take the OpenSSL path, whose results are memoised in a
+  // bounded table. Many distinct ones (past its bound) each parsed twice, interleaved, must each
+  // give their own facts; one flipped signature byte must not be served the memoised facts.
+  std::vector<GeneratedCert> cas;
+  for (int i = 0; i < 80; ++i) cas.push_back(make_ca("memo CA " + std::to_string(i)));
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t i = 0; i < cas.size(); ++i) {
+      const GeneratedCert& ca = cas[i];
+      const CertificateFacts facts = facts_of(ca);
+      CHECK(facts.subject_cn == "memo CA " + std::to_string(i));
+      CHECK(facts.self_signed);
+      CHECK(facts.der == ca.der);
+    }
+  }
+  std::string altered = cas.back().der;
+  altered[altered.size() - 1] = static_cast<char>(altered.back() ^ 0x01);
+  const auto facts = parse_der(altered);
+  REQUIRE(facts.has_value());       // a bad signature is still a certificate...
+  CHECK_FALSE(facts->self_signed);  // ...but not one signed by its own key
+  CHECK(facts->der == altered);
+}

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "core/types.hpp"
@@ -21,5 +22,9 @@ std::optional<CertificateFacts> read_der_fast(std::string_view der);
 // The reference: d2i_X509 and the facts OpenSSL reports (public key fully decoded). nullopt with
 // `error` set when the DER is not a certificate we can use. Facts come back without `der`.
 std::optional<CertificateFacts> read_der_openssl(std::string_view der, std::string& error);
+
+// A PEM body (what lies between the BEGIN and END lines) to its bytes: strict base64 with
+// whitespace anywhere. nullopt with `error` set when it is not.
+std::optional<std::string> decode_pem_base64(std::string_view body, std::string& error);
 
 }  // namespace certwatch::x509

@@ -12,7 +12,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <ctime>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <utility>
 
 #include "core/openssl_handles.hpp"
@@ -194,71 +196,130 @@ ParsedCert openssl_facts(std::string_view der) {
   return {std::move(facts), {}};
 }
 
+// What the DER reader declines costs a full d2i_X509, and a self-signed certificate (which it
+// always declines) a signature check besides: 100-300 us against its 7. A host holds the same CA
+// certificate many times over (ca.crt, every bundle, every Secret's ca.crt), so the facts of
+// declined DER that OpenSSL accepted are kept here, by the DER itself (no hash to collide), for
+// every poll and every thread. Bounded: a directory of many distinct self-signed certificates
+// empties it now and then, and is then parsed as it would be without it.
+class DeclinedMemo {
+ public:
+  std::optional<CertificateFacts> find(std::string_view der) {
+    const std::lock_guard lock(mutex_);
+    const auto found = facts_.find(der);
+    if (found == facts_.end()) return std::nullopt;
+    return found->second;
+  }
+  void add(std::string_view der, const CertificateFacts& facts) {
+    const std::lock_guard lock(mutex_);
+    if (facts_.size() >= kCapacity) facts_.clear();
+    facts_.emplace(std::string(der), facts);
+  }
+
+ private:
+  static constexpr std::size_t kCapacity = 64;
+  std::mutex mutex_;
+  std::map<std::string, CertificateFacts, std::less<>> facts_;
+};
+
+DeclinedMemo& declined_memo() {
+  static DeclinedMemo memo;
+  return memo;
+}
+
 // The DER reader where it can, OpenSSL where it declines. Takes the DER by value: the facts keep
 // it, and a caller that owns it moves it in uncopied.
-ParsedCert parse_der_checked(std::string der) {
+ParsedCert parse_der_checked(std::string der, bool keep_der = true) {
   std::optional<CertificateFacts> facts = read_der_fast(der);
+  if (!facts) facts = declined_memo().find(der);
   if (!facts) {
     ParsedCert decoded = openssl_facts(der);
     if (!decoded.facts) return decoded;
+    declined_memo().add(der, *decoded.facts);
     facts = std::move(decoded.facts);
   }
-  facts->der = std::move(der);
+  if (keep_der) facts->der = std::move(der);
   return {std::move(facts), {}};
 }
 
-bool is_pem_whitespace(char c) {
-  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
+// What a PEM body byte is: a base64 digit's value (0-63), or one of these.
+constexpr std::uint8_t kWhitespace = 64;
+constexpr std::uint8_t kPad = 65;
+constexpr std::uint8_t kInvalid = 255;
 
-bool is_base64_symbol(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
-         c == '/';
+constexpr std::array<std::uint8_t, 256> make_base64_table() {
+  std::array<std::uint8_t, 256> table{};
+  for (auto& entry : table) entry = kInvalid;
+  constexpr std::string_view kDigits =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (std::size_t i = 0; i < kDigits.size(); ++i) {
+    table[static_cast<unsigned char>(kDigits[i])] = static_cast<std::uint8_t>(i);
+  }
+  for (const char c : std::string_view(" \t\r\n\v\f")) {
+    table[static_cast<unsigned char>(c)] = kWhitespace;
+  }
+  table['='] = kPad;
+  return table;
 }
+constexpr std::array<std::uint8_t, 256> kBase64 = make_base64_table();
 
-// EVP_DecodeBlock accepts padding anywhere in a quad ("YQ=a") and counts padding bytes in its
-// output, so the shape is checked here and the padding subtracted afterwards.
-std::optional<std::string> decode_base64(std::string_view body, std::string& error) {
-  std::string compact;
-  compact.reserve(body.size());
+}  // namespace
+
+// One pass: whitespace anywhere is skipped, every other byte must be a base64 digit or `=`,
+// the digits and padding together a whole number of quads, and padding (at most two) only at the
+// very end. The checks are made in that order of precedence, so the error names the first kind
+// of damage. Bits past the last whole byte of a padded quad are ignored, as EVP_DecodeBlock (and
+// the fuzzer's oracle built on it) ignores them.
+std::optional<std::string> decode_pem_base64(std::string_view body, std::string& error) {
+  std::string decoded;
+  decoded.resize(body.size() / 4 * 3 + 3);
+  std::size_t out = 0;
+  std::size_t symbols = 0;  // digits and padding
+  std::size_t padding = 0;
+  bool misplaced_padding = false;
+  std::uint32_t quad = 0;
   for (const char c : body) {
-    if (is_pem_whitespace(c)) continue;
-    if (!is_base64_symbol(c) && c != '=') {
+    const std::uint8_t value = kBase64[static_cast<unsigned char>(c)];
+    if (value < 64) {
+      if (padding != 0) misplaced_padding = true;
+      quad = (quad << 6) | value;
+      if (++symbols % 4 == 0) {
+        decoded[out++] = static_cast<char>(quad >> 16);
+        decoded[out++] = static_cast<char>(quad >> 8);
+        decoded[out++] = static_cast<char>(quad);
+        quad = 0;
+      }
+    } else if (value == kPad) {
+      ++padding;
+      ++symbols;
+    } else if (value == kInvalid) {
       error = "invalid base64 character";
       return std::nullopt;
     }
-    compact.push_back(c);
   }
-  if (compact.empty()) {
+  if (symbols == 0) {
     error = "empty block";
     return std::nullopt;
   }
-  if (compact.size() % 4 != 0) {
+  if (symbols % 4 != 0) {
     error = "base64 length is not a multiple of 4 (truncated?)";
     return std::nullopt;
   }
-  const std::size_t first_pad = compact.find('=');
-  const std::size_t padding = first_pad == std::string::npos ? 0 : compact.size() - first_pad;
-  if (padding > 2 ||
-      (padding > 0 && compact.find_first_not_of('=', first_pad) != std::string::npos)) {
+  if (padding > 2 || misplaced_padding) {
     error = "misplaced base64 padding";
     return std::nullopt;
   }
-  if (compact.size() > static_cast<std::size_t>(INT_MAX)) {
-    error = "block too large";
-    return std::nullopt;
+  // The last quad lost `padding` digits: its 4 - padding digits carry 3 - padding bytes.
+  if (padding != 0) {
+    quad <<= 6 * padding;
+    decoded[out++] = static_cast<char>(quad >> 16);
+    if (padding == 1) decoded[out++] = static_cast<char>(quad >> 8);
   }
-  std::string decoded(compact.size() / 4 * 3, '\0');
-  const int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
-                                      reinterpret_cast<const unsigned char*>(compact.data()),
-                                      static_cast<int>(compact.size()));
-  if (written < 0 || static_cast<std::size_t>(written) != decoded.size()) {
-    error = "base64 does not decode";
-    return std::nullopt;
-  }
-  decoded.resize(decoded.size() - padding);
+  decoded.resize(out);
   return decoded;
 }
+
+namespace {
 
 class BadBlockLog {
  public:
@@ -292,7 +353,7 @@ std::optional<CertificateFacts> parse_der(std::string_view der) {
   return parse_der_checked(std::string(der)).facts;
 }
 
-BundleResult parse_pem_bundle(std::string_view bytes) {
+BundleResult parse_pem_bundle(std::string_view bytes, const ParseOptions& options) {
   BundleResult result;
   BadBlockLog bad_blocks;
   int block_index = 0;
@@ -324,12 +385,12 @@ BundleResult parse_pem_bundle(std::string_view bytes) {
     pos = body_end + kCertEnd.size();
 
     std::string why;
-    const auto der = decode_base64(bytes.substr(body_begin, body_end - body_begin), why);
+    const auto der = decode_pem_base64(bytes.substr(body_begin, body_end - body_begin), why);
     if (!der) {
       bad_blocks.add(index, why);
       continue;
     }
-    ParsedCert parsed = parse_der_checked(std::move(*der));
+    ParsedCert parsed = parse_der_checked(std::move(*der), options.keep_der);
     if (!parsed.facts) {
       bad_blocks.add(index, parsed.error);
       continue;

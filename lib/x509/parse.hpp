@@ -28,7 +28,14 @@ struct BundleResult {
 
 // Parses every "CERTIFICATE" PEM block in `bytes` (tolerates CRLF, text around blocks, other
 // block types such as keys, which are skipped and never decoded).
-BundleResult parse_pem_bundle(std::string_view bytes);
+struct ParseOptions {
+  // Keep each certificate's DER in its facts (CertificateFacts::der). Only the posture checks
+  // use it (chain verification, key_match); without them it is dropped once parsed, and a host's
+  // thousands of certificates do not keep a second copy of themselves in memory.
+  bool keep_der = true;
+};
+
+BundleResult parse_pem_bundle(std::string_view bytes, const ParseOptions& options = {});
 
 // Parses one DER-encoded certificate.
 std::optional<CertificateFacts> parse_der(std::string_view der);
