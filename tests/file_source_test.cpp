@@ -1194,3 +1194,121 @@ TEST_CASE("a TLS Secret's ..data swap shows the new certificate and key at the n
   CHECK(after.certificates.size() == 2);
   CHECK(errors_of(after).empty());
 }
+
+TEST_CASE("a directory big enough to be scanned on several threads reports as one scanned in order",
+          "[file_source]") {
+  // 600 files (past the size where the scan is shared among threads) of every kind in turn: one
+  // certificate, a bundle of two, garbage, a FIFO, a dangling symlink, a symlink to a good file.
+  TempDir tmp;
+  const fs::path certs = tmp.path() / "certs";
+  const GeneratedCert one = make_cert("one", 100);
+  const GeneratedCert two = make_cert("two", 200);
+  tmp.write("certs/target/good.pem", one.cert_pem);
+  std::vector<std::string> names;
+  std::map<std::string, std::string> expected_errors;
+  std::vector<std::pair<std::string, std::string>> expected_certs;  // (path, index), in order
+  for (int i = 0; i < 600; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "client.u%03d.crt", i);
+    const fs::path path = certs / name;
+    switch (i % 6) {
+      case 0:
+        tmp.write(std::string("certs/") + name, one.cert_pem);
+        expected_certs.emplace_back(path.string(), "0");
+        break;
+      case 1:
+        tmp.write(std::string("certs/") + name, one.cert_pem + two.cert_pem);
+        expected_certs.emplace_back(path.string(), "0");
+        expected_certs.emplace_back(path.string(), "1");
+        break;
+      case 2:
+        tmp.write(std::string("certs/") + name, "no certificate here\n");
+        expected_errors[path.string()] = "no_certificate";
+        break;
+      case 3:
+        REQUIRE(::mkfifo(path.c_str(), 0644) == 0);
+        expected_errors[path.string()] = "not_regular_file";
+        break;
+      case 4:
+        fs::create_symlink("missing.pem", path);
+        expected_errors[path.string()] = "not_found";
+        break;
+      default:
+        fs::create_symlink(certs / "target" / "good.pem", path);
+        expected_certs.emplace_back(path.string(), "0");
+        break;
+    }
+  }
+  FilesConfig files;
+  files.certs_dirs = {certs.string()};
+  FileSource source(files, std::chrono::seconds(60));
+  for (const char* poll : {"cold", "warm"}) {
+    INFO(poll << " poll");
+    const PollResult result = poll_within(source, std::chrono::seconds(30));
+    CHECK(errors_of(result) == expected_errors);
+    REQUIRE(result.certificates.size() == expected_certs.size());
+    for (std::size_t i = 0; i < expected_certs.size(); ++i) {
+      INFO("certificate " << i);
+      CHECK(result.certificates[i].id.path == expected_certs[i].first);
+      CHECK(result.certificates[i].id.index == expected_certs[i].second);
+      CHECK(
+          result.certificates[i].id.user ==
+          fs::path(expected_certs[i].first).stem().string().substr(std::string("client.").size()));
+      REQUIRE(result.certificates[i].facts);
+      CHECK(result.certificates[i].facts->subject_cn ==
+            (expected_certs[i].second == "0" ? "one" : "two"));
+    }
+  }
+}
+
+TEST_CASE("a file named twice in the config is reported once, as its first mention says",
+          "[file_source]") {
+  TempDir tmp;
+  const GeneratedCert node = make_cert("node", 100);
+  const GeneratedCert ca = make_cert("CA", 1000, true);
+  tmp.write("certs/node.crt", node.cert_pem);
+  tmp.write("certs/ca.crt", ca.cert_pem);
+  tmp.write("certs/tls.crt", node.cert_pem);
+  const std::string certs = (tmp.path() / "certs").string();
+  FilesConfig files;
+  // The directory twice, a glob over it, and the same directory as a TLS Secret.
+  files.certs_dirs = {certs, certs};
+  files.extra = {{certs + "/*.crt", CertType::ui}};
+  files.tls_secrets = {{certs, CertType::node, ""}};
+  FileSource source(files, std::chrono::seconds(60));
+  for (int poll = 0; poll < 2; ++poll) {
+    const PollResult result = poll_within(source, std::chrono::seconds(10));
+    CHECK(result.file_errors.empty());
+    std::map<std::string, CertType> types;
+    for (const CertObservation& cert : result.certificates) {
+      CHECK(types.emplace(cert.id.path, cert.id.cert_type).second);  // each path once
+    }
+    CHECK(types == std::map<std::string, CertType>{{certs + "/ca.crt", CertType::ca},
+                                                   {certs + "/node.crt", CertType::node},
+                                                   {certs + "/tls.crt", CertType::other}});
+  }
+}
+
+TEST_CASE("the DER is kept for the checks and dropped without them", "[file_source]") {
+  TempDir tmp;
+  const GeneratedCert node = make_cert("node", 100);
+  tmp.write("certs/node.crt", node.cert_pem);
+  FilesConfig files;
+  files.certs_dirs = {(tmp.path() / "certs").string()};
+  ChecksConfig on;
+  on.enabled = true;
+  ChecksConfig off;
+  off.enabled = false;
+  FileSource with_checks(files, std::chrono::seconds(60), on);
+  FileSource without(files, std::chrono::seconds(60), off);
+  const PollResult checked = poll_within(with_checks, std::chrono::seconds(10));
+  const PollResult unchecked = poll_within(without, std::chrono::seconds(10));
+  REQUIRE(checked.certificates.size() == 1);
+  REQUIRE(unchecked.certificates.size() == 1);
+  CHECK(checked.certificates[0].facts->der == node.der);
+  CHECK(unchecked.certificates[0].facts->der.empty());
+  // Every other fact is the same.
+  certwatch::CertificateFacts without_der = *checked.certificates[0].facts;
+  without_der.der.clear();
+  CHECK(without_der == *unchecked.certificates[0].facts);
+}

@@ -55,9 +55,15 @@ FileError errno_file_error(const std::string& path, int error, std::string_view 
 }
 
 BoundedRead read_regular_file(const std::string& path, std::uint64_t limit) {
+  return read_regular_file_at(AT_FDCWD, path.c_str(), path, limit);
+}
+
+BoundedRead read_regular_file_at(int dir_fd, const char* name, const std::string& path,
+                                 std::uint64_t limit, int open_flags) {
   BoundedRead result;
   // O_NOCTTY: a terminal device never becomes our controlling terminal by being opened.
-  const Descriptor fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  const Descriptor fd(
+      ::openat(dir_fd, name, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC | open_flags));
   if (fd.get() < 0) {
     result.error = errno_file_error(path, errno, "open");
     return result;
@@ -97,7 +103,12 @@ BoundedRead read_regular_file(const std::string& path, std::uint64_t limit) {
       return result;
     }
     if (n == 0) break;
+    const bool short_read = static_cast<std::size_t>(n) < out.size() - total;
     total += static_cast<std::size_t>(n);
+    // A short read of a regular file that reached the size fstat gave is its end: the read that
+    // would return 0 is saved. Had the file grown meanwhile, its size changed, and the fstat
+    // below marks the read unstable.
+    if (short_read && total == static_cast<std::uint64_t>(st.st_size)) break;
   }
   if (total > limit) {
     result.error =

@@ -27,6 +27,11 @@ struct BoundedRead {
 // (so the check and the read are of the same file), refuses non-regular files and files larger
 // than `limit`, and reads at most limit+1 bytes (a file growing past the bound is noticed).
 BoundedRead read_regular_file(const std::string& path, std::uint64_t limit);
+// The same for `name` relative to the open directory `dir_fd` (AT_FDCWD: the working directory),
+// a shorter path walk for a directory's many files; `path` names the file in errors, and
+// `open_flags` are added to the open (O_NOFOLLOW: a symlink is refused with ELOOP).
+BoundedRead read_regular_file_at(int dir_fd, const char* name, const std::string& path,
+                                 std::uint64_t limit, int open_flags = 0);
 
 // A failed system call on `path` as a FileError: ENOENT and ENOTDIR are not_found, EACCES and
 // EPERM permission_denied, anything else read_error. `what` names the call.

@@ -61,7 +61,8 @@ struct CertificateFacts {
   std::string signature_hash;  // "sha256", "sha1", "md5", ...; empty when none (ed25519)
   bool self_signed = false;    // issuer name == subject name and its own key verifies it
   std::string issuer_dn;       // the issuer name, RFC 2253 one line (denylist "issuer + serial")
-  std::string der;             // the certificate's DER, for chain verification; never rendered
+  std::string der;  // the DER, for chain verification and key_match; never rendered; empty from
+                    // the file source with the checks off (nothing reads it then)
 
   friend bool operator==(const CertificateFacts&, const CertificateFacts&) = default;
 };

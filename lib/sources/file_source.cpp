@@ -4,16 +4,22 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <pwd.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <system_error>
+#include <thread>
 
 #include "core/read_file.hpp"
 #include "core/text.hpp"
@@ -46,19 +52,100 @@ bool changed_recently(const struct stat& st) {
   return age > -kRacyWindowNs && age < kRacyWindowNs;
 }
 
-std::vector<std::string> list_directory(const std::string& dir, std::optional<FileError>& error) {
-  std::vector<std::string> names;
-  std::unique_ptr<DIR, int (*)(DIR*)> handle(::opendir(dir.c_str()), &::closedir);
+// CA keys by file name. CockroachDB never loads them; a node host should not hold them at all.
+std::optional<CertType> ca_key_type(std::string_view name) {
+  static constexpr std::pair<std::string_view, CertType> kCaKeys[] = {
+      {"ca.key", CertType::ca},
+      {"ca-client.key", CertType::client_ca},
+      {"ca-ui.key", CertType::ui_ca},
+      {"ca-client-tenant.key", CertType::tenant_ca},
+  };
+  for (const auto& [key_name, type] : kCaKeys) {
+    if (name == key_name) return type;
+  }
+  return std::nullopt;
+}
+
+struct Listed {
+  std::string name;
+  bool regular = false;  // d_type said a regular file; DT_UNKNOWN and symlinks say nothing
+};
+
+using DirHandle = std::unique_ptr<DIR, int (*)(DIR*)>;
+
+// The directory's entries, sorted by name; `handle` stays open so its files can be opened
+// relative to it (a one-component path walk each).
+std::vector<Listed> list_directory(const std::string& dir, DirHandle& handle,
+                                   std::optional<FileError>& error) {
+  std::vector<Listed> names;
+  handle.reset(::opendir(dir.c_str()));
   if (!handle) {
     error = errno_file_error(dir, errno, "opendir");
     return names;
   }
   errno = 0;
   while (const dirent* entry = ::readdir(handle.get())) {
-    names.emplace_back(entry->d_name);
+    const std::string_view name = entry->d_name;
+    // Only what a poll looks at is kept: certificate names and CA key names (the keys beside
+    // leaves are found from their certificates).
+    if (!name.ends_with(".crt") && !ca_key_type(name)) continue;
+    names.push_back({std::string(name), entry->d_type == DT_REG});
   }
-  std::sort(names.begin(), names.end());
+  std::sort(names.begin(), names.end(),
+            [](const Listed& a, const Listed& b) { return a.name < b.name; });
   return names;
+}
+
+// The cores this process may run on (its affinity, which systemd's CPUAffinity= and taskset set).
+std::size_t usable_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    return std::max(1, CPU_COUNT(&set));
+  }
+  return std::max(1U, std::thread::hardware_concurrency());
+}
+
+// Runs work(i) for every i < count, on up to kScanThreads threads (this one among them) when
+// there is enough to share: a cold poll of thousands of files is system calls and parsing that
+// spread over the cores, and its wall time is how long the daemon starts without data. The first
+// exception a worker throws is rethrown here once every worker has stopped.
+template <typename Work>
+void for_each_index(std::size_t count, const Work& work) {
+  constexpr std::size_t kScanThreads = 4;
+  constexpr std::size_t kJobsPerThread = 128;  // below this a thread costs more than it saves
+  constexpr std::size_t kChunk = 16;
+  const std::size_t threads = std::min({kScanThreads, usable_cores(), count / kJobsPerThread});
+  if (threads <= 1) {
+    for (std::size_t i = 0; i < count; ++i) work(i);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::mutex failure_mutex;
+  std::exception_ptr failure;
+  auto run = [&] {
+    try {
+      for (std::size_t begin; (begin = next.fetch_add(kChunk)) < count;) {
+        for (std::size_t i = begin; i < std::min(begin + kChunk, count); ++i) work(i);
+      }
+    } catch (...) {
+      const std::lock_guard lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+      next = count;  // the others stop at their next chunk
+    }
+  };
+  std::vector<std::thread> helpers;
+  helpers.reserve(threads - 1);
+  for (std::size_t t = 1; t < threads; ++t) {
+    try {
+      helpers.emplace_back(run);
+    } catch (const std::system_error&) {
+      break;  // no thread to be had (TasksMax, RLIMIT_NPROC): the ones there are do the work
+    }
+  }
+  run();
+  for (std::thread& helper : helpers) helper.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 // glob() reports why it could not read a directory only through this callback, which takes no
@@ -75,20 +162,6 @@ int on_glob_error(const char* /*path*/, int error) {
 std::string join(const std::string& dir, const std::string& name) {
   if (!dir.empty() && dir.back() == '/') return dir + name;
   return dir + "/" + name;
-}
-
-// CA keys by file name. CockroachDB never loads them; a node host should not hold them at all.
-std::optional<CertType> ca_key_type(std::string_view name) {
-  static constexpr std::pair<std::string_view, CertType> kCaKeys[] = {
-      {"ca.key", CertType::ca},
-      {"ca-client.key", CertType::client_ca},
-      {"ca-ui.key", CertType::ui_ca},
-      {"ca-client-tenant.key", CertType::tenant_ca},
-  };
-  for (const auto& [key_name, type] : kCaKeys) {
-    if (name == key_name) return type;
-  }
-  return std::nullopt;
 }
 
 // The key CockroachDB loads with a certificate: node.crt -> node.key, client.alice.crt ->
@@ -132,7 +205,7 @@ std::optional<NameClass> classify_cert_file_name(const std::string& name) {
   // Hidden entries include Kubernetes' `..data` and `..2024_...` directories: the visible
   // symlinks point into them, so they would be counted twice.
   if (name.empty() || name.front() == '.' || !ends_with(name, ".crt")) return std::nullopt;
-  const std::string stem = name.substr(0, name.size() - 4);
+  const std::string_view stem = std::string_view(name).substr(0, name.size() - 4);
   static constexpr std::pair<std::string_view, CertType> kExact[] = {
       {"ca", CertType::ca},       {"ca-client", CertType::client_ca},
       {"ca-ui", CertType::ui_ca}, {"ca-client-tenant", CertType::tenant_ca},
@@ -149,7 +222,7 @@ std::optional<NameClass> classify_cert_file_name(const std::string& name) {
     return NameClass{CertType::tenant_signing, ""};
   }
   if (starts_with(stem, "client.") && stem.size() > 7) {
-    return NameClass{CertType::client, stem.substr(7)};
+    return NameClass{CertType::client, std::string(stem.substr(7))};
   }
   return NameClass{CertType::other, ""};
 }
@@ -189,28 +262,33 @@ bool FileSource::same_config(const Source& next) const {
          other->checks_.denylist_file == checks_.denylist_file;
 }
 
-PollResult FileSource::poll() {
-  PollResult out;
-  out.certificates.reserve(last_certificate_count_);
-  out.keys.reserve(last_key_count_);
-  std::map<std::string, CachedFile> next;
-  std::map<std::string, KeyMatchMemo> next_matches;
+std::vector<FileSource::Job> FileSource::plan(std::vector<DirHandle>& dirs, PollResult& out) {
+  std::vector<Job> jobs;
+  jobs.reserve(last_job_count_);
 
   for (const std::string& dir : files_.certs_dirs) {
     std::optional<FileError> dir_error;
-    for (const std::string& name : list_directory(dir, dir_error)) {
-      if (auto name_class = classify_cert_file_name(name)) {
-        const std::string path = join(dir, name);
-        scan_file(path, *name_class, next, out);
-        add_leaf_key(path, *name_class, next[path], next_matches, out);
-      } else if (const auto ca_type = ca_key_type(name); ca_type && checks_.enabled) {
-        struct stat state {};
-        if (auto key = stat_key(join(dir, name), *ca_type, "", state); key && key->exists) {
-          out.keys.push_back(std::move(*key));
-        }
+    DirHandle handle(nullptr, &::closedir);
+    const std::vector<Listed> listed = list_directory(dir, handle, dir_error);
+    const int dir_fd = handle ? ::dirfd(handle.get()) : AT_FDCWD;
+    jobs.reserve(jobs.size() + listed.size());
+    for (const Listed& entry : listed) {
+      Job job;
+      if (auto name_class = classify_cert_file_name(entry.name)) {
+        job.name_class = std::move(*name_class);
+      } else if (const auto ca_type = ca_key_type(entry.name); ca_type && checks_.enabled) {
+        job.ca_key = ca_type;
+      } else {
+        continue;
       }
+      job.path = join(dir, entry.name);
+      job.dir_fd = dir_fd;
+      job.name_offset = static_cast<std::uint32_t>(job.path.size() - entry.name.size());
+      job.listed_regular = entry.regular;
+      jobs.push_back(std::move(job));
     }
     if (dir_error) out.file_errors.push_back(*dir_error);
+    if (handle) dirs.push_back(std::move(handle));
   }
 
   for (const config::ExtraFile& extra : files_.extra) {
@@ -232,13 +310,14 @@ PollResult FileSource::poll() {
     }
     std::size_t scanned = 0;
     for (std::size_t i = 0; i < matches.gl_pathc; ++i) {
-      const std::string path = matches.gl_pathv[i];
+      std::string path = matches.gl_pathv[i];
       if (is_private_key_name(path)) continue;
       ++scanned;
-      if (next.count(path) != 0) continue;  // also found in a certs directory
-      const NameClass name_class{extra.cert_type, ""};
-      scan_file(path, name_class, next, out);
-      add_leaf_key(path, name_class, next[path], next_matches, out);
+      Job job;
+      job.name_class = NameClass{extra.cert_type, ""};
+      job.dir_fd = AT_FDCWD;
+      job.path = std::move(path);
+      jobs.push_back(std::move(job));
     }
     if (scanned == 0) {
       out.file_errors.push_back({extra.glob, FileErrorReason::not_found,
@@ -248,63 +327,203 @@ PollResult FileSource::poll() {
   // A TLS Secret's names are fixed: tls.crt is the configured leaf (its key tls.key, stat'ed
   // like any leaf key), ca.crt the CA the checks verify it against (found beside it by name).
   for (const config::TlsSecret& secret : files_.tls_secrets) {
-    const NameClass leaf{secret.cert_type, secret.user};
-    const std::string leaf_path = join(secret.path, "tls.crt");
-    scan_file(leaf_path, leaf, next, out);
-    add_leaf_key(leaf_path, leaf, next[leaf_path], next_matches, out);
-    scan_file(join(secret.path, "ca.crt"), NameClass{CertType::ca, ""}, next, out);
+    Job leaf;
+    leaf.name_class = NameClass{secret.cert_type, secret.user};
+    leaf.path = join(secret.path, "tls.crt");
+    leaf.dir_fd = AT_FDCWD;
+    jobs.push_back(std::move(leaf));
+    Job ca;
+    ca.name_class = NameClass{CertType::ca, ""};
+    ca.path = join(secret.path, "ca.crt");
+    ca.dir_fd = AT_FDCWD;
+    ca.with_key = false;
+    jobs.push_back(std::move(ca));
+  }
+
+  // Each certificate path is looked at once, by the first part of the config that names it (a
+  // directory listed twice, a glob matching a certs directory's file).
+  std::vector<std::size_t> order(jobs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return jobs[a].path < jobs[b].path; });
+  std::vector<bool> duplicate(jobs.size(), false);
+  for (std::size_t i = 1; i < order.size(); ++i) {
+    const Job& job = jobs[order[i]];
+    if (!job.ca_key && !jobs[order[i - 1]].ca_key && job.path == jobs[order[i - 1]].path) {
+      duplicate[order[i]] = true;
+    }
+  }
+  if (std::find(duplicate.begin(), duplicate.end(), true) != duplicate.end()) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (duplicate[i]) continue;
+      if (kept != i) jobs[kept] = std::move(jobs[i]);
+      ++kept;
+    }
+    jobs.resize(kept);
+  }
+  return jobs;
+}
+
+PollResult FileSource::poll() {
+  PollResult out;
+  std::vector<DirHandle> dirs;
+  std::vector<Job> jobs = plan(dirs, out);
+  for_each_index(jobs.size(), [&](std::size_t i) { scan(jobs[i]); });
+
+  out.certificates.reserve(last_certificate_count_);
+  out.keys.reserve(last_key_count_);
+  std::map<std::string, CachedFile> next;
+  std::map<std::string, KeyMatchMemo> next_matches;
+  for (Job& job : jobs) {
+    if (job.ca_key) {
+      if (auto key = key_file(job, job.path, *job.ca_key, ""); key && key->exists) {
+        out.keys.push_back(std::move(*key));
+      }
+      continue;
+    }
+    // The old cache is replaced when this poll ends, and each path has one job: its entry can
+    // move (scan, being const, only pointed at it).
+    CachedFile& entry = job.reused != nullptr ? const_cast<CachedFile&>(*job.reused) : job.entry;
+    out.certificates.insert(out.certificates.end(), entry.certificates.begin(),
+                            entry.certificates.end());
+    if (entry.error) out.file_errors.push_back(*entry.error);
+    add_leaf_key(job, entry, next_matches, out);
+    next.emplace(std::move(job.path), std::move(entry));
   }
   cache_ = std::move(next);
   key_matches_ = std::move(next_matches);
   last_certificate_count_ = out.certificates.size();
   last_key_count_ = out.keys.size();
+  last_job_count_ = jobs.size();
   read_denylist(out);
   return out;
 }
 
-std::optional<KeyFile> FileSource::stat_key(const std::string& path, CertType type,
-                                            const std::string& user, struct stat& state) {
+void FileSource::scan(Job& job) const {
+  if (!job.ca_key) {
+    CachedFile& entry = job.entry;
+    const auto cached = cache_.find(job.path);
+    const bool known = cached != cache_.end() && cached->second.was_read;
+    std::optional<BoundedRead> read;
+    if (!known && job.listed_regular) {
+      // A regular file as listed and not in the cache: opened at once, never following a
+      // symlink, so nothing but a file of this directory is opened; the fstat before the first
+      // read still refuses anything that took its place since the listing. A symlink swapped
+      // in (ELOOP) is looked at as any other path below.
+      read =
+          read_regular_file_at(job.dir_fd, job.name(), job.path, files_.max_file_bytes, O_NOFOLLOW);
+      if (read->error && read->error->reason == FileErrorReason::read_error) read.reset();
+    }
+    if (!read) {
+      // Everything else is stat'ed first, and opened only when it is a regular file: a FIFO,
+      // a socket, a device or a directory is never opened (reading could block or never end).
+      struct stat st {};
+      if (::fstatat(job.dir_fd, job.name(), &st, 0) != 0) {
+        entry.error = errno_file_error(job.path, errno, "stat");
+      } else if (!S_ISREG(st.st_mode)) {
+        entry.error = FileError{job.path, FileErrorReason::not_regular_file, "not a regular file"};
+      } else if (known && cached->second.key == FileIdentity::of(st)) {
+        job.reused = &cached->second;
+      } else {
+        read = read_regular_file_at(job.dir_fd, job.name(), job.path, files_.max_file_bytes);
+      }
+    }
+    if (read && read->error) {
+      entry.error = std::move(read->error);
+    } else if (read) {
+      // The key is the state of the file that was read (the path may have been swapped since
+      // the stat). A file that changed while being read, or so recently that a rewrite could
+      // still share its timestamps, is read again at the next poll rather than trusted.
+      entry.key = FileIdentity::of(read->state);
+      entry.was_read = read->stable && !changed_recently(read->state);
+      x509::BundleResult parsed =
+          x509::parse_pem_bundle(read->content, {.keep_der = checks_.enabled});
+      entry.certificates.reserve(parsed.certificates.size());
+      for (std::size_t i = 0; i < parsed.certificates.size(); ++i) {
+        CertObservation cert;
+        cert.id = {std::string(kSourceFile),          job.name_class.type, "", job.path,
+                   std::to_string(parsed.indices[i]), job.name_class.user};
+        cert.facts = std::make_shared<const CertificateFacts>(std::move(parsed.certificates[i]));
+        cert.not_after = cert.facts->not_after;
+        cert.not_before = cert.facts->not_before;
+        entry.certificates.push_back(std::move(cert));
+      }
+      if (parsed.error) {
+        entry.error = FileError{job.path,
+                                *parsed.error == x509::ParseError::no_certificate
+                                    ? FileErrorReason::no_certificate
+                                    : FileErrorReason::bad_pem,
+                                parsed.detail};
+      }
+    }
+  }
+  // The key: a CA key found by name, or the one beside a leaf that held a certificate. With the
+  // checks off nothing reads key facts: no stat either. Stat'ed at every poll even when the
+  // certificate came from the cache: a chmod of the key changes the key's ctime, not the
+  // certificate's.
+  const CachedFile& entry = job.reused != nullptr ? *job.reused : job.entry;
+  if (!checks_.enabled) return;
+  std::string key_name;
+  if (job.ca_key) {
+    key_name = job.name();
+  } else if (job.with_key && !is_ca_type(job.name_class.type) && !entry.certificates.empty()) {
+    const auto beside = key_path_beside(job.name());
+    if (!beside) return;
+    key_name = *beside;
+  } else {
+    return;
+  }
+  job.key_stated = true;
+  struct stat state {};
+  if (::fstatat(job.dir_fd, key_name.c_str(), &state, 0) != 0) {
+    job.key_errno = errno;
+    return;
+  }
+  job.key_mode = state.st_mode;
+  job.key_uid = state.st_uid;
+  job.key_gid = state.st_gid;
+  job.key_identity = FileIdentity::of(state);
+}
+
+std::optional<KeyFile> FileSource::key_file(const Job& job, const std::string& path, CertType type,
+                                            const std::string& user) {
   KeyFile key;
   key.path = path;
   key.cert_type = type;
   key.user = user;
-  if (::stat(path.c_str(), &state) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return key;
+  if (job.key_errno != 0) {
+    if (job.key_errno == ENOENT || job.key_errno == ENOTDIR) return key;
     return std::nullopt;
   }
   key.exists = true;
-  key.mode = static_cast<std::uint32_t>(state.st_mode & 07777);
-  key.uid = state.st_uid;
-  key.gid = state.st_gid;
-  key.owner = user_name(state.st_uid);
+  key.mode = job.key_mode & 07777;
+  key.uid = job.key_uid;
+  key.gid = job.key_gid;
+  key.owner = user_name(job.key_uid);
   return key;
 }
 
-void FileSource::add_leaf_key(const std::string& cert_path, const NameClass& name_class,
-                              const CachedFile& entry,
+void FileSource::add_leaf_key(const Job& job, const CachedFile& entry,
                               std::map<std::string, KeyMatchMemo>& next_matches, PollResult& out) {
-  // Only a file that held a certificate has a key worth checking; CA keys are found by name.
-  // With the checks off nothing reads key facts: no stat either.
-  if (!checks_.enabled || is_ca_type(name_class.type) || entry.certificates.empty()) return;
-  const auto key_path = key_path_beside(cert_path);
-  if (!key_path) return;
-  // Stat'ed at every poll even when the certificate came from the cache: a chmod of the key
-  // changes the key's ctime, not the certificate's.
-  struct stat state {};
-  auto key = stat_key(*key_path, name_class.type, name_class.user, state);
+  // Only a file that held a certificate has a key worth checking (scan stat'ed it then); CA keys
+  // are found by name.
+  if (!job.key_stated) return;
+  const std::string key_path = *key_path_beside(job.path);
+  auto key = key_file(job, key_path, job.name_class.type, job.name_class.user);
   if (!key) return;
   // A FIFO or a device is never opened, as for certificates: reading it could block or not end.
-  if (checks_.key_match && key->exists && S_ISREG(state.st_mode)) {
-    key->matches_certificate = match_key(*key_path, state, entry, next_matches);
+  if (checks_.key_match && key->exists && S_ISREG(job.key_mode)) {
+    key->matches_certificate = match_key(key_path, job.key_identity, entry, next_matches);
   }
   out.keys.push_back(std::move(*key));
 }
 
-std::optional<bool> FileSource::match_key(const std::string& key_path, const struct stat& key_state,
-                                          const CachedFile& entry,
+std::optional<bool> FileSource::match_key(const std::string& key_path,
+                                          const FileIdentity& key_identity, const CachedFile& entry,
                                           std::map<std::string, KeyMatchMemo>& next_matches) {
   const auto memo = key_matches_.find(key_path);
-  if (memo != key_matches_.end() && memo->second.key == FileIdentity::of(key_state) &&
+  if (memo != key_matches_.end() && memo->second.key == key_identity &&
       memo->second.certificate == entry.key) {
     next_matches[key_path] = memo->second;
     return memo->second.matches;
@@ -357,54 +576,6 @@ const std::string& FileSource::user_name(uid_t uid) {
   }
   if (rc == 0 && found != nullptr) name = found->pw_name;
   return user_names_.emplace(uid, std::move(name)).first->second;
-}
-
-void FileSource::scan_file(const std::string& path, const NameClass& name_class,
-                           std::map<std::string, CachedFile>& next, PollResult& out) {
-  CachedFile entry;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    entry.error = errno_file_error(path, errno, "stat");
-  } else if (!S_ISREG(st.st_mode)) {
-    // Never open FIFOs, sockets, devices or directories: reading them could block or never end.
-    entry.error = FileError{path, FileErrorReason::not_regular_file, "not a regular file"};
-  } else {
-    entry.key = FileIdentity::of(st);
-    const auto cached = cache_.find(path);
-    if (cached != cache_.end() && cached->second.key == entry.key && cached->second.was_read) {
-      // The old cache is replaced when this poll ends, so its entry can move.
-      entry = std::move(cached->second);
-    } else if (BoundedRead read = read_regular_file(path, files_.max_file_bytes); read.error) {
-      entry.error = std::move(read.error);
-    } else {
-      // The key is the state of the file that was read (the path may have been swapped since
-      // the stat). A file that changed while being read, or so recently that a rewrite could
-      // still share its timestamps, is read again at the next poll rather than trusted.
-      entry.key = FileIdentity::of(read.state);
-      entry.was_read = read.stable && !changed_recently(read.state);
-      x509::BundleResult parsed = x509::parse_pem_bundle(read.content);
-      for (std::size_t i = 0; i < parsed.certificates.size(); ++i) {
-        CertObservation cert;
-        cert.id = {std::string(kSourceFile),          name_class.type, "", path,
-                   std::to_string(parsed.indices[i]), name_class.user};
-        cert.facts = std::make_shared<const CertificateFacts>(std::move(parsed.certificates[i]));
-        cert.not_after = cert.facts->not_after;
-        cert.not_before = cert.facts->not_before;
-        entry.certificates.push_back(std::move(cert));
-      }
-      if (parsed.error) {
-        entry.error = FileError{path,
-                                *parsed.error == x509::ParseError::no_certificate
-                                    ? FileErrorReason::no_certificate
-                                    : FileErrorReason::bad_pem,
-                                parsed.detail};
-      }
-    }
-  }
-  out.certificates.insert(out.certificates.end(), entry.certificates.begin(),
-                          entry.certificates.end());
-  if (entry.error) out.file_errors.push_back(*entry.error);
-  next[path] = std::move(entry);
 }
 
 }  // namespace certwatch::sources

@@ -3,10 +3,12 @@
 // and checks.denylist_file.
 #pragma once
 
+#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,7 +27,9 @@ struct NameClass {
 };
 std::optional<NameClass> classify_cert_file_name(const std::string& name);
 
-// Thread-safety: poll() from one thread at a time (it keeps a cache of unchanged files).
+// Thread-safety: poll() from one thread at a time (it keeps a cache of unchanged files). A poll
+// with many files shares their stat, read and parse among up to four threads of its own, and
+// reports them as one thread would have, in the same order.
 class FileSource final : public Source {
  public:
   FileSource(config::FilesConfig files, std::chrono::seconds interval,
@@ -63,17 +67,47 @@ class FileSource final : public Source {
     bool was_read = false;
   };
 
-  void scan_file(const std::string& path, const NameClass& name_class,
-                 std::map<std::string, CachedFile>& next, PollResult& out);
-  // stat(2) of a key file (following symlinks, as CockroachDB does), never an open. nullopt when
-  // the stat fails for another reason than absence (then nobody knows whether it is there).
-  std::optional<KeyFile> stat_key(const std::string& path, CertType type, const std::string& user,
-                                  struct stat& state);
+  // One certificate file a poll looks at (or a CA key file, stat'ed only), in the order its
+  // results are reported. The scan fills in the second half, on any thread.
+  struct Job {
+    std::string path;
+    // Where to open it: path + name_offset (its name) in the open directory dir_fd, or the whole
+    // path (offset 0, AT_FDCWD).
+    int dir_fd = -1;
+    std::uint32_t name_offset = 0;
+    bool listed_regular = false;     // the directory listing said a regular file (not a symlink)
+    bool with_key = true;            // the key beside it belongs to it (not a Secret's ca.crt)
+    bool key_stated = false;         // scan stat'ed its key: key_errno, key_identity, key_mode...
+    std::optional<CertType> ca_key;  // a CA key found by name: only stat'ed
+    NameClass name_class;
+
+    CachedFile entry;
+    const CachedFile* reused = nullptr;  // the cache entry still valid for it, instead of entry
+    // The key's stat(2), following symlinks as CockroachDB does: 0 or its errno, and what
+    // KeyFile and the key_match memo need of it.
+    int key_errno = 0;
+    std::uint32_t key_mode = 0;  // st_mode, type bits included
+    std::uint32_t key_uid = 0;
+    std::uint32_t key_gid = 0;
+    FileIdentity key_identity;
+
+    const char* name() const { return path.c_str() + name_offset; }
+  };
+
+  // What a poll must look at, in report order; each path once. `dirs` keeps the listed
+  // directories open for the scan.
+  std::vector<Job> plan(std::vector<std::unique_ptr<DIR, int (*)(DIR*)>>& dirs, PollResult& out);
+  // Stat, read and parse one job's file and stat its key: reads the cache, changes nothing
+  // shared, so jobs run on several threads at once.
+  void scan(Job& job) const;
+  // A key file's facts from its stat; nullopt when the stat failed for another reason than
+  // absence (then nobody knows whether it is there).
+  std::optional<KeyFile> key_file(const Job& job, const std::string& path, CertType type,
+                                  const std::string& user);
   // The key beside a leaf certificate file, `entry` being what was read from it.
-  void add_leaf_key(const std::string& cert_path, const NameClass& name_class,
-                    const CachedFile& entry, std::map<std::string, KeyMatchMemo>& next_matches,
-                    PollResult& out);
-  std::optional<bool> match_key(const std::string& key_path, const struct stat& key_state,
+  void add_leaf_key(const Job& job, const CachedFile& entry,
+                    std::map<std::string, KeyMatchMemo>& next_matches, PollResult& out);
+  std::optional<bool> match_key(const std::string& key_path, const FileIdentity& key_identity,
                                 const CachedFile& entry,
                                 std::map<std::string, KeyMatchMemo>& next_matches);
   void read_denylist(PollResult& out);
@@ -92,6 +126,7 @@ class FileSource final : public Source {
   // step by step.
   std::size_t last_certificate_count_ = 0;
   std::size_t last_key_count_ = 0;
+  std::size_t last_job_count_ = 0;
 };
 
 }  // namespace certwatch::sources
