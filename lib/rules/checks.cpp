@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/names.hpp"
+#include "core/parallel.hpp"
 #include "core/text.hpp"
 #include "x509/verify.hpp"
 
@@ -190,6 +191,7 @@ class Engine {
   }
 
   CheckResults run() {
+    verify_chains_in_parallel();
     for (const CertObservation* cert : in_.certificates) {
       if (!cert->facts) continue;
       check_certificate(*cert);
@@ -218,19 +220,65 @@ class Engine {
     });
   }
 
+  static bool is_first(const CertObservation& cert) {
+    return cert.id.index == "0" || cert.id.index.empty();
+  }
+  // A leaf on disk: its key file and its chain to the CA file beside it are checked.
+  static bool is_file_leaf(const CertObservation& cert) {
+    return cert.id.source == kSourceFile && is_first(cert) && is_leaf(cert.id.cert_type);
+  }
+  // A leaf a probe was served: its name and its chain to the probe's CAs are checked.
+  static bool is_served_leaf(const CertObservation& cert) {
+    return cert.id.source == kSourceProbe && is_first(cert) && cert.trust_anchors;
+  }
+
   void check_certificate(const CertObservation& cert) {
-    const bool first = cert.id.index == "0" || cert.id.index.empty();
-    if (first) {
+    if (is_first(cert)) {
       check_names(cert);
       check_key_usage(cert);
     }
     check_strength(cert);
     check_denylist(cert);
-    if (cert.id.source == kSourceFile && first && is_leaf(cert.id.cert_type)) {
+    if (is_file_leaf(cert)) {
       check_key_file(cert);
       check_chain(cert);
     }
-    if (cert.id.source == kSourceProbe && first && cert.trust_anchors) check_served(cert);
+    if (is_served_leaf(cert)) check_served(cert);
+  }
+
+  // The trust anchors of a leaf's chain check: the CA file beside it or the probe's CAs. Null
+  // when it has none (a missing CA file, an empty ca_file: the checks say so).
+  std::optional<std::vector<const CertificateFacts*>> anchors_of(
+      const CertObservation& leaf) const {
+    std::vector<const CertificateFacts*> cas;
+    if (is_file_leaf(leaf)) {
+      const auto bundle = ca_bundle_for(leaf).second;
+      if (bundle == nullptr) return std::nullopt;
+      for (const CertObservation* ca : *bundle) {
+        if (ca->facts) cas.push_back(&*ca->facts);
+      }
+    } else if (is_served_leaf(leaf)) {
+      for (const CertificateFacts& ca : *leaf.trust_anchors) cas.push_back(&ca);
+    }
+    if (cas.empty()) return std::nullopt;
+    return cas;
+  }
+
+  // The signature checks are what a snapshot of thousands of new certificates spends its time
+  // on: they are made first, on several threads, each answer landing in the cache where the
+  // checks below find it. Nothing else is computed here; with nothing new (every answer already
+  // cached) this costs a lookup a leaf.
+  void verify_chains_in_parallel() const {
+    std::vector<std::pair<const CertificateFacts*, std::vector<const CertificateFacts*>>> chains;
+    for (const CertObservation* cert : in_.certificates) {
+      if (!cert->facts || !(is_file_leaf(*cert) || is_served_leaf(*cert))) continue;
+      if (auto cas = anchors_of(*cert)) chains.emplace_back(&*cert->facts, std::move(*cas));
+    }
+    constexpr std::size_t kChainsPerThread = 64;
+    constexpr std::size_t kVerifyThreads = 4;
+    parallel_for(chains.size(), kChainsPerThread, kVerifyThreads, [&](std::size_t i) {
+      static_cast<void>(chain_verdict(*chains[i].first, chains[i].second));
+    });
   }
 
   // A served leaf (probe): it must carry the name it was dialed by and verify against the
@@ -378,30 +426,42 @@ class Engine {
     verify_chain(leaf, cas);
   }
 
-  // chain_untrusted and outlives_ca for `leaf` against the trust anchors `cas`.
-  void verify_chain(const CertObservation& leaf, const std::vector<const CertificateFacts*>& cas) {
+  struct ChainVerdict {
+    std::optional<std::string> untrusted;  // chain_untrusted's detail
+    std::int64_t verifying_until = 0;      // the latest notAfter of the CAs that signed it
+  };
+
+  // What the chain of `leaf` to the trust anchors `cas` says. Reads the inputs and the cache
+  // only, so it runs on several threads at once (verify_chains_in_parallel).
+  ChainVerdict chain_verdict(const CertificateFacts& leaf,
+                             const std::vector<const CertificateFacts*>& cas) const {
     const auto valid = [&](const CertificateFacts& c) {
       return c.not_before <= in_.now && in_.now <= c.not_after;
     };
     // The common case, a leaf signed by a CA of its bundle with both in their validity, needs
     // only signature checks (cached); OpenSSL's full verification runs, once per change, for
     // anything else and names the error.
-    std::int64_t verifying_until = 0;
+    ChainVerdict verdict;
     bool verified_directly = false;
     for (const CertificateFacts* ca : cas) {
-      if (ca->subject_cn == leaf.facts->issuer_cn && cache_.issued_by(*leaf.facts, *ca)) {
-        verifying_until = std::max(verifying_until, ca->not_after);
+      if (ca->subject_cn == leaf.issuer_cn && cache_.issued_by(leaf, *ca)) {
+        verdict.verifying_until = std::max(verdict.verifying_until, ca->not_after);
         verified_directly = verified_directly || (ca->is_ca && valid(*ca));
       }
     }
-    if (!verified_directly || !valid(*leaf.facts)) {
-      if (const auto error = cache_.verify(*leaf.facts, cas, in_.now)) {
-        fail(leaf.id, kCheckChainUntrusted, *error);
-        return;
-      }
+    if (!verified_directly || !valid(leaf)) verdict.untrusted = cache_.verify(leaf, cas, in_.now);
+    return verdict;
+  }
+
+  // chain_untrusted and outlives_ca for `leaf` against the trust anchors `cas`.
+  void verify_chain(const CertObservation& leaf, const std::vector<const CertificateFacts*>& cas) {
+    const ChainVerdict verdict = chain_verdict(*leaf.facts, cas);
+    if (verdict.untrusted) {
+      fail(leaf.id, kCheckChainUntrusted, *verdict.untrusted);
+      return;
     }
-    if (verifying_until != 0 && verifying_until < leaf.facts->not_after) {
-      fail(leaf.id, kCheckOutlivesCa, "CA expires " + utc_date(verifying_until));
+    if (verdict.verifying_until != 0 && verdict.verifying_until < leaf.facts->not_after) {
+      fail(leaf.id, kCheckOutlivesCa, "CA expires " + utc_date(verdict.verifying_until));
     }
   }
 
@@ -464,10 +524,10 @@ class Engine {
 }  // namespace
 
 bool VerifyCache::issued_by(const CertificateFacts& subject, const CertificateFacts& issuer) {
-  const std::string key = subject.fingerprint_sha256 + issuer.fingerprint_sha256;
+  const std::string pair = subject.fingerprint_sha256 + issuer.fingerprint_sha256;
   {
     std::lock_guard lock(mutex_);
-    if (const auto it = issued_by_.find(key); it != issued_by_.end()) return it->second;
+    if (const auto it = issued_by_.find(pair); it != issued_by_.end()) return it->second;
   }
   // The fast path checks the signature with the CA's key decoded once; the full decode is for
   // what it cannot tell (RSA-PSS, malformed input).
@@ -479,7 +539,7 @@ bool VerifyCache::issued_by(const CertificateFacts& subject, const CertificateFa
   }
   std::lock_guard lock(mutex_);
   if (issued_by_.size() >= kMaxCached) issued_by_.clear();  // certificates come and go
-  issued_by_.emplace(key, result);
+  issued_by_.emplace(pair, result);
   return result;
 }
 

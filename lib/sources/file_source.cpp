@@ -4,23 +4,18 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <pwd.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <exception>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <set>
-#include <system_error>
-#include <thread>
 
+#include "core/parallel.hpp"
 #include "core/read_file.hpp"
 #include "core/text.hpp"
 #include "x509/key_match.hpp"
@@ -41,6 +36,10 @@ bool is_private_key_name(std::string_view path) { return ends_with(path, ".key")
 // rewritten within one tick of our read, keeping its size, would keep its key. Files changed
 // within this window before a read are not cached, as git treats "racily clean" index entries.
 constexpr std::int64_t kRacyWindowNs = 1'000'000'000;
+
+// A poll's files are scanned on up to this many threads, each with this many files at least.
+constexpr std::size_t kScanThreads = 4;
+constexpr std::size_t kFilesPerScanThread = 128;
 
 bool changed_recently(const struct stat& st) {
   timespec now{};
@@ -94,58 +93,6 @@ std::vector<Listed> list_directory(const std::string& dir, DirHandle& handle,
   std::sort(names.begin(), names.end(),
             [](const Listed& a, const Listed& b) { return a.name < b.name; });
   return names;
-}
-
-// The cores this process may run on (its affinity, which systemd's CPUAffinity= and taskset set).
-std::size_t usable_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
-    return std::max(1, CPU_COUNT(&set));
-  }
-  return std::max(1U, std::thread::hardware_concurrency());
-}
-
-// Runs work(i) for every i < count, on up to kScanThreads threads (this one among them) when
-// there is enough to share: a cold poll of thousands of files is system calls and parsing that
-// spread over the cores, and its wall time is how long the daemon starts without data. The first
-// exception a worker throws is rethrown here once every worker has stopped.
-template <typename Work>
-void for_each_index(std::size_t count, const Work& work) {
-  constexpr std::size_t kScanThreads = 4;
-  constexpr std::size_t kJobsPerThread = 128;  // below this a thread costs more than it saves
-  constexpr std::size_t kChunk = 16;
-  const std::size_t threads = std::min({kScanThreads, usable_cores(), count / kJobsPerThread});
-  if (threads <= 1) {
-    for (std::size_t i = 0; i < count; ++i) work(i);
-    return;
-  }
-  std::atomic<std::size_t> next{0};
-  std::mutex failure_mutex;
-  std::exception_ptr failure;
-  auto run = [&] {
-    try {
-      for (std::size_t begin; (begin = next.fetch_add(kChunk)) < count;) {
-        for (std::size_t i = begin; i < std::min(begin + kChunk, count); ++i) work(i);
-      }
-    } catch (...) {
-      const std::lock_guard lock(failure_mutex);
-      if (!failure) failure = std::current_exception();
-      next = count;  // the others stop at their next chunk
-    }
-  };
-  std::vector<std::thread> helpers;
-  helpers.reserve(threads - 1);
-  for (std::size_t t = 1; t < threads; ++t) {
-    try {
-      helpers.emplace_back(run);
-    } catch (const std::system_error&) {
-      break;  // no thread to be had (TasksMax, RLIMIT_NPROC): the ones there are do the work
-    }
-  }
-  run();
-  for (std::thread& helper : helpers) helper.join();
-  if (failure) std::rethrow_exception(failure);
 }
 
 // glob() reports why it could not read a directory only through this callback, which takes no
@@ -369,7 +316,10 @@ PollResult FileSource::poll() {
   PollResult out;
   std::vector<DirHandle> dirs;
   std::vector<Job> jobs = plan(dirs, out);
-  for_each_index(jobs.size(), [&](std::size_t i) { scan(jobs[i]); });
+  // A cold poll of thousands of files is system calls and parsing that spread over the cores, and
+  // its wall time is how long the daemon starts without data.
+  parallel_for(jobs.size(), kFilesPerScanThread, kScanThreads,
+               [&](std::size_t i) { scan(jobs[i]); });
 
   out.certificates.reserve(last_certificate_count_);
   out.keys.reserve(last_key_count_);
