@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -404,4 +405,36 @@ TEST_CASE("weak key, SHA-1 and missing EKU on real certificates", "[checks][chai
   // Every leaf verifies through the one CA: its usage counts them all.
   REQUIRE(results.ca_usage.size() == 1);
   CHECK(results.ca_usage[0].issued == 4);
+}
+
+TEST_CASE("hundreds of chains verified on several threads give each leaf its own verdict",
+          "[checks][chain]") {
+  // 300 client certificates (past the size where the signature checks are shared among
+  // threads) in one directory: signed by the CA in turn by the bundle's CA, by a stranger of the
+  // same name, and by the CA but outliving it. Each must get exactly its own failures.
+  const GeneratedCert ca = generate_cert(spec("Cockroach CA", true, kNow + 1000 * kDay));
+  const GeneratedCert stranger = generate_cert(spec("Cockroach CA", true, kNow + 1000 * kDay));
+  std::vector<GeneratedCert> leaves;
+  Run run;
+  run.certs.push_back(observe(ca, CertType::ca, "/c/ca.crt"));
+  std::map<std::string, std::vector<std::string>> expected;  // path -> failed chain checks
+  for (int i = 0; i < 300; ++i) {
+    const std::string user = "user" + std::to_string(i);
+    const std::string path = "/c/client." + user + ".crt";
+    CertSpec leaf = spec(user, false, kNow + (i % 3 == 2 ? 2000 : 300) * kDay);
+    leaves.push_back(generate_cert(leaf, i % 3 == 1 ? &stranger : &ca));
+    run.certs.push_back(observe(leaves.back(), CertType::client, path, "0", user));
+    if (i % 3 == 1) expected[path] = {std::string(rules::kCheckChainUntrusted)};
+    if (i % 3 == 2) expected[path] = {std::string(rules::kCheckOutlivesCa)};
+  }
+  const auto results = run();
+  std::map<std::string, std::vector<std::string>> actual;
+  for (const CheckFailure& f : results.failures) {
+    if (f.check == rules::kCheckChainUntrusted || f.check == rules::kCheckOutlivesCa) {
+      actual[f.id.path].push_back(f.check);
+    }
+  }
+  CHECK(actual == expected);
+  REQUIRE(results.ca_usage.size() == 1);
+  CHECK(results.ca_usage[0].issued == 200);
 }

@@ -3,11 +3,18 @@
 // strings that must all come back unchanged.
 #include "core/text.hpp"
 
+#include <atomic>
 #include <catch2/catch.hpp>
+#include <mutex>
 #include <random>
+#include <set>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
+
+#include "core/parallel.hpp"
 
 namespace {
 
@@ -177,4 +184,29 @@ TEST_CASE("Every random byte string escapes to valid UTF-8 and decodes back to i
   }
   // The generator does reach the cases that matter.
   CHECK(changed > 10000);
+}
+
+TEST_CASE("parallel_for runs every item exactly once, and passes on an exception", "[parallel]") {
+  for (const std::size_t count : {0UL, 1UL, 7UL, 255UL, 1000UL, 4099UL}) {
+    std::vector<std::atomic<int>> seen(count);
+    std::mutex threads_mutex;
+    std::set<std::thread::id> threads;
+    certwatch::parallel_for(count, 16, 4, [&](std::size_t i) {
+      seen[i].fetch_add(1);
+      const std::lock_guard lock(threads_mutex);
+      threads.insert(std::this_thread::get_id());
+    });
+    for (std::size_t i = 0; i < count; ++i) REQUIRE(seen[i].load() == 1);
+    // Below the per-thread minimum the caller's thread does it all.
+    if (count < 32) CHECK(threads.size() <= 1);
+    CHECK(threads.size() <= std::min<std::size_t>(4, certwatch::usable_cores()));
+  }
+  std::atomic<int> ran{0};
+  CHECK_THROWS_WITH(certwatch::parallel_for(2000, 16, 4,
+                                            [&](std::size_t i) {
+                                              ran.fetch_add(1);
+                                              if (i == 100) throw std::runtime_error("item 100");
+                                            }),
+                    "item 100");
+  CHECK(ran.load() < 2000);  // the items after the failure are skipped
 }
