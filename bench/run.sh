@@ -3,7 +3,9 @@
 # and a bare OpenSSL loop over the same files as the floor every figure is compared with.
 #   bench/run.sh [N]            N certificates (default 5000); prints a Markdown table
 # Environment: BUILD_DIR (default build-bench), SKIP_BUILD=1 to use what is built, KEEP=1 to keep
-# the work directory, SCRAPES (default 300) /metrics requests per encoding.
+# the work directory, SCRAPES (default 300) /metrics requests per encoding, CHECKS=off to run
+# without the posture checks. With Debian's golang-go installed, Go's crypto/x509 reads and parses
+# the same files too (bench/go/parse_certs.go), for the cold poll's comparison with Go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-5000}
@@ -15,7 +17,7 @@ idle_seconds=10
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCERTWATCH_BUILD_BENCH=ON >/dev/null
   cmake --build "$build_dir" -j2 --target crdb-certwatch crdb-certwatch-gencerts \
-    crdb-certwatch-bench-floor crdb-certwatch-bench-parts >/dev/null
+    crdb-certwatch-bench-floor crdb-certwatch-bench-parts crdb-certwatch-bench-poll >/dev/null
 fi
 daemon="$build_dir/daemon/crdb-certwatch"
 work=$(mktemp -d /tmp/certwatch-bench.XXXXXX)
@@ -81,15 +83,35 @@ wait_next_poll() {  # wait_next_poll PREVIOUS_TIMESTAMP -> prints the new timest
   return 1
 }
 
-# Cold polls: three fresh daemons, each preceded by one floor pass in a fresh process, so both
-# sides see the same moment's machine; medians of three. The third daemon stays for the rest.
+# Go's crypto/x509 over the same files (list, read, pem.Decode + x509.ParseCertificate), one pass
+# in a fresh process, as a Go exporter's first scrape would: the cold poll's moonshot comparison.
+go_parser=""
+if command -v go >/dev/null; then
+  GOCACHE=$work/gocache GO111MODULE=off go build -o "$work/parse_certs" bench/go/parse_certs.go
+  go_parser=$work/parse_certs
+fi
+
+# Cold polls: three fresh daemons, each preceded by one floor pass in a fresh process, the file
+# source's poll alone in a fresh process (crdb-certwatch-bench-poll: its CPU time without the
+# daemon's start-up and first render) and Go's pass, so every side sees the same moment's
+# machine; medians of three. The third daemon stays for the rest.
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-colds=() cold_cpus=() fresh_floors=() fresh_floor_cpus=()
+colds=() cold_cpus=() fresh_floors=() fresh_floor_cpus=() alone=() alone_cpus=() gos=()
 for run in 1 2 3; do
   line=$("$build_dir/bench/crdb-certwatch-bench-floor" "$work/certs" 1)
   echo "floor (fresh process, 1 pass): $line" >&2
   fresh_floors+=("$(field seconds_median "$line")")
   fresh_floor_cpus+=("$(field cpu_seconds_median "$line")")
+  line=$("$build_dir/bench/crdb-certwatch-bench-poll" "$work/certs" "${CHECKS:-on}")
+  echo "file source alone (fresh process): $line" >&2
+  alone+=("$(field cold_seconds "$line")")
+  alone_cpus+=("$(field cold_cpu_seconds "$line")")
+  if [ -n "$go_parser" ]; then
+    line=$("$go_parser" "$work/certs" "$work/certs/ca.crt" 1)
+    echo "go (fresh process, 1 pass): $line" >&2
+    gos+=("$(awk -v us="$(field e2e_us "$line")" -v n="$(field certs "$line")" \
+      'BEGIN { printf "%.6f", us * n / 1e6 }')")
+  fi
   start_daemon "$work/daemon-$run.log"
   ts=$(wait_next_poll "")
   colds+=("$(metric crdb_cert_source_duration_seconds)")
@@ -101,6 +123,10 @@ for run in 1 2 3; do
 done
 cold_s=$(printf '%s\n' "${colds[@]}" | median)
 cold_cpu_s=$(printf '%s\n' "${cold_cpus[@]}" | median)
+alone_s=$(printf '%s\n' "${alone[@]}" | median)
+alone_cpu_s=$(printf '%s\n' "${alone_cpus[@]}" | median)
+go_s=n/a
+[ -n "$go_parser" ] && go_s=$(printf '%s\n' "${gos[@]}" | median)
 exported=$(curl -sf "$url" | grep -c '^crdb_cert_not_after_timestamp_seconds{' || true)
 warm=()
 for _ in 1 2 3 4 5; do
@@ -160,6 +186,14 @@ verdict() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 
 cold_ratio=$(ratio "$cold_s" "$floor_s")
+alone_ratio=$(ratio "$alone_s" "$floor_s")
+alone_cpu_ratio=$(ratio "$alone_cpu_s" "$floor_cpu_s")
+go_ratio=$(ratio "$go_s" "$floor_s")
+cold_to_go=n/a
+[ "$go_s" != n/a ] && cold_to_go=$(ratio "$cold_s" "$go_s")
+# Issue 15: the cold poll at most 0.25x the floor without the checks, 1.0x with every default
+# check; the moonshot, at or below Go's time for the same files.
+cold_target=$([ "${CHECKS:-on}" = off ] && echo 0.25 || echo 1.0)
 cold_cpu_ratio=$(ratio "$cold_cpu_s" "$floor_cpu_s")
 warm_ratio=$(ratio "$warm_s" "$floor_s")
 targets_apply=$([ "$count" -eq 5000 ] && echo yes || echo no)
@@ -174,8 +208,11 @@ command: CHECKS=${CHECKS:-on} bench/run.sh $count   daemon: $daemon (Release), p
 |---|---|---|---|---|
 | floor: bare OpenSSL loop (list, read, PEM_read_bio_X509, notAfter), wall, median of 5 runs (5 passes before, 3 fresh single passes, 5 passes after) | $(ms "$floor_s") | 1.000 | | |
 | floor, CPU time per pass | $(ms "$floor_cpu_s") | 1.000 (of floor CPU) | | |
-| cold poll (first poll, crdb_cert_source_duration_seconds), wall, median of 3 fresh daemons | $(ms "$cold_s") | $cold_ratio | <= 1.5x floor | $(target "$cold_ratio" "<=" 1.5) |
-| cold poll, daemon CPU time from exec to end of first poll (upper bound), median of 3 | $(ms "$cold_cpu_s") | $cold_cpu_ratio (of floor CPU) | <= 1.5x floor | $(target "$cold_cpu_ratio" "<=" 1.5) |
+| cold poll (first poll, crdb_cert_source_duration_seconds), wall, median of 3 fresh daemons | $(ms "$cold_s") | $cold_ratio | <= ${cold_target}x floor | $(target "$cold_ratio" "<=" "$cold_target") |
+| cold poll, daemon CPU time from exec to end of first poll (upper bound: start-up and the first /metrics render too), median of 3 | $(ms "$cold_cpu_s") | $cold_cpu_ratio (of floor CPU) | <= 1.5x floor | $(target "$cold_cpu_ratio" "<=" 1.5) |
+| cold poll of the file source alone (crdb-certwatch-bench-poll, fresh process), wall, median of 3 | $(ms "$alone_s") | $alone_ratio | <= ${cold_target}x floor | $(target "$alone_ratio" "<=" "$cold_target") |
+| the same, CPU time of every scan thread | $(ms "$alone_cpu_s") | $alone_cpu_ratio (of floor CPU) | <= ${cold_target}x floor | $(target "$alone_cpu_ratio" "<=" "$cold_target") |
+| Go: list, read, pem.Decode + x509.ParseCertificate of the same files (bench/go/parse_certs.go, fresh process), wall, median of 3 | $(ms "$go_s") | $go_ratio | daemon's cold poll <= Go (moonshot): $cold_to_go x Go | $(target "$cold_to_go" "<=" 1.0) |
 | warm poll (nothing changed, median of 5 interval polls) | $(ms "$warm_s") | $warm_ratio | <= 0.10x floor | $(target "$warm_ratio" "<=" 0.10) |
 | /metrics p50, plain ($plain_bytes bytes, $scrapes scrapes) | $(ms "$plain_p50") | $(ratio "$plain_p50" "$floor_s") | | |
 | /metrics p99, plain | $(ms "$plain_p99") | $(ratio "$plain_p99" "$floor_s") | < 50 ms | $(target "$plain_p99" "<" 0.050) |

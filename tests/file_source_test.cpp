@@ -1312,3 +1312,40 @@ TEST_CASE("the DER is kept for the checks and dropped without them", "[file_sour
   without_der.der.clear();
   CHECK(without_der == *unchecked.certificates[0].facts);
 }
+
+TEST_CASE("the cache serves files from directories listed out of order, globs and Secrets",
+          "[file_source][cache]") {
+  // The cache is looked up by path: paths that come in no sorted order (directories listed
+  // z before a, a glob, a Secret) must still all be found there at the next poll.
+  TempDir tmp;
+  const GeneratedCert cert = make_cert("node", 100);
+  tmp.write("z/node.crt", cert.cert_pem);
+  tmp.write("a/node.crt", cert.cert_pem);
+  tmp.write("m/extra.pem", cert.cert_pem);
+  tmp.write("b/tls.crt", cert.cert_pem);
+  tmp.write("b/ca.crt", cert.cert_pem);
+  FilesConfig files;
+  files.certs_dirs = {(tmp.path() / "z").string(), (tmp.path() / "a").string()};
+  files.extra = {{(tmp.path() / "m" / "*.pem").string(), CertType::other}};
+  files.tls_secrets = {{(tmp.path() / "b").string(), CertType::node, ""}};
+  FileSource source(files, std::chrono::seconds(60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the racy window
+
+  const std::uint64_t m0 = thread_bytes_read();
+  const std::uint64_t overhead = thread_bytes_read() - m0;
+  const std::uint64_t before_first = thread_bytes_read();
+  const PollResult first = source.poll();
+  const std::uint64_t first_read = thread_bytes_read() - before_first - overhead;
+  REQUIRE(first.certificates.size() == 5);
+  CHECK(first_read >= 5 * cert.cert_pem.size());
+
+  const std::uint64_t before_second = thread_bytes_read();
+  const PollResult second = source.poll();
+  const std::uint64_t second_read = thread_bytes_read() - before_second - overhead;
+  REQUIRE(second.certificates.size() == 5);
+  CHECK(second_read < 64);  // every file from the cache
+  for (std::size_t i = 0; i < first.certificates.size(); ++i) {
+    CHECK(second.certificates[i].id == first.certificates[i].id);
+    CHECK(second.certificates[i].facts == first.certificates[i].facts);
+  }
+}

@@ -321,9 +321,18 @@ PollResult FileSource::poll() {
   parallel_for(jobs.size(), kFilesPerScanThread, kScanThreads,
                [&](std::size_t i) { scan(jobs[i]); });
 
-  out.certificates.reserve(last_certificate_count_);
-  out.keys.reserve(last_key_count_);
-  std::map<std::string, CachedFile> next;
+  // Sized once, exactly: grown step by step, a vector of thousands of observations would be
+  // copied and (past the allocator's mmap threshold) faulted in again at every step.
+  std::size_t certificates = 0;
+  std::size_t keys = 0;
+  for (const Job& job : jobs) {
+    certificates += entry_of(job).certificates.size();
+    keys += job.key_stated ? 1 : 0;
+  }
+  out.certificates.reserve(certificates);
+  out.keys.reserve(keys);
+  Cache next;
+  next.reserve(jobs.size());
   std::map<std::string, KeyMatchMemo> next_matches;
   for (Job& job : jobs) {
     if (job.ca_key) {
@@ -339,22 +348,38 @@ PollResult FileSource::poll() {
                             entry.certificates.end());
     if (entry.error) out.file_errors.push_back(*entry.error);
     add_leaf_key(job, entry, next_matches, out);
-    next.emplace(std::move(job.path), std::move(entry));
+    next.emplace_back(std::move(job.path), std::move(entry));
+  }
+  // Jobs come in path order within each directory; several directories, globs or Secrets may
+  // interleave.
+  const auto by_path = [](const auto& a, const auto& b) { return a.first < b.first; };
+  if (!std::is_sorted(next.begin(), next.end(), by_path)) {
+    std::sort(next.begin(), next.end(), by_path);
   }
   cache_ = std::move(next);
   key_matches_ = std::move(next_matches);
-  last_certificate_count_ = out.certificates.size();
-  last_key_count_ = out.keys.size();
   last_job_count_ = jobs.size();
   read_denylist(out);
   return out;
 }
 
+const FileSource::CachedFile& FileSource::entry_of(const Job& job) {
+  return job.reused != nullptr ? *job.reused : job.entry;
+}
+
+const FileSource::CachedFile* FileSource::cached(const std::string& path) const {
+  const auto found =
+      std::lower_bound(cache_.begin(), cache_.end(), path,
+                       [](const auto& entry, const std::string& key) { return entry.first < key; });
+  if (found == cache_.end() || found->first != path) return nullptr;
+  return &found->second;
+}
+
 void FileSource::scan(Job& job) const {
   if (!job.ca_key) {
     CachedFile& entry = job.entry;
-    const auto cached = cache_.find(job.path);
-    const bool known = cached != cache_.end() && cached->second.was_read;
+    const CachedFile* const previous = cached(job.path);
+    const bool known = previous != nullptr && previous->was_read;
     std::optional<BoundedRead> read;
     if (!known && job.listed_regular) {
       // A regular file as listed and not in the cache: opened at once, never following a
@@ -373,8 +398,8 @@ void FileSource::scan(Job& job) const {
         entry.error = errno_file_error(job.path, errno, "stat");
       } else if (!S_ISREG(st.st_mode)) {
         entry.error = FileError{job.path, FileErrorReason::not_regular_file, "not a regular file"};
-      } else if (known && cached->second.key == FileIdentity::of(st)) {
-        job.reused = &cached->second;
+      } else if (known && previous->key == FileIdentity::of(st)) {
+        job.reused = previous;
       } else {
         read = read_regular_file_at(job.dir_fd, job.name(), job.path, files_.max_file_bytes);
       }
@@ -412,7 +437,7 @@ void FileSource::scan(Job& job) const {
   // checks off nothing reads key facts: no stat either. Stat'ed at every poll even when the
   // certificate came from the cache: a chmod of the key changes the key's ctime, not the
   // certificate's.
-  const CachedFile& entry = job.reused != nullptr ? *job.reused : job.entry;
+  const CachedFile& entry = entry_of(job);
   if (!checks_.enabled) return;
   std::string key_name;
   if (job.ca_key) {

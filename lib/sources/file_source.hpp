@@ -97,6 +97,10 @@ class FileSource final : public Source {
   // What a poll must look at, in report order; each path once. `dirs` keeps the listed
   // directories open for the scan.
   std::vector<Job> plan(std::vector<std::unique_ptr<DIR, int (*)(DIR*)>>& dirs, PollResult& out);
+  // What a scanned job found: its new entry, or the cache's.
+  static const CachedFile& entry_of(const Job& job);
+  // The last poll's entry for `path`, or null.
+  const CachedFile* cached(const std::string& path) const;
   // Stat, read and parse one job's file and stat its key: reads the cache, changes nothing
   // shared, so jobs run on several threads at once.
   void scan(Job& job) const;
@@ -116,16 +120,14 @@ class FileSource final : public Source {
   config::FilesConfig files_;
   std::chrono::seconds interval_;
   rules::ChecksConfig checks_;
-  std::map<std::string, CachedFile> cache_;
+  // The files of the last poll, sorted by path (a vector: one allocation, not one a file).
+  using Cache = std::vector<std::pair<std::string, CachedFile>>;
+  Cache cache_;
   std::map<std::string, KeyMatchMemo> key_matches_;  // by key path
   std::optional<CachedDenylist> denylist_;
   // getpwuid_r may read /etc/passwd or ask a directory service: once per uid, not per poll.
   std::map<uid_t, std::string> user_names_;
-  // The last poll's counts: the next poll reserves them, so its vectors are allocated once
-  // instead of growing (and, past the allocator's mmap threshold, faulting in every page again)
-  // step by step.
-  std::size_t last_certificate_count_ = 0;
-  std::size_t last_key_count_ = 0;
+  // The last poll's number of jobs: the next poll's plan reserves it.
   std::size_t last_job_count_ = 0;
 };
 
