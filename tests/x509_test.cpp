@@ -980,3 +980,33 @@ TEST_CASE("the facts of declined certificates are remembered by their exact DER"
   CHECK_FALSE(facts->self_signed);  // ...but not one signed by its own key
   CHECK(facts->der == altered);
 }
+
+TEST_CASE("verify_against decoded anchors says what verify_error says of their DER", "[x509]") {
+  using certwatch::x509::TrustAnchor;
+  const std::int64_t now = certwatch::testing::unix_now();
+  const GeneratedCert ca = make_ca("Cockroach CA");
+  const GeneratedCert other = make_ca("Other CA");
+  CertSpec spec;
+  spec.not_before = now - 10 * kDay;
+  spec.not_after = now + 10 * kDay;
+  const GeneratedCert leaf = generate_cert(spec, &ca);
+  const std::vector<std::vector<std::string>> bundles = {
+      {ca.der}, {other.der}, {}, {other.der, "junk", ca.der}, {"junk"}};
+  CHECK(TrustAnchor::from_der("junk") == nullptr);
+  for (const auto& bundle : bundles) {
+    std::vector<std::shared_ptr<const TrustAnchor>> anchors;
+    for (const std::string& der : bundle) anchors.push_back(TrustAnchor::from_der(der));
+    for (const std::int64_t at : {now, now + 11 * kDay, now - 11 * kDay}) {
+      INFO("bundle of " << bundle.size() << " at " << at);
+      CHECK(certwatch::x509::verify_against(leaf.der, anchors, at) ==
+            verify_error(leaf.der, bundle, at));
+    }
+  }
+  // One anchor serves many verifications (and threads: it is never changed).
+  const auto anchor = TrustAnchor::from_der(ca.der);
+  const std::vector<std::shared_ptr<const TrustAnchor>> shared{anchor, anchor};
+  for (int i = 0; i < 3; ++i) {
+    CHECK(certwatch::x509::verify_against(leaf.der, shared, now) == std::nullopt);
+  }
+  CHECK(ERR_peek_error() == 0);
+}

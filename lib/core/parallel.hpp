@@ -1,6 +1,6 @@
-// Work shared among a few threads of the caller's own, for the two places where one step holds
-// thousands of independent pieces: a cold poll's files (stat, read, parse) and a cold snapshot's
-// signature checks. Nothing else of the daemon runs in parallel this way.
+// Work shared among a few threads of the caller's own, for a step that holds thousands of
+// independent pieces: a cold poll's files (stat, read, parse). Not the chain signature checks:
+// spread over threads, OpenSSL 3.0's internal locks made them slower (docs/architecture.md).
 #pragma once
 
 #include <algorithm>

@@ -7,7 +7,6 @@
 #include <set>
 
 #include "core/names.hpp"
-#include "core/parallel.hpp"
 #include "core/text.hpp"
 #include "x509/verify.hpp"
 
@@ -191,7 +190,6 @@ class Engine {
   }
 
   CheckResults run() {
-    verify_chains_in_parallel();
     for (const CertObservation* cert : in_.certificates) {
       if (!cert->facts) continue;
       check_certificate(*cert);
@@ -244,41 +242,6 @@ class Engine {
       check_chain(cert);
     }
     if (is_served_leaf(cert)) check_served(cert);
-  }
-
-  // The trust anchors of a leaf's chain check: the CA file beside it or the probe's CAs. Null
-  // when it has none (a missing CA file, an empty ca_file: the checks say so).
-  std::optional<std::vector<const CertificateFacts*>> anchors_of(
-      const CertObservation& leaf) const {
-    std::vector<const CertificateFacts*> cas;
-    if (is_file_leaf(leaf)) {
-      const auto bundle = ca_bundle_for(leaf).second;
-      if (bundle == nullptr) return std::nullopt;
-      for (const CertObservation* ca : *bundle) {
-        if (ca->facts) cas.push_back(&*ca->facts);
-      }
-    } else if (is_served_leaf(leaf)) {
-      for (const CertificateFacts& ca : *leaf.trust_anchors) cas.push_back(&ca);
-    }
-    if (cas.empty()) return std::nullopt;
-    return cas;
-  }
-
-  // The signature checks are what a snapshot of thousands of new certificates spends its time
-  // on: they are made first, on several threads, each answer landing in the cache where the
-  // checks below find it. Nothing else is computed here; with nothing new (every answer already
-  // cached) this costs a lookup a leaf.
-  void verify_chains_in_parallel() const {
-    std::vector<std::pair<const CertificateFacts*, std::vector<const CertificateFacts*>>> chains;
-    for (const CertObservation* cert : in_.certificates) {
-      if (!cert->facts || !(is_file_leaf(*cert) || is_served_leaf(*cert))) continue;
-      if (auto cas = anchors_of(*cert)) chains.emplace_back(&*cert->facts, std::move(*cas));
-    }
-    constexpr std::size_t kChainsPerThread = 64;
-    constexpr std::size_t kVerifyThreads = 4;
-    parallel_for(chains.size(), kChainsPerThread, kVerifyThreads, [&](std::size_t i) {
-      static_cast<void>(chain_verdict(*chains[i].first, chains[i].second));
-    });
   }
 
   // A served leaf (probe): it must carry the name it was dialed by and verify against the
@@ -431,8 +394,7 @@ class Engine {
     std::int64_t verifying_until = 0;      // the latest notAfter of the CAs that signed it
   };
 
-  // What the chain of `leaf` to the trust anchors `cas` says. Reads the inputs and the cache
-  // only, so it runs on several threads at once (verify_chains_in_parallel).
+  // What the chain of `leaf` to the trust anchors `cas` says.
   ChainVerdict chain_verdict(const CertificateFacts& leaf,
                              const std::vector<const CertificateFacts*>& cas) const {
     const auto valid = [&](const CertificateFacts& c) {
@@ -557,6 +519,20 @@ std::shared_ptr<const x509::IssuerKey> VerifyCache::issuer_key(const Certificate
   return key;
 }
 
+std::shared_ptr<const x509::TrustAnchor> VerifyCache::trust_anchor(const CertificateFacts& ca) {
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = anchors_.find(ca.fingerprint_sha256); it != anchors_.end()) {
+      return it->second;
+    }
+  }
+  auto anchor = x509::TrustAnchor::from_der(ca.der);
+  std::lock_guard lock(mutex_);
+  if (anchors_.size() >= kMaxCached) anchors_.clear();
+  anchors_.emplace(ca.fingerprint_sha256, anchor);
+  return anchor;
+}
+
 std::optional<std::string> VerifyCache::verify(const CertificateFacts& leaf,
                                                const std::vector<const CertificateFacts*>& cas,
                                                std::int64_t now) {
@@ -568,9 +544,10 @@ std::optional<std::string> VerifyCache::verify(const CertificateFacts& leaf,
     std::lock_guard lock(mutex_);
     if (const auto it = verified_.find(key); it != verified_.end()) return it->second;
   }
-  std::vector<std::string> ders;
-  for (const CertificateFacts* ca : cas) ders.push_back(ca->der);
-  auto result = x509::verify_error(leaf.der, ders, now);
+  std::vector<std::shared_ptr<const x509::TrustAnchor>> anchors;
+  anchors.reserve(cas.size());
+  for (const CertificateFacts* ca : cas) anchors.push_back(trust_anchor(*ca));
+  auto result = x509::verify_against(leaf.der, anchors, now);
   std::lock_guard lock(mutex_);
   if (verified_.size() >= kMaxCached) verified_.clear();
   verified_.emplace(std::move(key), result);

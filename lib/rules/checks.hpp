@@ -119,12 +119,15 @@ class VerifyCache {
 
  private:
   std::shared_ptr<const x509::IssuerKey> issuer_key(const CertificateFacts& issuer);
+  std::shared_ptr<const x509::TrustAnchor> trust_anchor(const CertificateFacts& ca);
 
   std::mutex mutex_;
   std::unordered_map<std::string, bool> issued_by_;  // subject fp + issuer fp
   // Each CA's decoded key, by fingerprint: decoded once, used for every certificate it checks.
   std::unordered_map<std::string, std::shared_ptr<const x509::IssuerKey>> issuer_keys_;
   std::unordered_map<std::string, std::optional<std::string>> verified_;
+  // Each CA decoded as a verification anchor, by fingerprint: once, not once per leaf verified.
+  std::unordered_map<std::string, std::shared_ptr<const x509::TrustAnchor>> anchors_;
 };
 
 CheckResults run_checks(const CheckInputs& inputs, const ChecksConfig& config, VerifyCache& cache);

@@ -24,19 +24,45 @@ bool issued_by(std::string_view subject_der, std::string_view issuer_der) {
   return issuer_key != nullptr && X509_verify(subject.cert.get(), issuer_key) == 1;
 }
 
+struct TrustAnchor::Certificate {
+  openssl::X509Ptr cert;
+};
+
+TrustAnchor::TrustAnchor(std::unique_ptr<Certificate> certificate)
+    : certificate_(std::move(certificate)) {}
+
+TrustAnchor::~TrustAnchor() = default;
+
+std::shared_ptr<const TrustAnchor> TrustAnchor::from_der(std::string_view ca_der) {
+  const ErrorQueueGuard errors;
+  DecodedDer ca = decode_der(ca_der);
+  if (!ca.cert) return nullptr;
+  auto certificate = std::make_unique<Certificate>();
+  certificate->cert = std::move(ca.cert);
+  return std::shared_ptr<const TrustAnchor>(new TrustAnchor(std::move(certificate)));
+}
+
 std::optional<std::string> verify_error(std::string_view leaf_der,
                                         std::span<const std::string> ca_ders, std::int64_t at) {
+  std::vector<std::shared_ptr<const TrustAnchor>> anchors;
+  anchors.reserve(ca_ders.size());
+  // A CA that does not decode cannot anchor anything; the others still may.
+  for (const std::string& ca_der : ca_ders) anchors.push_back(TrustAnchor::from_der(ca_der));
+  return verify_against(leaf_der, anchors, at);
+}
+
+std::optional<std::string> verify_against(
+    std::string_view leaf_der, std::span<const std::shared_ptr<const TrustAnchor>> anchors,
+    std::int64_t at) {
   const ErrorQueueGuard errors;
   const DecodedDer leaf = decode_der(leaf_der);
   if (!leaf.cert) return std::string(leaf.error);
 
   const openssl::X509StorePtr store(X509_STORE_new());
   if (!store) return std::string("out of memory");
-  for (const std::string& ca_der : ca_ders) {
-    // A CA that does not decode cannot anchor anything; the others still may. The store takes
-    // its own reference, and a duplicate is not an error.
-    const DecodedDer ca = decode_der(ca_der);
-    if (ca.cert) X509_STORE_add_cert(store.get(), ca.cert.get());
+  for (const auto& anchor : anchors) {
+    // The store takes its own reference, and a duplicate is not an error.
+    if (anchor) X509_STORE_add_cert(store.get(), anchor->certificate_->cert.get());
   }
 
   const openssl::X509StoreCtxPtr ctx(X509_STORE_CTX_new());

@@ -7,6 +7,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace certwatch::x509 {
 
@@ -20,6 +21,30 @@ bool issued_by(std::string_view subject_der, std::string_view issuer_der);
 // certificate", ...).
 std::optional<std::string> verify_error(std::string_view leaf_der,
                                         std::span<const std::string> ca_ders, std::int64_t at);
+
+// A CA certificate decoded once, to anchor the verification of many leaves: decoding it (its
+// public key above all) costs more than the verification itself. Thread-safe once made.
+class TrustAnchor {
+ public:
+  // Null when the DER does not decode as a certificate (it cannot anchor anything).
+  static std::shared_ptr<const TrustAnchor> from_der(std::string_view ca_der);
+  ~TrustAnchor();
+  TrustAnchor(const TrustAnchor&) = delete;
+  TrustAnchor& operator=(const TrustAnchor&) = delete;
+
+ private:
+  struct Certificate;
+  explicit TrustAnchor(std::unique_ptr<Certificate> certificate);
+  std::unique_ptr<Certificate> certificate_;
+  friend std::optional<std::string> verify_against(
+      std::string_view leaf_der, std::span<const std::shared_ptr<const TrustAnchor>> anchors,
+      std::int64_t at);
+};
+
+// verify_error with the anchors decoded already; null anchors are skipped.
+std::optional<std::string> verify_against(
+    std::string_view leaf_der, std::span<const std::shared_ptr<const TrustAnchor>> anchors,
+    std::int64_t at);
 
 // A CA's public key, decoded once, that checks the signatures of many certificates without
 // decoding them: the subject's DER is split into its TBSCertificate, signature algorithm and
