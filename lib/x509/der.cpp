@@ -1,7 +1,9 @@
 #include "x509/der.hpp"
 
+#include <openssl/objects.h>
 #include <openssl/x509.h>
 
+#include <array>
 #include <climits>
 #include <cstddef>
 #include <utility>
@@ -19,6 +21,22 @@ DecodedDer decode_der(std::string_view der) {
     return {nullptr, "trailing bytes after the certificate's DER"};
   }
   return {std::move(cert), {}};
+}
+
+const EVP_MD* fetched_digest(int nid) {
+  static constexpr int kFetched[] = {NID_sha1, NID_sha224, NID_sha256, NID_sha384, NID_sha512};
+  // Made once, thread-safely, and never changed (nor freed) after: no lock when it is read.
+  static const std::array<EVP_MD*, std::size(kFetched)> digests = [] {
+    std::array<EVP_MD*, std::size(kFetched)> out{};
+    for (std::size_t i = 0; i < out.size(); ++i) {
+      out[i] = EVP_MD_fetch(nullptr, OBJ_nid2sn(kFetched[i]), nullptr);
+    }
+    return out;
+  }();
+  for (std::size_t i = 0; i < digests.size(); ++i) {
+    if (kFetched[i] == nid && digests[i] != nullptr) return digests[i];
+  }
+  return EVP_get_digestbynid(nid);
 }
 
 }  // namespace certwatch::x509

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 
 #include <string_view>
 
@@ -28,5 +29,11 @@ struct DecodedDer {
 // Decodes exactly one certificate: bytes after its DER make the input invalid, so the bytes that
 // were fingerprinted are exactly the bytes that were read. Callers hold an ErrorQueueGuard.
 DecodedDer decode_der(std::string_view der);
+
+// The digest of `nid`, fetched from the default provider once for the process: a legacy method
+// (EVP_sha256(), EVP_get_digestbynid) makes OpenSSL 3 look the implementation up again at every
+// use, under global locks that concurrent threads contend for. SHA-1 and SHA-2 are fetched ahead;
+// another digest falls back to EVP_get_digestbynid. Null when there is none.
+const EVP_MD* fetched_digest(int nid);
 
 }  // namespace certwatch::x509

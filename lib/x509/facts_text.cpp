@@ -8,6 +8,8 @@
 #include <array>
 #include <chrono>
 
+#include "x509/der.hpp"
+
 namespace certwatch::x509 {
 
 std::string to_lower_hex(std::string_view bytes) {
@@ -31,13 +33,11 @@ std::string lowercase(std::string_view text) {
 }
 
 std::optional<std::string> sha256_hex(std::string_view der) {
-  // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up again at every digest,
-  // under its global locks, which the file source's scan threads would contend for.
-  static EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  const EVP_MD* sha256 = fetched_digest(NID_sha256);
   std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
   unsigned int digest_length = 0;
-  if (kSha256 == nullptr ||
-      EVP_Digest(der.data(), der.size(), digest.data(), &digest_length, kSha256, nullptr) != 1) {
+  if (sha256 == nullptr ||
+      EVP_Digest(der.data(), der.size(), digest.data(), &digest_length, sha256, nullptr) != 1) {
     return std::nullopt;
   }
   return to_lower_hex({reinterpret_cast<const char*>(digest.data()), digest_length});

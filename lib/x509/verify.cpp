@@ -164,7 +164,7 @@ std::optional<bool> IssuerKey::signed_certificate(std::string_view subject_der) 
   }
   const EVP_MD* md = nullptr;
   if (md_nid != NID_undef) {
-    md = EVP_get_digestbynid(md_nid);
+    md = fetched_digest(md_nid);
     if (md == nullptr) return std::nullopt;
   }
   const std::unique_ptr<EVP_MD_CTX, MdCtxFree> ctx(EVP_MD_CTX_new());
