@@ -194,6 +194,9 @@ cold_to_go=n/a
 # Issue 15: the cold poll at most 0.25x the floor without the checks, 1.0x with every default
 # check; the moonshot, at or below Go's time for the same files.
 cold_target=$([ "${CHECKS:-on}" = off ] && echo 0.25 || echo 1.0)
+# Go reads no key and verifies nothing: the comparison is the checks-off poll's.
+moonshot="(for CHECKS=off)"
+[ "${CHECKS:-on}" = off ] && moonshot=$(target "$cold_to_go" "<=" 1.0)
 cold_cpu_ratio=$(ratio "$cold_cpu_s" "$floor_cpu_s")
 warm_ratio=$(ratio "$warm_s" "$floor_s")
 targets_apply=$([ "$count" -eq 5000 ] && echo yes || echo no)
@@ -212,7 +215,7 @@ command: CHECKS=${CHECKS:-on} bench/run.sh $count   daemon: $daemon (Release), p
 | cold poll, daemon CPU time from exec to end of first poll (upper bound: start-up and the first /metrics render too), median of 3 | $(ms "$cold_cpu_s") | $cold_cpu_ratio (of floor CPU) | <= 1.5x floor | $(target "$cold_cpu_ratio" "<=" 1.5) |
 | cold poll of the file source alone (crdb-certwatch-bench-poll, fresh process), wall, median of 3 | $(ms "$alone_s") | $alone_ratio | <= ${cold_target}x floor | $(target "$alone_ratio" "<=" "$cold_target") |
 | the same, CPU time of every scan thread | $(ms "$alone_cpu_s") | $alone_cpu_ratio (of floor CPU) | <= ${cold_target}x floor | $(target "$alone_cpu_ratio" "<=" "$cold_target") |
-| Go: list, read, pem.Decode + x509.ParseCertificate of the same files (bench/go/parse_certs.go, fresh process), wall, median of 3 | $(ms "$go_s") | $go_ratio | daemon's cold poll <= Go (moonshot): $cold_to_go x Go | $(target "$cold_to_go" "<=" 1.0) |
+| Go: list, read, pem.Decode + x509.ParseCertificate of the same files (bench/go/parse_certs.go, fresh process), wall, median of 3 | $(ms "$go_s") | $go_ratio | daemon's cold poll <= Go (moonshot, CHECKS=off): $cold_to_go x Go | $moonshot |
 | warm poll (nothing changed, median of 5 interval polls) | $(ms "$warm_s") | $warm_ratio | <= 0.10x floor | $(target "$warm_ratio" "<=" 0.10) |
 | /metrics p50, plain ($plain_bytes bytes, $scrapes scrapes) | $(ms "$plain_p50") | $(ratio "$plain_p50" "$floor_s") | | |
 | /metrics p99, plain | $(ms "$plain_p99") | $(ratio "$plain_p99" "$floor_s") | < 50 ms | $(target "$plain_p99" "<" 0.050) |
