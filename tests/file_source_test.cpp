@@ -1269,6 +1269,7 @@ TEST_CASE("a file named twice in the config is reported once, as its first menti
   tmp.write("certs/node.crt", node.cert_pem);
   tmp.write("certs/ca.crt", ca.cert_pem);
   tmp.write("certs/tls.crt", node.cert_pem);
+  tmp.write("certs/ca.key", "a CA key, never read", 0600);
   const std::string certs = (tmp.path() / "certs").string();
   FilesConfig files;
   // The directory twice, a glob over it, and the same directory as a TLS Secret.
@@ -1286,6 +1287,11 @@ TEST_CASE("a file named twice in the config is reported once, as its first menti
     CHECK(types == std::map<std::string, CertType>{{certs + "/ca.crt", CertType::ca},
                                                    {certs + "/node.crt", CertType::node},
                                                    {certs + "/tls.crt", CertType::other}});
+    // Keys too: the CA key once, and the keys beside the leaves (absent here) once each.
+    std::map<std::string, int> keys;
+    for (const KeyFile& key : result.keys) ++keys[key.path];
+    CHECK(keys == std::map<std::string, int>{
+                      {certs + "/ca.key", 1}, {certs + "/node.key", 1}, {certs + "/tls.key", 1}});
   }
 }
 

@@ -287,18 +287,15 @@ std::vector<FileSource::Job> FileSource::plan(std::vector<DirHandle>& dirs, Poll
     jobs.push_back(std::move(ca));
   }
 
-  // Each certificate path is looked at once, by the first part of the config that names it (a
-  // directory listed twice, a glob matching a certs directory's file).
+  // Each path (a certificate, a CA key) is looked at once, by the first part of the config that
+  // names it (a directory listed twice, a glob matching a certs directory's file).
   std::vector<std::size_t> order(jobs.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(),
                    [&](std::size_t a, std::size_t b) { return jobs[a].path < jobs[b].path; });
   std::vector<bool> duplicate(jobs.size(), false);
   for (std::size_t i = 1; i < order.size(); ++i) {
-    const Job& job = jobs[order[i]];
-    if (!job.ca_key && !jobs[order[i - 1]].ca_key && job.path == jobs[order[i - 1]].path) {
-      duplicate[order[i]] = true;
-    }
+    if (jobs[order[i]].path == jobs[order[i - 1]].path) duplicate[order[i]] = true;
   }
   if (std::find(duplicate.begin(), duplicate.end(), true) != duplicate.end()) {
     std::size_t kept = 0;
