@@ -485,52 +485,40 @@ class Engine {
 
 }  // namespace
 
-bool VerifyCache::issued_by(const CertificateFacts& subject, const CertificateFacts& issuer) {
-  const std::string pair = subject.fingerprint_sha256 + issuer.fingerprint_sha256;
+template <typename Value, typename Make>
+Value VerifyCache::remembered(std::unordered_map<std::string, Value>& table, std::string key,
+                              const Make& make) {
   {
     std::lock_guard lock(mutex_);
-    if (const auto it = issued_by_.find(pair); it != issued_by_.end()) return it->second;
+    if (const auto it = table.find(key); it != table.end()) return it->second;
   }
-  // The fast path checks the signature with the CA's key decoded once; the full decode is for
-  // what it cannot tell (RSA-PSS, malformed input).
-  bool result = false;
-  if (subject.issuer_cn == issuer.subject_cn) {
+  // Made unlocked: two threads may both make a missing value, and one of them is kept.
+  Value value = make();
+  std::lock_guard lock(mutex_);
+  if (table.size() >= kMaxCached) table.clear();  // certificates come and go
+  table.emplace(std::move(key), value);
+  return value;
+}
+
+bool VerifyCache::issued_by(const CertificateFacts& subject, const CertificateFacts& issuer) {
+  return remembered(issued_by_, subject.fingerprint_sha256 + issuer.fingerprint_sha256, [&] {
+    // The fast path checks the signature with the CA's key decoded once; the full decode is for
+    // what it cannot tell (RSA-PSS, malformed input).
+    if (subject.issuer_cn != issuer.subject_cn) return false;
     const auto key = issuer_key(issuer);
     const std::optional<bool> fast = key ? key->signed_certificate(subject.der) : std::nullopt;
-    result = fast ? *fast : x509::issued_by(subject.der, issuer.der);
-  }
-  std::lock_guard lock(mutex_);
-  if (issued_by_.size() >= kMaxCached) issued_by_.clear();  // certificates come and go
-  issued_by_.emplace(pair, result);
-  return result;
+    return fast ? *fast : x509::issued_by(subject.der, issuer.der);
+  });
 }
 
 std::shared_ptr<const x509::IssuerKey> VerifyCache::issuer_key(const CertificateFacts& issuer) {
-  {
-    std::lock_guard lock(mutex_);
-    if (const auto it = issuer_keys_.find(issuer.fingerprint_sha256); it != issuer_keys_.end()) {
-      return it->second;
-    }
-  }
-  auto key = x509::IssuerKey::from_der(issuer.der);
-  std::lock_guard lock(mutex_);
-  if (issuer_keys_.size() >= kMaxCached) issuer_keys_.clear();
-  issuer_keys_.emplace(issuer.fingerprint_sha256, key);
-  return key;
+  return remembered(issuer_keys_, issuer.fingerprint_sha256,
+                    [&] { return x509::IssuerKey::from_der(issuer.der); });
 }
 
 std::shared_ptr<const x509::TrustAnchor> VerifyCache::trust_anchor(const CertificateFacts& ca) {
-  {
-    std::lock_guard lock(mutex_);
-    if (const auto it = anchors_.find(ca.fingerprint_sha256); it != anchors_.end()) {
-      return it->second;
-    }
-  }
-  auto anchor = x509::TrustAnchor::from_der(ca.der);
-  std::lock_guard lock(mutex_);
-  if (anchors_.size() >= kMaxCached) anchors_.clear();
-  anchors_.emplace(ca.fingerprint_sha256, anchor);
-  return anchor;
+  return remembered(anchors_, ca.fingerprint_sha256,
+                    [&] { return x509::TrustAnchor::from_der(ca.der); });
 }
 
 std::optional<std::string> VerifyCache::verify(const CertificateFacts& leaf,
@@ -540,18 +528,12 @@ std::optional<std::string> VerifyCache::verify(const CertificateFacts& leaf,
   all.insert(all.end(), cas.begin(), cas.end());
   std::string key = validity_mask(all, now);
   for (const CertificateFacts* c : all) key += c->fingerprint_sha256;
-  {
-    std::lock_guard lock(mutex_);
-    if (const auto it = verified_.find(key); it != verified_.end()) return it->second;
-  }
-  std::vector<std::shared_ptr<const x509::TrustAnchor>> anchors;
-  anchors.reserve(cas.size());
-  for (const CertificateFacts* ca : cas) anchors.push_back(trust_anchor(*ca));
-  auto result = x509::verify_against(leaf.der, anchors, now);
-  std::lock_guard lock(mutex_);
-  if (verified_.size() >= kMaxCached) verified_.clear();
-  verified_.emplace(std::move(key), result);
-  return result;
+  return remembered(verified_, std::move(key), [&] {
+    std::vector<std::shared_ptr<const x509::TrustAnchor>> anchors;
+    anchors.reserve(cas.size());
+    for (const CertificateFacts* ca : cas) anchors.push_back(trust_anchor(*ca));
+    return x509::verify_against(leaf.der, anchors, now);
+  });
 }
 
 CheckResults run_checks(const CheckInputs& inputs, const ChecksConfig& config, VerifyCache& cache) {

@@ -120,6 +120,10 @@ class VerifyCache {
  private:
   std::shared_ptr<const x509::IssuerKey> issuer_key(const CertificateFacts& issuer);
   std::shared_ptr<const x509::TrustAnchor> trust_anchor(const CertificateFacts& ca);
+  // table[key], made by make() (outside the lock) the first time; a full table starts over.
+  template <typename Value, typename Make>
+  Value remembered(std::unordered_map<std::string, Value>& table, std::string key,
+                   const Make& make);
 
   std::mutex mutex_;
   std::unordered_map<std::string, bool> issued_by_;  // subject fp + issuer fp
