@@ -1,12 +1,10 @@
 #include "support/pg_harness.hpp"
 
-#include <fcntl.h>
-#include <grp.h>
+#include <libpq-fe.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -19,8 +17,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <system_error>
-
-extern char** environ;
+#include <thread>
 
 #include "support/http_client.hpp"
 
@@ -35,12 +32,12 @@ fs::path postgres_bindir() {
     return env;
   }
   const fs::path preferred = "/usr/lib/postgresql/15/bin";
-  if (fs::exists(preferred / "pg_ctl")) return preferred;
+  if (fs::exists(preferred / "postgres")) return preferred;
   fs::path best;
   std::error_code ec;
   for (fs::directory_iterator it("/usr/lib/postgresql", ec), end; !ec && it != end;
        it.increment(ec)) {
-    if (fs::exists(it->path() / "bin" / "pg_ctl") && it->path() / "bin" > best) {
+    if (fs::exists(it->path() / "bin" / "postgres") && it->path() / "bin" > best) {
       best = it->path() / "bin";
     }
   }
@@ -87,13 +84,6 @@ std::string sql_literal(std::string_view value) {
     out += c;
   }
   return out + "'";
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  std::ostringstream content;
-  content << file.rdbuf();
-  return content.str();
 }
 
 // Metric names in CockroachDB's style ("sql.distsql.queries.active", "raft.rcvd.app-p99.9").
@@ -160,53 +150,22 @@ PgServer::PgServer() {
   reset_node_status();
 }
 
-PgServer::~PgServer() {
-  if (!running_) return;
-  try {
-    run_as_server_user({(postgres_bindir() / "pg_ctl").string(), "-D", data_dir_.string(), "-m",
-                        "immediate", "-w", "stop"},
-                       "pg_ctl stop");
-  } catch (const std::exception&) {
-    // Nothing more to do in a destructor; TempDir removes the files either way.
-  }
+PgServer::~PgServer() { server_.reset(); }  // stops the server before TempDir removes its files
+
+ProcessOptions PgServer::server_user_options() const {
+  ProcessOptions options;
+  if (switch_user_) options.user = {server_uid_, server_gid_};
+  options.working_directory = temp_.path();
+  return options;
 }
 
 void PgServer::run_as_server_user(const std::vector<std::string>& argv,
                                   std::string_view what) const {
-  // Everything the child needs is prepared before fork(): after it, only async-signal-safe calls.
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  const fs::path log = temp_.path() / "commands.log";
-  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) throw std::system_error(errno, std::generic_category(), "open " + log.string());
-  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  const char* workdir = temp_.path().c_str();
-
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(null_fd, STDIN_FILENO);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    if (switch_user_ && (::setgroups(0, nullptr) != 0 || ::setgid(server_gid_) != 0 ||
-                         ::setuid(server_uid_) != 0)) {
-      ::_exit(126);
-    }
-    if (::chdir(workdir) != 0) ::_exit(125);
-    ::execve(args[0], args.data(), environ);
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  ::close(null_fd);
-  if (pid < 0) throw std::system_error(errno, std::generic_category(), "fork");
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "waitpid");
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    throw std::runtime_error(std::string(what) + " failed (status " + std::to_string(status) +
-                             "):\n" + read_file(log) + "\n" + log_tail());
+  const CommandResult result = run_command(argv, server_user_options(), std::chrono::seconds{120});
+  if (result.exit_code != 0) {
+    throw std::runtime_error(std::string(what) + " failed (exit " +
+                             std::to_string(result.exit_code) + "):\n" + result.out + result.err +
+                             "\n" + log_tail());
   }
 }
 
@@ -235,17 +194,34 @@ void PgServer::write_hba(bool tls) const {
 }
 
 void PgServer::start() {
-  run_as_server_user({(postgres_bindir() / "pg_ctl").string(), "-D", data_dir_.string(), "-l",
-                      (temp_.path() / "server.log").string(), "-w", "-t", "30", "start"},
-                     "pg_ctl start");
-  running_ = true;
+  // The postmaster itself, not `pg_ctl start`, which detaches it into a session of its own: as
+  // the test's child it is in the test's process tree, stopped with the test however it ends.
+  // SIGINT is PostgreSQL's fast shutdown; its backends (each in a session of its own) follow the
+  // postmaster out.
+  ProcessOptions options = server_user_options();
+  options.stop_signal = SIGINT;
+  server_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{(postgres_bindir() / "postgres").string(), "-D", data_dir_.string()},
+      ChildOutput{temp_.path() / "server.log", temp_.path() / "server.log"}, options);
+  const std::string dsn = superuser_dsn();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{30};
+  while (::PQping(dsn.c_str()) != PQPING_OK) {
+    if (!server_->running() || std::chrono::steady_clock::now() > deadline) {
+      server_.reset();
+      throw std::runtime_error("PostgreSQL did not start:\n" + log_tail());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
 }
 
 void PgServer::stop() {
-  run_as_server_user({(postgres_bindir() / "pg_ctl").string(), "-D", data_dir_.string(), "-m",
-                      "fast", "-w", "stop"},
-                     "pg_ctl stop");
-  running_ = false;
+  if (!server_) return;
+  const auto status = server_->stop();
+  server_.reset();
+  if (status && exit_code_of(*status) != 0) {
+    throw std::runtime_error("PostgreSQL did not shut down cleanly (exit " +
+                             std::to_string(exit_code_of(*status)) + "):\n" + log_tail());
+  }
 }
 
 void PgServer::restart() {

@@ -7,12 +7,14 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "support/certgen.hpp"
+#include "support/process.hpp"
 #include "support/tempdir.hpp"
 
 namespace certwatch::testing {
@@ -54,7 +56,7 @@ class PgServer {
   void stop();     // fast shutdown, waits
   void start();    // waits until it accepts connections
   void restart();  // fast shutdown + start
-  bool running() const { return running_; }
+  bool running() const { return server_ != nullptr; }
 
   // Serves TLS with this certificate and key (PEM) after a restart; kTlsUser may then connect only
   // with TLS, the other roles still without.
@@ -67,6 +69,7 @@ class PgServer {
   void reset_node_status() const;
 
  private:
+  ProcessOptions server_user_options() const;
   void run_as_server_user(const std::vector<std::string>& argv, std::string_view what) const;
   void write_server_file(const std::string& name, const std::string& content) const;
   void write_hba(bool tls) const;
@@ -75,8 +78,8 @@ class PgServer {
   TempDir temp_;
   std::filesystem::path data_dir_;
   int port_ = 0;
-  bool running_ = false;
-  bool switch_user_ = false;  // running as root: run PostgreSQL as the postgres user
+  std::unique_ptr<ChildProcess> server_;  // the postmaster, while running
+  bool switch_user_ = false;              // running as root: run PostgreSQL as the postgres user
   unsigned server_uid_ = 0;
   unsigned server_gid_ = 0;
 };
