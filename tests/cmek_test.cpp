@@ -3,6 +3,8 @@
 // 127.0.0.1, switchable between the documented states and every failure), and the real binary,
 // whose log, metrics, page and --config.check output must never hold the API key.
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
@@ -14,6 +16,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -269,6 +272,32 @@ TEST_CASE("CMEK source turns every API failure into its reason", "[cmek]") {
     const auto result = source.poll();
     REQUIRE_FALSE(result.ok());
     CHECK(result.error->reason == ErrorReason::tls_failed);
+  }
+}
+
+TEST_CASE("a CMEK ca_file swapped for a FIFO, a device or a directory fails the poll at once",
+          "[cmek]") {
+  // Issue 28 item 8: OpenSSL's own open of a FIFO blocked the source's thread for good. The
+  // config refuses such a ca_file when it loads; this is one swapped in after that.
+  const TempDir dir;
+  FakeCloudApi api(dir);
+  const std::filesystem::path ca = dir.path() / "swapped-ca.crt";
+  for (const std::string kind : {"FIFO", "/dev/zero", "directory"}) {
+    INFO(kind);
+    std::filesystem::remove_all(ca);
+    if (kind == "FIFO") REQUIRE(::mkfifo(ca.c_str(), 0644) == 0);
+    if (kind == "/dev/zero") std::filesystem::create_symlink("/dev/zero", ca);
+    if (kind == "directory") std::filesystem::create_directory(ca);
+    auto cfg = cmek_config(api);
+    cfg.ca_file = ca.string();
+    CmekSource source(cfg, 3600s);
+    const auto started = std::chrono::steady_clock::now();
+    const auto result = source.poll();
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error->reason == ErrorReason::bad_config);
+    CHECK(result.error_message().find(ca.string()) != std::string::npos);
+    CHECK(result.error_message().find("not_regular_file") != std::string::npos);
   }
 }
 

@@ -4,15 +4,21 @@
 // new TLS handshakes, and never open a .key file a glob matches.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "config/config.hpp"
+#include "exporter/metrics.hpp"
 #include "support/certgen.hpp"
 #include "support/exposition.hpp"
 #include "support/http_client.hpp"
@@ -368,4 +374,188 @@ TEST_CASE("a files.extra glob never opens a .key file it matches", "[hostile_fil
     CHECK(opens.find("node.crt\"") != std::string::npos);  // the trace does see the reads
     CHECK(opens.find(".key\"") == std::string::npos);
   }
+}
+
+// Issue 28 item 8: every configuration key that names a path, each pointed at a FIFO, /dev/zero
+// and (for a file) a directory. `--config.check`, `check` and the daemon must each refuse it
+// within 10 s, naming the file, line, key and path. The table below must cover
+// certwatch::config::kPathKeys, the parser's own list of its path keys: a path key added there
+// without a case here fails this test.
+TEST_CASE("every path key pointed at a FIFO, a device or a directory is refused fast",
+          "[hostile_files]") {
+  using certwatch::config::PathKind;
+  Setup s;
+  const fs::path good_pem = s.cert_file;
+  const fs::path api_key = s.tmp.write("api.key", "CCDB1_key0123456789", 0600);
+  const std::string cmek =
+      "deployment:\n  tier: advanced\ncmek:\n  cluster_id: "
+      "6a1b2c3d-0000-4e5f-8a9b-0123456789ab\n  api_key_file: ";
+  const std::string probe = "probe:\n  targets:\n    - {address: \"127.0.0.1:1\"}\n";
+  // The key as the error names it, and a config giving it `path` (a good file elsewhere).
+  struct Case {
+    std::string_view key;
+    std::string error_key;
+    std::function<std::string(const std::string&)> config;
+  };
+  const std::vector<Case> cases{
+      {"files.certs_dirs[]", "files.certs_dirs[0]",
+       [](const std::string& p) { return "files:\n  certs_dirs: [" + p + "]\n"; }},
+      {"files.extra[].path", "files.extra[0].path",
+       [](const std::string& p) {
+         return "files:\n  certs_dirs: []\n  extra:\n    - path: " + p + "\n";
+       }},
+      {"files.tls_secrets[].path", "files.tls_secrets[0].path",
+       [](const std::string& p) {
+         return "files:\n  certs_dirs: []\n  tls_secrets:\n    - {path: " + p +
+                ", cert_type: node}\n";
+       }},
+      {"cluster.dsn_file", "cluster.dsn_file",
+       [](const std::string& p) { return "cluster:\n  dsn_file: " + p + "\n"; }},
+      {"probe.ca_file", "probe.ca_file",
+       [&](const std::string& p) { return probe + "  ca_file: " + p + "\n"; }},
+      {"probe.client_cert", "probe.client_cert",
+       [&](const std::string& p) {
+         return probe + "  client_cert: " + p + "\n  client_key: " + s.key_file.string() + "\n";
+       }},
+      {"probe.client_key", "probe.client_key",
+       [&](const std::string& p) {
+         return probe + "  client_cert: " + good_pem.string() + "\n  client_key: " + p + "\n";
+       }},
+      {"checks.denylist_file", "checks.denylist_file",
+       [](const std::string& p) { return "checks:\n  denylist_file: " + p + "\n"; }},
+      {"cmek.api_key_file", "cmek.api_key_file",
+       [&](const std::string& p) { return cmek + p + "\n"; }},
+      {"cmek.ca_file", "cmek.ca_file",
+       [&](const std::string& p) { return cmek + api_key.string() + "\n  ca_file: " + p + "\n"; }},
+  };
+  std::set<std::string_view> covered;
+  for (const Case& c : cases) covered.insert(c.key);
+  for (const auto& known : certwatch::config::kPathKeys) {
+    INFO("config::kPathKeys has " << known.key << ": add its case to this test");
+    CHECK(covered.count(known.key) == 1);
+  }
+  CHECK(covered.size() == std::size(certwatch::config::kPathKeys));
+
+  const fs::path target = s.tmp.path() / "target";
+  for (const Case& c : cases) {
+    const auto known = std::find_if(std::begin(certwatch::config::kPathKeys),
+                                    std::end(certwatch::config::kPathKeys),
+                                    [&](const auto& k) { return k.key == c.key; });
+    REQUIRE(known != std::end(certwatch::config::kPathKeys));
+    for (const Special kind : kSpecials) {
+      if (kind == Special::directory && known->kind == PathKind::directory) continue;
+      INFO(c.key << " as " << name_of(kind));
+      make_special(target, kind);
+      s.tmp.write("config.yaml", c.config(target.string()));
+      const std::string config = "--config.file=" + s.config.string();
+      const auto refused = [&](const CommandResult& result) {
+        const std::string said = result.out + result.err;
+        INFO(said);
+        CHECK(result.exit_code != 0);
+        CHECK(said.find(s.config.string() + ":") != std::string::npos);
+        CHECK(said.find(": " + c.error_key + ": ") != std::string::npos);
+        CHECK(said.find(target.string()) != std::string::npos);
+        CHECK((said.find("not_regular_file") != std::string::npos ||
+               said.find("not_a_directory") != std::string::npos));
+      };
+      refused(run_binary({config, "--config.check"}));
+      refused(run_binary({"check", config}));
+      refused(run_binary(
+          {config, "--web.listen-address=127.0.0.1:" + std::to_string(find_free_port())}));
+    }
+  }
+}
+
+// Issue 28 (low): "keys are never opened" held for a name ending in .key, but a certificate name
+// that is a symlink to a key was opened. Every way a certificate name is followed: a TLS Secret's
+// tls.crt, a certs directory's node.crt, a files.extra glob's match. Each link's key holds a
+// certificate, so reading it would export a series.
+TEST_CASE("a certificate name that links to a .key file is never opened", "[hostile_files]") {
+  Setup s;
+  const GeneratedCert node = generate_cert(spec("node"));
+  const GeneratedCert decoy = generate_cert(spec("read from a key"));
+  const fs::path keys = s.tmp.path() / "keys";
+  s.tmp.write("keys/secret.key", decoy.cert_pem, 0600);
+  s.tmp.write("keys/certs.key", decoy.cert_pem, 0600);
+  s.tmp.write("keys/extra.key", decoy.cert_pem, 0600);
+  s.tmp.write("secret/ca.crt", s.ca.cert_pem);
+  s.tmp.write("secret/tls.key", decoy.cert_pem, 0600);
+  fs::create_symlink(keys / "secret.key", s.tmp.path() / "secret/tls.crt");
+  s.tmp.write("certs/ca.crt", s.ca.cert_pem);
+  fs::create_symlink(keys / "certs.key", s.tmp.path() / "certs/node.crt");
+  const fs::path good = s.tmp.write("extra/good.crt", node.cert_pem);
+  fs::create_symlink(keys / "extra.key", s.tmp.path() / "extra/linked.crt");
+  s.tmp.write("config.yaml",
+              "poll_interval: 1s\nfiles:\n  certs_dirs: [" + (s.tmp.path() / "certs").string() +
+                  "]\n  tls_secrets:\n    - {path: " + (s.tmp.path() / "secret").string() +
+                  ", cert_type: node}\n  extra:\n    - path: " +
+                  (s.tmp.path() / "extra" / "*.crt").string() + "\n");
+  const bool traced = need_tool("strace");
+  const fs::path trace = s.tmp.path() / "opens.trace";
+  std::vector<std::string> prefix;
+  if (traced) {
+    // -y: each descriptor with the file it is, so a reopen through /proc/self/fd shows its file.
+    prefix = {"strace", "-f",          "-qq", "-y", "-e", "trace=open,openat,openat2,creat",
+              "-o",     trace.string()};
+  }
+  Daemon daemon(prefix, {"--config.file=" + s.config.string()}, s.tmp.path());
+  const std::string links[] = {(s.tmp.path() / "secret/tls.crt").string(),
+                               (s.tmp.path() / "certs/node.crt").string(),
+                               (s.tmp.path() / "extra/linked.crt").string()};
+  const std::string text = daemon.wait_for(
+      [&] { return daemon.metrics(); },
+      [&](const std::string& t) {
+        for (const auto& link : links) {
+          if (t.find("crdb_cert_file_error{path=\"" + link + "\"") == std::string::npos) {
+            return false;
+          }
+        }
+        return t.find("path=\"" + good.string() + "\"") != std::string::npos;
+      },
+      20s);
+  INFO(text);
+  CHECK(text.find("read from a key") == std::string::npos);
+  for (const auto& line : lines_starting(text, "crdb_cert_not_after_timestamp_seconds{")) {
+    for (const auto& link : links) CHECK(line.find(link) == std::string::npos);
+  }
+  if (traced) {
+    const std::string opens = certwatch::testing::read_file(trace);
+    INFO(opens);
+    CHECK(opens.find("good.crt") != std::string::npos);  // the trace does see the reads
+    // A key may be named (O_PATH resolves a link without reading), never opened to read.
+    std::istringstream lines(opens);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(".key") != std::string::npos) CHECK(line.find("O_PATH") != std::string::npos);
+    }
+  }
+}
+
+// Issue 28 (low): 200,000 empty .crt files gave 200,000 crdb_cert_file_error series. One series
+// per file up to the cap, the rest counted by reason, through the real binary.
+TEST_CASE("file error series stop at the cap and the rest are counted by reason",
+          "[hostile_files]") {
+  Setup s;
+  constexpr int kFiles = 5000;
+  for (int i = 0; i < kFiles; ++i) {
+    s.tmp.write("certs/empty" + std::to_string(i) + ".crt", "");
+  }
+  Daemon daemon({}, {"--config.file=" + s.config.string()}, s.tmp.path());
+  const std::string text =
+      daemon.wait_for([&] { return daemon.metrics(); },
+                      [](const std::string& t) {
+                        return !lines_starting(t, "crdb_cert_file_errors_dropped{").empty();
+                      },
+                      30s);
+  const auto series = lines_starting(text, "crdb_cert_file_error{");
+  CHECK(series.size() == certwatch::exporter::kMaxFileErrorSeries);
+  const auto dropped = lines_starting(text, "crdb_cert_file_errors_dropped{");
+  INFO(text.substr(text.find("crdb_cert_file_errors_dropped")));
+  double total = 0;
+  for (const auto& line : dropped) total += std::stod(line.substr(line.rfind(' ') + 1));
+  CHECK(total == kFiles - static_cast<double>(certwatch::exporter::kMaxFileErrorSeries));
+  CHECK(has_line(text, "crdb_cert_file_errors_dropped{reason=\"no_certificate\"} " +
+                           std::to_string(kFiles - certwatch::exporter::kMaxFileErrorSeries)));
+  // The shown ones are the first by path, the same from poll to poll.
+  CHECK(text.find("path=\"" + (s.tmp.path() / "certs/empty0.crt").string() + "\"") !=
+        std::string::npos);
 }

@@ -1,5 +1,6 @@
 #include "config/config.hpp"
 
+#include <sys/stat.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -306,7 +307,44 @@ class Parser {
       fail(value, "must be an absolute path, got " + quote(*path));
       return std::nullopt;
     }
+    if (!check_path_kind(value, *path)) return std::nullopt;
     return path;
+  }
+
+  // The kPathKeys entry of a key that gives a path (reported when it has none: every path a key
+  // gives passes here, so the table stays complete).
+  const PathKey* path_key(const Value& value) {
+    std::string key;  // value.key with list indexes as "[]"
+    for (std::size_t i = 0; i < value.key.size(); ++i) {
+      key += value.key[i];
+      if (value.key[i] == '[') {
+        while (i + 1 < value.key.size() && value.key[i + 1] != ']') ++i;
+      }
+    }
+    const auto entry = std::find_if(std::begin(kPathKeys), std::end(kPathKeys),
+                                    [&](const PathKey& known) { return known.key == key; });
+    if (entry != std::end(kPathKeys)) return entry;
+    fail(value, "internal error: " + key + " is not in config::kPathKeys");
+    return nullptr;
+  }
+
+  // A path that exists must be of its key's kind. stat(2) never blocks on a FIFO, so
+  // --config.check, `check` and the daemon refuse it at once instead of a source hanging on it
+  // later. A missing path, and the files a glob matches, are the source's to report when it
+  // polls. (A file read at load, read_named_file, is refused by the bounded reader itself.)
+  bool check_path_kind(const Value& value, const std::string& path) {
+    const PathKey* entry = path_key(value);
+    if (entry == nullptr) return false;
+    const std::string_view name = std::string_view(path).substr(path.rfind('/') + 1);
+    if (name.find_first_of("*?[") != std::string_view::npos) return true;
+    struct stat state {};
+    if (::stat(path.c_str(), &state) != 0) return true;
+    const bool directory = entry->kind == PathKind::directory;
+    if (directory ? S_ISDIR(state.st_mode) : S_ISREG(state.st_mode)) return true;
+    fail(value,
+         quote(path) + " is " + std::string(file_kind(state.st_mode)) + ", not " +
+             (directory ? "a directory (not_a_directory)" : "a regular file (not_regular_file)"));
+    return false;
   }
 
   // Reports a path given twice, which would export the same certificates twice.
@@ -714,6 +752,7 @@ class Parser {
     const auto given = non_empty_string(value);
     if (!given) return std::nullopt;
     FileRead file{resolve(*given), {}};
+    if (path_key(value) == nullptr) return std::nullopt;
     file.read = read_regular_file(file.path, limit);
     if (file.read.error) {
       fail(value, "cannot read " + quote(file.path) + ": " + describe(*file.read.error));
@@ -948,7 +987,8 @@ class Parser {
     }
     if (const Value* v = find(*fields, "timeout")) set_duration(*v, kTimeoutRange, cmek.timeout);
     if (const Value* v = find(*fields, "ca_file")) {
-      if (const auto text = non_empty_string(*v)) cmek.ca_file = resolve(*text);
+      const auto text = non_empty_string(*v);
+      if (text && check_path_kind(*v, resolve(*text))) cmek.ca_file = resolve(*text);
     }
   }
 

@@ -148,6 +148,30 @@ struct Config {
   friend bool operator==(const Config&, const Config&) = default;
 };
 
+// Every configuration key whose value is a path the daemon opens, in the parser's spelling with
+// list indexes as "[]", and what it must name. The parser takes a path only through a key listed
+// here (one that is not fails the load), refuses an existing path of the wrong kind (a FIFO, a
+// device, a socket; a directory where a file goes) when it loads, and tests/hostile_files_test
+// points every key here at a FIFO, /dev/zero and a directory (issue 28, item 8): a new path key
+// is added here, and its test case there, or the test fails.
+enum class PathKind { file, directory };
+struct PathKey {
+  std::string_view key;
+  PathKind kind;
+};
+inline constexpr PathKey kPathKeys[] = {
+    {"files.certs_dirs[]", PathKind::directory},
+    {"files.extra[].path", PathKind::file},  // a file, or a glob of files
+    {"files.tls_secrets[].path", PathKind::directory},
+    {"cluster.dsn_file", PathKind::file},
+    {"probe.ca_file", PathKind::file},
+    {"probe.client_cert", PathKind::file},
+    {"probe.client_key", PathKind::file},
+    {"checks.denylist_file", PathKind::file},
+    {"cmek.api_key_file", PathKind::file},
+    {"cmek.ca_file", PathKind::file},
+};
+
 struct ConfigError {
   std::string file;
   int line = 0;     // 1-based; 0 when the error has no position (file unreadable)

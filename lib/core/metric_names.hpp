@@ -32,6 +32,7 @@ inline constexpr std::string_view kCmekKeyUpdated = "crdb_cmek_key_updated_times
 // Cross-checks and files.
 inline constexpr std::string_view kReloadPending = "crdb_cert_reload_pending";
 inline constexpr std::string_view kFileError = "crdb_cert_file_error";
+inline constexpr std::string_view kFileErrorsDropped = "crdb_cert_file_errors_dropped";
 // The exporter itself.
 inline constexpr std::string_view kSourceUp = "crdb_cert_source_up";
 inline constexpr std::string_view kSourceLastSuccess =

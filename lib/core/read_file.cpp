@@ -24,16 +24,6 @@ FileErrorReason reason_for_errno(int error) {
   }
 }
 
-// Names the kind of file, so "not a regular file" says which mistake was made.
-std::string_view file_kind(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "a special file";
-}
-
 class Descriptor {
  public:
   explicit Descriptor(int fd) : fd_(fd) {}
@@ -49,6 +39,42 @@ class Descriptor {
 };
 
 }  // namespace
+
+std::string_view file_kind(mode_t mode) {
+  if (S_ISREG(mode)) return "a regular file";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "a special file";
+}
+
+BoundedRead read_regular_file_vetted(
+    int dir_fd, const char* name, const std::string& path, std::uint64_t limit,
+    const std::function<std::optional<FileError>(const std::string& resolved)>& vet) {
+  const Descriptor where(::openat(dir_fd, name, O_PATH | O_CLOEXEC));
+  if (where.get() < 0) {
+    BoundedRead result;
+    result.error = errno_file_error(path, errno, "open");
+    return result;
+  }
+  const std::string self = "/proc/self/fd/" + std::to_string(where.get());
+  std::string resolved(4096, '\0');
+  const ssize_t length = ::readlink(self.c_str(), resolved.data(), resolved.size());
+  if (length < 0 || static_cast<std::size_t>(length) >= resolved.size()) {
+    BoundedRead result;
+    result.error = errno_file_error(path, length < 0 ? errno : ENAMETOOLONG, "readlink");
+    return result;
+  }
+  resolved.resize(static_cast<std::size_t>(length));
+  if (auto refused = vet(resolved)) {
+    BoundedRead result;
+    result.error = std::move(refused);
+    return result;
+  }
+  return read_regular_file_at(AT_FDCWD, self.c_str(), path, limit);
+}
 
 FileError errno_file_error(const std::string& path, int error, std::string_view what) {
   return {path, reason_for_errno(error), std::string(what) + ": " + std::strerror(error)};

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,14 @@ BoundedRead read_regular_file(const std::string& path, std::uint64_t limit);
 BoundedRead read_regular_file_at(int dir_fd, const char* name, const std::string& path,
                                  std::uint64_t limit, int open_flags = 0);
 
+// read_regular_file_at for a path that may be a symlink: resolves `name` first without opening it
+// for reading (O_PATH: nothing read, never blocks), asks `vet` about the path it resolved to
+// (an error refuses it unread), and then reads that very file, not whatever the name points to
+// by then.
+BoundedRead read_regular_file_vetted(
+    int dir_fd, const char* name, const std::string& path, std::uint64_t limit,
+    const std::function<std::optional<FileError>(const std::string& resolved)>& vet);
+
 // A failed system call on `path` as a FileError: ENOENT and ENOTDIR are not_found, EACCES and
 // EPERM permission_denied, anything else read_error. `what` names the call.
 FileError errno_file_error(const std::string& path, int error, std::string_view what);
@@ -42,6 +51,10 @@ FileError errno_file_error(const std::string& path, int error, std::string_view 
 // `path`. On failure the temporary file is removed and the error says which step failed.
 std::optional<FileError> write_file_atomically(const std::string& path, std::string_view content,
                                                mode_t mode);
+
+// "a FIFO", "a directory", "a character device"...: what a mode says a file is, so "not a
+// regular file" says which mistake was made.
+std::string_view file_kind(mode_t mode);
 
 // "open: No such file or directory (not_found)": the detail for a person, the reason as METRICS.md
 // spells it.

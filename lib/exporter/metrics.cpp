@@ -4,6 +4,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 #include "core/metric_names.hpp"
@@ -215,11 +216,33 @@ void add_file_error_family(const Snapshot& s, TextWriter& out) {
   auto errors = family(metric::kFileError,
                        "1 per certificate file that could not be used in the last poll, by reason.",
                        MetricType::Gauge, true);
-  for (const FileError* error : s.file_errors) {
+  // One series per file up to kMaxFileErrorSeries, the first by path (the same files from poll
+  // to poll); the rest counted by reason, so 200,000 empty .crt files cost a few series.
+  std::vector<const FileError*> shown(s.file_errors.begin(), s.file_errors.end());
+  std::map<std::string, double> dropped;
+  if (shown.size() > kMaxFileErrorSeries) {
+    const auto by_path = [](const FileError* a, const FileError* b) { return a->path < b->path; };
+    std::nth_element(shown.begin(), shown.begin() + kMaxFileErrorSeries, shown.end(), by_path);
+    for (auto it = shown.begin() + kMaxFileErrorSeries; it != shown.end(); ++it) {
+      dropped[std::string(to_string((*it)->reason))] += 1;
+    }
+    shown.resize(kMaxFileErrorSeries);
+    std::sort(shown.begin(), shown.end(), by_path);
+  }
+  for (const FileError* error : shown) {
     errors.metric.push_back(
         gauge({{"path", error->path}, {"reason", std::string(to_string(error->reason))}}, 1));
   }
   out.add(std::move(errors));
+  auto over_cap = family(metric::kFileErrorsDropped,
+                         "Files that could not be used in the last poll beyond the " +
+                             std::to_string(kMaxFileErrorSeries) + " shown in " +
+                             std::string(metric::kFileError) + ", by reason. Absent when none.",
+                         MetricType::Gauge, true);
+  for (const auto& [reason, count] : dropped) {
+    over_cap.metric.push_back(gauge({{"reason", reason}}, count));
+  }
+  out.add(std::move(over_cap));
 }
 
 void add_exporter_families(const Snapshot& s, TextWriter& out) {

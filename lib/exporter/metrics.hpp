@@ -12,6 +12,10 @@
 
 namespace certwatch::exporter {
 
+// crdb_cert_file_error has one series per file up to this many; the files beyond are counted by
+// reason in crdb_cert_file_errors_dropped (docs/metrics.md).
+inline constexpr std::size_t kMaxFileErrorSeries = 1000;
+
 struct RenderedText {
   std::string text;
   // The leading bytes of `text` that hold the per-certificate families (they come first).

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "core/metric_names.hpp"
+#include "core/read_file.hpp"
 
 namespace certwatch::sources {
 namespace {
@@ -31,6 +32,8 @@ using nlohmann::json;
 // A real CMEKClusterInfo nests four levels (object, region list, region, key list, key, spec);
 // anything far deeper is not the API, and parsing it would only cost stack and memory.
 constexpr int kMaxJsonDepth = 32;
+// A CA bundle in cmek.ca_file: the web config's bound for its PEM files.
+constexpr std::uint64_t kMaxCaFileBytes = 4 * 1024 * 1024;
 // No status, region or URI comes near this; a longer string is cut (at a character boundary) so a
 // hostile response cannot bloat every scrape.
 constexpr std::size_t kMaxFieldBytes = 2048;
@@ -255,7 +258,16 @@ HttpOutcome fetch(const config::CmekConfig& cfg, std::uint64_t body_limit) {
   if (cfg.ca_file.empty()) {
     tls.set_default_verify_paths(ec);
   } else {
-    tls.load_verify_file(cfg.ca_file, ec);
+    // Through the bounded reader, as every file the daemon opens: OpenSSL's own open of a FIFO
+    // swapped in for ca_file would block this source's thread for good (issue 28, item 8).
+    const BoundedRead ca = read_regular_file(cfg.ca_file, kMaxCaFileBytes);
+    if (ca.error) {
+      outcome.error =
+          SourceError{ErrorReason::bad_config,
+                      "cannot load the trusted CAs " + cfg.ca_file + ": " + describe(*ca.error)};
+      return outcome;
+    }
+    tls.add_certificate_authority(asio::buffer(ca.content), ec);
   }
   if (ec) {
     outcome.error = SourceError{ErrorReason::bad_config,

@@ -398,7 +398,16 @@ void FileSource::scan(Job& job) const {
       } else if (known && previous->key == FileIdentity::of(st)) {
         job.reused = previous;
       } else {
-        read = read_regular_file_at(job.dir_fd, job.name(), job.path, files_.max_file_bytes);
+        // A certificate name may link to anything, a private key too (tls.crt -> tls.key):
+        // the file it resolves to is named before it is opened, and a key is never opened.
+        read =
+            read_regular_file_vetted(job.dir_fd, job.name(), job.path, files_.max_file_bytes,
+                                     [&](const std::string& resolved) -> std::optional<FileError> {
+                                       if (!is_private_key_name(resolved)) return std::nullopt;
+                                       return FileError{job.path, FileErrorReason::not_regular_file,
+                                                        "links to the private key " + resolved +
+                                                            ", and keys are never opened"};
+                                     });
       }
     }
     if (read && read->error) {
