@@ -215,6 +215,62 @@ TEST_CASE("0 for ca or node is a load failure, 0 for an optional type and absent
   CHECK_THAT(cluster_facts(result)->local_node_note, Catch::Contains("set cluster.local_node_id"));
 }
 
+TEST_CASE("an expiry that is no unix time is a load failure with a reason, never dropped",
+          "[cluster][pg]") {
+  // Issue 28 (low): such values for ca and node vanished without a trace. JSONB holds no NaN, so
+  // a node could only send it as a string; ->> gives an object's or an array's JSON text.
+  PgServer& server = certwatch::testing::shared_pg_server();
+  const std::vector<std::string> hostile{"\"NaN\"",  "1e308", "{\"seconds\": 1}",
+                                         "-5",       "1e16",  "[]",
+                                         "\"soon\"", "true",  "\"\\u001b[31m\""};
+  std::int64_t id = 1;
+  for (const auto& value : hostile) {
+    FakeNode node;
+    node.node_id = id++;
+    node.cert_metrics = {{"ca", value}, {"node", value}, {"ui", value}};
+    certwatch::testing::insert_node(server, node);
+  }
+  ClusterSource source(monitor_config(server), fast_options());
+  const PollResult result = source.poll();
+  INFO(result.error_message());
+  REQUIRE(result.ok());
+  // ca and node of every node: a load failure, with no time.
+  CHECK(result.certificates.size() == 2 * hostile.size());
+  for (std::int64_t n = 1; n < id; ++n) {
+    INFO("node " << n << ": " << hostile[static_cast<std::size_t>(n - 1)]);
+    for (const auto type : {CertType::ca, CertType::node}) {
+      const auto* failed = find(result, std::to_string(n), type);
+      REQUIRE(failed != nullptr);
+      CHECK(failed->load_failed);
+      CHECK_FALSE(failed->not_after.has_value());
+    }
+    CHECK(find(result, std::to_string(n), CertType::ui) == nullptr);  // optional: reason only
+  }
+  // A reason for each value, naming the node and the metric; control bytes escaped.
+  CHECK(result.partial_errors.size() == 3 * hostile.size());
+  std::string all;
+  for (const auto& error : result.partial_errors) {
+    CHECK(error.reason == certwatch::ErrorReason::bad_response);
+    all += error.message + "\n";
+  }
+  INFO(all);
+  CHECK_THAT(all, Catch::Contains("node 1 reported expiration.ca = NaN, not a unix time"));
+  // JSONB keeps 1e308 as a 309-digit numeric: cut at 64 bytes.
+  CHECK_THAT(all, Catch::Contains("node 2 reported expiration.node = " + std::string(1, '1') +
+                                  std::string(63, '0') + "..., not a unix time"));
+  CHECK_THAT(all, Catch::Contains("expiration.ui = {\"seconds\": 1}"));
+  CHECK(all.find('\x1b') == std::string::npos);
+  // And one warning notice for the log, the page and `check`.
+  REQUIRE(cluster_facts(result) != nullptr);
+  const auto notices = cluster_facts(result)->notices();
+  const auto bad = std::find_if(notices.begin(), notices.end(),
+                                [](const auto& notice) { return notice.topic == "bad_expiry"; });
+  REQUIRE(bad != notices.end());
+  CHECK(bad->warning);
+  CHECK_THAT(bad->text, Catch::StartsWith(std::to_string(3 * hostile.size()) +
+                                          " certificate expiry values are no unix time"));
+}
+
 TEST_CASE("an insecure cluster reports no certificates and secure=false", "[cluster][pg]") {
   PgServer& server = certwatch::testing::shared_pg_server();
   for (std::int64_t id = 1; id <= 3; ++id) {

@@ -22,6 +22,7 @@
 #include "core/libpq_handles.hpp"
 #include "core/metric_names.hpp"
 #include "core/names.hpp"
+#include "core/text.hpp"
 
 namespace certwatch::sources {
 namespace {
@@ -240,13 +241,24 @@ PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
       // Any reported key, even 0, means the node runs with certificate metrics: secure mode.
       facts->secure = true;
       const auto not_after = parse_unix_seconds(*reported);
-      if (!not_after) continue;
       const auto& metric = kClusterCertMetrics[i];
+      if (!not_after || *not_after < 0) {
+        // Nothing CockroachDB writes (NaN, 1e308, an object, a negative time): said with the
+        // node and the value, never dropped unseen; a required certificate counts as not
+        // loadable, as a 0 does.
+        std::string value = reported->substr(0, 64);
+        if (reported->size() > 64) value += "...";
+        facts->bad_expiries.push_back("node " + row.node_id + " reported expiration." +
+                                      std::string(metric.suffix) + " = " +
+                                      escape_for_display(value) + ", not a unix time");
+        result.partial_errors.push_back({ErrorReason::bad_response, facts->bad_expiries.back()});
+        if (!metric.required) continue;
+      }
       CertObservation observation;
       observation.id.source = std::string(kSourceCluster);
       observation.id.cert_type = metric.cert_type;
       observation.id.node_id = row.node_id;
-      if (*not_after > 0) {
+      if (not_after && *not_after > 0) {
         observation.not_after = *not_after;
       } else if (metric.required) {
         observation.load_failed = true;
@@ -584,13 +596,25 @@ std::vector<Finding> ClusterFacts::findings(double now) const {
 }
 
 std::vector<Notice> ClusterFacts::notices() const {
+  std::vector<Notice> out;
   // Reload-pending detection needs the local node: say once why it is unknown, or which it is.
   if (local_node_id.empty()) {
-    return {{"local_node", true,
-             "local node not identified, so reload-pending checks are off: " + local_node_note +
-                 " (set cluster.local_node_id)"}};
+    out.push_back({"local_node", true,
+                   "local node not identified, so reload-pending checks are off: " +
+                       local_node_note + " (set cluster.local_node_id)"});
+  } else {
+    out.push_back({"local_node", false, "local node is node " + local_node_id});
   }
-  return {{"local_node", false, "local node is node " + local_node_id}};
+  if (!bad_expiries.empty()) {
+    std::string text = std::to_string(bad_expiries.size()) +
+                       " certificate expiry values are no unix time (a required one counts as "
+                       "not loadable): " +
+                       bad_expiries.front();
+    if (bad_expiries.size() > 1)
+      text += "; and " + std::to_string(bad_expiries.size() - 1) + " more";
+    out.push_back({"bad_expiry", true, std::move(text)});
+  }
+  return out;
 }
 
 std::vector<std::string> ClusterFacts::local_node_names() const {

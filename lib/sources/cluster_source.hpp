@@ -40,6 +40,9 @@ class ClusterFacts final : public SourceFacts {
   std::string local_node_note;
   // A node whose status is older than this is stale (alerting.node_stale_after).
   std::chrono::seconds node_stale_after{600};
+  // Expiry values that are no unix time ("node 1 reported expiration.ca = NaN, ..."): a warning
+  // notice, and each a partial error of the poll (bad_response).
+  std::vector<std::string> bad_expiries;
 
   std::vector<Family> families() const override;
   std::vector<Table> tables() const override;
