@@ -51,6 +51,8 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   bool running();
+  // The process id (of what `argv` exec'ed into: a `sh -c 'ulimit ...; exec ...'` is the daemon).
+  pid_t pid() const { return pid_; }
   // What the process wrote to stderr (to its log file when both go to one).
   std::string log() const;
   // Sends `signal`; false when the process is gone or the signal could not be sent.
