@@ -2,6 +2,7 @@
 // reload, no overlapping polls), the publisher (one rendering at a time, newest inputs, READY
 // once) and the log-once change tracker.
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -14,6 +15,7 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "runtime/change_tracker.hpp"
 #include "runtime/publisher.hpp"
@@ -33,9 +35,10 @@ state::Clock stepping_clock() {
 // A source whose polls the test scripts: succeed, fail, throw, or wait for a release.
 class ScriptedSource final : public sources::Source {
  public:
-  explicit ScriptedSource(std::string name, int config = 0)
-      : Source(std::move(name)), config_(config) {}
-  std::chrono::seconds interval() const override { return std::chrono::hours{1}; }
+  explicit ScriptedSource(std::string name, int config = 0,
+                          std::chrono::seconds interval = std::chrono::hours{1})
+      : Source(std::move(name)), config_(config), interval_(interval) {}
+  std::chrono::seconds interval() const override { return interval_; }
   bool same_config(const Source& next) const override {
     const auto* other = dynamic_cast<const ScriptedSource*>(&next);
     return other != nullptr && other->config_ == config_;
@@ -74,6 +77,7 @@ class ScriptedSource final : public sources::Source {
 
  private:
   int config_;
+  std::chrono::seconds interval_;
   std::mutex mutex_;
   std::condition_variable changed_;
   bool hold_ = false;
@@ -82,11 +86,10 @@ class ScriptedSource final : public sources::Source {
 
 struct SchedulerRig {
   boost::asio::io_context io;
-  boost::asio::thread_pool workers{2};
   int polled = 0;
   int stop_after = 1;
   runtime::Scheduler scheduler{
-      io, workers, stepping_clock(),
+      io, stepping_clock(),
       [this](const sources::Source&, const state::SourceHealth&, const state::SharedPollResult&) {
         if (++polled >= stop_after) io.stop();
       },
@@ -101,7 +104,12 @@ struct SchedulerRig {
   }
   ~SchedulerRig() {
     scheduler.stop();
-    workers.join();
+    // Polls run on the sources' own threads: wait for them to hand their results to the io
+    // context before it goes.
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (scheduler.busy() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
   }
 };
 
@@ -180,6 +188,69 @@ TEST_CASE("scheduler never overlaps polls of a source and coalesces requests mad
   CHECK(rig.polled == 2);
   CHECK(source->polls == 2);
   CHECK(rig.scheduler.busy() == 0);
+}
+
+TEST_CASE("each source polls on a thread of its own: held polls delay no other and overruns count",
+          "[runtime][isolation]") {
+  // Issue 28: three blocked sources (more than the old pool of two workers) and a fourth that
+  // still polls, again and again.
+  SchedulerRig rig;
+  std::vector<std::shared_ptr<ScriptedSource>> held;
+  for (const char* name : {"slow1", "slow2", "slow3"}) {
+    held.push_back(std::make_shared<ScriptedSource>(name, 0, 1s));
+    held.back()->hold();
+  }
+  auto fast = std::make_shared<ScriptedSource>("fast");
+  std::vector<std::string> overran;
+  rig.scheduler.on_overrun([&](const sources::Source& source, const state::SourceHealth& health) {
+    overran.push_back(source.name());
+    CHECK(health.overruns == 1);
+    CHECK(health.poll_started > 0);
+  });
+  rig.scheduler.install({held[0], held[1], held[2], fast});
+  rig.scheduler.poll_all();
+  for (const auto& source : held) source->wait_started(1);
+  rig.run_polls(1);
+  CHECK(fast->polls == 1);
+  for (int i = 0; i < 5; ++i) {
+    rig.scheduler.poll_now("fast");
+    rig.run_polls(1);
+  }
+  CHECK(fast->polls == 6);
+  CHECK(rig.scheduler.busy() == 3);
+  // Their interval (1 s) passes with the polls still running: one overrun each, said once.
+  {
+    rig.io.restart();
+    const auto busy = boost::asio::make_work_guard(rig.io);
+    rig.io.run_for(1500ms);
+  }
+  std::sort(overran.begin(), overran.end());
+  CHECK(overran == std::vector<std::string>{"slow1", "slow2", "slow3"});
+  for (const auto& source : held) source->release();
+  rig.run_polls(3);
+  for (const state::SourceHealth& health : rig.scheduler.health()) {
+    INFO(health.source);
+    CHECK(health.poll_started == 0);
+    CHECK(health.overruns == (health.source == "fast" ? 0U : 1U));
+    CHECK(health.up);
+  }
+}
+
+TEST_CASE("a source is stale when a poll outlives its interval or success is 2.5 intervals old",
+          "[runtime][isolation]") {
+  state::SourceHealth h;
+  h.interval = 10;
+  h.installed_at = 1000;
+  CHECK(h.stale_reason(1020) == "");
+  CHECK(h.stale_reason(1026) == "no successful poll yet, in 26 s (interval 10 s)");
+  h.last_success = 1020;
+  CHECK(h.stale_reason(1044) == "");
+  CHECK(h.stale_reason(1045.5) == "no successful poll for 25 s (interval 10 s)");
+  h.poll_started = 1030;
+  CHECK(h.stale_reason(1040) == "");
+  CHECK(h.stale_reason(1041) == "a poll running for 11 s, past its interval of 10 s");
+  h.interval = 0;  // `check`: polled once, never stale
+  CHECK(h.stale_reason(99999) == "");
 }
 
 TEST_CASE("scheduler reload keeps a source whose config is unchanged and health by name",

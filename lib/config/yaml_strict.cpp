@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <unordered_map>
 
 namespace certwatch::config::yaml_strict {
 namespace {
@@ -78,6 +79,9 @@ std::optional<Fields> Reader::map_of(const Value& value,
     return std::nullopt;
   }
   Fields fields;
+  // Each accepted key's line, so a duplicate is found in constant time (150k keys in one map
+  // were 70 s of pairwise comparisons).
+  std::unordered_map<std::string, int> lines;
   for (const auto& entry : value.node) {
     // Copies: yaml-cpp's iterator yields a temporary pair, and Node is a cheap handle.
     const YAML::Node key_node = entry.first;
@@ -89,8 +93,9 @@ std::optional<Fields> Reader::map_of(const Value& value,
     }
     const std::string& name = key_node.Scalar();
     std::string key = join_key(value.key, name);
-    if (const Value* first = find(fields, name)) {
-      fail(key_line, key, "duplicate key (first set on line " + std::to_string(first->line) + ")");
+    if (const auto first = lines.find(name); first != lines.end()) {
+      fail(key_line, key,
+           "duplicate key (first set on line " + std::to_string(first->second) + ")");
       continue;
     }
     if (known.size() != 0 && std::find(known.begin(), known.end(), name) == known.end()) {
@@ -99,6 +104,7 @@ std::optional<Fields> Reader::map_of(const Value& value,
     }
     // Errors about a value point at its key's line: a block value starts on the next line, and
     // a null value carries the mark of whatever token follows it.
+    lines.emplace(name, key_line);
     fields.emplace_back(name, Value{value_node, std::move(key), key_line});
   }
   return fields;

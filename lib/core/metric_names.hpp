@@ -39,6 +39,7 @@ inline constexpr std::string_view kSourceLastSuccess =
     "crdb_cert_source_last_success_timestamp_seconds";
 inline constexpr std::string_view kSourceDuration = "crdb_cert_source_duration_seconds";
 inline constexpr std::string_view kSourceErrors = "crdb_cert_source_errors_total";
+inline constexpr std::string_view kSourceOverruns = "crdb_cert_source_overruns_total";
 inline constexpr std::string_view kConfigReloadSuccessful =
     "crdb_cert_config_last_reload_successful";
 inline constexpr std::string_view kConfigReloadTimestamp =

@@ -36,6 +36,9 @@ struct NameStackFree {
     sk_X509_NAME_pop_free(names, X509_NAME_free);
   }
 };
+struct NameFree {
+  void operator()(X509_NAME* name) const { X509_NAME_free(name); }
+};
 struct BufferFree {
   void operator()(unsigned char* buffer) const { OPENSSL_free(buffer); }
 };
@@ -47,6 +50,7 @@ using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, X509StoreCtxFree>;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
 using NameStackPtr = std::unique_ptr<STACK_OF(X509_NAME), NameStackFree>;
+using NamePtr = std::unique_ptr<X509_NAME, NameFree>;
 using BufferPtr = std::unique_ptr<unsigned char, BufferFree>;
 
 }  // namespace certwatch::openssl

@@ -252,12 +252,16 @@ void add_exporter_families(const Snapshot& s, TextWriter& out) {
   auto duration = family(metric::kSourceDuration, "How long the last poll of the source took.");
   auto errors =
       family(metric::kSourceErrors, "Failed polls of the source, by reason.", MetricType::Counter);
+  auto overruns = family(metric::kSourceOverruns,
+                         "Polls of the source still running when their interval had passed.",
+                         MetricType::Counter);
   for (const state::SourceHealth& h : s.health) {
     const std::string& source = h.source;
     up.metric.push_back(gauge({{"source", source}}, h.up ? 1 : 0));
     if (h.last_success > 0)
       last_success.metric.push_back(gauge({{"source", source}}, h.last_success));
     if (h.polled) duration.metric.push_back(gauge({{"source", source}}, h.last_duration));
+    overruns.metric.push_back(counter({{"source", source}}, static_cast<double>(h.overruns)));
     for (const auto& [reason, count] : h.errors_total) {
       errors.metric.push_back(
           counter({{"source", source}, {"reason", std::string(to_string(reason))}},
@@ -278,7 +282,8 @@ void add_exporter_families(const Snapshot& s, TextWriter& out) {
                                 {"revision", s.build.revision},
                                 {"openssl_version", s.build.openssl_version}},
                                1));
-  for (auto* f : {&up, &last_success, &duration, &errors, &reload_ok, &reload_at, &build}) {
+  for (auto* f :
+       {&up, &last_success, &duration, &errors, &overruns, &reload_ok, &reload_at, &build}) {
     out.add(std::move(*f));
   }
 }

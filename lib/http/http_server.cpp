@@ -11,6 +11,7 @@
 #include <atomic>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/ssl.hpp>
@@ -18,6 +19,7 @@
 #include <optional>
 #include <type_traits>
 
+#include "core/logging.hpp"
 #include "exporter/compress.hpp"
 #include "http/http_server.hpp"
 
@@ -141,6 +143,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       : io(io_context), options(std::move(opts)), handler(std::move(h)), acceptor(io_context) {}
 
   void accept();
+  // accept() failed: out of descriptors (EMFILE, ENFILE) or memory fails again at once while the
+  // connection waits in the backlog, so retrying at once spins a core. Waits 50 ms, doubling to
+  // 1 s, and says so once per episode.
+  void accept_failed(const beast::error_code& ec);
   void admit(tcp::socket socket);
   // Evicts until a new connection fits; false when every connection is completing a request.
   bool make_room();
@@ -167,6 +173,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     std::shared_ptr<const std::string> gzip;
   };
   OwnMetrics own_metrics;
+  asio::steady_timer accept_retry{io};
+  std::chrono::milliseconds accept_backoff{0};  // 0: the last accept succeeded
+  std::uint64_t accept_failures = 0;            // in the current episode
   bool stopped = false;
 };
 
@@ -393,7 +402,38 @@ class HttpServer::Impl::Session : public SessionBase,
 void HttpServer::Impl::accept() {
   acceptor.async_accept([self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
     if (self->stopped) return;
-    if (!ec) self->admit(std::move(socket));
+    if (ec && ec != asio::error::connection_aborted) {
+      self->accept_failed(ec);
+      return;
+    }
+    if (!ec) {
+      if (self->accept_failures > 0) {
+        logger("http")->info("accepting connections again after {} failed accepts",
+                             self->accept_failures);
+      }
+      self->accept_backoff = std::chrono::milliseconds{0};
+      self->accept_failures = 0;
+      self->admit(std::move(socket));
+    }
+    self->accept();
+  });
+}
+
+void HttpServer::Impl::accept_failed(const beast::error_code& ec) {
+  using std::chrono::milliseconds;
+  ++accept_failures;
+  if (accept_backoff == milliseconds{0}) {
+    accept_backoff = milliseconds{50};
+    logger("http")->warn(
+        "accepting a connection failed: {}; retrying every 50 ms to 1 s until it works "
+        "(out of file descriptors? raise the open-files limit, LimitNOFILE under systemd)",
+        ec.message());
+  } else {
+    accept_backoff = std::min(accept_backoff * 2, milliseconds{1000});
+  }
+  accept_retry.expires_after(accept_backoff);
+  accept_retry.async_wait([self = shared_from_this()](const beast::error_code& wait_ec) {
+    if (wait_ec || self->stopped) return;
     self->accept();
   });
 }
@@ -521,6 +561,7 @@ void HttpServer::stop() {
   impl_->stopped = true;
   beast::error_code ec;
   impl_->acceptor.close(ec);
+  impl_->accept_retry.cancel();
   for (auto& weak : impl_->sessions) {
     if (auto session = weak.lock()) session->close();
   }

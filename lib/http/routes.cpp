@@ -2,6 +2,7 @@
 
 #include "exporter/compress.hpp"
 #include "exporter/status_page.hpp"
+#include "state/collect.hpp"
 
 namespace certwatch::web {
 namespace {
@@ -12,6 +13,16 @@ Response make_response(http::status status, std::string content_type, std::strin
   res.set(http::field::cache_control, "no-store");
   res.body() = std::move(body);
   return res;
+}
+
+// Each stale source on a line of its own ("stale: NAME (why)"), for /-/healthy's body.
+std::string stale_lines(const state::Snapshot& snapshot, double now) {
+  std::string out;
+  for (const state::SourceHealth& h : snapshot.health) {
+    const std::string why = h.stale_reason(now);
+    if (!why.empty()) out += "stale: " + h.source + " (" + why + ")\n";
+  }
+  return out;
 }
 
 }  // namespace
@@ -40,14 +51,24 @@ Handler make_web_handler(WebOptions options, ExpositionProvider exposition) {
           exporter::render_status_page(*current->snapshot, options.telemetry_path));
     }
     if (target == "/-/healthy") {
-      return make_response(http::status::ok, "text/plain; charset=utf-8", "Healthy\n");
+      // 200 while the process works (a stale source is not a reason to restart it); the body
+      // names the sources whose data is stale (issue 28).
+      return make_response(
+          http::status::ok, "text/plain; charset=utf-8",
+          "Healthy\n" + stale_lines(*current->snapshot, state::system_clock_now()));
     }
     if (target == "/-/ready") {
       if (current->snapshot->ready()) {
         return make_response(http::status::ok, "text/plain; charset=utf-8", "Ready\n");
       }
-      return make_response(http::status::service_unavailable, "text/plain; charset=utf-8",
-                           "Not ready: waiting for the first poll of every source\n");
+      std::string waiting;
+      for (const state::SourceHealth& h : current->snapshot->health) {
+        if (!h.polled) waiting += (waiting.empty() ? "" : ", ") + h.source;
+      }
+      return make_response(
+          http::status::service_unavailable, "text/plain; charset=utf-8",
+          "Not ready: waiting for the first poll of every source (still polling: " + waiting +
+              ")\n");
     }
     return make_response(http::status::not_found, "text/plain; charset=utf-8", "Not found\n");
   };

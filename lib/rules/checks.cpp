@@ -8,6 +8,8 @@
 
 #include "core/names.hpp"
 #include "core/text.hpp"
+#include "rules/denylist.hpp"
+#include "x509/dn_text.hpp"
 #include "x509/verify.hpp"
 
 namespace certwatch::rules {
@@ -99,7 +101,10 @@ std::optional<DenyEntry> parse_deny_entry(std::string_view text) {
     const std::string_view issuer = trim_whitespace(text.substr(issuer_at + 8));
     if (!serial || serial->empty() || issuer.empty()) return std::nullopt;
     serial->erase(0, std::min(serial->find_first_not_of('0'), serial->size() - 1));
-    return DenyEntry{"", *serial, std::string(issuer)};
+    // The issuer as facts carry it, from any form `openssl x509 -issuer -noout` prints.
+    auto issuer_dn = x509::canonical_dn(issuer);
+    if (!issuer_dn) return std::nullopt;
+    return DenyEntry{"", *serial, std::move(*issuer_dn)};
   }
   auto fingerprint = hex_digits(text, ": ");
   if (!fingerprint || fingerprint->size() != 64) return std::nullopt;
@@ -185,8 +190,9 @@ class Engine {
       if (cert->id.source == kSourceFile) by_path_[cert->id.path].push_back(cert);
     }
     for (const KeyFile* key : in.keys) keys_[key->path] = key;
-    for (const std::string& line : config.denylist) add_deny(line);
-    for (const std::string& line : in.denylist) add_deny(line);
+    for (const std::string& line : config.denylist) deny_.add(line);
+    for (const std::string& line : in.denylist) deny_.add(line);
+    denied_ = judge_denylist(deny_, in.certificates, cache);
   }
 
   CheckResults run() {
@@ -204,18 +210,6 @@ class Engine {
     if (!config_.runs(check)) return;
     results_.failures.push_back(
         {id, std::string(check), config_.severity_of(check), bounded(std::move(detail))});
-  }
-
-  void add_deny(const std::string& line) {
-    if (auto entry = parse_deny_entry(line)) deny_.push_back(std::move(*entry));
-  }
-
-  bool denied(const CertificateFacts& facts) const {
-    return std::any_of(deny_.begin(), deny_.end(), [&](const DenyEntry& e) {
-      return e.fingerprint.empty()
-                 ? (e.serial == facts.serial_hex && e.issuer_dn == facts.issuer_dn)
-                 : e.fingerprint == facts.fingerprint_sha256;
-    });
   }
 
   static bool is_first(const CertObservation& cert) {
@@ -323,20 +317,10 @@ class Engine {
     }
   }
 
+  // Judged once for the whole snapshot (rules/denylist.hpp).
   void check_denylist(const CertObservation& cert) {
-    if (deny_.empty()) return;
-    const CertificateFacts& facts = *cert.facts;
-    if (denied(facts)) {
-      fail(cert.id, kCheckCompromised, "fingerprint " + facts.fingerprint_sha256.substr(0, 16));
-      return;
-    }
-    // A denylisted CA taints every certificate it issued.
-    for (const CertObservation* ca : in_.certificates) {
-      if (ca == &cert || !ca->facts || !ca->facts->is_ca || !denied(*ca->facts)) continue;
-      if (ca->facts->subject_cn == facts.issuer_cn && cache_.issued_by(facts, *ca->facts)) {
-        fail(cert.id, kCheckCompromised, "issued by denylisted CA " + ca->facts->subject_cn);
-        return;
-      }
+    if (const auto it = denied_.detail.find(&cert); it != denied_.detail.end()) {
+      fail(cert.id, kCheckCompromised, it->second);
     }
   }
 
@@ -478,7 +462,8 @@ class Engine {
   VerifyCache& cache_;
   std::map<std::string, std::vector<const CertObservation*>> by_path_;
   std::map<std::string, const KeyFile*> keys_;
-  std::vector<DenyEntry> deny_;
+  Denylist deny_;
+  DenyVerdicts denied_;
   std::map<std::string, std::size_t> issued_counts_;  // by CA fingerprint
   CheckResults results_;
 };

@@ -63,7 +63,9 @@ struct ChecksConfig {
 };
 
 // A denylist entry: a SHA-256 fingerprint (64 hex digits; colons, spaces and case ignored), or
-// `serial:<hex> issuer:<issuer name as RFC 2253>`.
+// `serial:<hex> issuer:<issuer name>`, the name as RFC 2253 or as `openssl x509 -issuer -noout`
+// prints it (default, `-nameopt compat` or `RFC2253`; x509::canonical_dn), kept as RFC 2253.
+// A oneline or compat name that cannot be read is no entry.
 struct DenyEntry {
   std::string fingerprint;  // lowercase hex, no separators; empty for issuer+serial entries
   std::string serial;       // lowercase hex, no leading zeros

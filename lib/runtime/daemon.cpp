@@ -10,6 +10,7 @@
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "core/logging.hpp"
@@ -28,7 +29,8 @@ void tune_allocator() {
   // back to the system when freed; a fixed value also stops the threshold from adapting.
   ::mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   ::mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
-  // The io_context thread, two pollers and the bcrypt thread: two arenas are plenty.
+  // The io_context thread, a poll thread per source, two renderers and the bcrypt thread: two
+  // arenas are plenty (a poll spends its time waiting, not allocating).
   ::mallopt(M_ARENA_MAX, 2);
 }
 
@@ -43,12 +45,13 @@ struct Daemon::Impl {
         file_log(logger("file")) {
     if (!options.make_sources) options.make_sources = sources::make_sources;
     server.set_security(options.web_security);
+    scheduler.on_overrun([this](const sources::Source& source, const state::SourceHealth& health) {
+      overran(source, health);
+    });
   }
 
-  // Re-reads --web.config.file; false (and the running one kept) when it is invalid.
-  bool reload_web_config() {
-    if (options.web_config_file.empty()) return true;
-    web::EndpointSecurityLoad loaded = web::load_endpoint_security(options.web_config_file);
+  // Installs a re-read --web.config.file; false (and the running one kept) when it is invalid.
+  bool install_web_config(web::EndpointSecurityLoad loaded) {
     if (!loaded.security) {
       for (const auto& e : loaded.errors) {
         log->error("web config rejected, keeping the running one: {}", e.to_string());
@@ -85,6 +88,15 @@ struct Daemon::Impl {
     }
     publisher.publish(snapshot_inputs());
     file_watch.watch(scheduler.watched_directories());
+  }
+
+  // A poll has run for its whole interval: its source's data is stale until it ends (issue 28).
+  void overran(const sources::Source& source, const state::SourceHealth& health) {
+    log->warn(
+        "poll of source {} still running after its interval of {:.0f}s (overrun {}): its data is "
+        "stale until the poll ends; the next poll starts after it",
+        source.name(), health.interval, health.overruns);
+    publisher.publish(snapshot_inputs());
   }
 
   // One line per file when it becomes unusable or its reason changes, not one per poll.
@@ -127,11 +139,36 @@ struct Daemon::Impl {
     for (const std::string& path : changes.gone) log->info("{}: the node has reloaded it", path);
   }
 
+  // What a reload read, off the io thread.
+  struct Reloaded {
+    config::LoadResult config;
+    std::optional<web::EndpointSecurityLoad> web;  // when --web.config.file is set
+  };
+
+  // SIGHUP: the files are read and parsed on the worker pool (a 1.2 MB config once froze HTTP for
+  // 15 s on the io thread), then installed here. A SIGHUP during a reload reloads again after it.
   void reload() {
+    if (reloading) {
+      reload_again = true;
+      return;
+    }
+    reloading = true;
     notifier.reloading();
     log->info("SIGHUP: reloading configuration from {}", options.config_file);
-    config::LoadResult loaded =
-        options.reload ? options.reload() : config::load_config_file(options.config_file);
+    asio::post(workers, [this] {
+      Reloaded next{
+          options.reload ? options.reload() : config::load_config_file(options.config_file),
+          std::nullopt};
+      if (!options.web_config_file.empty()) {
+        next.web = web::load_endpoint_security(options.web_config_file);
+      }
+      asio::post(io, [this, next = std::move(next)]() mutable { apply_reload(std::move(next)); });
+    });
+  }
+
+  void apply_reload(Reloaded next) {
+    reloading = false;
+    config::LoadResult& loaded = next.config;
     if (!loaded.config) {
       reload_ok = false;
       for (const auto& error : loaded.errors) {
@@ -148,9 +185,13 @@ struct Daemon::Impl {
       log->info("configuration reloaded; polling every source now");
       scheduler.poll_all();
     }
-    if (!reload_web_config()) reload_ok = false;
+    if (next.web && !install_web_config(std::move(*next.web))) reload_ok = false;
     publisher.publish(snapshot_inputs());
     notifier.ready();
+    if (reload_again) {
+      reload_again = false;
+      reload();
+    }
   }
 
   void wait_for_signal() {
@@ -197,7 +238,7 @@ struct Daemon::Impl {
                       [this](const state::Snapshot& next) { installed(next); },
                       [this] { notifier.ready(); }};
   Scheduler scheduler{
-      io, workers, state::system_clock_now,
+      io, state::system_clock_now,
       [this](const sources::Source& source, const state::SourceHealth& health,
              const state::SharedPollResult& last_good) { polled(source, health, last_good); }};
   web::HttpServer server;
@@ -210,6 +251,8 @@ struct Daemon::Impl {
   ChangeTracker<std::string, rules::ReloadPending> reload_pending;
   // Signature and chain verifications, kept across snapshots: a quiet poll verifies nothing.
   std::shared_ptr<rules::VerifyCache> verify_cache = std::make_shared<rules::VerifyCache>();
+  bool reloading = false;     // a reload is being read on the pool
+  bool reload_again = false;  // SIGHUP while it was
   bool reload_ok = true;
   double reload_success_at = state::system_clock_now();
   bool abandoned = false;

@@ -1,6 +1,7 @@
-// The running daemon: the wiring of one io_context thread (timers, signals, HTTP), a small worker
-// pool for polls and rendering, the scheduler, the publisher, inotify, systemd notification and
-// reload. Every poll publishes a new immutable snapshot.
+// The running daemon: the wiring of one io_context thread (timers, signals, HTTP), a thread per
+// source for its polls, a small worker pool for rendering and reloads, the scheduler, the
+// publisher, inotify, systemd notification and reload. Every poll publishes a new immutable
+// snapshot.
 #pragma once
 
 #include <functional>

@@ -8,13 +8,9 @@ namespace certwatch::runtime {
 
 namespace asio = boost::asio;
 
-Scheduler::Scheduler(asio::io_context& io, asio::thread_pool& workers, state::Clock clock,
-                     PollHandler on_poll, std::uint32_t seed)
-    : io_(io),
-      workers_(workers),
-      clock_(std::move(clock)),
-      on_poll_(std::move(on_poll)),
-      rng_(seed) {}
+Scheduler::Scheduler(asio::io_context& io, state::Clock clock, PollHandler on_poll,
+                     std::uint32_t seed)
+    : io_(io), clock_(std::move(clock)), on_poll_(std::move(on_poll)), rng_(seed) {}
 
 Scheduler::~Scheduler() {
   *alive_ = false;
@@ -38,8 +34,17 @@ void Scheduler::install(sources::SourceList sources) {
       slot.last_good = std::move(old->last_good);
       slot.in_flight = old->in_flight;
       slot.generation = old->generation + 1;
+      slot.polls_started = old->polls_started;
+      // The poll running there (if any) finishes on it, and the next one queues behind it.
+      slot.thread = std::move(old->thread);
+      slot.overrun = std::move(old->overrun);
+    } else {
+      slot.health.installed_at = clock_();
     }
     slot.health.source = source->name();
+    slot.health.interval = std::chrono::duration<double>(source->interval()).count();
+    if (!slot.thread) slot.thread = std::make_shared<PollThread>(source->name());
+    if (!slot.overrun) slot.overrun = std::make_unique<asio::steady_timer>(io_);
     slot.source = std::move(source);
     slot.timer = std::make_unique<asio::steady_timer>(io_);
     next.push_back(std::move(slot));
@@ -64,7 +69,10 @@ void Scheduler::poll_watching() {
 
 void Scheduler::stop() {
   stopped_ = true;
-  for (Slot& slot : slots_) slot.timer->cancel();
+  for (Slot& slot : slots_) {
+    slot.timer->cancel();
+    slot.overrun->cancel();
+  }
 }
 
 std::set<std::string> Scheduler::watched_directories() const {
@@ -99,14 +107,40 @@ void Scheduler::start(Slot& slot) {
   slot.timer->cancel();
   ++*busy_;
   const double started = clock_();
-  asio::post(workers_, [this, alive = alive_, busy = busy_, source = slot.source,
-                        generation = slot.generation, started, &io = io_] {
+  slot.health.poll_started = started;
+  ++slot.polls_started;
+  watch_overrun(slot);
+  const bool running = slot.thread->run([this, alive = alive_, busy = busy_, source = slot.source,
+                                         generation = slot.generation, started, &io = io_] {
     sources::PollResult result = state::run_poll(*source);
-    --*busy;
     asio::post(io, [this, alive, name = source->name(), generation, started,
                     result = std::move(result)]() mutable {
       if (*alive) finish(name, generation, started, std::move(result));
     });
+    --*busy;  // last: once no poll is busy, nothing of a poll touches the io_context
+  });
+  if (!running) {
+    --*busy_;
+    asio::post(io_, [this, alive = alive_, name = slot.source->name(), generation = slot.generation,
+                     started] {
+      if (*alive) {
+        finish(name, generation, started,
+               sources::PollResult::failed(ErrorReason::internal_error,
+                                           "no thread could be started for the poll"));
+      }
+    });
+  }
+}
+
+void Scheduler::watch_overrun(Slot& slot) {
+  slot.overrun->expires_after(slot.source->interval());
+  slot.overrun->async_wait([this, alive = alive_, name = slot.source->name(),
+                            poll = slot.polls_started](const boost::system::error_code& ec) {
+    if (ec || !*alive || stopped_) return;
+    Slot* current = find(name);
+    if (current == nullptr || !current->in_flight || current->polls_started != poll) return;
+    ++current->health.overruns;
+    if (on_overrun_) on_overrun_(*current->source, current->health);
   });
 }
 
@@ -115,6 +149,8 @@ void Scheduler::finish(const std::string& name, std::uint64_t generation, double
   Slot* slot = find(name);
   if (slot == nullptr) return;  // removed by a reload meanwhile
   slot->in_flight = false;
+  slot->health.poll_started = 0;
+  slot->overrun->cancel();
   if (stopped_) return;
   if (generation != slot->generation) {
     // The config changed while this poll ran: its result may describe the old config.

@@ -1,14 +1,15 @@
 // One timer per named source: each polls at its interval with up to 5% jitter (at most 30 s), never
-// two polls of one source at once, and a poll asked for while one runs runs right after it. Polls
-// run on the worker pool; their outcome comes back on the io_context's thread, where health and
-// each source's last good result are kept.
+// two polls of one source at once, and a poll asked for while one runs runs right after it. Each
+// source polls on a thread of its own (PollThread), so a slow or blocked source delays no other;
+// the outcome comes back on the io_context's thread, where health and each source's last good
+// result are kept. A poll still running when its interval has passed is an overrun: counted, and
+// said once through the overrun handler.
 // Thread-safety: every method runs on the io_context's thread.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/poll_thread.hpp"
 #include "sources/registry.hpp"
 #include "state/collect.hpp"
 
@@ -29,8 +31,12 @@ class Scheduler {
       std::function<void(const sources::Source& source, const state::SourceHealth& health,
                          const state::SharedPollResult& last_good)>;
 
-  Scheduler(boost::asio::io_context& io, boost::asio::thread_pool& workers, state::Clock clock,
-            PollHandler on_poll, std::uint32_t seed = std::random_device{}());
+  // Called on the io thread when a poll of `source` has run for its whole interval (once a poll).
+  using OverrunHandler =
+      std::function<void(const sources::Source& source, const state::SourceHealth& health)>;
+
+  Scheduler(boost::asio::io_context& io, state::Clock clock, PollHandler on_poll,
+            std::uint32_t seed = std::random_device{}());
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -45,23 +51,27 @@ class Scheduler {
   // Polls now every source that watches directories (inotify saw a change).
   void poll_watching();
   void stop();
+  void on_overrun(OverrunHandler handler) { on_overrun_ = std::move(handler); }
 
   std::set<std::string> watched_directories() const;
   // Each source's last good result and its health, in source order.
   std::vector<state::SharedPollResult> results() const;
   std::vector<state::SourceHealth> health() const;
-  // Polls running on the pool now (a hung database keeps one busy).
+  // Polls running now (a hung database keeps one busy).
   int busy() const { return busy_->load(); }
 
  private:
   struct Slot {
     std::shared_ptr<sources::Source> source;
     std::unique_ptr<boost::asio::steady_timer> timer;
+    std::unique_ptr<boost::asio::steady_timer> overrun;  // fires when a poll outlives its interval
+    std::shared_ptr<PollThread> thread;                  // kept across reloads, by name
     state::SourceHealth health;
     state::SharedPollResult last_good;
     bool in_flight = false;
     bool poll_again = false;  // asked for while a poll ran
     std::uint64_t generation = 0;
+    std::uint64_t polls_started = 0;  // tells the overrun timer which poll it was armed for
   };
 
   Slot* find(const std::string& name);
@@ -69,15 +79,17 @@ class Scheduler {
   void finish(const std::string& name, std::uint64_t generation, double started,
               sources::PollResult result);
   void schedule(Slot& slot);
+  void watch_overrun(Slot& slot);
 
   boost::asio::io_context& io_;
-  boost::asio::thread_pool& workers_;
   state::Clock clock_;
   PollHandler on_poll_;
+  OverrunHandler on_overrun_;
   std::minstd_rand rng_;
   std::vector<Slot> slots_;
   bool stopped_ = false;
-  // Shared with the pool's jobs, which may outlive the scheduler when a poll hangs at shutdown.
+  // Shared with the poll threads' jobs, which may outlive the scheduler when a poll hangs at
+  // shutdown.
   std::shared_ptr<std::atomic<int>> busy_ = std::make_shared<std::atomic<int>>(0);
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

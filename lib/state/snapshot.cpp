@@ -7,6 +7,28 @@
 
 namespace certwatch::state {
 
+namespace {
+
+std::string whole_seconds(double seconds) {
+  return std::to_string(static_cast<long long>(std::floor(std::max(seconds, 0.0)))) + " s";
+}
+
+}  // namespace
+
+std::string SourceHealth::stale_reason(double now) const {
+  if (interval <= 0) return "";
+  if (poll_started > 0 && now - poll_started > interval) {
+    return "a poll running for " + whole_seconds(now - poll_started) + ", past its interval of " +
+           whole_seconds(interval);
+  }
+  const double since = last_success > 0 ? last_success : installed_at;
+  if (since > 0 && now - since > kStaleIntervals * interval) {
+    return (last_success > 0 ? "no successful poll for " : "no successful poll yet, in ") +
+           whole_seconds(now - since) + " (interval " + whole_seconds(interval) + ")";
+  }
+  return "";
+}
+
 bool Snapshot::ready() const {
   return std::all_of(health.begin(), health.end(), [](const SourceHealth& h) { return h.polled; });
 }

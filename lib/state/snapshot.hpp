@@ -29,7 +29,21 @@ struct SourceHealth {
   double last_duration = 0;                           // seconds
   std::map<ErrorReason, std::uint64_t> errors_total;  // failed polls (and parts) by reason
   std::optional<SourceError> last_error;              // of the last poll, when it failed
+  // Staleness (issue 28): the poll interval, when the source was installed, when the poll now
+  // running started (0: none runs), and the polls that ran past their interval.
+  double interval = 0;      // seconds; 0: unknown (`check`), never stale
+  double installed_at = 0;  // unix seconds
+  double poll_started = 0;  // unix seconds
+  std::uint64_t overruns = 0;
+
+  // Why the source's data is stale at `now`, or "" when it is not: a poll running past its
+  // interval, or no successful poll for more than kStaleIntervals intervals (since the source was
+  // installed, when it never succeeded).
+  std::string stale_reason(double now) const;
 };
+// A source whose last success is older than this many intervals is stale: a healthy one succeeds
+// every interval (plus up to 5% jitter and the poll's own duration, at most one interval).
+inline constexpr double kStaleIntervals = 2.5;
 
 struct BuildInfo {
   std::string version;

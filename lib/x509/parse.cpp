@@ -19,6 +19,7 @@
 
 #include "core/openssl_handles.hpp"
 #include "x509/der.hpp"
+#include "x509/dn_text.hpp"
 #include "x509/facts_text.hpp"
 #include "x509/fast_parse.hpp"
 
@@ -99,20 +100,6 @@ void add_subject_alt_names(const X509* cert, CertificateFacts& facts) {
       }
     }
   }
-}
-
-// RFC 2253 one line, as `openssl x509 -nameopt RFC2253` prints it, but with UTF-8 left as UTF-8
-// rather than escaped byte by byte, so a denylist entry can be written as the name reads.
-std::string rfc2253_name(const X509_NAME* name) {
-  if (name == nullptr) return {};
-  const OpensslBioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio) return {};
-  constexpr unsigned long kFlags = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
-  if (X509_NAME_print_ex(bio.get(), name, 0, kFlags) < 0) return {};
-  const char* text = nullptr;
-  const long length = BIO_get_mem_data(bio.get(), &text);
-  if (length <= 0 || text == nullptr) return {};
-  return {text, static_cast<std::size_t>(length)};
 }
 
 void add_extended_key_usage(X509* cert, std::uint32_t flags, CertificateFacts& facts) {

@@ -82,6 +82,8 @@ class ChildProcess {
 
   pid_t pid() const { return pid_; }
   bool running();
+  // The process id (of what `argv` exec'ed into: a `sh -c 'ulimit ...; exec ...'` is the daemon).
+  pid_t pid() const { return pid_; }
   // What the process wrote to stderr (to its log file when both go to one).
   std::string log() const;
   // Sends `signal` to the process itself (not its group: a wrapper such as strace treats SIGHUP
