@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "support/certgen.hpp"
+#include "support/pg_harness.hpp"
 #include "support/process.hpp"
 #include "support/require_tool.hpp"
 #include "support/tempdir.hpp"
@@ -666,4 +667,65 @@ TEST_CASE("preflight: an unreachable cluster is a skipped check, said, not an er
   CHECK(r.exit_code == 0);
   CHECK(r.out.find("ca_dropped (the cluster's report): the cluster could not be read "
                    "(connect_failed") != std::string::npos);
+}
+
+TEST_CASE("preflight: ca_dropped asks the cluster which nodes still load the old CA",
+          "[preflight][cluster]") {
+  using certwatch::testing::FakeNode;
+  using certwatch::testing::insert_node;
+  certwatch::testing::PgServer& pg = certwatch::testing::shared_pg_server();
+  pg.reset_node_status();
+  TempDir tmp;
+  CertSpec old_spec;
+  old_spec.common_name = "Old CA";
+  old_spec.is_ca = true;
+  old_spec.not_after = unix_now() + 1000 * kDay;
+  const GeneratedCert old_ca = generate_cert(old_spec);
+  CertSpec new_spec = old_spec;
+  new_spec.common_name = "New CA";
+  new_spec.not_after = unix_now() + 3650 * kDay;
+  const GeneratedCert new_ca = generate_cert(new_spec);
+  // This host has rotated: combined CA file, its node certificate from the new CA. The staged
+  // set drops the old CA, which nothing on this host chains to any more.
+  const GeneratedCert node = generate_cert(node_spec(), &new_ca);
+  const fs::path live = write_set(tmp, "live", {&new_ca, &old_ca}, node);
+  const fs::path staged = write_set(tmp, "staged", {&new_ca}, node);
+  // Node 2 still loads the old CA first: it has not taken the combined file.
+  FakeNode n2;
+  n2.node_id = 2;
+  n2.address = "node2:26257";
+  n2.cert_metrics = {{"ca", std::to_string(old_spec.not_after)}};
+  insert_node(pg, n2);
+  const auto run = [&] {
+    const fs::path config =
+        write_config(tmp, live,
+                     "cluster:\n  dsn: " +
+                         single_quoted_yaml(pg.tcp_dsn(certwatch::testing::kMonitorUser,
+                                                       certwatch::testing::kRolePassword)) +
+                         "\n  local_node_id: '1'\n");
+    int code = -1;
+    const CommandResult r = run_binary({"preflight", "--staged", staged.string(), "--config.file",
+                                        config.string(), "--output=json"});
+    INFO(r.out << r.err);
+    code = r.exit_code;
+    return std::make_pair(code, json::parse(r.out));
+  };
+  const auto [code, report] = run();
+  CHECK(code == 2);
+  const auto dropped = findings_of(report, "ca_dropped");
+  REQUIRE(dropped.size() == 1);
+  const std::string detail = dropped[0].at("detail");
+  CHECK(detail.find("CA Old CA") != std::string::npos);
+  CHECK(detail.find("node 2 (cluster") != std::string::npos);
+  for (const json& s : report.at("skipped"))
+    CHECK(s.at("check") != "ca_dropped (the cluster's report)");
+
+  SECTION("once every node loads the new CA first, dropping the old one is safe") {
+    certwatch::testing::delete_all_nodes(pg);
+    n2.cert_metrics = {{"ca", std::to_string(new_spec.not_after)}};
+    insert_node(pg, n2);
+    const auto [ok_code, ok] = run();
+    CHECK(ok_code == 0);
+    CHECK(findings_of(ok, "ca_dropped").empty());
+  }
 }
