@@ -1,6 +1,7 @@
 // crdb-certwatch: the table of contents. Parse flags, load config, build, run, stop.
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -12,6 +13,7 @@
 
 #include "alerting/audit_report.hpp"
 #include "alerting/check_report.hpp"
+#include "alerting/preflight.hpp"
 #include "alerting/rule_file.hpp"
 #include "config/config.hpp"
 #include "core/logging.hpp"
@@ -50,6 +52,12 @@ struct Flags {
   certwatch::alerting::ObjectMeta rule_object;  // `rules --name --namespace`
   std::string audit_format = "html";            // `audit --format`
   std::string audit_output;                     // `audit --output`; empty: stdout
+  std::string preflight_staged;                 // `preflight --staged`
+  std::string preflight_live;                   // `preflight --live`; empty: from the config
+  std::string preflight_config;                 // `preflight --config.file`; empty: the default
+  std::string preflight_cert_type;              // `preflight --cert-type` (a Secret layout)
+  std::string preflight_user;                   // `preflight --user`
+  std::string preflight_output = "table";       // `preflight --output`
 };
 
 certwatch::state::BuildInfo build_info() {
@@ -133,6 +141,48 @@ int audit_once(const Flags& flags) {
     return kExitUnknown;
   }
   return static_cast<int>(report.check.status);
+}
+
+// `crdb-certwatch preflight`: judge a staged certificate set against the live one before the swap;
+// exit 0 safe, 1 warnings, 2 unsafe, 3 could not check. The config is optional: the default file
+// is used when it exists, an explicitly named one must load.
+int preflight_once(const Flags& flags) {
+  using namespace certwatch;
+  if (auto error = setup_logging(flags.log_level, flags.log_format)) {
+    std::cerr << "crdb-certwatch: " << *error << "\n";
+    return kExitUnknown;
+  }
+  std::optional<config::Config> config;
+  std::string config_file = flags.preflight_config;
+  if (config_file.empty() && ::access(flags.config_file.c_str(), F_OK) == 0) {
+    config_file = flags.config_file;
+  }
+  if (!config_file.empty()) {
+    config::LoadResult loaded = config::load_config_file(config_file);
+    if (!loaded.config) {
+      print_errors(loaded.errors);
+      return kExitUnknown;
+    }
+    config = std::move(loaded.config);
+  }
+  alerting::PreflightRequest request;
+  request.staged_dir = flags.preflight_staged;
+  request.live_dir = flags.preflight_live;
+  if (!flags.preflight_cert_type.empty()) {
+    request.cert_type = cert_type_from_string(flags.preflight_cert_type);
+  }
+  request.user = flags.preflight_user;
+  request.config = config ? &*config : nullptr;
+  request.now = static_cast<std::int64_t>(state::system_clock_now());
+  const alerting::PreflightRead read = alerting::read_preflight_sets(request);
+  if (!read.inputs) {
+    std::cerr << "crdb-certwatch preflight: " << read.error << "\n";
+    return kExitUnknown;
+  }
+  const alerting::PreflightReport report = alerting::evaluate_preflight(*read.inputs);
+  std::cout << (flags.preflight_output == "json" ? alerting::render_preflight_json(report)
+                                                 : alerting::render_preflight_table(report));
+  return static_cast<int>(report.status);
 }
 
 // The options of the commands that poll once (`check`, `audit`).
@@ -259,11 +309,41 @@ int main(int argc, char** argv) {
   audit_command->add_option("--output", flags.audit_output,
                             "Write the report to this file (atomically, mode 0640) instead of "
                             "standard output.");
+  CLI::App* preflight_command = app.add_subcommand(
+      "preflight",
+      "Judge a staged certificate set (the directory about to replace the live one) before the "
+      "swap: posture checks, and against the live set SANs dropped, trust breaks, CAs dropped, "
+      "identity changes, notBefore ahead, downgrades. Exit 0 safe, 1 warnings, 2 unsafe, 3 could "
+      "not check.");
+  preflight_command
+      ->add_option("--staged", flags.preflight_staged,
+                   "The staged directory (a certs dir, or a mounted TLS Secret: tls.crt, tls.key, "
+                   "ca.crt).")
+      ->required();
+  preflight_command->add_option(
+      "--live", flags.preflight_live,
+      "The directory it replaces (default: the first files.certs_dirs of the config, or for a "
+      "Secret the first files.tls_secrets entry of that cert type).");
+  preflight_command->add_option(
+      "--config.file", flags.preflight_config,
+      "Configuration file (YAML); default: " + flags.config_file + " when it exists.");
+  preflight_command
+      ->add_option("--cert-type", flags.preflight_cert_type,
+                   "A TLS Secret layout: what tls.crt is (node, client, ui, node_client).")
+      ->check(CLI::IsMember({"node", "client", "ui", "node_client"}));
+  preflight_command->add_option("--user", flags.preflight_user,
+                                "A client certificate's SQL user (TLS Secret layout).");
+  preflight_command->add_option("--output", flags.preflight_output, "Output format: table or json.")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  preflight_command->add_option("--log.level", flags.log_level, "Log level (logs go to stderr).")
+      ->capture_default_str();
   app.require_subcommand(0, 1);  // no subcommand: run the daemon
-  bool checking = false;         // `check` and `audit` report every failure as UNKNOWN
+  // `check`, `audit` and `preflight` report every failure as UNKNOWN.
+  bool checking = false;
   for (int i = 1; i < argc; ++i) {
-    checking =
-        checking || std::string_view(argv[i]) == "check" || std::string_view(argv[i]) == "audit";
+    const std::string_view arg = argv[i];
+    checking = checking || arg == "check" || arg == "audit" || arg == "preflight";
   }
   try {
     app.parse(argc, argv);
@@ -271,8 +351,10 @@ int main(int argc, char** argv) {
     return app.exit(e);  // --help
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return checking || check_command->parsed() || audit_command->parsed() ? kExitUnknown
-                                                                          : kExitUsage;
+    return checking || check_command->parsed() || audit_command->parsed() ||
+                   preflight_command->parsed()
+               ? kExitUnknown
+               : kExitUsage;
   }
   try {
     if (rules_command->parsed()) {
@@ -284,6 +366,7 @@ int main(int argc, char** argv) {
     }
     if (check_command->parsed()) return check_once(flags);
     if (audit_command->parsed()) return audit_once(flags);
+    if (preflight_command->parsed()) return preflight_once(flags);
     return run(flags);
   } catch (const std::exception& e) {
     std::cerr << "crdb-certwatch: fatal: " << e.what() << "\n";

@@ -2,7 +2,8 @@
 # The Kubernetes manifests (deploy/kubernetes), checked without a cluster. One CTest entry per
 # case: tests/kubernetes_test.sh CASE SOURCE_DIR BINARY.
 #   render        kubectl kustomize renders every overlay; the sidecar is patched into the
-#                 StatefulSet with every hardening setting the README promises
+#                 StatefulSet with every hardening setting the README promises; the preflight
+#                 example renders a Job that runs `preflight` on a staged and a live Secret
 #   schema        every rendered object is valid against the offline Kubernetes and Prometheus
 #                 Operator schemas (tests/k8s-schema, installed by `npm ci` in scripts/test.sh)
 #   broken        the schema check refuses deliberately broken objects (it can fail at all)
@@ -56,11 +57,17 @@ render)
   node "$schema/check-rendered.js" "$work/sidecar.yaml" "$work/cluster.yaml" \
     "$work/cluster-web-config.yaml" || fail "the rendered objects break a promise"
   echo "rendered ${#overlays[@]} overlays"
+  # The preflight example (issue 24): a Job, not an exporter, so it has an overlay of its own.
+  render preflight >"$work/preflight.yaml"
+  grep -q '^kind: Job$' "$work/preflight.yaml" || fail "preflight: no Job"
+  grep -q -- '- preflight$' "$work/preflight.yaml" || fail "preflight: the Job does not run preflight"
+  grep -q -- '- --cert-type=node$' "$work/preflight.yaml" || fail "preflight: no --cert-type for the Secret"
+  echo "rendered the preflight Job"
   ;;
 schema)
   need kubectl "Debian 12: apt-get install kubernetes-client"
   files=()
-  for overlay in "${overlays[@]}"; do
+  for overlay in "${overlays[@]}" preflight; do
     render "$overlay" >"$work/$overlay.yaml"
     files+=("$work/$overlay.yaml")
   done
@@ -86,7 +93,7 @@ rule)
   ;;
 config)
   # The configs the ConfigMaps carry load in the daemon as it is.
-  for config in "$k8s/cluster/config.yaml" "$k8s/sidecar/config.yaml"; do
+  for config in "$k8s/cluster/config.yaml" "$k8s/sidecar/config.yaml" "$k8s/preflight/config.yaml"; do
     "$binary" --config.check --config.file="$config" || fail "${config#"$root"/} does not load"
   done
   ;;

@@ -36,7 +36,8 @@ std::string upper(std::string text) {
 // can hold any bytes, and ESC sequences or a newline must not reach the terminal raw.
 std::string line_of(std::string_view text) { return escape_for_display(text) + "\n"; }
 
-// Left-aligned columns, two spaces apart, widths from the (escaped) content.
+}  // namespace
+
 std::string render_columns(std::vector<std::vector<std::string>> rows) {
   std::vector<std::size_t> widths;
   for (auto& row : rows) {
@@ -57,6 +58,8 @@ std::string render_columns(std::vector<std::vector<std::string>> rows) {
   }
   return out;
 }
+
+namespace {
 
 std::string status_summary(const CheckReport& report) {
   std::size_t by_severity[4] = {0, 0, 0, 0};

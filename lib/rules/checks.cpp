@@ -526,4 +526,6 @@ CheckResults run_checks(const CheckInputs& inputs, const ChecksConfig& config, V
   return Engine(inputs, config, cache).run();
 }
 
+std::vector<std::string> ca_files_for(CertType type) { return ca_file_candidates(type); }
+
 }  // namespace certwatch::rules

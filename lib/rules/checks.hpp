@@ -138,4 +138,8 @@ class VerifyCache {
 
 CheckResults run_checks(const CheckInputs& inputs, const ChecksConfig& config, VerifyCache& cache);
 
+// The CA files CockroachDB verifies a leaf of `type` against, first found first, by their names in
+// the leaf's directory ("ca-client.crt", then "ca.crt" for a client certificate); empty for CAs.
+std::vector<std::string> ca_files_for(CertType type);
+
 }  // namespace certwatch::rules
