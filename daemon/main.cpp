@@ -18,6 +18,7 @@
 #include "config/config.hpp"
 #include "core/logging.hpp"
 #include "core/read_file.hpp"
+#include "core/text.hpp"
 #include "runtime/daemon.hpp"
 #include "sources/registry.hpp"
 #include "state/collect.hpp"
@@ -133,11 +134,10 @@ int audit_once(const Flags& flags) {
   const std::string text = flags.audit_format == "json" ? alerting::render_audit_json(report)
                            : flags.audit_format == "md" ? alerting::render_audit_markdown(report)
                                                         : alerting::render_audit_html(report);
-  if (flags.audit_output.empty()) {
-    std::cout << text;
-  } else if (const auto error = write_file_atomically(flags.audit_output, text, 0640)) {
-    std::cerr << "crdb-certwatch: cannot write " << flags.audit_output << ": " << describe(*error)
-              << "\n";
+  const std::string output = flags.audit_output.empty() ? "-" : flags.audit_output;
+  if (const auto error = write_output_file(output, text, 0640)) {
+    std::cerr << "crdb-certwatch: cannot write " << escape_for_display(error->path) << ": "
+              << escape_for_display(describe(*error)) << "\n";
     return kExitUnknown;
   }
   return static_cast<int>(report.check.status);
@@ -307,8 +307,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"html", "md", "json"}))
       ->capture_default_str();
   audit_command->add_option("--output", flags.audit_output,
-                            "Write the report to this file (atomically, mode 0640) instead of "
-                            "standard output.");
+                            "Write the report to this file instead of standard output (-): a "
+                            "new file or one of your own is replaced atomically (mode 0640), a "
+                            "device or FIFO written through; a symlink or another user's file "
+                            "is refused.");
   CLI::App* preflight_command = app.add_subcommand(
       "preflight",
       "Judge a staged certificate set (the directory about to replace the live one) before the "

@@ -1,15 +1,21 @@
 // The `audit` report (issue 14): the data model on a fixture certs directory with an injected
 // clock, its three renderings, the real binary, and the HTML in a real headless Chromium.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "alerting/audit_report.hpp"
@@ -400,4 +406,198 @@ TEST_CASE("audit HTML renders prints and screenshots in headless Chromium") {
   if (const char* keep = std::getenv("CERTWATCH_AUDIT_SCREENSHOT")) {
     std::filesystem::copy_file(png, keep, std::filesystem::copy_options::overwrite_existing);
   }
+}
+
+namespace {
+
+// `audit --output=<target>` through the binary.
+certwatch::testing::CommandResult audit_to(const Fixture& fixture, const std::string& target,
+                                           std::string_view format = "json") {
+  return certwatch::testing::run_command({CERTWATCH_BINARY, "audit",
+                                          "--config.file=" + fixture.config_path.string(),
+                                          "--format=" + std::string(format), "--output=" + target});
+}
+
+struct stat lstat_of(const std::filesystem::path& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st;
+}
+
+}  // namespace
+
+TEST_CASE("audit --output writes a new or own regular file and stdout for -") {
+  const Fixture fixture;
+  // A new file.
+  const auto fresh = fixture.dir.path() / "new.json";
+  auto run = audit_to(fixture, fresh.string());
+  INFO(run.err);
+  CHECK(run.exit_code == 2);
+  CHECK(S_ISREG(lstat_of(fresh).st_mode));
+  CHECK((lstat_of(fresh).st_mode & 07777) == 0640);
+  CHECK(nlohmann::json::parse(slurp(fresh))["in_transit"]["certificate_count"] == 4);
+  // An existing file of this user is replaced whole (a new inode: renamed over it).
+  const auto own = fixture.dir.write("own.json", "old\n", 0600);
+  const ino_t old_inode = lstat_of(own).st_ino;
+  run = audit_to(fixture, own.string());
+  CHECK(run.exit_code == 2);
+  CHECK(slurp(own).starts_with("{"));
+  CHECK(lstat_of(own).st_ino != old_inode);
+  CHECK(lstat_of(own).st_uid == ::geteuid());
+  // `-` is standard output, as no --output is.
+  run = audit_to(fixture, "-", "md");
+  CHECK(run.exit_code == 2);
+  CHECK(run.out.starts_with("# Encryption posture audit"));
+  CHECK_FALSE(std::filesystem::exists(fixture.dir.path() / "-"));
+  // Standard output that cannot take it is an error (UNKNOWN), not a silent loss.
+  if (std::filesystem::exists("/dev/full")) {
+    const auto full = certwatch::testing::run_command(
+        {"sh", "-c", "exec \"$0\" audit \"$1\" >/dev/full", CERTWATCH_BINARY,
+         "--config.file=" + fixture.config_path.string()});
+    CHECK(full.exit_code == 3);
+    CHECK(full.err.find("No space left on device") != std::string::npos);
+  }
+}
+
+TEST_CASE("audit --output writes through devices and stays off symlinks and others' files") {
+  const Fixture fixture;
+  const auto& dir = fixture.dir.path();
+  if (::geteuid() == 0) {
+    // Devices made here first (a null and a full device), so that a regression cannot replace
+    // the host's own; then the host's /dev/null, which must stay a device.
+    const auto null_device = dir / "null";
+    const auto full_device = dir / "full";
+    REQUIRE(::mknod(null_device.c_str(), S_IFCHR | 0666, makedev(1, 3)) == 0);
+    REQUIRE(::mknod(full_device.c_str(), S_IFCHR | 0666, makedev(1, 7)) == 0);
+    auto run = audit_to(fixture, null_device.string());
+    INFO(run.err);
+    CHECK(run.exit_code == 2);
+    REQUIRE(S_ISCHR(lstat_of(null_device).st_mode));
+    run = audit_to(fixture, full_device.string());
+    CHECK(run.exit_code == 3);
+    CHECK(run.err.find("No space left on device") != std::string::npos);
+    REQUIRE(S_ISCHR(lstat_of(full_device).st_mode));
+  }
+  auto run = audit_to(fixture, "/dev/null");
+  CHECK(run.exit_code == 2);
+  CHECK(S_ISCHR(lstat_of("/dev/null").st_mode));
+
+  // A FIFO nobody reads: an error at once, not a hang; it stays a FIFO.
+  const auto fifo = dir / "report.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const auto started = std::chrono::steady_clock::now();
+  run = audit_to(fixture, fifo.string());
+  CHECK(run.exit_code == 3);
+  CHECK(run.err.find("no process is reading") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds{30});
+  CHECK(S_ISFIFO(lstat_of(fifo).st_mode));
+  // With a reader, the reader gets the whole report (larger than a pipe's buffer: the HTML).
+  {
+    const int reader = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    REQUIRE(reader >= 0);
+    auto audit =
+        std::async(std::launch::async, [&] { return audit_to(fixture, fifo.string(), "html"); });
+    std::string received;
+    char buffer[65536];
+    for (;;) {
+      const ssize_t n = ::read(reader, buffer, sizeof buffer);
+      if (n > 0) {
+        received.append(buffer, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (audit.wait_for(std::chrono::milliseconds{10}) == std::future_status::ready && n == 0) {
+        break;
+      }
+    }
+    ::close(reader);
+    const auto result = audit.get();
+    INFO(result.err);
+    CHECK(result.exit_code == 2);
+    CHECK(received.starts_with("<!DOCTYPE html>"));
+    CHECK(received.ends_with("</html>\n"));
+    CHECK(S_ISFIFO(lstat_of(fifo).st_mode));
+  }
+
+  // A symlink is refused, and neither it nor its target changes.
+  const auto target = fixture.dir.write("target.txt", "keep me\n");
+  const auto link = dir / "link.json";
+  std::filesystem::create_symlink(target, link);
+  run = audit_to(fixture, link.string());
+  CHECK(run.exit_code == 3);
+  CHECK(run.err.find("symbolic link") != std::string::npos);
+  CHECK(S_ISLNK(lstat_of(link).st_mode));
+  CHECK(slurp(target) == "keep me\n");
+  // A dangling one too: the audit creates nothing where it points.
+  const auto dangling = dir / "dangling.json";
+  std::filesystem::create_symlink(dir / "nowhere.json", dangling);
+  CHECK(audit_to(fixture, dangling.string()).exit_code == 3);
+  CHECK_FALSE(std::filesystem::exists(dir / "nowhere.json"));
+  // A directory is refused.
+  run = audit_to(fixture, dir.string());
+  CHECK(run.exit_code == 3);
+  CHECK(run.err.find("a directory") != std::string::npos);
+
+  // Another user's file: refused, its owner and content unchanged.
+  if (::geteuid() == 0) {
+    const auto theirs = fixture.dir.write("theirs.json", "their report\n", 0644);
+    REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);  // nobody
+    run = audit_to(fixture, theirs.string());
+    CHECK(run.exit_code == 3);
+    CHECK(run.err.find("owned by") != std::string::npos);
+    CHECK(lstat_of(theirs).st_uid == 65534);
+    CHECK(slurp(theirs) == "their report\n");
+  }
+  // Nothing was left behind by a refusal (no temporary files).
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    CHECK(entry.path().filename().string().find(".tmp.") == std::string::npos);
+  }
+}
+
+TEST_CASE("audit HTML carries a restrictive CSP that Chromium enforces without changing the page") {
+  if (!certwatch::testing::require_tool("chromium", "apt-get install chromium")) return;
+  const Fixture fixture;
+  const auto html_path = fixture.dir.path() / "report.html";
+  REQUIRE(audit_to(fixture, html_path.string(), "html").exit_code == 2);
+  const std::string html = slurp(html_path);
+  const std::string tag = "<meta http-equiv=\"Content-Security-Policy\" content=\"" +
+                          std::string(certwatch::alerting::kAuditContentSecurityPolicy) + "\">\n";
+  REQUIRE(html.find(tag) != std::string::npos);
+  CHECK(html.find(tag) < html.find("<title>"));
+  CHECK(certwatch::alerting::kAuditContentSecurityPolicy.starts_with("default-src 'none';"));
+  // The same report without the tag, and each with a script added: the policy stops the script.
+  std::string without = html;
+  without.erase(without.find(tag), tag.size());
+  const std::string script = "<script>document.title='script ran'</script>";
+  const auto with_script = [&](std::string page) {
+    return page.insert(page.find("</body>"), script);
+  };
+  const auto profile = (fixture.dir.path() / "chromium-profile").string();
+  const auto chromium = [&](const std::string& name, const std::string& page,
+                            std::vector<std::string> args) {
+    const auto file = fixture.dir.write(name, page);
+    std::vector<std::string> argv{"chromium",         "--headless",
+                                  "--no-sandbox",     "--disable-gpu",
+                                  "--no-first-run",   "--user-data-dir=" + profile,
+                                  "--hide-scrollbars"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("file://" + file.string());
+    return certwatch::testing::run_command(argv, std::chrono::seconds{120});
+  };
+  CHECK(chromium("csp-script.html", with_script(html), {"--dump-dom"})
+            .out.find("<title>script ran</title>") == std::string::npos);
+  CHECK(chromium("open-script.html", with_script(without), {"--dump-dom"})
+            .out.find("<title>script ran</title>") != std::string::npos);
+  // Rendered the same with and without the policy: the inline style is allowed, nothing else
+  // was needed.
+  const auto shot = [&](const std::string& name, const std::string& page) {
+    const auto png = fixture.dir.path() / (name + ".png");
+    const auto run =
+        chromium(name + ".html", page, {"--screenshot=" + png.string(), "--window-size=1280,1600"});
+    REQUIRE(run.exit_code == 0);
+    return slurp(png);
+  };
+  const std::string with_policy = shot("with-csp", html);
+  const std::string no_policy = shot("without-csp", without);
+  CHECK(with_policy.size() > 1000);
+  CHECK(with_policy == no_policy);
 }

@@ -154,6 +154,46 @@ TEST_CASE("escape_for_display also shows control characters as escapes", "[text]
   }
 }
 
+TEST_CASE("escape_for_display shows bidi, format and invisible characters as escapes", "[text]") {
+  // Each as UTF-8, with the code point's name: the whole class, first and last of each range.
+  const std::vector<std::pair<std::string, std::string>> escaped{
+      {"\u202a", "LRE"},       {"\u202b", "RLE"},
+      {"\u202c", "PDF"},       {"\u202d", "LRO"},
+      {"\u202e", "RLO"},       {"\u2066", "LRI"},
+      {"\u2067", "RLI"},       {"\u2068", "FSI"},
+      {"\u2069", "PDI"},       {"\u200b", "ZWSP"},
+      {"\u200e", "LRM"},       {"\u200f", "RLM"},
+      {"\u061c", "ALM"},       {"\u2028", "LS"},
+      {"\u2029", "PS"},        {"\u2060", "WJ"},
+      {"\ufeff", "BOM"},       {"\u00ad", "SHY"},
+      {"\u3164", "filler"},    {"\ufe0f", "VS16"},
+      {"\U000e0041", "tag A"}, {"\U000e007f", "cancel tag"},
+      {"\u180e", "MVS"},       {"\u034f", "CGJ"},
+  };
+  for (const auto& [character, name] : escaped) {
+    INFO(name);
+    const std::string text = "client." + character + "txt.crt";
+    const std::string shown = escape_for_display(text);
+    CHECK(shown != text);
+    CHECK(shown.find(character) == std::string::npos);
+    CHECK(unescape_bytes(shown) == text);
+    CHECK_FALSE(certwatch::shows_as_it_is(text));
+    // Data outputs (labels, JSON) keep the character: it is valid UTF-8.
+    CHECK(escape_invalid_utf8(text) == text);
+  }
+  CHECK(escape_for_display("a\u202eb") == R"(a\xe2\x80\xaeb)");
+  // Printable text beyond ASCII is left alone: letters, CJK, emoji, a no-break space.
+  for (const std::string text :
+       {"n\u00e9ud", "\u8282\u70b9", "\U0001f512", "a\u00a0b", "\u05e9\u05dc\u05d5\u05dd"}) {
+    CHECK(escape_for_display(text) == text);
+    CHECK(certwatch::shows_as_it_is(text));
+  }
+  CHECK(certwatch::shows_as_it_is(R"(C:\dir)"));
+  CHECK_FALSE(certwatch::shows_as_it_is(R"(a\xb)"));  // shown as a\\xb
+  CHECK_FALSE(certwatch::shows_as_it_is("tab\there"));
+  CHECK_FALSE(certwatch::shows_as_it_is("bad\xff"));
+}
+
 TEST_CASE("unescape_bytes keeps a backslash that starts no escape", "[text]") {
   CHECK(unescape_bytes(R"(\xzz)") == R"(\xzz)");
   CHECK(unescape_bytes(R"(\x4)") == R"(\x4)");

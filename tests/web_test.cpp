@@ -743,9 +743,10 @@ TEST_CASE("status page: Problems with the exact fix and the CA rotation panel",
   CHECK(html.find("<h2>Problems <small>(2 failing checks)</small></h2>") != std::string::npos);
   CHECK(html.find("chmod 0600 " + key.string() + " &amp;&amp; chown cockroach " + key.string()) !=
         std::string::npos);
-  CHECK(html.find("cockroach cert create-node localhost n1.example 127.0.0.1 lb.example "
-                  "--certs-dir=" +
-                  (dir.path() / "certs").string()) != std::string::npos);
+  CHECK(
+      html.find("<code>cockroach cert create-node --certs-dir=" + (dir.path() / "certs").string() +
+                " --ca-key=/path/to/ca.key --overwrite localhost n1.example 127.0.0.1 lb.example "
+                "&amp;&amp; pkill -SIGHUP -x cockroach</code>") != std::string::npos);
   CHECK(html.find("<h2>CA rotation</h2>") != std::string::npos);
   // The old CA (second in the bundle) issued nothing the daemon reads: it can leave the bundle.
   CHECK(html.find("ca.crt #1</td><td>Cockroach CA</td>") != std::string::npos);

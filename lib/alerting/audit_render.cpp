@@ -509,6 +509,11 @@ std::string render_audit_html(const AuditReport& report) {
       utc_time(static_cast<std::int64_t>(report.generated_at), "%Y-%m-%d %H:%M UTC");
   std::string out =
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      // The report is a file passed around by mail and tickets: it needs its inline style and
+      // nothing else, so nothing a hostile name might smuggle in could run, load or submit.
+      "<meta http-equiv=\"Content-Security-Policy\" content=\"" +
+      std::string(kAuditContentSecurityPolicy) +
+      "\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>"
       "Encryption posture audit: " +
       escape_html(report.host) + " " + generated + "</title>\n<style>" + std::string(kAuditStyle) +

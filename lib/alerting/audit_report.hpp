@@ -130,6 +130,11 @@ AuditReport make_audit_report(const state::Snapshot& snapshot, const AuditContex
 // The CMEK part of data at rest: the only place that knows how the CMEK source reports.
 DataAtRest data_at_rest_of(const state::Snapshot& snapshot, const TierFacts& tier);
 
+// The HTML report's Content-Security-Policy (a meta tag): inline style only, no scripts, no
+// fetches of any kind, no frames, forms or base URL.
+inline constexpr std::string_view kAuditContentSecurityPolicy =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
 std::string render_audit_json(const AuditReport& report);
 std::string render_audit_markdown(const AuditReport& report);
 std::string render_audit_html(const AuditReport& report);

@@ -19,6 +19,7 @@
 #include "core/libpq_handles.hpp"
 #include "core/names.hpp"
 #include "core/read_file.hpp"
+#include "core/text.hpp"
 
 namespace certwatch::config {
 namespace {
@@ -1080,6 +1081,8 @@ class Parser {
 
 }  // namespace
 
+// Key names and values come from the file as they are: a terminal or a log shows them escaped
+// (controls, bidi overrides, bytes that are not UTF-8), never raw.
 std::string ConfigError::to_string() const {
   std::string location = file;
   if (line > 0)
@@ -1089,7 +1092,7 @@ std::string ConfigError::to_string() const {
        {std::string_view(location), std::string_view(key), std::string_view(message)}) {
     if (part.empty()) continue;
     if (!out.empty()) out += ": ";
-    out += part;
+    out += escape_for_display(part);
   }
   return out;
 }

@@ -1,6 +1,8 @@
 #include "core/read_file.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -165,15 +167,132 @@ std::optional<FileError> write_file_atomically(const std::string& path, std::str
   };
   // mkostemp creates 0600 whatever the umask; the mode is set explicitly, not left to the umask.
   if (::fchmod(fd.get(), mode) != 0) return fail("fchmod");
-  for (std::size_t written = 0; written < content.size();) {
-    const ssize_t n = ::write(fd.get(), content.data() + written, content.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("write");
-    written += static_cast<std::size_t>(n);
+  if (const int error = write_all(fd.get(), content)) {
+    errno = error;
+    return fail("write");
   }
   if (::fsync(fd.get()) != 0) return fail("fsync");
   if (::rename(temporary.c_str(), path.c_str()) != 0) return fail("rename");
   return std::nullopt;
+}
+
+namespace {
+
+// SIGPIPE blocked on this thread while it lives: a reader that leaves makes write() fail with
+// EPIPE instead of killing the process. A SIGPIPE the writes raised is taken off before the mask
+// is restored, so it is not delivered afterwards.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigpending(&pending);
+    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeBlocked() {
+    sigset_t pending;
+    sigpending(&pending);
+    if (!was_pending_ && sigismember(&pending, SIGPIPE) == 1) {
+      const timespec now{};
+      sigtimedwait(&pipe_, nullptr, &now);
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+
+ private:
+  sigset_t pipe_{};
+  sigset_t old_{};
+  bool was_pending_ = false;
+};
+
+FileError refused(const std::string& path, FileErrorReason reason, std::string detail) {
+  return FileError{path, reason, std::move(detail)};
+}
+
+std::string user_name(uid_t uid) {
+  const passwd* entry = ::getpwuid(uid);
+  const std::string id = "uid " + std::to_string(uid);
+  return entry != nullptr ? std::string(entry->pw_name) + " (" + id + ")" : id;
+}
+
+// A device or FIFO `path` that lstat found as `seen`: opened without creating or truncating,
+// checked to be that same file, written.
+std::optional<FileError> write_through(const std::string& path, std::string_view content,
+                                       const struct stat& seen) {
+  const bool fifo = S_ISFIFO(seen.st_mode);
+  const Descriptor fd(
+      ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    if (fifo && errno == ENXIO) {
+      return refused(path, FileErrorReason::read_error,
+                     "a FIFO that no process is reading: start the reader first");
+    }
+    return errno_file_error(path, errno, "open");
+  }
+  struct stat opened {};
+  if (::fstat(fd.get(), &opened) != 0) return errno_file_error(path, errno, "fstat");
+  if (opened.st_dev != seen.st_dev || opened.st_ino != seen.st_ino ||
+      (opened.st_mode & S_IFMT) != (seen.st_mode & S_IFMT)) {
+    return refused(path, FileErrorReason::read_error, "replaced by another file while opening it");
+  }
+  // Blocking from here on: a reader that is slower than the writer is waited for.
+  const int flags = ::fcntl(fd.get(), F_GETFL);
+  if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0) {
+    return errno_file_error(path, errno, "fcntl");
+  }
+  const SigpipeBlocked blocked;
+  if (const int error = write_all(fd.get(), content)) return errno_file_error(path, error, "write");
+  return std::nullopt;
+}
+
+}  // namespace
+
+int write_all(int fd, std::string_view content) {
+  for (std::size_t written = 0; written < content.size();) {
+    const ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    written += static_cast<std::size_t>(n);
+  }
+  return 0;
+}
+
+std::optional<FileError> write_output_file(const std::string& path, std::string_view content,
+                                           mode_t mode) {
+  if (path == "-") {
+    const SigpipeBlocked blocked;
+    if (const int error = write_all(STDOUT_FILENO, content)) {
+      return errno_file_error("standard output", error, "write");
+    }
+    return std::nullopt;
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return write_file_atomically(path, content, mode);
+    return errno_file_error(path, errno, "lstat");
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return refused(path, FileErrorReason::not_regular_file,
+                   "a symbolic link: give the path it points to, if that is meant");
+  }
+  if (S_ISREG(st.st_mode)) {
+    if (st.st_uid != ::geteuid()) {
+      return refused(path, FileErrorReason::permission_denied,
+                     "owned by " + user_name(st.st_uid) +
+                         ", not by the user running this command: remove it first or choose "
+                         "another path");
+    }
+    return write_file_atomically(path, content, mode);
+  }
+  if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISFIFO(st.st_mode)) {
+    return write_through(path, content, st);
+  }
+  return refused(path, FileErrorReason::not_regular_file,
+                 std::string(file_kind(st.st_mode)) + ", not a file a report can be written to");
 }
 
 }  // namespace certwatch

@@ -55,6 +55,28 @@ std::optional<FileError> write_file_atomically(const std::string& path, std::str
 // "a FIFO", "a directory", "a character device"...: what a mode says a file is, so "not a
 // regular file" says which mistake was made.
 std::string_view file_kind(mode_t mode);
+// Writes all of `content` to the open descriptor, retrying short writes and EINTR: 0, or the
+// errno of the write that failed.
+int write_all(int fd, std::string_view content);
+
+// Where a command writes a report an operator asked for (`audit --output`). Run as root,
+// replacing whatever the path names would turn /dev/null or /dev/full into a regular file,
+// follow a symlink planted in a shared directory, or take over another user's file. So a regular
+// file is written only when it is new or the caller's own, devices and FIFOs are written through,
+// and anything else is refused with a reason.
+// Writes `content` to `path`:
+//   "-"                        standard output;
+//   no such file yet, or a regular file owned by this process's user
+//                              write_file_atomically with `mode` (a reader sees the old file or
+//                              the whole new one);
+//   a character or block device, a FIFO
+//                              written through, neither created, truncated nor replaced; a FIFO
+//                              is opened non-blocking, so one that no process reads is an error,
+//                              not a hang (nor a SIGPIPE when the reader goes away);
+//   a symbolic link, another user's file, a directory, a socket
+//                              refused: the error says why, and nothing is changed.
+std::optional<FileError> write_output_file(const std::string& path, std::string_view content,
+                                           mode_t mode);
 
 // "open: No such file or directory (not_found)": the detail for a person, the reason as METRICS.md
 // spells it.

@@ -43,14 +43,54 @@ struct Unit {
   bool escaped;
 };
 
+// The code point of the well-formed sequence of `length` bytes at text[at].
+char32_t code_point(std::string_view text, std::size_t at, std::size_t length) {
+  const auto byte = [&](std::size_t i) { return static_cast<char32_t>(text[at + i] & 0xff); };
+  switch (length) {
+    case 1:
+      return byte(0);
+    case 2:
+      return (byte(0) & 0x1f) << 6 | (byte(1) & 0x3f);
+    case 3:
+      return (byte(0) & 0x0f) << 12 | (byte(1) & 0x3f) << 6 | (byte(2) & 0x3f);
+    default:
+      return (byte(0) & 0x07) << 18 | (byte(1) & 0x3f) << 12 | (byte(2) & 0x3f) << 6 |
+             (byte(3) & 0x3f);
+  }
+}
+
+// Characters that change how the text around them shows or that show as nothing: the bidi
+// embeddings, overrides and isolates (U+202A..U+202E, U+2066..U+2069) that make "exe.txt" of
+// "txt.exe", the other format characters (Unicode general category Cf, Unicode 15), the line and
+// paragraph separators, variation selectors, tags, and the letters that render blank (Hangul
+// fillers, Khmer inherent vowels, the combining grapheme joiner).
+bool invisible_or_format(char32_t c) {
+  struct Range {
+    char32_t first, last;
+  };
+  static constexpr Range kRanges[] = {
+      {0x00ad, 0x00ad},   {0x034f, 0x034f},   {0x0600, 0x0605},   {0x061c, 0x061c},
+      {0x06dd, 0x06dd},   {0x070f, 0x070f},   {0x0890, 0x0891},   {0x08e2, 0x08e2},
+      {0x115f, 0x1160},   {0x17b4, 0x17b5},   {0x180b, 0x180f},   {0x200b, 0x200f},
+      {0x2028, 0x202e},   {0x2060, 0x206f},   {0x3164, 0x3164},   {0xfe00, 0xfe0f},
+      {0xfeff, 0xfeff},   {0xffa0, 0xffa0},   {0xfff0, 0xfffb},   {0x110bd, 0x110bd},
+      {0x110cd, 0x110cd}, {0x13430, 0x1343f}, {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a},
+      {0xe0000, 0xe0fff},
+  };
+  for (const Range& range : kRanges) {
+    if (c < range.first) return false;  // the ranges are sorted
+    if (c <= range.last) return true;
+  }
+  return false;
+}
+
 Unit unit_at(std::string_view text, std::size_t at, Escape escape) {
   const std::size_t length = sequence_length(text, at);
   if (length == 0) return {1, true};
   if (escape == Escape::invalid_utf8) return {length, false};
-  const auto lead = static_cast<unsigned char>(text[at]);
-  const bool c0_or_del = length == 1 && (lead < 0x20 || lead == 0x7f);
-  const bool c1 = length == 2 && lead == 0xc2 && static_cast<unsigned char>(text[at + 1]) <= 0x9f;
-  return {length, c0_or_del || c1};
+  const char32_t c = code_point(text, at, length);
+  const bool c0_del_or_c1 = c < 0x20 || (c >= 0x7f && c <= 0x9f);
+  return {length, c0_del_or_c1 || invisible_or_format(c)};
 }
 
 // Whether the backslash at text[at] must be doubled: what follows it would otherwise read as (or
@@ -192,6 +232,10 @@ void escape_invalid_utf8_in_place(std::string& text) {
 
 std::string escape_for_display(std::string_view bytes) {
   return escape_bytes(bytes, Escape::invalid_utf8_and_controls);
+}
+
+bool shows_as_it_is(std::string_view bytes) {
+  return unchanged_prefix(bytes, Escape::invalid_utf8_and_controls) == bytes.size();
 }
 
 std::string unescape_bytes(std::string_view escaped) {

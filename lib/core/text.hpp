@@ -31,11 +31,17 @@ std::string escape_invalid_utf8(std::string_view bytes);
 // The same in place; leaves `text` untouched (no copy) when nothing needs escaping.
 void escape_invalid_utf8_in_place(std::string& text);
 
-// escape_invalid_utf8, and control characters as well (C0 0x00-0x1f, DEL 0x7f, C1 U+0080..U+009F,
-// each byte of them as `\xNN`): for text a terminal or a page shows, where ESC sequences would
-// retitle the window or recolour it and a newline would break a row. Same scheme, so
-// unescape_bytes() reverses it too.
+// escape_invalid_utf8, and control characters as well (C0 0x00-0x1f, DEL 0x7f, C1 U+0080..U+009F)
+// and the invisible and format characters (bidi embeddings, overrides and isolates such as
+// U+202E, zero-width characters, U+2028/U+2029, tags, variation selectors, the blank letters),
+// each byte of them as `\xNN`: for text a terminal or a page shows, where ESC sequences would
+// retitle the window or recolour it, a newline would break a row, and a bidi override would show
+// "client.crt.exe" as something else. Same scheme, so unescape_bytes() reverses it too.
 std::string escape_for_display(std::string_view bytes);
+// Whether escape_for_display leaves `bytes` unchanged: valid UTF-8 without controls or
+// invisible characters, and no backslash it would double (before `x` or another backslash), so
+// what a page or terminal shows is exactly these bytes.
+bool shows_as_it_is(std::string_view bytes);
 
 // escape_for_display, then safe inside HTML text and attribute values (& < > " ' as entities):
 // every piece of text the status page and the audit report show passes here.

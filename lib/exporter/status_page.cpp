@@ -4,6 +4,7 @@
 #include <limits>
 #include <numeric>
 
+#include "core/shell_command.hpp"
 #include "core/text.hpp"
 #include "rules/checks.hpp"
 #include "rules/conditions.hpp"
@@ -106,32 +107,57 @@ border:1px dashed var(--line);border-radius:6px}
 footer{color:var(--muted);font-size:12px;margin-top:26px}
 )";
 
-// The exact fix for a failing check, as a shell line or a sentence.
-std::string fix_for(const rules::CheckFailure& f, const state::Snapshot& s) {
+// The exact fix for a failing check: a command line to paste (built by command_line(), which
+// quotes every file name, SAN and user name), or a sentence, or both.
+struct Fix {
+  Fix(std::string sentence) : text(std::move(sentence)) {}  // NOLINT: a fix that is a sentence
+  Fix(const char* sentence) : text(sentence) {}             // NOLINT
+  Fix(std::vector<ShellCommand> commands, std::string sentence = {})
+      : command(command_line(commands)), text(std::move(sentence)) {}
+  CommandLine command;
+  std::string text;  // after the command
+};
+
+Fix fix_for(const rules::CheckFailure& f, const state::Snapshot& s) {
   const std::string& path = f.id.path;
-  const std::string dir =
-      path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+  const auto slash = path.rfind('/');
   const std::string key = path.ends_with(".crt") ? path.substr(0, path.size() - 4) + ".key" : path;
-  const std::string ca_key = " --certs-dir=" + dir + " --ca-key=/path/to/ca.key --overwrite";
-  const std::string& check = f.check;
-  if (check == rules::kCheckSanMissing) {
-    std::string names;
+  // Only a file has a certs directory on this host; a probed or reported node's is elsewhere.
+  const ShellArg certs_dir = f.id.source == kSourceFile && slash != std::string::npos
+                                 ? value_arg("CERTS_DIR", path.substr(0, slash), "--certs-dir=")
+                                 : literal_arg("--certs-dir=/path/to/certs");
+  const std::vector<ShellArg> reissue{certs_dir, literal_arg("--ca-key=/path/to/ca.key"),
+                                      literal_arg("--overwrite")};
+  const ShellCommand sighup{
+      {"pkill"}, {literal_arg("-SIGHUP"), literal_arg("-x")}, {literal_arg("cockroach")}};
+  // The names the certificate carries now, each an argument of its own.
+  const auto current_sans = [&] {
+    std::vector<ShellArg> names;
     for (const CertObservation* cert : s.certificates) {
       if (cert->id == f.id && cert->facts) {
-        for (const auto& n : cert->facts->dns_names) names += " " + n;
-        for (const auto& n : cert->facts->ip_addresses) names += " " + n;
+        for (const auto& n : cert->facts->dns_names) names.push_back(value_arg("SAN", n));
+        for (const auto& n : cert->facts->ip_addresses) names.push_back(value_arg("SAN", n));
+        break;
       }
     }
+    return names;
+  };
+  const std::string& check = f.check;
+  if (check == rules::kCheckSanMissing) {
+    std::vector<ShellArg> names = current_sans();
     for (const rules::CheckFailure& other : s.check_failures) {
-      if (other.id == f.id && other.check == check) names += " " + other.detail;
+      if (other.id == f.id && other.check == check) names.push_back(value_arg("SAN", other.detail));
     }
-    return "cockroach cert create-node" + names + ca_key +
-           " then send SIGHUP to cockroach (pkill -SIGHUP -x cockroach)";
+    return Fix({{{"cockroach", "cert", "create-node"}, reissue, names}, sighup});
   }
   if (check == rules::kCheckKeyPermissions) {
-    return "chmod 0600 " + key + " && chown cockroach " + key;
+    return Fix({{{"chmod"}, {}, {literal_arg("0600"), value_arg("KEY_FILE", key)}},
+                {{"chown"}, {}, {literal_arg("cockroach"), value_arg("KEY_FILE", key)}}});
   }
-  if (check == rules::kCheckKeyOwner) return "chown OWNER " + key + " (the configured key_owner)";
+  if (check == rules::kCheckKeyOwner) {
+    return Fix({{{"chown"}, {}, {literal_arg("OWNER"), value_arg("KEY_FILE", key)}}},
+               "(OWNER: the configured key_owner)");
+  }
   if (check == rules::kCheckKeyMissing) {
     return "put the private key of " + path + " at " + key + " (mode 0600), or re-issue both";
   }
@@ -140,10 +166,16 @@ std::string fix_for(const rules::CheckFailure& f, const state::Snapshot& s) {
   }
   if (check == rules::kCheckCnMismatch || check == rules::kCheckEkuMissing ||
       check == rules::kCheckWeakKey || check == rules::kCheckWeakSignature) {
-    const std::string what = f.id.cert_type == CertType::client
-                                 ? "cockroach cert create-client " + f.id.user
-                                 : "cockroach cert create-node <every SAN of the node>";
-    return what + ca_key + " (RSA 2048+, SHA-256, CN and key usages as CockroachDB needs)";
+    const std::string why = "(RSA 2048+, SHA-256, CN and key usages as CockroachDB needs)";
+    if (f.id.cert_type == CertType::client) {
+      return Fix(
+          {{{"cockroach", "cert", "create-client"}, reissue, {value_arg("SQL_USER", f.id.user)}}},
+          why);
+    }
+    std::vector<ShellArg> names = current_sans();
+    if (names.empty())
+      return "re-issue it with cockroach cert create-node and every SAN of the node " + why;
+    return Fix({{{"cockroach", "cert", "create-node"}, reissue, std::move(names)}}, why);
   }
   if (check == rules::kCheckChainUntrusted) {
     return "re-issue it from the CA in the CA file beside it, or add the CA that signed it to that "
@@ -157,6 +189,18 @@ std::string fix_for(const rules::CheckFailure& f, const state::Snapshot& s) {
     return "put the key that belongs to " + path + " at " + key + ", or re-issue both";
   }
   return "replace it now, and remove the compromised certificate or CA from every trust bundle";
+}
+
+// The command in a code element, as it is (command_line() shows only what shows as it is, so the
+// display escaping changes nothing a paste would need), then the sentence and the notes.
+std::string render_fix(const Fix& fix) {
+  std::string html;
+  if (!fix.command.text.empty()) html += "<code>" + escape_html(fix.command.text) + "</code>";
+  if (!fix.text.empty()) html += (html.empty() ? "" : " ") + escape_html(fix.text);
+  for (const std::string& note : fix.command.notes) {
+    html += "<br><span class=\"muted\">" + escape_html(note) + "</span>";
+  }
+  return html;
 }
 
 // A source's own section: its title and rows; times show as ages, with the timestamp on hover.
@@ -269,8 +313,8 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
               escape_html(f.check) + "</span></td><td class=\"mono\">" +
               escape_html(std::string(to_string(f.id.cert_type))) + " " + escape_html(where) +
               "</td><td>" + escape_html(f.detail) + "</td><td class=\"muted\">" +
-              escape_html(info ? std::string(info->why) : "") + "</td><td><code>" +
-              escape_html(fix_for(f, s)) + "</code></td></tr>\n";
+              escape_html(info ? std::string(info->why) : "") + "</td><td>" +
+              render_fix(fix_for(f, s)) + "</td></tr>\n";
     }
     html += "</table>\n";
   }
