@@ -106,7 +106,8 @@ std::shared_ptr<const certwatch::state::Snapshot> poll_everything_once(
   }
   config = std::move(loaded.config);
   return state::poll_once(sources::make_sources(*config), config->rules, config->checks,
-                          build_info(), state::system_clock_now, config->deployment.tier);
+                          build_info(), state::system_clock_now, config->deployment.tier,
+                          config->automation);
 }
 
 // `crdb-certwatch check`: poll once, report, exit like a monitoring plugin (0/1/2/3). A config

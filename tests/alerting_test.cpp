@@ -75,23 +75,23 @@ TEST_CASE("the rules generated from the default config pass promtool check rules
   const auto result = run_command({"promtool", "check", "rules", file.string()});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 32 rules found") !=
-        std::string::npos);  // 15 + 13 checks + 4 CMEK
+  CHECK(result.out.find("SUCCESS: 33 rules found") !=
+        std::string::npos);  // 16 + 13 checks + 4 CMEK
 }
 
 TEST_CASE("the alert family of the default config", "[alerting]") {
   const std::vector<std::string> expected{
-      "CrdbCertRotateNow",       "CrdbCertScheduleRotation",  "CrdbCertPlanRotation",
-      "CrdbCertExpired",         "CrdbCertNotYetValid",       "CrdbCertLoadFailed",
-      "CrdbCertChainUntrusted",  "CrdbCertOutlivesCa",        "CrdbCertSanMissing",
-      "CrdbCertCnMismatch",      "CrdbCertEkuMissing",        "CrdbCertKeyPermissions",
-      "CrdbCertKeyOwner",        "CrdbCertKeyMissing",        "CrdbCertCaKeyPresent",
-      "CrdbCertWeakKey",         "CrdbCertWeakSignature",     "CrdbCertKeyMismatch",
-      "CrdbCertCompromised",     "CrdbCertFileUnreadable",    "CrdbCertClusterNodeStale",
-      "CrdbCertReloadPending",   "CrdbCertServedMismatch",    "CrdbCertProbeFailed",
-      "CrdbCertClusterInsecure", "CrdbCmekKeyRevoked",        "CrdbCmekOperationFailed",
-      "CrdbCmekTransitionStuck", "CrdbCmekApiUnreachable",    "CrdbCertSourceDown",
-      "CrdbCertExporterDown",    "CrdbCertConfigReloadFailed"};
+      "CrdbCertRotateNow",        "CrdbCertScheduleRotation", "CrdbCertPlanRotation",
+      "CrdbCertExpired",          "CrdbCertNotYetValid",      "CrdbCertLoadFailed",
+      "CrdbCertRenewalOverdue",   "CrdbCertChainUntrusted",   "CrdbCertOutlivesCa",
+      "CrdbCertSanMissing",       "CrdbCertCnMismatch",       "CrdbCertEkuMissing",
+      "CrdbCertKeyPermissions",   "CrdbCertKeyOwner",         "CrdbCertKeyMissing",
+      "CrdbCertCaKeyPresent",     "CrdbCertWeakKey",          "CrdbCertWeakSignature",
+      "CrdbCertKeyMismatch",      "CrdbCertCompromised",      "CrdbCertFileUnreadable",
+      "CrdbCertClusterNodeStale", "CrdbCertReloadPending",    "CrdbCertServedMismatch",
+      "CrdbCertProbeFailed",      "CrdbCertClusterInsecure",  "CrdbCmekKeyRevoked",
+      "CrdbCmekOperationFailed",  "CrdbCmekTransitionStuck",  "CrdbCmekApiUnreachable",
+      "CrdbCertSourceDown",       "CrdbCertExporterDown",     "CrdbCertConfigReloadFailed"};
   CHECK(alert_names(certwatch::alerting::generate_rule_file({})) == expected);
   // Every runbook_url points at a page that exists under deploy/runbooks.
   for (const auto& group : YAML::Load(certwatch::alerting::generate_rule_file({}))["groups"]) {
@@ -202,8 +202,8 @@ TEST_CASE("promtool accepts the scrape config example and its file_sd targets", 
       run_command({"promtool", "check", "config", (kDeploy / "prometheus" / "prometheus.yml")});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 32 rules found") !=
-        std::string::npos);  // 15 + 13 checks + 4 CMEK
+  CHECK(result.out.find("SUCCESS: 33 rules found") !=
+        std::string::npos);  // 16 + 13 checks + 4 CMEK
   // The file_sd file parses as Prometheus expects: a list of target groups.
   const auto targets = nlohmann::json::parse(read_file(kDeploy / "prometheus" / "targets.json"));
   REQUIRE(targets.is_array());

@@ -309,6 +309,40 @@ Section calendar_section(const AuditReport& report) {
   return s;
 }
 
+Section rotation_history_section(const AuditReport& report) {
+  const RotationHistory& history = report.rotation_history;
+  Section s{"rotation_history", "Rotation history: the last 12 months", {}};
+  if (history.journal.empty() ||
+      (history.events.empty() && !history.note.empty() && history.bad_lines == 0)) {
+    s.blocks.push_back(paragraph("Not available: " + history.note + ".", Severity::warning));
+    return s;
+  }
+  s.blocks.push_back(paragraph(
+      "Every certificate the daemon saw replaced (a new certificate at the same file, or node "
+      "and type), and every CA added to or removed from a bundle, from its journal " +
+      history.journal + "."));
+  if (!history.note.empty()) s.blocks.push_back(paragraph(history.note + ".", Severity::warning));
+  if (history.events.empty()) {
+    s.blocks.push_back(paragraph("No rotation was recorded in the last 12 months."));
+    return s;
+  }
+  Block t = table({"When", "Event", "Certificate", "Type", "Where", "Old", "New", "Expires"},
+                  {false, false, false, false, true, true, true});
+  t.nowrap = {true, true, false, false, false, false, false, true};
+  const auto short_fingerprint = [](const std::string& fingerprint) {
+    return fingerprint.empty() ? std::string("-") : fingerprint.substr(0, 16);
+  };
+  for (const state::RotationEvent& event : history.events) {
+    t.rows.push_back(
+        {{utc_timestamp(static_cast<std::int64_t>(event.time)), std::string(to_string(event.kind)),
+          or_dash(event.subject_cn), std::string(to_string(event.id.cert_type)), where(event.id),
+          short_fingerprint(event.old_fingerprint), short_fingerprint(event.new_fingerprint),
+          event.not_after ? day(*event.not_after) : "-"}});
+  }
+  s.blocks.push_back(std::move(t));
+  return s;
+}
+
 Section unchecked_section(const AuditReport& report) {
   Section s{"unchecked", "What could not be checked", {}};
   if (report.unchecked.empty()) {
@@ -322,9 +356,11 @@ Section unchecked_section(const AuditReport& report) {
 }
 
 std::vector<Section> audit_document(const AuditReport& report) {
-  return {run_section(report),      tier_section(report),     transit_section(report),
-          checks_section(report),   rotation_section(report), rest_section(report),
-          calendar_section(report), unchecked_section(report)};
+  return {run_section(report),      tier_section(report),
+          transit_section(report),  checks_section(report),
+          rotation_section(report), rest_section(report),
+          calendar_section(report), rotation_history_section(report),
+          unchecked_section(report)};
 }
 
 // ---- Markdown ----
@@ -607,6 +643,27 @@ std::string render_audit_json(const AuditReport& report) {
   out["calendar"] = {{"from", static_cast<std::int64_t>(report.generated_at)},
                      {"until", report.calendar_until},
                      {"entries", std::move(entries)}};
+  json history = json::array();
+  for (const state::RotationEvent& event : report.rotation_history.events) {
+    json row = identity_json(event.id);
+    row.update({{"time", event.time},
+                {"at", utc_timestamp(static_cast<std::int64_t>(event.time))},
+                {"event", to_string(event.kind)},
+                {"subject_cn", event.subject_cn},
+                {"old_fingerprint",
+                 event.old_fingerprint.empty() ? json(nullptr) : json(event.old_fingerprint)},
+                {"new_fingerprint",
+                 event.new_fingerprint.empty() ? json(nullptr) : json(event.new_fingerprint)},
+                {"old_not_after", optional_time(event.old_not_after)},
+                {"not_after", optional_time(event.not_after)}});
+    history.push_back(std::move(row));
+  }
+  out["rotation_history"] = {
+      {"journal", report.rotation_history.journal.empty() ? json(nullptr)
+                                                          : json(report.rotation_history.journal)},
+      {"note", report.rotation_history.note},
+      {"bad_lines", report.rotation_history.bad_lines},
+      {"events", std::move(history)}};
   out["unchecked"] = json::array();
   for (const Unchecked& item : report.unchecked) {
     out["unchecked"].push_back({{"what", item.what}, {"why", item.why}});

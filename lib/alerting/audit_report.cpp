@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <filesystem>
 
 #include "core/read_file.hpp"
@@ -57,19 +58,58 @@ void add_calendar_entries(const CertObservation& cert, const rules::CertState& s
     out.push_back({due, due_now, cert.id, subject, std::move(action), severity, not_after});
   };
   if (state.severity != Severity::none) add(now, true, state.action, state.severity);
-  for (const rules::Rule& rule : rules) {
-    if (std::find(rule.cert_types.begin(), rule.cert_types.end(), cert.id.cert_type) ==
-        rule.cert_types.end()) {
-      continue;
+  if (state.renewal_expected) {
+    // Managed: the automation renews it; the rules do not apply.
+    const std::int64_t expected = *state.renewal_expected;
+    if (expected > now && expected - now <= kCalendarSpan) {
+      add(expected, false, "renewal by " + state.managed_by, Severity::none);
     }
-    const std::int64_t threshold = not_after - rule.below.count();
-    if (threshold > now && threshold - now <= kCalendarSpan) {
-      add(threshold, false, rule.action, rule.severity);
+  } else {
+    for (const rules::Rule& rule : rules) {
+      const auto before = rules::rule_threshold(rule, cert);
+      if (!before) continue;
+      const std::int64_t threshold = not_after - *before;
+      if (threshold > now && threshold - now <= kCalendarSpan) {
+        add(threshold, false, rule.action, rule.severity);
+      }
     }
   }
   if (not_after > now && not_after - now <= kCalendarSpan) {
     add(not_after, false, "expired", Severity::critical);
   }
+}
+
+// The journal's entries of the last 12 months, newest first, and what keeps it from being whole.
+RotationHistory rotation_history_of(const AuditContext& context, std::int64_t now) {
+  RotationHistory out;
+  out.journal = context.rotation_journal;
+  if (out.journal.empty()) {
+    out.note =
+        "no rotation journal is kept (set rotation_journal, or run the daemon under systemd, "
+        "which keeps it in its StateDirectory)";
+    return out;
+  }
+  if (context.journal.error) {
+    out.note = "the rotation journal " + out.journal +
+               " cannot be read: " + describe(*context.journal.error);
+    return out;
+  }
+  out.bad_lines = context.journal.bad_lines;
+  if (out.bad_lines > 0) {
+    out.note = "the rotation journal " + out.journal + " has " + std::to_string(out.bad_lines) +
+               " unreadable line(s) (corrupt or truncated, first at line " +
+               std::to_string(context.journal.first_bad_line) + "); they are left out";
+  }
+  for (const state::RotationEvent& event : context.journal.events) {
+    if (event.time >= static_cast<double>(now - kCalendarSpan) &&
+        event.time <= static_cast<double>(now) + 1) {
+      out.events.push_back(event);
+    }
+  }
+  std::stable_sort(
+      out.events.begin(), out.events.end(),
+      [](const state::RotationEvent& a, const state::RotationEvent& b) { return a.time > b.time; });
+  return out;
 }
 
 // Which source polls what a tier's config section configures, and what is missing without it.
@@ -167,6 +207,15 @@ AuditContext audit_context(const config::Config& config, const std::string& conf
   context.tier = config.deployment.tier;
   context.rules = config.rules;
   context.checks = config.checks;
+  context.rotation_journal =
+      state::journal_path(config.rotation_journal, std::getenv("STATE_DIRECTORY"));
+  if (context.rotation_journal.empty() &&
+      ::access(std::string(state::kPackagedJournalPath).c_str(), R_OK) == 0) {
+    context.rotation_journal = state::kPackagedJournalPath;
+  }
+  if (!context.rotation_journal.empty()) {
+    context.journal = state::read_journal(context.rotation_journal);
+  }
   return context;
 }
 
@@ -275,7 +324,11 @@ AuditReport make_audit_report(const state::Snapshot& snapshot, const AuditContex
     report.checks.push_back(std::move(row));
   }
   report.data_at_rest = data_at_rest_of(snapshot, report.tier);
+  report.rotation_history = rotation_history_of(context, now);
   report.unchecked = find_unchecked(snapshot, context, report);
+  if (!report.rotation_history.note.empty()) {
+    report.unchecked.push_back({"rotation history", report.rotation_history.note});
+  }
   return report;
 }
 

@@ -16,6 +16,7 @@
 #include "core/report.hpp"
 #include "core/tier.hpp"
 #include "core/types.hpp"
+#include "state/rotation_journal.hpp"
 #include "state/snapshot.hpp"
 
 namespace certwatch::alerting {
@@ -29,6 +30,10 @@ struct AuditContext {
   Tier tier = Tier::self_hosted;
   std::vector<rules::Rule> rules;
   rules::ChecksConfig checks;
+  // The daemon's rotation journal: `rotation_journal` of the config, $STATE_DIRECTORY's, or the
+  // packaged default path when readable; empty when there is none.
+  std::string rotation_journal;
+  state::JournalRead journal;  // what it held (or why it could not be read)
 };
 
 // The host name and the SHA-256 of the config file as it is now (bounded read), with the tier,
@@ -98,6 +103,14 @@ struct CalendarEntry {
   std::int64_t not_after = 0;
 };
 
+// What rotated when, from the daemon's rotation journal (the last 12 months).
+struct RotationHistory {
+  std::string journal;                       // its path; empty: no journal kept
+  std::string note;                          // why it is missing or partial, for the reviewer
+  std::vector<state::RotationEvent> events;  // newest first, within the 12 months
+  std::size_t bad_lines = 0;
+};
+
 // Something the audit could not establish, and why.
 struct Unchecked {
   std::string what;
@@ -122,6 +135,7 @@ struct AuditReport {
   std::int64_t calendar_until = 0;  // the end of the 12 months the calendar covers
   std::vector<CalendarEntry> calendar;
   std::vector<Unchecked> unchecked;
+  RotationHistory rotation_history;
 };
 
 // The report at the snapshot's time (its generated_at is the clock: tests inject it).

@@ -60,6 +60,20 @@ std::string render_columns(std::vector<std::vector<std::string>> rows) {
 }
 
 namespace {
+// The certificates an automation renews: by whom, and when it should (automation: config).
+std::string render_managed(const CheckReport& report) {
+  std::vector<std::vector<std::string>> rows{
+      {"MANAGED CERTIFICATE", "TYPE", "MANAGED BY", "RENEWAL EXPECTED", "IN", "ACTION"}};
+  for (const CheckCertificate& cert : report.certificates) {
+    if (!cert.renewal_expected) continue;
+    rows.push_back(
+        {where(cert.id), std::string(to_string(cert.id.cert_type)), cert.managed_by,
+         utc_timestamp(*cert.renewal_expected),
+         human_duration(static_cast<double>(*cert.renewal_expected) - report.generated_at),
+         cert.action});
+  }
+  return rows.size() > 1 ? "\n" + render_columns(std::move(rows)) : std::string();
+}
 
 std::string status_summary(const CheckReport& report) {
   std::size_t by_severity[4] = {0, 0, 0, 0};
@@ -135,6 +149,8 @@ CheckReport make_check_report(const state::Snapshot& snapshot) {
     if (!cert.load_failed) row.not_after = cert.not_after;
     row.action = snapshot.states[i].action;
     row.severity = snapshot.states[i].severity;
+    row.managed_by = snapshot.states[i].managed_by;
+    row.renewal_expected = snapshot.states[i].renewal_expected;
     report.certificates.push_back(std::move(row));
   }
   std::stable_sort(report.certificates.begin(), report.certificates.end(),
@@ -211,6 +227,7 @@ std::string render_check_table(const CheckReport& report) {
     }
     out += "\n" + render_columns(std::move(rows));
   }
+  out += render_managed(report);
   if (!report.file_errors.empty()) {
     std::vector<std::vector<std::string>> rows{{"FILE ERROR", "REASON", "DETAIL"}};
     for (const FileError& error : report.file_errors) {
@@ -325,6 +342,8 @@ nlohmann::json check_report_json(const CheckReport& report) {
              {"not_after", nullptr},
              {"expires", nullptr},
              {"seconds_left", nullptr}};
+    row["managed_by"] = cert.managed_by.empty() ? json(nullptr) : json(cert.managed_by);
+    row["renewal_expected"] = cert.renewal_expected ? json(*cert.renewal_expected) : json(nullptr);
     if (cert.not_after) {
       row["not_after"] = *cert.not_after;
       row["expires"] = utc_timestamp(*cert.not_after);

@@ -25,6 +25,8 @@ struct CheckCertificate {
   std::optional<std::int64_t> not_after;  // absent when the node failed to load it
   std::string action;
   Severity severity = Severity::none;
+  std::string managed_by;                        // the automation entry that renews it
+  std::optional<std::int64_t> renewal_expected;  // when it should renew it (managed only)
 };
 
 struct CheckSource {

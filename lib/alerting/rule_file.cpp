@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/metric_names.hpp"
+#include "rules/automation.hpp"
 #include "rules/checks.hpp"
 #include "rules/conditions.hpp"
 #include "rules/evaluate.hpp"
@@ -91,6 +92,10 @@ constexpr KnownAction kKnownActions[] = {
     {rules::kActionLoadFailed, "failed to load on a node",
      "The node reports 0 for this certificate: the file is missing, does not parse, or its key "
      "permissions were refused. Check the node's certs directory and logs."},
+    {rules::kActionRenewalOverdue, "was not renewed by its automation",
+     "The automation that renews it did not: check the Helm chart's rotation CronJob (kubectl get "
+     "cronjobs, its last Job's logs) or the cert-manager Certificate (kubectl describe "
+     "certificate: status, conditions, events), then renew it by hand before it expires."},
 };
 
 const KnownAction* known_action(std::string_view action) {
@@ -167,12 +172,21 @@ std::string state_expr(std::string_view action) {
     // No notAfter exists for a certificate that failed to load: the state itself is the value.
     return file_state + "\nor\n" + node_state + "\n";
   }
+  const std::string identity(kIdentity);
+  if (action == rules::kActionRenewalOverdue) {
+    // The value is how late the renewal is; managed_by comes from the expected-renewal series.
+    const std::string expected(metric::kRenewalExpected);
+    return file_state + "\n  * on (job, instance, " + identity +
+           ") group_left (managed_by)\n  (time() - " + expected + "{source=\"file\"})\nor\n" +
+           node_state + "\n  * on (job, " + identity +
+           ") group_left (managed_by)\n  (time() - max by (job, " + identity + ", managed_by) (" +
+           expected + "{source!=\"file\"}))\n";
+  }
   // The value is the seconds left before notAfter; for expired, the seconds since.
   const bool since = action == rules::kActionExpired;
   const auto seconds = [since](const std::string& value) {
     return since ? "(time() - " + value + ")" : "(" + value + " - time())";
   };
-  const std::string identity(kIdentity);
   return file_state + "\n  * on (job, instance, " + identity + ") group_left ()\n  " +
          seconds(not_after + "{source=\"file\"}") + "\nor\n" + node_state + "\n  * on (job, " +
          identity + ") group_left ()\n  " +
@@ -210,8 +224,8 @@ class Builder {
   RuleGroup certificate_states() const {
     RuleGroup group{"crdb-certwatch.certificates", {}};
     std::vector<std::string> actions = rule_actions(config_.rules);
-    for (std::string_view builtin :
-         {rules::kActionExpired, rules::kActionNotYetValid, rules::kActionLoadFailed}) {
+    for (std::string_view builtin : {rules::kActionExpired, rules::kActionNotYetValid,
+                                     rules::kActionLoadFailed, rules::kActionRenewalOverdue}) {
       actions.emplace_back(builtin);
     }
     for (const std::string& action : actions) {
@@ -226,6 +240,10 @@ class Builder {
         when = " expired {{ $value | humanizeDuration }} ago. ";
       } else if (action == rules::kActionLoadFailed) {
         when = " could not be loaded. ";
+      } else if (action == rules::kActionRenewalOverdue) {
+        when =
+            " is managed by {{ $labels.managed_by }}, which should have renewed it {{ $value | "
+            "humanizeDuration }} ago; it is still in place. ";
       } else {
         when = " expires in {{ $value | humanizeDuration }} (action " + action +
                ", severity {{ $labels.severity }}). ";

@@ -29,8 +29,8 @@ struct RuleGroup {
 };
 
 // Every alert of the rule file, in a fixed order: certificate states (one alert per non-ok action
-// of config.rules, most severe first, then the built-in expired, not_yet_valid, load_failed),
-// then files, cluster, CMEK, and the exporter itself.
+// of config.rules, most severe first, then the built-in expired, not_yet_valid, load_failed,
+// renewal_overdue), then files, cluster, CMEK, and the exporter itself.
 std::vector<RuleGroup> build_rule_groups(const config::Config& config);
 
 // The rule file as YAML (`groups:` ...). Deterministic: the same config gives the same bytes.

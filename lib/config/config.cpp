@@ -49,6 +49,8 @@ constexpr DurationRange kAlertForRange{seconds{0}, 30 * kDay};
 constexpr DurationRange kStaleAfterRange{seconds{1}, 30 * kDay};
 // A rule threshold: no certificate is issued for more than a century.
 constexpr DurationRange kRuleBelowRange{seconds{1}, 36500 * kDay};
+// How late an automated renewal may be: a CronJob or a controller that is days late has stopped.
+constexpr DurationRange kGraceRange{seconds{0}, 90 * kDay};
 
 struct SizeRange {
   std::uint64_t min;
@@ -76,8 +78,8 @@ constexpr std::array<std::pair<std::string_view, std::uint64_t>, 4> kSizeUnits{{
 }};
 
 // States the evaluator produces by itself; a rule reusing one would make alerts ambiguous.
-constexpr std::array<std::string_view, 4> kBuiltinActions{"ok", "expired", "not_yet_valid",
-                                                          "load_failed"};
+constexpr std::array<std::string_view, 5> kBuiltinActions{"ok", "expired", "not_yet_valid",
+                                                          "load_failed", "renewal_overdue"};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
@@ -217,9 +219,9 @@ class Parser {
 
   void parse_root(const YAML::Node& root, Config& config) {
     if (root.IsNull()) return;  // an empty file or only comments: all defaults
-    const auto fields =
-        map_of(Value{root, "", line_of(root)}, {"poll_interval", "deployment", "files", "rules",
-                                                "cluster", "probe", "alerting", "checks", "cmek"});
+    const auto fields = map_of(Value{root, "", line_of(root)},
+                               {"poll_interval", "deployment", "files", "rules", "cluster", "probe",
+                                "alerting", "checks", "cmek", "automation", "rotation_journal"});
     if (!fields) return;
     if (const Value* v = find(*fields, "poll_interval")) {
       set_duration(*v, kPollIntervalRange, config.poll_interval);
@@ -241,7 +243,12 @@ class Parser {
       config.cmek.emplace();
       parse_cmek(*v, *config.cmek);
     }
+    if (const Value* v = find(*fields, "automation")) parse_automation(*v, config.automation);
+    if (const Value* v = find(*fields, "rotation_journal")) {
+      if (const auto path = absolute_path(*v)) config.rotation_journal = *path;
+    }
     check_tier(*fields, config);
+    warn_lifetime_shares_on_cluster(*fields, config);
   }
 
   std::vector<ConfigWarning> take_warnings() { return std::move(warnings_); }
@@ -512,7 +519,8 @@ class Parser {
       fail(value, "must be a map with cert_types, below, action and severity");
       return std::nullopt;
     }
-    const auto fields = map_of(value, {"cert_types", "below", "action", "severity"});
+    const auto fields =
+        map_of(value, {"cert_types", "below", "action", "severity", "paths", "sources", "users"});
     if (!fields) return std::nullopt;
     rules::Rule rule;
     bool ok = true;
@@ -522,10 +530,14 @@ class Parser {
       ok = false;
     }
     if (const Value* v = require(*fields, value, "below")) {
-      ok = set_duration(*v, kRuleBelowRange, rule.below) && ok;
+      rules::RenewBefore below;
+      ok = set_duration_or_share(*v, kRuleBelowRange, below) && ok;
+      rule.below = below.duration;
+      rule.below_percent = below.percent;
     } else {
       ok = false;
     }
+    ok = parse_selector(*fields, rule.select) && ok;
     if (const Value* v = require(*fields, value, "action")) {
       ok = parse_action(*v, rule.action) && ok;
     } else {
@@ -917,6 +929,181 @@ class Parser {
       return std::nullopt;
     }
     return name;
+  }
+
+  // A duration in `range`, or a share of the certificate's lifetime: `33%`, a whole number of
+  // percent from 1 to 100 (rules[].below, automation[].renew_before).
+  bool set_duration_or_share(const Value& value, const DurationRange& range,
+                             rules::RenewBefore& out) {
+    const auto text =
+        scalar_of(value, "a duration such as 90d, or a share of the lifetime such as 33%");
+    if (!text) return false;
+    if (!text->ends_with('%')) return set_duration(value, range, out.duration);
+    const std::string_view digits = std::string_view(*text).substr(0, text->size() - 1);
+    std::size_t pos = 0;
+    const auto percent = parse_digits(digits, pos, 1000);
+    if (!percent || pos != digits.size() || *percent < 1 || *percent > 100) {
+      fail(value, "invalid share of the lifetime " + quote(*text) +
+                      " (expected a whole percentage from 1% to 100%, or a duration " +
+                      range_text(range) + ")");
+      return false;
+    }
+    out.percent = static_cast<int>(*percent);
+    return true;
+  }
+
+  // The optional selectors beside cert_types: paths (globs over the path label), sources, users.
+  bool parse_selector(const Fields& fields, rules::Selector& out) {
+    bool ok = true;
+    const auto strings = [&](std::string_view key, std::vector<std::string>& values,
+                             const auto& valid, std::string_view expected) {
+      const Value* v = find(fields, key);
+      if (v == nullptr) return;
+      const auto items = list_of(*v);
+      if (!items) {
+        ok = false;
+        return;
+      }
+      if (items->empty()) {
+        fail(*v, "must not be empty (leave the key out to select every certificate)");
+        ok = false;
+      }
+      for (const Value& item : *items) {
+        const auto text = non_empty_string(item);
+        if (!text) {
+          ok = false;
+        } else if (!valid(*text)) {
+          fail(item, "invalid " + std::string(key) + " entry " + quote(*text) + " (" +
+                         std::string(expected) + ")");
+          ok = false;
+        } else if (std::find(values.begin(), values.end(), *text) != values.end()) {
+          fail(item, "duplicate entry " + quote(*text));
+          ok = false;
+        } else {
+          values.push_back(*text);
+        }
+      }
+    };
+    strings(
+        "paths", out.paths, [](const std::string& glob) { return glob.size() <= 4096; },
+        "a glob of at most 4096 characters");
+    strings(
+        "sources", out.sources, [](const std::string& name) { return is_action_name(name); },
+        "a source name such as file, cluster or probe");
+    strings(
+        "users", out.users, [](const std::string& user) { return user.size() <= 256; },
+        "a SQL user name");
+    return ok;
+  }
+
+  void parse_automation(const Value& value, std::vector<rules::Automation>& out) {
+    const auto items = list_of(value);
+    if (!items) return;
+    std::map<std::string, std::string> names;
+    for (const Value& item : *items) {
+      if (!item.node.IsMap()) {
+        fail(item, "must be a map with name, and preset or renew_before");
+        continue;
+      }
+      const auto fields = map_of(item, {"name", "preset", "match", "renew_before", "grace"});
+      if (!fields) continue;
+      rules::Automation entry;
+      bool ok = true;
+      if (const Value* v = require(*fields, item, "name")) {
+        const auto name = non_empty_string(*v);
+        const auto valid_char = [](char c) {
+          return is_alpha(c) || is_digit(c) || c == '_' || c == '-' || c == '.';
+        };
+        if (!name) {
+          ok = false;
+        } else if (name->size() > 64 || !(is_alpha(name->front()) || is_digit(name->front())) ||
+                   !std::all_of(name->begin(), name->end(), valid_char)) {
+          fail(*v, "invalid name " + quote(*name) +
+                       " (letters, digits, _ - and ., at most 64, starting with a letter or "
+                       "digit: it becomes the managed_by label)");
+          ok = false;
+        } else if (const auto [it, inserted] = names.emplace(*name, v->key); !inserted) {
+          fail(*v, "same name as " + it->second);
+          ok = false;
+        } else {
+          entry.name = *name;
+        }
+      } else {
+        ok = false;
+      }
+      if (const Value* v = find(*fields, "preset")) {
+        const auto text = scalar_of(*v, "a preset name");
+        const auto& presets = rules::automation_presets();
+        if (text && std::find(presets.begin(), presets.end(), *text) != presets.end()) {
+          entry.preset = *text;
+        } else {
+          if (text) {
+            fail(*v, "unknown preset " + quote(*text) + " (expected " +
+                         name_list(presets, [](std::string_view p) { return std::string(p); }) +
+                         ")");
+          }
+          ok = false;
+        }
+      }
+      if (const Value* v = find(*fields, "match")) {
+        if (const auto match = map_of(*v, {"cert_types", "paths", "sources", "users"})) {
+          if (const Value* t = find(*match, "cert_types")) {
+            ok = parse_cert_types(*t, entry.cert_types) && ok;
+          }
+          ok = parse_selector(*match, entry.match) && ok;
+        } else {
+          ok = false;
+        }
+      }
+      if (const Value* v = find(*fields, "renew_before")) {
+        rules::RenewBefore renew;
+        if (set_duration_or_share(*v, kRuleBelowRange, renew)) {
+          entry.renew_before = renew;
+        } else {
+          ok = false;
+        }
+      } else if (find(*fields, "preset") == nullptr) {
+        fail(item.line, join_key(item.key, "renew_before"),
+             "required without a preset (a duration such as 48h, or a share such as 33%)");
+        ok = false;
+      }
+      if (const Value* v = find(*fields, "grace")) {
+        ok = set_duration(*v, kGraceRange, entry.grace) && ok;
+      }
+      if (ok) out.push_back(std::move(entry));
+    }
+  }
+
+  // A share of the lifetime needs notBefore, which the cluster source does not report: a rule or
+  // an automation entry measured so never applies to the cluster's certificates.
+  void warn_lifetime_shares_on_cluster(const Fields& fields, const Config& config) {
+    const auto warn_items = [&](std::string_view section, std::size_t count,
+                                const auto& shares_on_cluster) {
+      const Value* v = find(fields, section);
+      if (v == nullptr || !v->node.IsSequence()) return;
+      const auto items = reader_.list_of(*v);
+      if (!items) return;
+      for (std::size_t i = 0; i < items->size() && i < count; ++i) {
+        if (!shares_on_cluster(i)) continue;
+        warn((*items)[i],
+             "a share of the lifetime needs notBefore, which the cluster source does not report: "
+             "this entry never applies to cluster certificates (use a duration, or select the "
+             "file or probe source)");
+      }
+    };
+    const auto selects_cluster = [](const rules::Selector& selector) {
+      return std::find(selector.sources.begin(), selector.sources.end(), kSourceCluster) !=
+             selector.sources.end();
+    };
+    warn_items("rules", config.rules.size(), [&](std::size_t i) {
+      return config.rules[i].below_percent > 0 && selects_cluster(config.rules[i].select);
+    });
+    warn_items("automation", config.automation.size(), [&](std::size_t i) {
+      const rules::Automation& entry = config.automation[i];
+      const bool share = entry.renew_before ? entry.renew_before->percent > 0
+                                            : entry.preset == rules::kPresetCertManager;
+      return share && selects_cluster(entry.match);
+    });
   }
 
   void warn(const Value& value, std::string message) {

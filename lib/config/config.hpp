@@ -12,6 +12,7 @@
 
 #include "core/tier.hpp"
 #include "core/types.hpp"
+#include "rules/automation.hpp"
 #include "rules/checks.hpp"
 #include "rules/rule.hpp"
 
@@ -143,6 +144,11 @@ struct Config {
   std::optional<CmekConfig> cmek;        // absent: the CMEK source is disabled
   AlertingConfig alerting;
   rules::ChecksConfig checks;
+  // Certificates a machine renews; for each certificate the first entry that matches applies.
+  std::vector<rules::Automation> automation;
+  // Where the daemon journals rotations (JSON lines); empty: $STATE_DIRECTORY/rotations.jsonl
+  // when systemd sets STATE_DIRECTORY, otherwise no journal (state/rotation_journal.hpp).
+  std::string rotation_journal;
 
   // Lets a reload tell whether anything changed.
   friend bool operator==(const Config&, const Config&) = default;

@@ -11,6 +11,10 @@ inline constexpr std::string_view kNotAfter = "crdb_cert_not_after_timestamp_sec
 inline constexpr std::string_view kNotBefore = "crdb_cert_not_before_timestamp_seconds";
 inline constexpr std::string_view kInfo = "crdb_cert_info";
 inline constexpr std::string_view kExpiryState = "crdb_cert_expiry_state";
+// Automated rotation: when the automation should renew a managed certificate, and rotations seen.
+inline constexpr std::string_view kRenewalExpected = "crdb_cert_renewal_expected_timestamp_seconds";
+inline constexpr std::string_view kLastRotation = "crdb_cert_last_rotation_timestamp_seconds";
+inline constexpr std::string_view kRotations = "crdb_cert_rotations_total";
 // Posture checks.
 inline constexpr std::string_view kCheckFailed = "crdb_cert_check_failed";
 inline constexpr std::string_view kCaIssued = "crdb_cert_ca_issued_certificates";

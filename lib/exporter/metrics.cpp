@@ -158,6 +158,41 @@ void add_certificate_families(const Snapshot& s, TextWriter& out) {
     }
     out.add(std::move(state));
   }
+  {
+    auto renewal = family(metric::kRenewalExpected,
+                          "When the automation that manages the certificate (managed_by, the "
+                          "automation entry's name) should renew it: notAfter - renew_before, "
+                          "unix seconds. Managed certificates only.",
+                          MetricType::Gauge, true);
+    for (std::size_t i = 0; i < s.certificates.size(); ++i) {
+      const rules::CertState& state = s.states[i];
+      if (!state.renewal_expected) continue;
+      Labels labels = identity_labels(s.certificates[i]->id);
+      labels.push_back({"managed_by", state.managed_by});
+      renewal.metric.push_back(
+          gauge(std::move(labels), static_cast<double>(*state.renewal_expected)));
+    }
+    out.add(std::move(renewal));
+  }
+}
+
+// Rotation evidence: what the daemon's tracker saw (the journal's history included).
+void add_rotation_families(const Snapshot& s, TextWriter& out) {
+  if (!s.rotations) return;
+  auto last = family(metric::kLastRotation,
+                     "When a new certificate was last seen at this identity (index 0 of a leaf "
+                     "file; per node and type for the cluster and probe sources), unix seconds; "
+                     "kept across restarts by the rotation journal.");
+  auto total =
+      family(metric::kRotations, "Rotations seen at this identity since the process started.",
+             MetricType::Counter);
+  for (const state::RotationSeries& series : s.rotations->series) {
+    last.metric.push_back(gauge(identity_labels(series.id), series.last_rotation));
+    total.metric.push_back(
+        counter(identity_labels(series.id), static_cast<double>(series.rotations)));
+  }
+  out.add(std::move(last));
+  out.add(std::move(total));
 }
 
 // The failing posture checks and the CA rotation progress.
@@ -298,6 +333,7 @@ RenderedText render_metrics(const Snapshot& snapshot,
   RenderedText rendered;
   rendered.certificate_text_size = out.size();
   add_check_families(snapshot, out);
+  add_rotation_families(snapshot, out);
   add_source_families(snapshot, out);
   add_file_error_family(snapshot, out);
   add_exporter_families(snapshot, out);

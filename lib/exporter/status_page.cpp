@@ -34,6 +34,15 @@ std::string format_age(double then, double now) {
   return format_left(seconds) + " ago";
 }
 
+// Who renews a managed certificate and when it should (automation: config); empty otherwise.
+std::string renewal_note(const rules::CertState& state, double now) {
+  if (!state.renewal_expected) return {};
+  const auto expected = static_cast<double>(*state.renewal_expected);
+  return "<br><small class=\"managed\">managed by " + escape_html(state.managed_by) +
+         (expected >= now ? ", renewal expected " : ", renewal was expected ") +
+         format_time(expected) + "</small>";
+}
+
 const char* severity_class(Severity severity) {
   switch (severity) {
     case Severity::critical:
@@ -352,7 +361,7 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
       }
       if (!cert.id.user.empty()) where += " user " + cert.id.user;
       html += std::string("<tr class=\"") + css + "\"><td><span class=\"badge " + css + "\">" +
-              escape_html(state.action) + "</span></td>";
+              escape_html(state.action) + "</span>" + renewal_note(state, now) + "</td>";
       if (cert.not_after && !cert.load_failed) {
         html += std::string("<td class=\"left ") + css + "\">" +
                 format_left(*cert.not_after - static_cast<std::int64_t>(now)) + "</td><td>" +

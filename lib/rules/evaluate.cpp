@@ -18,10 +18,6 @@ bool better(const Candidate& a, const Candidate& b) {
   return a.threshold < b.threshold;
 }
 
-bool applies_to(const Rule& rule, CertType type) {
-  return std::find(rule.cert_types.begin(), rule.cert_types.end(), type) != rule.cert_types.end();
-}
-
 // Only the files whose name CockroachDB itself loads can be compared with what a node reports.
 bool is_reloadable_file(const CertObservation& cert) {
   static constexpr std::pair<CertType, std::string_view> kFiles[] = {
@@ -51,11 +47,23 @@ CertState evaluate(const CertObservation& cert, const std::vector<Rule>& rules, 
     consider({kActionNotYetValid, Severity::warning, 0});
   }
   for (const Rule& rule : rules) {
-    if (applies_to(rule, cert.id.cert_type) && left < rule.below.count()) {
-      consider({rule.action, rule.severity, rule.below.count()});
-    }
+    const auto threshold = rule_threshold(rule, cert);
+    if (threshold && left < *threshold) consider({rule.action, rule.severity, *threshold});
   }
   return {std::string(best.action), best.severity};
+}
+
+CertState evaluate(const CertObservation& cert, const std::vector<Rule>& rules,
+                   const std::vector<Automation>& automation, std::int64_t now) {
+  const auto renewal = renewal_of(automation, cert);
+  if (!renewal) return evaluate(cert, rules, now);
+  CertState state = evaluate(cert, {}, now);  // the built-in states alone
+  if (state.severity == Severity::none && now > renewal->overdue_at) {
+    state = {std::string(kActionRenewalOverdue), Severity::critical};
+  }
+  state.managed_by = renewal->managed_by;
+  state.renewal_expected = renewal->expected;
+  return state;
 }
 
 std::vector<ReloadPending> find_reload_pending(

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "core/types.hpp"
+#include "rules/automation.hpp"
 #include "rules/rule.hpp"
 
 namespace certwatch::rules {
@@ -21,6 +23,10 @@ inline constexpr std::string_view kActionLoadFailed = "load_failed";
 struct CertState {
   std::string action;
   Severity severity = Severity::none;
+  // A certificate an automation entry manages: the entry's name and when it should renew it
+  // (notAfter - renew_before). Empty and nullopt for certificates rotated by hand.
+  std::string managed_by;
+  std::optional<std::int64_t> renewal_expected;
 
   friend bool operator==(const CertState&, const CertState&) = default;
 };
@@ -29,6 +35,11 @@ struct CertState {
 // every matching rule; the most severe wins, at equal severity the smaller threshold (built-ins
 // count as threshold 0).
 CertState evaluate(const CertObservation& cert, const std::vector<Rule>& rules, std::int64_t now);
+// The same with the automation entries: a managed certificate (automation.hpp) is `ok` until
+// renewal_expected + grace and `renewal_overdue`/critical past it, and the rules do not apply to
+// it; load_failed, expired and not_yet_valid still win. Unmanaged ones get the rules.
+CertState evaluate(const CertObservation& cert, const std::vector<Rule>& rules,
+                   const std::vector<Automation>& automation, std::int64_t now);
 
 // A certificate file of the local node whose first certificate differs from what the node
 // reports it has loaded: replaced on disk, not yet reloaded (CockroachDB reloads on SIGHUP only).

@@ -3,22 +3,27 @@
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <csignal>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <utility>
 
 #include "core/logging.hpp"
+#include "core/read_file.hpp"
 #include "runtime/change_tracker.hpp"
 #include "runtime/file_watch.hpp"
 #include "runtime/notify.hpp"
 #include "runtime/publisher.hpp"
 #include "runtime/scheduler.hpp"
+#include "state/rotation_journal.hpp"
 
 namespace certwatch::runtime {
 
@@ -34,7 +39,7 @@ void tune_allocator() {
   ::mallopt(M_ARENA_MAX, 2);
 }
 
-struct Daemon::Impl {
+struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
   Impl(DaemonOptions opts, config::Config cfg)
       : options(std::move(opts)),
         config(std::move(cfg)),
@@ -70,6 +75,8 @@ struct Daemon::Impl {
     inputs.verify_cache = verify_cache;
     inputs.build = options.build;
     inputs.tier = config.deployment.tier;
+    inputs.automation = config.automation;
+    inputs.rotations = rotations.record();
     inputs.config_reload_ok = reload_ok;
     inputs.config_reload_success_at = reload_success_at;
     inputs.results = scheduler.results();
@@ -82,6 +89,7 @@ struct Daemon::Impl {
     if (health.up) {
       log->debug("poll of source {} succeeded in {:.3f}s", source.name(), health.last_duration);
       log_file_errors(source.name(), *last_good);
+      track_rotations(*last_good);
     } else {
       log->warn("poll of source {} failed: reason={} {}", source.name(),
                 to_string(health.last_error->reason), health.last_error->message);
@@ -113,6 +121,60 @@ struct Daemon::Impl {
                      by_path[path]->detail);
     }
     for (const std::string& path : changes.gone) file_log->info("file {} is usable again", path);
+  }
+
+  // The journal as it was at start: each identity's last rotation, and what it rotated to, so a
+  // rotation while the daemon was stopped shows on the first poll. A journal that cannot be read
+  // is reported; the daemon runs on without its history.
+  void open_journal() {
+    journal = state::journal_path(config.rotation_journal, std::getenv("STATE_DIRECTORY"));
+    if (journal.empty()) {
+      rotation_log->info(
+          "rotation journal off: set rotation_journal, or run under systemd with "
+          "StateDirectory= (rotations still count in crdb_cert_rotations_total)");
+      return;
+    }
+    const state::JournalRead read = state::read_journal(journal);
+    if (read.error && read.error->reason != FileErrorReason::not_found) {
+      rotation_log->warn("rotation journal {} cannot be read, its history is not used: {}", journal,
+                         describe(*read.error));
+    }
+    if (read.bad_lines > 0) {
+      rotation_log->warn(
+          "rotation journal {}: {} line(s) are not journal entries (corrupt or truncated, first "
+          "at line {}); skipped, the other {} entries are used",
+          journal, read.bad_lines, read.first_bad_line, read.events.size());
+    }
+    rotations.seed(read.events);
+    rotation_log->info("rotation journal {}: {} entries", journal, read.events.size());
+  }
+
+  // Rotations in a source's new result: logged, counted, and appended to the journal off the io
+  // thread (in order: one strand).
+  void track_rotations(const sources::PollResult& result) {
+    std::vector<state::RotationEvent> events =
+        rotations.observe(result.certificates, state::system_clock_now());
+    if (events.empty()) return;
+    for (const state::RotationEvent& e : events) {
+      rotation_log->info("{} at {} {} {} {}: {} -> {}", to_string(e.kind), e.id.source,
+                         to_string(e.id.cert_type), e.id.node_id, e.id.path,
+                         e.old_fingerprint.empty() ? "-" : e.old_fingerprint,
+                         e.new_fingerprint.empty() ? "-" : e.new_fingerprint);
+    }
+    if (journal.empty()) return;
+    asio::post(journal_strand,
+               [impl = weak_from_this(), path = journal, events = std::move(events)] {
+                 const auto error = state::append_journal(path, events, state::system_clock_now());
+                 const auto self = impl.lock();
+                 if (!self) return;
+                 // One line when appending starts to fail, one when it works again.
+                 if (error && !self->journal_failing.exchange(true)) {
+                   self->rotation_log->error("rotation journal {} cannot be written: {}", path,
+                                             describe(*error));
+                 } else if (!error && self->journal_failing.exchange(false)) {
+                   self->rotation_log->info("rotation journal {} is written again", path);
+                 }
+               });
   }
 
   // What a new snapshot says that the last one did not: the sources' notices and pending reloads.
@@ -181,6 +243,9 @@ struct Daemon::Impl {
         log->warn("configuration: {}", warning.to_string());
       }
       config = std::move(*loaded.config);
+      if (state::journal_path(config.rotation_journal, std::getenv("STATE_DIRECTORY")) != journal) {
+        rotation_log->warn("rotation_journal changed: the new path takes effect at restart");
+      }
       scheduler.install(options.make_sources(config));
       log->info("configuration reloaded; polling every source now");
       scheduler.poll_all();
@@ -246,6 +311,11 @@ struct Daemon::Impl {
   FileWatch file_watch{io, [this] { scheduler.poll_watching(); }};
   std::shared_ptr<spdlog::logger> log;
   std::shared_ptr<spdlog::logger> file_log;
+  std::shared_ptr<spdlog::logger> rotation_log = logger("rotation");
+  state::RotationTracker rotations;  // io thread only
+  std::string journal;               // empty: no journal
+  asio::strand<asio::thread_pool::executor_type> journal_strand{workers.get_executor()};
+  std::atomic<bool> journal_failing{false};
   std::map<std::string, ChangeTracker<std::string, FileErrorReason>> file_errors;  // by source
   ChangeTracker<std::string, std::pair<bool, std::string>> notices;
   ChangeTracker<std::string, rules::ReloadPending> reload_pending;
@@ -274,6 +344,7 @@ void Daemon::request_stop() {
 
 int Daemon::run() {
   Impl& d = *impl_;
+  d.open_journal();
   d.scheduler.install(d.options.make_sources(d.config));
   d.publisher.publish_now(d.snapshot_inputs());  // served before the first poll finishes
   if (auto error = d.server.start()) {

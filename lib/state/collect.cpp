@@ -40,9 +40,11 @@ void record_poll(sources::PollResult&& result, double started, double finished,
 std::shared_ptr<const Snapshot> poll_once(const sources::SourceList& sources,
                                           const std::vector<rules::Rule>& rules,
                                           const rules::ChecksConfig& checks, const BuildInfo& build,
-                                          const Clock& now, Tier tier) {
+                                          const Clock& now, Tier tier,
+                                          const std::vector<rules::Automation>& automation) {
   SnapshotInputs inputs;
   inputs.tier = tier;
+  inputs.automation = automation;
   inputs.rules = rules;
   inputs.checks = checks;
   inputs.build = build;

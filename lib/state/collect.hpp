@@ -27,6 +27,7 @@ void record_poll(sources::PollResult&& result, double started, double finished,
 std::shared_ptr<const Snapshot> poll_once(const sources::SourceList& sources,
                                           const std::vector<rules::Rule>& rules,
                                           const rules::ChecksConfig& checks, const BuildInfo& build,
-                                          const Clock& now, Tier tier = Tier::self_hosted);
+                                          const Clock& now, Tier tier = Tier::self_hosted,
+                                          const std::vector<rules::Automation>& automation = {});
 
 }  // namespace certwatch::state

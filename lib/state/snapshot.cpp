@@ -103,7 +103,8 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
   const auto now_seconds = static_cast<std::int64_t>(std::floor(now));
   snapshot->states.reserve(snapshot->certificates.size());
   for (const CertObservation* cert : snapshot->certificates) {
-    snapshot->states.push_back(rules::evaluate(*cert, inputs.rules, now_seconds));
+    snapshot->states.push_back(
+        rules::evaluate(*cert, inputs.rules, inputs.automation, now_seconds));
   }
   snapshot->reload_pending = rules::find_reload_pending(snapshot->certificates);
   snapshot->served_mismatch = rules::find_served_mismatch(snapshot->certificates);
@@ -147,6 +148,7 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
   snapshot->config_reload_ok = inputs.config_reload_ok;
   snapshot->config_reload_success_at = inputs.config_reload_success_at;
   snapshot->build = inputs.build;
+  snapshot->rotations = inputs.rotations;
   return snapshot;
 }
 

@@ -16,6 +16,7 @@
 #include "rules/checks.hpp"
 #include "rules/evaluate.hpp"
 #include "sources/source.hpp"
+#include "state/rotation.hpp"
 
 namespace certwatch::state {
 
@@ -68,6 +69,9 @@ struct SnapshotInputs {
   std::shared_ptr<rules::VerifyCache> verify_cache;
   BuildInfo build;
   Tier tier = Tier::self_hosted;  // deployment.tier: its ownership table leads the sections
+  std::vector<rules::Automation> automation;  // certificates a machine renews
+  // What the daemon's rotation tracker has seen (null: none, as in `check`).
+  std::shared_ptr<const RotationRecord> rotations;
 };
 
 struct Snapshot {
@@ -92,6 +96,7 @@ struct Snapshot {
   bool config_reload_ok = true;
   double config_reload_success_at = 0;
   BuildInfo build;
+  std::shared_ptr<const RotationRecord> rotations;  // null without a rotation tracker
 
   bool ready() const;               // every enabled source has finished one poll
   Severity worst_severity() const;  // of the states, the failing checks and the findings
