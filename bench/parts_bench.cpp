@@ -1,5 +1,5 @@
 // In-process parts of a poll under Google Benchmark: the PEM parser on a bundle, one DER through
-// the DER reader and through the OpenSSL path, the evaluator
+// the DER reader and through the OpenSSL path, one leaf's trust verdict both ways, the evaluator
 // over 5,000 observations and a whole snapshot (evaluate + render) of 5,000 certificates.
 //   build-bench/bench/crdb-certwatch-bench-parts [--benchmark_filter=...]
 #include <benchmark/benchmark.h>
@@ -12,6 +12,7 @@
 #include "rules/rule.hpp"
 #include "state/snapshot.hpp"
 #include "support/certgen.hpp"
+#include "x509/chain.hpp"
 #include "x509/fast_parse.hpp"
 #include "x509/parse.hpp"
 
@@ -116,6 +117,23 @@ void BM_ReadDerOpenssl(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ReadDerOpenssl)->ArgName("rsa")->Arg(0)->Arg(1);
+
+// One leaf's trust verdict against its CA (issue 22): the fast path (a signature check with the
+// CA's key decoded once) and X509_verify_cert (which decodes the leaf, its key above all). The
+// fast path is kept only while it is the faster.
+void BM_VerifyChain(benchmark::State& state, bool fast) {
+  const std::string der = leaf_der(state.range(0));
+  const std::vector<std::shared_ptr<const certwatch::x509::TrustAnchor>> anchors{
+      certwatch::x509::TrustAnchor::from_der(ca().der)};
+  const auto set = certwatch::x509::AnchorSet::make(anchors);
+  for (auto _ : state) {
+    auto outcome = certwatch::x509::verify_chain(der, {}, *set, {fast});
+    if (outcome.failure || outcome.fast != fast) state.SkipWithError("not the path measured");
+    benchmark::DoNotOptimize(outcome);
+  }
+}
+BENCHMARK_CAPTURE(BM_VerifyChain, fast, true)->ArgName("rsa")->Arg(0)->Arg(1);
+BENCHMARK_CAPTURE(BM_VerifyChain, openssl, false)->ArgName("rsa")->Arg(0)->Arg(1);
 
 void BM_Evaluate5000(benchmark::State& state) {
   const auto& certs = fleet();

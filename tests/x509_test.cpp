@@ -13,6 +13,7 @@
 #include "support/certgen.hpp"
 #include "support/process.hpp"
 #include "support/tempdir.hpp"
+#include "x509/chain.hpp"
 #include "x509/fast_parse.hpp"
 #include "x509/parse.hpp"
 #include "x509/verify.hpp"
@@ -32,11 +33,13 @@ using certwatch::testing::read_file;
 using certwatch::testing::sha256_fingerprint;
 using certwatch::testing::TempDir;
 using certwatch::testing::write_key_file;
+using certwatch::x509::ChainCause;
+using certwatch::x509::ChainOptions;
 using certwatch::x509::issued_by;
 using certwatch::x509::parse_der;
 using certwatch::x509::parse_pem_bundle;
 using certwatch::x509::ParseError;
-using certwatch::x509::verify_error;
+using certwatch::x509::verify_chain_der;
 
 // 2060-01-01T03:25:45Z: past 2049, so RFC 5280 requires GeneralizedTime.
 constexpr std::int64_t kYear2060 = 2840140800 + 3 * 3600 + 25 * 60 + 45;
@@ -566,8 +569,9 @@ TEST_CASE("issued_by rejects a subject whose signature was altered", "[x509]") {
   REQUIRE(parse_der(altered).has_value());
   CHECK(issued_by(leaf.der, ca.der));
   CHECK_FALSE(issued_by(altered, ca.der));
-  CHECK(verify_error(altered, std::vector<std::string>{ca.der}, certwatch::testing::unix_now()) ==
-        "certificate signature failure");
+  const auto outcome = verify_chain_der(altered, {}, std::vector<std::string>{ca.der});
+  CHECK(outcome.failure == ChainCause::bad_signature);
+  CHECK(outcome.openssl_error == "certificate signature failure");
 }
 
 TEST_CASE("IssuerKey checks signatures without decoding the subject, as issued_by does", "[x509]") {
@@ -602,40 +606,48 @@ TEST_CASE("IssuerKey checks signatures without decoding the subject, as issued_b
   CHECK(ERR_peek_error() == 0);
 }
 
-TEST_CASE("verify_error accepts a good chain and names what is wrong otherwise", "[x509]") {
+TEST_CASE("verify_chain accepts a good chain at any time and names what is wrong otherwise",
+          "[x509]") {
   const std::int64_t now = certwatch::testing::unix_now();
   const GeneratedCert ca = make_ca("Cockroach CA");
   const GeneratedCert unrelated_ca = make_ca("Other CA");
   CertSpec spec;
   spec.not_before = now - 10 * kDay;
-  spec.not_after = now + 10 * kDay;
+  spec.not_after = now - 5 * kDay;  // expired: time is the expiry states' business
   const GeneratedCert leaf = generate_cert(spec, &ca);
   const std::vector<std::string> anchors{ca.der};
   ERR_clear_error();
 
-  CHECK(verify_error(leaf.der, anchors, now) == std::nullopt);
-  CHECK(verify_error(leaf.der, std::vector<std::string>{unrelated_ca.der}, now) ==
-        "unable to get local issuer certificate");
-  CHECK(verify_error(leaf.der, {}, now) == "unable to get local issuer certificate");
-  CHECK(verify_error(leaf.der, anchors, now + 11 * kDay) == "certificate has expired");
-  CHECK(verify_error(leaf.der, anchors, now - 11 * kDay) == "certificate is not yet valid");
-  // An unrelated CA in the bundle changes nothing, and a CA that does not decode is skipped.
-  CHECK(verify_error(leaf.der, std::vector<std::string>{unrelated_ca.der, "junk", ca.der}, now) ==
-        std::nullopt);
-  CHECK(verify_error("junk", anchors, now).has_value());
+  for (const bool fast : {true, false}) {
+    INFO("fast path " << fast);
+    const ChainOptions options{fast};
+    const auto good = verify_chain_der(leaf.der, {}, anchors, options);
+    CHECK_FALSE(good.failure);
+    CHECK(good.fast == fast);
+    REQUIRE(good.links.size() == 1);
+    CHECK(good.links[0].size() == 1);
+    CHECK(verify_chain_der(leaf.der, {}, std::vector<std::string>{unrelated_ca.der}, options)
+              .failure == ChainCause::unknown_issuer);
+    CHECK(verify_chain_der(leaf.der, {}, {}, options).failure == ChainCause::unknown_issuer);
+    // An unrelated CA in the bundle changes nothing, and a CA that does not decode is skipped.
+    CHECK_FALSE(verify_chain_der(leaf.der, {},
+                                 std::vector<std::string>{unrelated_ca.der, "junk", ca.der},
+                                 options)
+                    .failure);
+    CHECK(verify_chain_der("junk", {}, anchors, options).failure == ChainCause::malformed);
+  }
   CHECK(ERR_peek_error() == 0);
 }
 
-TEST_CASE("verify_error ignores extended key usage", "[x509]") {
+TEST_CASE("verify_chain ignores extended key usage", "[x509]") {
   const GeneratedCert ca = make_ca("Cockroach CA");
   CertSpec spec;
   spec.extended_key_usage = GENERATE(ExtendedKeyUsage::server_auth, ExtendedKeyUsage::client_auth);
   const GeneratedCert leaf = generate_cert(spec, &ca);
-  CHECK(verify_error(leaf.der, std::vector<std::string>{ca.der}, certwatch::testing::unix_now()) ==
-        std::nullopt);
+  CHECK_FALSE(verify_chain_der(leaf.der, {}, std::vector<std::string>{ca.der}).failure);
 }
 
-TEST_CASE("verify_error finds the old CA of a rotated bundle", "[x509]") {
+TEST_CASE("verify_chain finds the old CA of a rotated bundle", "[x509]") {
   // After `cockroach cert create-ca --overwrite` the bundle holds the new CA and the old one under
   // the same name; a node certificate not yet re-issued chains to the old one.
   const GeneratedCert old_ca = make_ca("Cockroach CA");
@@ -643,25 +655,31 @@ TEST_CASE("verify_error finds the old CA of a rotated bundle", "[x509]") {
   const GeneratedCert old_leaf = generate_cert(CertSpec{}, &old_ca);
   const GeneratedCert new_leaf = generate_cert(CertSpec{}, &new_ca);
   const std::vector<std::string> bundle{new_ca.der, old_ca.der};
-  const std::int64_t now = certwatch::testing::unix_now();
-  CHECK(verify_error(old_leaf.der, bundle, now) == std::nullopt);
-  CHECK(verify_error(new_leaf.der, bundle, now) == std::nullopt);
-  CHECK(verify_error(old_leaf.der, std::vector<std::string>{new_ca.der}, now).has_value());
+  CHECK_FALSE(verify_chain_der(old_leaf.der, {}, bundle).failure);
+  CHECK_FALSE(verify_chain_der(new_leaf.der, {}, bundle).failure);
+  // Same name, another key: the authority key id tells the CAs apart.
+  CHECK(verify_chain_der(old_leaf.der, {}, std::vector<std::string>{new_ca.der}).failure ==
+        ChainCause::key_id_mismatch);
 }
 
-TEST_CASE("verify_error accepts an intermediate given as the anchor", "[x509]") {
+TEST_CASE("verify_chain takes the intermediates that travel with the leaf", "[x509]") {
   const GeneratedCert root = make_ca("Root CA");
   CertSpec intermediate_spec;
   intermediate_spec.common_name = "Intermediate CA";
   intermediate_spec.is_ca = true;
   const GeneratedCert intermediate = generate_cert(intermediate_spec, &root);
   const GeneratedCert leaf = generate_cert(CertSpec{}, &intermediate);
-  const std::int64_t now = certwatch::testing::unix_now();
-  CHECK(verify_error(leaf.der, std::vector<std::string>{intermediate.der}, now) == std::nullopt);
-  CHECK(verify_error(leaf.der, std::vector<std::string>{root.der, intermediate.der}, now) ==
-        std::nullopt);
-  CHECK(verify_error(leaf.der, std::vector<std::string>{root.der}, now) ==
-        "unable to get local issuer certificate");
+  const std::vector<std::string> roots{root.der};
+  const std::vector<std::string> intermediates{intermediate.der};
+  // In the CA file (an anchor of its own), or after the leaf in its file: both verify.
+  CHECK_FALSE(verify_chain_der(leaf.der, {}, intermediates).failure);
+  CHECK_FALSE(
+      verify_chain_der(leaf.der, {}, std::vector<std::string>{root.der, intermediate.der}).failure);
+  const auto carried = verify_chain_der(leaf.der, intermediates, roots);
+  CHECK_FALSE(carried.failure);
+  CHECK_FALSE(carried.fast);
+  CHECK(carried.links.size() == 2);
+  CHECK(verify_chain_der(leaf.der, {}, roots).failure == ChainCause::unknown_issuer);
 }
 
 TEST_CASE("parsing leaves the OpenSSL error queue empty", "[x509]") {
@@ -981,32 +999,20 @@ TEST_CASE("the facts of declined certificates are remembered by their exact DER"
   CHECK(facts->der == altered);
 }
 
-TEST_CASE("verify_against decoded anchors says what verify_error says of their DER", "[x509]") {
+TEST_CASE("an AnchorSet serves many verifications", "[x509]") {
+  using certwatch::x509::AnchorSet;
   using certwatch::x509::TrustAnchor;
-  const std::int64_t now = certwatch::testing::unix_now();
   const GeneratedCert ca = make_ca("Cockroach CA");
-  const GeneratedCert other = make_ca("Other CA");
-  CertSpec spec;
-  spec.not_before = now - 10 * kDay;
-  spec.not_after = now + 10 * kDay;
-  const GeneratedCert leaf = generate_cert(spec, &ca);
-  const std::vector<std::vector<std::string>> bundles = {
-      {ca.der}, {other.der}, {}, {other.der, "junk", ca.der}, {"junk"}};
+  const GeneratedCert leaf = generate_cert(CertSpec{}, &ca);
   CHECK(TrustAnchor::from_der("junk") == nullptr);
-  for (const auto& bundle : bundles) {
-    std::vector<std::shared_ptr<const TrustAnchor>> anchors;
-    for (const std::string& der : bundle) anchors.push_back(TrustAnchor::from_der(der));
-    for (const std::int64_t at : {now, now + 11 * kDay, now - 11 * kDay}) {
-      INFO("bundle of " << bundle.size() << " at " << at);
-      CHECK(certwatch::x509::verify_against(leaf.der, anchors, at) ==
-            verify_error(leaf.der, bundle, at));
-    }
-  }
-  // One anchor serves many verifications (and threads: it is never changed).
+  // One anchor serves many verifications (and threads: it is never changed); null is skipped.
   const auto anchor = TrustAnchor::from_der(ca.der);
-  const std::vector<std::shared_ptr<const TrustAnchor>> shared{anchor, anchor};
+  const std::vector<std::shared_ptr<const TrustAnchor>> shared{anchor, nullptr, anchor};
+  const auto set = AnchorSet::make(shared);
+  REQUIRE(set != nullptr);
   for (int i = 0; i < 3; ++i) {
-    CHECK(certwatch::x509::verify_against(leaf.der, shared, now) == std::nullopt);
+    CHECK_FALSE(certwatch::x509::verify_chain(leaf.der, {}, *set).failure);
+    CHECK_FALSE(certwatch::x509::verify_chain(leaf.der, {}, *set, {false}).failure);
   }
   CHECK(ERR_peek_error() == 0);
 }

@@ -8,6 +8,7 @@
 #include "alerting/audit_report.hpp"
 #include "alerting/report_text.hpp"
 #include "core/text.hpp"
+#include "rules/chain_causes.hpp"
 
 namespace certwatch::alerting {
 namespace {
@@ -213,6 +214,17 @@ Section checks_section(const AuditReport& report) {
             std::string(to_string(f.id.cert_type)) + " " + where(f.id), or_dash(f.detail)},
            f.severity,
            true});
+    }
+    s.blocks.push_back(std::move(t));
+  }
+  if (const auto causes = rules::chain_causes_in(report.check.checks); !causes.empty()) {
+    s.blocks.push_back(heading("Why the chains fail, and the fix"));
+    Block t = table({"Cause", "Why", "Fix"}, {true});
+    for (const rules::ChainCauseInfo* cause : causes) {
+      t.rows.push_back(
+          {{std::string(cause->detail), std::string(cause->why), std::string(cause->fix)},
+           Severity::none,
+           false});
     }
     s.blocks.push_back(std::move(t));
   }

@@ -8,6 +8,7 @@
 
 #include "alerting/report_text.hpp"
 #include "core/text.hpp"
+#include "rules/chain_causes.hpp"
 #include "rules/conditions.hpp"
 
 namespace certwatch::alerting {
@@ -73,6 +74,16 @@ std::string render_managed(const CheckReport& report) {
          cert.action});
   }
   return rows.size() > 1 ? "\n" + render_columns(std::move(rows)) : std::string();
+}
+
+// Each chain_untrusted cause present, with its why and fix: one root cause, one explanation.
+std::string render_chain_causes(const std::vector<rules::CheckFailure>& checks) {
+  std::string out;
+  for (const rules::ChainCauseInfo* cause : rules::chain_causes_in(checks)) {
+    out += "\nCHAIN CAUSE " + std::string(cause->detail) + "\n  why: " + std::string(cause->why) +
+           "\n  fix: " + std::string(cause->fix) + "\n";
+  }
+  return out;
 }
 
 std::string status_summary(const CheckReport& report) {
@@ -268,6 +279,7 @@ std::string render_check_table(const CheckReport& report) {
                       or_dash(failure.detail)});
     }
     out += "\n" + render_columns(std::move(rows));
+    out += render_chain_causes(report.checks);
   }
   if (!report.ca_usage.empty()) {
     std::vector<std::vector<std::string>> rows{{"CA", "BUNDLE", "EXPIRES", "ISSUED", "REMOVABLE"}};
@@ -375,7 +387,9 @@ nlohmann::json check_report_json(const CheckReport& report) {
                              {"path", failure.id.path},
                              {"index", failure.id.index},
                              {"user", failure.id.user},
-                             {"detail", failure.detail}});
+                             {"detail", failure.detail},
+                             {"why", rules::why_of(failure)},
+                             {"fix", rules::chain_fix_of(failure)}});
   }
   out["ca_usage"] = json::array();
   for (const CheckReport::CaRow& ca : report.ca_usage) {

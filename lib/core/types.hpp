@@ -61,6 +61,9 @@ struct CertificateFacts {
   std::string signature_hash;  // "sha256", "sha1", "md5", ...; empty when none (ed25519)
   bool self_signed = false;    // issuer name == subject name and its own key verifies it
   std::string issuer_dn;       // the issuer name, RFC 2253 one line (denylist "issuer + serial")
+  // OpenSSL could not fully parse it (a duplicate extension, one that does not decode): its names
+  // and usages cannot be trusted, and verifiers reject it (chain_untrusted "malformed").
+  bool malformed = false;
   std::string der;  // the DER, for chain verification and key_match; never rendered; empty from
                     // the file source with the checks off (nothing reads it then)
 

@@ -6,6 +6,7 @@
 
 #include "core/shell_command.hpp"
 #include "core/text.hpp"
+#include "rules/chain_causes.hpp"
 #include "rules/checks.hpp"
 #include "rules/conditions.hpp"
 
@@ -187,8 +188,8 @@ Fix fix_for(const rules::CheckFailure& f, const state::Snapshot& s) {
     return Fix({{{"cockroach", "cert", "create-node"}, reissue, std::move(names)}}, why);
   }
   if (check == rules::kCheckChainUntrusted) {
-    return "re-issue it from the CA in the CA file beside it, or add the CA that signed it to that "
-           "file (combined file: new CA first, old second), then SIGHUP";
+    const std::string_view fix = rules::chain_fix_of(f);  // one per cause
+    return fix.empty() ? "see the CrdbCertChainUntrusted runbook" : std::string(fix);
   }
   if (check == rules::kCheckOutlivesCa) {
     return "rotate the CA before it expires: a combined ca.crt (new first, old second) on every "
@@ -314,7 +315,6 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
             " failing checks)</small></h2>\n<table><tr><th>Check</th><th>Certificate</th>"
             "<th>Detail</th><th>Why it matters</th><th>Fix</th></tr>\n";
     for (const rules::CheckFailure& f : s.check_failures) {
-      const rules::CheckInfo* info = rules::find_check(f.check);
       const char* css = severity_class(f.severity);
       std::string where = f.id.path.empty() ? "node " + f.id.node_id : f.id.path;
       if (!f.id.index.empty() && f.id.index != "0") where += " [bundle #" + f.id.index + "]";
@@ -322,7 +322,7 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
               escape_html(f.check) + "</span></td><td class=\"mono\">" +
               escape_html(std::string(to_string(f.id.cert_type))) + " " + escape_html(where) +
               "</td><td>" + escape_html(f.detail) + "</td><td class=\"muted\">" +
-              escape_html(info ? std::string(info->why) : "") + "</td><td>" +
+              escape_html(std::string(rules::why_of(f))) + "</td><td>" +
               render_fix(fix_for(f, s)) + "</td></tr>\n";
     }
     html += "</table>\n";

@@ -8,6 +8,7 @@
 
 #include "core/names.hpp"
 #include "core/text.hpp"
+#include "rules/chain_causes.hpp"
 #include "rules/denylist.hpp"
 #include "x509/dn_text.hpp"
 #include "x509/verify.hpp"
@@ -18,7 +19,9 @@ const std::vector<CheckInfo>& all_checks() {
   static const std::vector<CheckInfo> checks{
       {kCheckChainUntrusted, Severity::critical, "CrdbCertChainUntrusted",
        "does not verify against the CA file CockroachDB uses for it",
-       "Peers reject it with \"unknown authority\": connections fail at the next handshake."},
+       "Peers that verify it with that CA file reject it: connections fail at the next handshake. "
+       "The detail names the cause (unknown_issuer, intermediate_expired, ...), each with its own "
+       "fix."},
       {kCheckOutlivesCa, Severity::warning, "CrdbCertOutlivesCa",
        "outlives the only CA that verifies it",
        "It stops verifying the day that CA expires, long before its own expiry."},
@@ -172,14 +175,16 @@ std::vector<std::string> ca_file_candidates(CertType type) {
   }
 }
 
-// Whether every certificate of the group is within its validity at `now`: part of the key of a
-// cached chain verification, whose answer changes only when one of them crosses a boundary.
-std::string validity_mask(const std::vector<const CertificateFacts*>& certs, std::int64_t now) {
-  std::string mask;
-  for (const CertificateFacts* c : certs) {
-    mask += (now < c->not_before) ? 'b' : (now > c->not_after) ? 'a' : 'v';
+// The certificates after the leaf (index 0) of its file or served chain, in order: the untrusted
+// intermediates that travel with it.
+std::vector<const CertificateFacts*> after_leaf(const std::vector<const CertObservation*>& chain) {
+  std::vector<const CertificateFacts*> out;
+  for (const CertObservation* cert : chain) {
+    if (cert->id.index != "0" && !cert->id.index.empty() && cert->facts) {
+      out.push_back(&*cert->facts);
+    }
   }
-  return mask;
+  return out;
 }
 
 class Engine {
@@ -188,6 +193,7 @@ class Engine {
       : in_(in), config_(config), cache_(cache) {
     for (const CertObservation* cert : in.certificates) {
       if (cert->id.source == kSourceFile) by_path_[cert->id.path].push_back(cert);
+      if (cert->id.source == kSourceProbe) served_[cert->id.path].push_back(cert);
     }
     for (const KeyFile* key : in.keys) keys_[key->path] = key;
     for (const std::string& line : config.denylist) deny_.add(line);
@@ -242,17 +248,22 @@ class Engine {
   // probe's ca_file, as the clients that dial it require.
   void check_served(const CertObservation& leaf) {
     const CertificateFacts& facts = *leaf.facts;
-    if (!leaf.dialed_name.empty() &&
+    // A malformed certificate's names cannot be read: chain_untrusted says so, not san_missing.
+    if (!leaf.dialed_name.empty() && !facts.malformed &&
         !san_covers(facts.dns_names, facts.ip_addresses, leaf.dialed_name)) {
       fail(leaf.id, kCheckSanMissing, leaf.dialed_name);
     }
     std::vector<const CertificateFacts*> cas;
     for (const CertificateFacts& ca : *leaf.trust_anchors) cas.push_back(&ca);
     if (cas.empty()) {
-      fail(leaf.id, kCheckChainUntrusted, "no CA certificate in probe.ca_file");
+      fail(leaf.id, kCheckChainUntrusted, std::string(kChainNoCaFile));
       return;
     }
-    verify_chain(leaf, cas);
+    const auto served = served_.find(leaf.id.path);
+    verify_chain(leaf,
+                 served != served_.end() ? after_leaf(served->second)
+                                         : std::vector<const CertificateFacts*>{},
+                 cas);
   }
 
   void check_names(const CertObservation& cert) {
@@ -265,7 +276,7 @@ class Engine {
     if ((type == CertType::node || type == CertType::node_client) && facts.subject_cn != "node") {
       fail(cert.id, kCheckCnMismatch, "CN " + facts.subject_cn + ", expected node");
     }
-    if (type != CertType::node || cert.id.source != kSourceFile) return;
+    if (type != CertType::node || cert.id.source != kSourceFile || facts.malformed) return;
     std::vector<std::string> required = config_.san_required;
     if (config_.san_include_local) {
       required.emplace_back("localhost");
@@ -363,51 +374,32 @@ class Engine {
     const auto [ca_path, bundle] = ca_bundle_for(leaf);
     if (ca_path.empty()) return;
     if (bundle == nullptr) {
-      fail(leaf.id, kCheckChainUntrusted, "no CA file " + ca_path);
+      fail(leaf.id, kCheckChainUntrusted, std::string(kChainNoCaFile));
       return;
     }
     std::vector<const CertificateFacts*> cas;
     for (const CertObservation* ca : *bundle) {
       if (ca->facts) cas.push_back(&*ca->facts);
     }
-    verify_chain(leaf, cas);
+    verify_chain(leaf, after_leaf(by_path_.at(leaf.id.path)), cas);
   }
 
-  struct ChainVerdict {
-    std::optional<std::string> untrusted;  // chain_untrusted's detail
-    std::int64_t verifying_until = 0;      // the latest notAfter of the CAs that signed it
-  };
-
-  // What the chain of `leaf` to the trust anchors `cas` says.
-  ChainVerdict chain_verdict(const CertificateFacts& leaf,
-                             const std::vector<const CertificateFacts*>& cas) const {
-    const auto valid = [&](const CertificateFacts& c) {
-      return c.not_before <= in_.now && in_.now <= c.not_after;
-    };
-    // The common case, a leaf signed by a CA of its bundle with both in their validity, needs
-    // only signature checks (cached); OpenSSL's full verification runs, once per change, for
-    // anything else and names the error.
-    ChainVerdict verdict;
-    bool verified_directly = false;
-    for (const CertificateFacts* ca : cas) {
-      if (ca->subject_cn == leaf.issuer_cn && cache_.issued_by(leaf, *ca)) {
-        verdict.verifying_until = std::max(verdict.verifying_until, ca->not_after);
-        verified_directly = verified_directly || (ca->is_ca && valid(*ca));
-      }
-    }
-    if (!verified_directly || !valid(leaf)) verdict.untrusted = cache_.verify(leaf, cas, in_.now);
-    return verdict;
-  }
-
-  // chain_untrusted and outlives_ca for `leaf` against the trust anchors `cas`.
-  void verify_chain(const CertObservation& leaf, const std::vector<const CertificateFacts*>& cas) {
-    const ChainVerdict verdict = chain_verdict(*leaf.facts, cas);
-    if (verdict.untrusted) {
-      fail(leaf.id, kCheckChainUntrusted, *verdict.untrusted);
+  // chain_untrusted and outlives_ca for `leaf`, with the intermediates that travel with it,
+  // against the trust anchors `cas`. OpenSSL judges the chain as if in date (the leaf's own time
+  // is the expiry states'); the CAs of the chain it built are then held to the clock.
+  void verify_chain(const CertObservation& leaf,
+                    const std::vector<const CertificateFacts*>& intermediates,
+                    const std::vector<const CertificateFacts*>& cas) {
+    const x509::ChainOutcome outcome = cache_.chain(*leaf.facts, intermediates, cas);
+    std::optional<x509::ChainCause> cause = outcome.failure;
+    if (!cause) cause = x509::chain_time_failure(outcome, in_.now);
+    if (cause) {
+      fail(leaf.id, kCheckChainUntrusted, std::string(x509::to_string(*cause)));
       return;
     }
-    if (verdict.verifying_until != 0 && verdict.verifying_until < leaf.facts->not_after) {
-      fail(leaf.id, kCheckOutlivesCa, "CA expires " + utc_date(verdict.verifying_until));
+    const std::int64_t verifying_until = x509::chain_verifies_until(outcome);
+    if (verifying_until != 0 && verifying_until < leaf.facts->not_after) {
+      fail(leaf.id, kCheckOutlivesCa, "CA expires " + utc_date(verifying_until));
     }
   }
 
@@ -461,6 +453,7 @@ class Engine {
   const ChecksConfig& config_;
   VerifyCache& cache_;
   std::map<std::string, std::vector<const CertObservation*>> by_path_;
+  std::map<std::string, std::vector<const CertObservation*>> served_;  // probe: by target
   std::map<std::string, const KeyFile*> keys_;
   Denylist deny_;
   DenyVerdicts denied_;
@@ -506,18 +499,37 @@ std::shared_ptr<const x509::TrustAnchor> VerifyCache::trust_anchor(const Certifi
                     [&] { return x509::TrustAnchor::from_der(ca.der); });
 }
 
-std::optional<std::string> VerifyCache::verify(const CertificateFacts& leaf,
-                                               const std::vector<const CertificateFacts*>& cas,
-                                               std::int64_t now) {
-  std::vector<const CertificateFacts*> all{&leaf};
-  all.insert(all.end(), cas.begin(), cas.end());
-  std::string key = validity_mask(all, now);
-  for (const CertificateFacts* c : all) key += c->fingerprint_sha256;
-  return remembered(verified_, std::move(key), [&] {
+std::shared_ptr<const x509::AnchorSet> VerifyCache::anchor_set(
+    const std::vector<const CertificateFacts*>& cas) {
+  std::string key;
+  for (const CertificateFacts* ca : cas) key += ca->fingerprint_sha256;
+  return remembered(anchor_sets_, std::move(key), [&] {
     std::vector<std::shared_ptr<const x509::TrustAnchor>> anchors;
     anchors.reserve(cas.size());
     for (const CertificateFacts* ca : cas) anchors.push_back(trust_anchor(*ca));
-    return x509::verify_against(leaf.der, anchors, now);
+    return x509::AnchorSet::make(anchors);
+  });
+}
+
+x509::ChainOutcome VerifyCache::chain(const CertificateFacts& leaf,
+                                      const std::vector<const CertificateFacts*>& intermediates,
+                                      const std::vector<const CertificateFacts*>& cas) {
+  std::string key = leaf.fingerprint_sha256 + "/";
+  for (const CertificateFacts* c : intermediates) key += c->fingerprint_sha256;
+  key += "/";
+  for (const CertificateFacts* c : cas) key += c->fingerprint_sha256;
+  return remembered(verified_, std::move(key), [&] {
+    const auto anchors = anchor_set(cas);
+    if (!anchors) return x509::ChainOutcome{x509::ChainCause::other, "out of memory", {}, false};
+    std::vector<std::shared_ptr<const x509::TrustAnchor>> untrusted;
+    untrusted.reserve(intermediates.size());
+    for (const CertificateFacts* c : intermediates) untrusted.push_back(trust_anchor(*c));
+    // The fast path's signature check is the one count_ca_usage needs too: memoised once.
+    x509::ChainOptions options;
+    options.signature_check = [&](std::size_t anchor) -> std::optional<bool> {
+      return issued_by(leaf, *cas[anchor]);
+    };
+    return x509::verify_chain(leaf.der, untrusted, *anchors, options);
   });
 }
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "x509/chain.hpp"
 #include "x509/verify.hpp"
 
 namespace certwatch::rules {
@@ -113,15 +114,18 @@ class VerifyCache {
  public:
   // Whether `issuer` signed `subject` (names chain and the issuer's key verifies the signature).
   bool issued_by(const CertificateFacts& subject, const CertificateFacts& issuer);
-  // x509::verify_error of `leaf` against `cas` at `now`; cached until one of them crosses a
-  // validity boundary.
-  std::optional<std::string> verify(const CertificateFacts& leaf,
-                                    const std::vector<const CertificateFacts*>& cas,
-                                    std::int64_t now);
+  // x509::verify_chain of `leaf` with the `intermediates` that travel with it against the
+  // anchors `cas`, remembered by all three: the verdict does not depend on the time (the caller
+  // checks the chain's links against its clock), so a poll where nothing changed verifies nothing.
+  x509::ChainOutcome chain(const CertificateFacts& leaf,
+                           const std::vector<const CertificateFacts*>& intermediates,
+                           const std::vector<const CertificateFacts*>& cas);
 
  private:
   std::shared_ptr<const x509::IssuerKey> issuer_key(const CertificateFacts& issuer);
   std::shared_ptr<const x509::TrustAnchor> trust_anchor(const CertificateFacts& ca);
+  std::shared_ptr<const x509::AnchorSet> anchor_set(
+      const std::vector<const CertificateFacts*>& cas);
   // table[key], made by make() (outside the lock) the first time; a full table starts over.
   template <typename Value, typename Make>
   Value remembered(std::unordered_map<std::string, Value>& table, std::string key,
@@ -131,9 +135,11 @@ class VerifyCache {
   std::unordered_map<std::string, bool> issued_by_;  // subject fp + issuer fp
   // Each CA's decoded key, by fingerprint: decoded once, used for every certificate it checks.
   std::unordered_map<std::string, std::shared_ptr<const x509::IssuerKey>> issuer_keys_;
-  std::unordered_map<std::string, std::optional<std::string>> verified_;
-  // Each CA decoded as a verification anchor, by fingerprint: once, not once per leaf verified.
+  std::unordered_map<std::string, x509::ChainOutcome> verified_;
+  // Each CA (or intermediate) decoded, by fingerprint: once, not once per leaf verified.
   std::unordered_map<std::string, std::shared_ptr<const x509::TrustAnchor>> anchors_;
+  // Each CA file's anchors in one X509_STORE, by their fingerprints in order.
+  std::unordered_map<std::string, std::shared_ptr<const x509::AnchorSet>> anchor_sets_;
 };
 
 CheckResults run_checks(const CheckInputs& inputs, const ChecksConfig& config, VerifyCache& cache);

@@ -6,7 +6,10 @@
 #include <array>
 #include <climits>
 #include <cstddef>
+#include <ctime>
 #include <utility>
+
+#include "x509/facts_text.hpp"
 
 namespace certwatch::x509 {
 
@@ -37,6 +40,16 @@ const EVP_MD* fetched_digest(int nid) {
     if (kFetched[i] == nid && digests[i] != nullptr) return digests[i];
   }
   return EVP_get_digestbynid(nid);
+}
+
+std::optional<std::int64_t> unix_seconds(const ASN1_TIME* time) {
+  // ASN1_TIME_to_tm reads the current time when given null, which would be a silent lie here.
+  if (time == nullptr) return std::nullopt;
+  std::tm parts{};
+  if (ASN1_TIME_to_tm(time, &parts) != 1) return std::nullopt;
+  return unix_seconds_of(parts.tm_year + 1900, static_cast<unsigned>(parts.tm_mon + 1),
+                         static_cast<unsigned>(parts.tm_mday), parts.tm_hour, parts.tm_min,
+                         parts.tm_sec);
 }
 
 }  // namespace certwatch::x509

@@ -5,9 +5,12 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "core/openssl_handles.hpp"
+#include "x509/verify.hpp"
 
 namespace certwatch::x509 {
 
@@ -35,5 +38,12 @@ DecodedDer decode_der(std::string_view der);
 // use, under global locks that concurrent threads contend for. SHA-1 and SHA-2 are fetched ahead;
 // another digest falls back to EVP_get_digestbynid. Null when there is none.
 const EVP_MD* fetched_digest(int nid);
+
+// An ASN1_TIME as unix seconds; nullopt when it is null or does not read.
+std::optional<std::int64_t> unix_seconds(const ASN1_TIME* time);
+
+struct TrustAnchor::Certificate {
+  openssl::X509Ptr cert;
+};
 
 }  // namespace certwatch::x509

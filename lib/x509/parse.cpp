@@ -74,16 +74,6 @@ std::string serial_hex(const ASN1_INTEGER* serial) {
   return serial_text(bytes_of(serial), ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER);
 }
 
-std::optional<std::int64_t> unix_seconds(const ASN1_TIME* time) {
-  // ASN1_TIME_to_tm reads the current time when given null, which would be a silent lie here.
-  if (time == nullptr) return std::nullopt;
-  std::tm parts{};
-  if (ASN1_TIME_to_tm(time, &parts) != 1) return std::nullopt;
-  return unix_seconds_of(parts.tm_year + 1900, static_cast<unsigned>(parts.tm_mon + 1),
-                         static_cast<unsigned>(parts.tm_mday), parts.tm_hour, parts.tm_min,
-                         parts.tm_sec);
-}
-
 void add_subject_alt_names(const X509* cert, CertificateFacts& facts) {
   const GeneralNamesPtr names(
       static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
@@ -177,6 +167,7 @@ ParsedCert openssl_facts(std::string_view der) {
   // that cache instead of decoding again.
   const std::uint32_t flags = X509_get_extension_flags(cert);
   facts.is_ca = (flags & EXFLAG_CA) != 0;
+  facts.malformed = (flags & EXFLAG_INVALID) != 0;
   add_subject_alt_names(cert, facts);
   add_extended_key_usage(cert, flags, facts);
   add_key_and_signature(cert, flags, facts);

@@ -15,15 +15,9 @@ namespace certwatch::x509 {
 // name and the issuer's public key verifies the subject's signature. False on any parse error.
 bool issued_by(std::string_view subject_der, std::string_view issuer_der);
 
-// Verifies `leaf_der` against `ca_ders` as trust anchors (every one of them), at unix time `at`,
-// the way a TLS peer would (X509_verify_cert, purpose any). nullopt when it verifies, else
-// OpenSSL's verify error text ("certificate has expired", "unable to get local issuer
-// certificate", ...).
-std::optional<std::string> verify_error(std::string_view leaf_der,
-                                        std::span<const std::string> ca_ders, std::int64_t at);
-
-// A CA certificate decoded once, to anchor the verification of many leaves: decoding it (its
-// public key above all) costs more than the verification itself. Thread-safe once made.
+// A certificate decoded once: a trust anchor of many leaves, or an intermediate that travels
+// with them (x509/chain.hpp). Decoding it (its public key above all) costs more than the
+// verification itself. Thread-safe once made.
 class TrustAnchor {
  public:
   // Null when the DER does not decode as a certificate (it cannot anchor anything).
@@ -32,19 +26,13 @@ class TrustAnchor {
   TrustAnchor(const TrustAnchor&) = delete;
   TrustAnchor& operator=(const TrustAnchor&) = delete;
 
+  struct Certificate;  // defined inside the x509 module (der.hpp)
+  const Certificate& certificate() const { return *certificate_; }
+
  private:
-  struct Certificate;
   explicit TrustAnchor(std::unique_ptr<Certificate> certificate);
   std::unique_ptr<Certificate> certificate_;
-  friend std::optional<std::string> verify_against(
-      std::string_view leaf_der, std::span<const std::shared_ptr<const TrustAnchor>> anchors,
-      std::int64_t at);
 };
-
-// verify_error with the anchors decoded already; null anchors are skipped.
-std::optional<std::string> verify_against(
-    std::string_view leaf_der, std::span<const std::shared_ptr<const TrustAnchor>> anchors,
-    std::int64_t at);
 
 // A CA's public key, decoded once, that checks the signatures of many certificates without
 // decoding them: the subject's DER is split into its TBSCertificate, signature algorithm and

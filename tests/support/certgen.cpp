@@ -44,6 +44,9 @@ struct PkeyDeleter {
 struct Asn1StringDeleter {
   void operator()(ASN1_STRING* str) const { ASN1_STRING_free(str); }
 };
+struct OpensslFreeDeleter {
+  void operator()(unsigned char* p) const { OPENSSL_free(p); }
+};
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, X509ExtensionDeleter>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesDeleter>;
@@ -105,6 +108,13 @@ EVP_PKEY* generate_key(KeyAlgorithm algorithm, int bits) {
 // so that certificates stay key-distinct by default.
 std::shared_ptr<void> key_for(const CertSpec& spec) {
   if (spec.reuse_key_of != nullptr) return spec.reuse_key_of->key;
+  if (spec.explicit_curve) {
+    // Written with its curve's parameters spelled out instead of the curve's name.
+    EVP_PKEY* key = generate_key(KeyAlgorithm::ec, 256);
+    check(key != nullptr && EVP_PKEY_set_utf8_string_param(key, "encoding", "explicit") == 1,
+          "explicit EC encoding");
+    return own_key(key);
+  }
   const bool slow =
       spec.key_algorithm == KeyAlgorithm::rsa || spec.key_algorithm == KeyAlgorithm::dsa;
   if (!slow) return own_key(generate_key(spec.key_algorithm, spec.key_bits));
@@ -191,6 +201,44 @@ void add_subject_alt_names(X509* cert, const CertSpec& spec) {
         "subjectAltName");
 }
 
+// Writes the declared algorithms in place of the real one and signs the changed TBSCertificate
+// again with the real one, so only the algorithm fields lie.
+void resign_with_declared_algorithms(X509* cert, const CertSpec& spec, EVP_PKEY* signing_key,
+                                     const EVP_MD* digest) {
+  const auto declare = [](const X509_ALGOR* field, const std::string& name) {
+    if (name.empty()) return;
+    ASN1_OBJECT* object = OBJ_txt2obj(name.c_str(), 0);
+    check(object != nullptr, "algorithm " + name);
+    // The only way to rewrite a signed certificate's algorithm fields is through their objects.
+    check(X509_ALGOR_set0(const_cast<X509_ALGOR*>(field), object, V_ASN1_UNDEF, nullptr) == 1,
+          "X509_ALGOR_set0");
+  };
+  const ASN1_BIT_STRING* signature = nullptr;
+  const X509_ALGOR* outer = nullptr;
+  X509_get0_signature(&signature, &outer, cert);
+  declare(X509_get0_tbs_sigalg(cert), spec.inner_signature_algorithm);
+  declare(outer, spec.outer_signature_algorithm);
+  unsigned char* tbs = nullptr;
+  const int tbs_length = i2d_re_X509_tbs(cert, &tbs);  // re-encodes the changed TBSCertificate
+  check(tbs_length > 0, "i2d_re_X509_tbs");
+  const std::unique_ptr<unsigned char, OpensslFreeDeleter> tbs_owner(tbs);
+  const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                    &EVP_MD_CTX_free);
+  std::size_t length = 0;
+  check(ctx && EVP_DigestSignInit(ctx.get(), nullptr, digest, nullptr, signing_key) == 1 &&
+            EVP_DigestSign(ctx.get(), nullptr, &length, tbs,
+                           static_cast<std::size_t>(tbs_length)) == 1,
+        "EVP_DigestSign length");
+  std::string bytes(length, '\0');
+  auto* out = reinterpret_cast<unsigned char*>(bytes.data());
+  check(EVP_DigestSign(ctx.get(), out, &length, tbs, static_cast<std::size_t>(tbs_length)) == 1,
+        "EVP_DigestSign");
+  auto* bits = const_cast<ASN1_BIT_STRING*>(signature);
+  check(ASN1_BIT_STRING_set(bits, out, static_cast<int>(length)) == 1, "ASN1_BIT_STRING_set");
+  bits->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
+  bits->flags |= ASN1_STRING_FLAG_BITS_LEFT;
+}
+
 }  // namespace
 
 GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer) {
@@ -207,6 +255,12 @@ GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer) {
   set_time(X509_getm_notBefore(cert), spec.not_before != 0 ? spec.not_before : now - 3600);
   set_time(X509_getm_notAfter(cert), spec.not_after != 0 ? spec.not_after : now + 365 * kDay);
 
+  if (!spec.organization.empty()) {
+    check(X509_NAME_add_entry_by_txt(
+              X509_get_subject_name(cert), "O", MBSTRING_UTF8,
+              reinterpret_cast<const unsigned char*>(spec.organization.c_str()), -1, -1, 0) == 1,
+          "O " + spec.organization);
+  }
   if (!spec.common_name.empty()) {
     X509_NAME* subject = X509_get_subject_name(cert);
     check(X509_NAME_add_entry_by_txt(
@@ -220,19 +274,36 @@ GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer) {
 
   X509V3_CTX ctx{};
   X509V3_set_ctx(&ctx, issuer_cert, cert, nullptr, nullptr, 0);
-  if (spec.is_ca) {
-    add_conf_extension(cert, ctx, NID_basic_constraints, "critical,CA:TRUE");
-    add_conf_extension(cert, ctx, NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature");
-  } else {
-    add_conf_extension(cert, ctx, NID_basic_constraints, "critical,CA:FALSE");
-    add_conf_extension(cert, ctx, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+  const std::string path_length =
+      spec.path_length >= 0 ? ",pathlen:" + std::to_string(spec.path_length) : "";
+  add_conf_extension(cert, ctx, NID_basic_constraints,
+                     spec.is_ca ? ("critical,CA:TRUE" + path_length).c_str() : "critical,CA:FALSE");
+  const std::string usage = !spec.key_usage.empty() ? spec.key_usage
+                            : spec.is_ca ? "critical,keyCertSign,cRLSign,digitalSignature"
+                                         : "critical,digitalSignature,keyEncipherment";
+  if (usage != "none") add_conf_extension(cert, ctx, NID_key_usage, usage.c_str());
+  if (const char* extended = extended_key_usage_value(spec)) {
+    add_conf_extension(cert, ctx, NID_ext_key_usage, extended);
   }
-  if (const char* usage = extended_key_usage_value(spec)) {
-    add_conf_extension(cert, ctx, NID_ext_key_usage, usage);
+  const std::string critical = spec.critical_key_identifiers ? "critical," : "";
+  add_conf_extension(cert, ctx, NID_subject_key_identifier, (critical + "hash").c_str());
+  if (issuer != nullptr) {
+    const X509ExtensionPtr akid(X509V3_EXT_conf_nid(nullptr, &ctx, NID_authority_key_identifier,
+                                                    (critical + "keyid").c_str()));
+    check(akid != nullptr, "authorityKeyIdentifier");
+    if (spec.wrong_authority_key_id) {
+      // The key id is the extension's last bytes: flipping one names a key nobody has.
+      ASN1_OCTET_STRING* data = X509_EXTENSION_get_data(akid.get());
+      data->data[data->length - 1] ^= 0x01;
+    }
+    check(X509_add_ext(cert, akid.get(), -1) == 1, "X509_add_ext");
   }
-  add_conf_extension(cert, ctx, NID_subject_key_identifier, "hash");
-  if (issuer != nullptr) add_conf_extension(cert, ctx, NID_authority_key_identifier, "keyid");
   add_subject_alt_names(cert, spec);
+  for (const auto& [name, value] : spec.extra_extensions) {
+    const X509ExtensionPtr ext(X509V3_EXT_nconf(nullptr, &ctx, name.c_str(), value.c_str()));
+    check(ext != nullptr, name + "=" + value);
+    check(X509_add_ext(cert, ext.get(), -1) == 1, "X509_add_ext " + name);
+  }
 
   EVP_PKEY* signing_key = issuer != nullptr ? as_key(issuer->key) : as_key(out.key);
   // Ed25519 hashes internally: OpenSSL wants no digest for it.
@@ -241,6 +312,17 @@ GeneratedCert generate_cert(const CertSpec& spec, const GeneratedCert* issuer) {
       digest_free ? nullptr : EVP_get_digestbyname(spec.signature_digest.c_str());
   check(digest_free || digest != nullptr, "digest " + spec.signature_digest);
   check(X509_sign(cert, signing_key, digest) > 0, "X509_sign with " + spec.signature_digest);
+  if (!spec.inner_signature_algorithm.empty() || !spec.outer_signature_algorithm.empty()) {
+    resign_with_declared_algorithms(cert, spec, signing_key, digest);
+    // A fresh object from the final DER, so nothing cached from before the change remains.
+    const int length = i2d_X509(cert, nullptr);
+    std::string der(static_cast<std::size_t>(length), '\0');
+    auto* cursor = reinterpret_cast<unsigned char*>(der.data());
+    check(i2d_X509(cert, &cursor) == length, "i2d_X509");
+    const auto* in = reinterpret_cast<const unsigned char*>(der.data());
+    out.x509 = own_x509(d2i_X509(nullptr, &in, length));
+    cert = as_x509(out.x509);
+  }
 
   const BioPtr cert_bio(BIO_new(BIO_s_mem()));
   check(cert_bio != nullptr && PEM_write_bio_X509(cert_bio.get(), cert) == 1, "PEM_write_bio_X509");

@@ -46,6 +46,23 @@ struct CertSpec {
   // The digest the issuer signs with ("sha256", "sha1", "md5", ...); an Ed25519 issuer signs
   // without one and ignores it. MD5 exists only with RSA keys (there is no ECDSA-with-MD5).
   std::string signature_digest = "sha256";
+
+  // For the trust-verdict corpus (x509-limbo's classes), each off by default:
+  std::string organization;  // an O= before the CN, so names can differ beyond the CN
+  int path_length = -1;      // a CA's basicConstraints pathlen
+  // The keyUsage value in OpenSSL's config syntax instead of the usual one ("none": no keyUsage).
+  std::string key_usage;
+  // More extensions in OpenSSL's config syntax, after the usual ones: {"nameConstraints",
+  // "critical,permitted;DNS:example.com"}, {"1.2.3.4", "critical,ASN1:NULL"}. A name given twice,
+  // or one of the usual ones again, makes a certificate with a duplicate extension.
+  std::vector<std::pair<std::string, std::string>> extra_extensions;
+  bool critical_key_identifiers = false;  // subject and authority key ids marked critical
+  bool wrong_authority_key_id = false;    // an authority key id that is not the issuer's
+  bool explicit_curve = false;            // an EC key written with explicit curve parameters
+  // A signature algorithm (OpenSSL's long or short name, "ecdsa-with-SHA384") written inside the
+  // TBSCertificate, or as the outer algorithm, in place of the one really used (signature_digest).
+  std::string inner_signature_algorithm;
+  std::string outer_signature_algorithm;
 };
 
 struct GeneratedCert {
