@@ -206,7 +206,7 @@ TEST_CASE("a probe target contributes at most its cap of certificates") {
 }
 
 // The issue's measurement: 1 MB of JSON, 41,500 keys, a 2 KiB region name.
-TEST_CASE("a CMEK response of 41,500 keys and a 2 KiB region stays small through the daemon") {
+TEST_CASE("a CMEK response of 41500 keys and a 2 KiB region stays small through the daemon") {
   const TempDir dir;
   FakeCloudApi api(dir);
   std::string body = R"({"status":"ENABLED","region_infos":[{"region":")" + std::string(2048, 'R') +
