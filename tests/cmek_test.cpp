@@ -17,7 +17,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -435,4 +437,101 @@ TEST_CASE("CMEK through the real binary: metrics and page and no key anywhere", 
   CHECK(log.find("configuration: " + config.string() + ":4: rules[0].cert_types") !=
         std::string::npos);
   CHECK(log.find(kApiKey) == std::string::npos);
+}
+
+namespace {
+
+// A line of /proc/self/status ("VmHWM:   1234 kB") in bytes; 0 when absent.
+std::uint64_t status_bytes(std::string_view field) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with(std::string(field) + ":")) {
+      return std::stoull(line.substr(field.size() + 1)) * 1024;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+// Issue 28 item 3: Beast 1.74 drops its body_limit error when eager parsing goes on in the same
+// buffer, so a 100 MB body sent with the header was read whole. Every framing of a body far past
+// the limit: the poll fails as too large (or, for a Content-Length that lies low, reads only what
+// it declares), promptly, and the process's peak RSS (reset through /proc/self/clear_refs before
+// each poll) grows by far less than the body.
+TEST_CASE("CMEK source stops at the body limit however a huge response is framed", "[cmek]") {
+  const TempDir dir;
+  FakeCloudApi api(dir);
+  constexpr std::uint64_t kHuge = 100ULL * 1024 * 1024;
+  constexpr std::uint64_t kLimit = 1024 * 1024;
+  const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n";
+  const std::string past_limit(kLimit + 1, ' ');
+  const std::string json = cmek_cluster_json("ENABLED");
+  struct Case {
+    std::string name;
+    Reply reply;
+    std::optional<ErrorReason> reason;  // nullopt: the poll succeeds
+    std::string_view in_message;
+  };
+  const auto raw = [](std::vector<std::string> segments, std::uint64_t more, bool chunked = false) {
+    Reply reply;
+    reply.raw = std::move(segments);
+    reply.stream_bytes = more;
+    reply.stream_chunked = chunked;
+    return reply;
+  };
+  const std::vector<Case> cases{
+      {"Content-Length past the limit, header and body in one write",
+       raw({head + "Content-Length: " + std::to_string(kHuge) + "\r\n\r\n" + past_limit},
+           kHuge - past_limit.size()),
+       ErrorReason::bad_response, "larger than the limit"},
+      {"no length (body to EOF), header and body in one write",
+       raw({head + "Connection: close\r\n\r\n" + past_limit}, kHuge - past_limit.size()),
+       ErrorReason::bad_response, "larger than the limit"},
+      {"no length, header and body in separate writes",
+       raw({head + "Connection: close\r\n\r\n", "{"}, kHuge), ErrorReason::bad_response,
+       "larger than the limit"},
+      {"chunked", raw({head + "Transfer-Encoding: chunked\r\n\r\n"}, kHuge, true),
+       ErrorReason::bad_response, "larger than the limit"},
+      {"chunked, first chunk in the header's write",
+       raw({head + "Transfer-Encoding: chunked\r\n\r\nf\r\n{\"status\":\"ENAB\r\n"}, kHuge, true),
+       ErrorReason::bad_response, "larger than the limit"},
+      {"a Content-Length that lies low: only what it declares is read",
+       raw({head + "Content-Length: " + std::to_string(json.size()) + "\r\n\r\n" + json}, kHuge),
+       std::nullopt, ""},
+      {"a Content-Length that lies high, within the limit: the peer closes early",
+       raw({head + "Content-Length: 1000\r\n\r\n" + json}, 0), ErrorReason::bad_response,
+       "closed mid-response"},
+      {"a Content-Length that lies high, past the limit: refused at the header",
+       raw({head + "Content-Length: " + std::to_string(kHuge) + "\r\n\r\n" + json}, 0),
+       ErrorReason::bad_response, "larger than the limit"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.name);
+    api.set(c.reply);
+    CmekSourceOptions options;
+    options.body_limit = kLimit;
+    auto cfg = cmek_config(api);
+    cfg.timeout = 20s;
+    CmekSource source(cfg, 3600s, options);
+    std::ofstream("/proc/self/clear_refs") << "5";  // VmHWM := VmRSS
+    const std::uint64_t before = status_bytes("VmRSS");
+    const auto started = std::chrono::steady_clock::now();
+    const auto result = source.poll();
+    const auto took = std::chrono::steady_clock::now() - started;
+    const std::uint64_t peak = status_bytes("VmHWM");
+    INFO(result.error_message());
+    INFO("peak RSS grew by " << (peak - before) / 1024 << " KiB");
+    CHECK(took < 10s);
+    REQUIRE(before > 0);
+    CHECK(peak - before < 24 * 1024 * 1024);  // the 100 MB body would be 100-200 MB
+    if (c.reason) {
+      REQUIRE_FALSE(result.ok());
+      CHECK(result.error->reason == *c.reason);
+      CHECK(result.error_message().find(c.in_message) != std::string::npos);
+    } else {
+      CHECK(result.ok());
+    }
+  }
+  api.set({200, cmek_cluster_json("ENABLED"), {}, false});
 }

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <ctime>
 #include <string>
@@ -962,6 +963,110 @@ TEST_CASE("cmek errors name the key and never quote the API key", "[config]") {
   check("  cluster_id: c\n  api_key_file: ok.key\n  api_url: https://x:99999\n", "invalid port");
   check("  cluster_id: c\n  api_key_file: ok.key\n  timeout: 0s\n", "cmek.timeout: must be");
   check("  cluster_id: c\n  api_key_file: ok.key\n  token: x\n", "cmek.token");
+}
+
+// Issue 28: a CR LF in cmek.api_url's path went into the request line and injected a header. The
+// class: every byte that is not a URL path character, in the path and in the host, through YAML's
+// escapes, is refused at load with the file, line and key; good URLs still load.
+TEST_CASE("cmek.api_url is validated strictly: no control character, space or stray byte",
+          "[config]") {
+  const TempDir dir;
+  dir.write("ok.key", "CCDB1_secretKEY\n", 0600);
+  const auto load = [&](const std::string& url_yaml) {
+    const auto path = dir.write("c.yaml",
+                                "deployment: {tier: advanced}\ncmek:\n  cluster_id: c\n"
+                                "  api_url: " +
+                                    url_yaml + "\n  api_key_file: ok.key\n");
+    return load_config_file(path.string());
+  };
+  // YAML double-quoted escapes: the bytes reach the loader as they would from a hostile file.
+  for (const std::string bad : {"\\r\\nX-Injected: 1",
+                                "\\n",
+                                "\\r",
+                                "\\t",
+                                "\\0",
+                                "\\x01",
+                                "\\x7f",
+                                " ",
+                                "\\u00e9",
+                                "\\u202e",
+                                "<",
+                                ">",
+                                "\\\"",
+                                "{",
+                                "}",
+                                "|",
+                                "\\\\",
+                                "^",
+                                "`",
+                                "%",
+                                "%zz",
+                                "%4"}) {
+    for (const std::string& where : {std::string("path"), std::string("host")}) {
+      const std::string url = where == "path" ? "https://api.example/v1" + bad + "/x"
+                                              : "https://api" + bad + ".example/v1";
+      const LoadResult result = load("\"" + url + "\"");
+      INFO(where << ": " << url);
+      REQUIRE(result.errors.size() == 1);
+      const std::string said = result.errors[0].to_string();
+      CHECK(said.find("c.yaml:4: cmek.api_url: must be an https:// URL") != std::string::npos);
+      CHECK(said.find('\r') == std::string::npos);
+      CHECK(said.find('\n') == std::string::npos);
+    }
+  }
+  for (const std::string good :
+       {"https://api.example", "https://api.example:8443/proxy/v1/", "https://10.0.0.1",
+        "https://[::1]:8443/a-b_c.d~e/%2Fx/@:;=+$,!*'()&", "https://API-1.Example.COM/"}) {
+    const LoadResult result = load("\"" + good + "\"");
+    INFO(good);
+    CHECK(result.errors.empty());
+  }
+  CHECK_FALSE(load("\"https://[::1\"").errors.empty());
+  CHECK_FALSE(load("\"https://::1/x\"").errors.empty());  // an IPv6 host needs brackets
+  CHECK_FALSE(load("\"https://-api.example\"").errors.empty());
+  CHECK_FALSE(load("\"https://api..example\"").errors.empty());
+  CHECK_FALSE(load("\"https://api.example:0\"").errors.empty());
+  CHECK_FALSE(load("\"https://api.example:65536\"").errors.empty());
+}
+
+// Issue 28: a NUL or a newline in probe.targets[].server_name cut or forged the SNI. Only a DNS
+// name (RFC 1123 labels) or an IP passes, for server_name and for the address's host (its default).
+TEST_CASE("probe server names and target hosts must be DNS names or IPs", "[config]") {
+  const auto errors_of = [](const std::string& target) {
+    const auto loaded = parse_config("probe:\n  targets:\n    - " + target + "\n", "p.yml");
+    std::vector<std::string> out;
+    for (const auto& e : loaded.errors) out.push_back(e.to_string());
+    return out;
+  };
+  for (const std::string bad : {"\\0", "\\n", "\\r\\n", "\\t", " ", "\\x01", "\\x7f", "_", "/",
+                                "\\u00e9", "\\u202e", "*", "%"}) {
+    INFO(bad);
+    const auto said =
+        errors_of("{address: \"db1.example:26257\", server_name: \"db" + bad + "1.example\"}");
+    REQUIRE(said.size() == 1);
+    CHECK(said[0].find("p.yml:3: probe.targets[0].server_name: must be a DNS name") !=
+          std::string::npos);
+    const auto host = errors_of("{address: \"db" + bad + "1.example:26257\"}");
+    REQUIRE_FALSE(host.empty());
+    CHECK(std::any_of(host.begin(), host.end(), [](const std::string& e) {
+      return e.find("p.yml:3: probe.targets[0].address") != std::string::npos;
+    }));
+  }
+  for (const std::string bad : std::vector<std::string>{
+           "-db.example", "db-.example", "db..example", "db.example.",
+           std::string(64, 'a') + ".example",
+           std::string(60, 'a') + "." + std::string(60, 'b') + "." + std::string(60, 'c') + "." +
+               std::string(60, 'd') + "." + std::string(60, 'e')}) {
+    INFO(bad);
+    CHECK(errors_of("{address: \"h:1\", server_name: \"" + bad + "\"}").size() == 1);
+  }
+  for (const std::string good :
+       std::vector<std::string>{"db1.example", "DB-1.Example", "10.0.0.1", "::1", "localhost",
+                                std::string(63, 'a') + ".example"}) {
+    INFO(good);
+    CHECK(errors_of("{address: \"h:1\", server_name: \"" + good + "\"}").empty());
+  }
+  CHECK(errors_of("{address: \"[::1]:26257\"}").empty());
 }
 
 TEST_CASE("the tier rejects cmek where it cannot work and warns on pointless sections",

@@ -7,14 +7,26 @@
 #include <utility>
 // clang-format on
 
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <iostream>
 #include <memory>
 #include <regex>
 #include <thread>
@@ -30,6 +42,7 @@
 #include "support/pg_harness.hpp"
 #include "support/process.hpp"
 #include "support/prometheus.hpp"
+#include "support/require_tool.hpp"
 #include "support/tempdir.hpp"
 
 namespace {
@@ -593,4 +606,143 @@ TEST_CASE("a renewed TLS Secret shows a served mismatch until the server serves 
   });
   CHECK_FALSE(has(body, "crdb_cert_served_mismatch{"));
   CHECK(has(body, probed));
+}
+
+namespace {
+
+// Brings the loopback interface of this (new) network namespace up.
+bool loopback_up() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return false;
+  ifreq request{};
+  std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
+  bool ok = ::ioctl(fd, SIOCGIFFLAGS, &request) == 0;
+  request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP | IFF_RUNNING);
+  ok = ok && ::ioctl(fd, SIOCSIFFLAGS, &request) == 0;
+  ::close(fd);
+  return ok;
+}
+
+bool write_proc(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.close();
+  return static_cast<bool>(out);
+}
+
+// This process in new user, network and mount namespaces (root inside, nothing outside), with
+// `hosts` and `resolv_conf` bound over /etc/hosts and /etc/resolv.conf; an error text when the
+// kernel or the sandbox refuses.
+std::string enter_dns_sandbox(const std::filesystem::path& hosts,
+                              const std::filesystem::path& resolv_conf) {
+  const uid_t uid = ::getuid();
+  const gid_t gid = ::getgid();
+  if (::unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS) != 0) {
+    return std::string("unshare: ") + std::strerror(errno);
+  }
+  if (!write_proc("/proc/self/setgroups", "deny") ||
+      !write_proc("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") ||
+      !write_proc("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1")) {
+    return "cannot write the namespace's id maps";
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+      ::mount(hosts.c_str(), "/etc/hosts", nullptr, MS_BIND, nullptr) != 0 ||
+      ::mount(resolv_conf.c_str(), "/etc/resolv.conf", nullptr, MS_BIND, nullptr) != 0) {
+    return std::string("bind mount: ") + std::strerror(errno);
+  }
+  if (!loopback_up()) return "cannot bring lo up";
+  return {};
+}
+
+constexpr const char* kInDnsSandbox = "CERTWATCH_TEST_IN_DNS_SANDBOX";
+
+}  // namespace
+
+// Issue 28 item 7: Asio's resolver ran one lookup at a time, so two names whose DNS never answers
+// made all twelve targets time out. The test re-runs itself in its own user, network and mount
+// namespaces (no internet needed): /etc/hosts names ten targets, /etc/resolv.conf points at a UDP
+// socket on 127.0.0.1:53 that reads nothing and answers nothing (timeout 30 s), and the two
+// unlisted names go to it. Listed first, they must not hold the ten: those complete their
+// handshakes, the two fail as dns_failed at their own timeout, the poll takes about one timeout,
+// and crdb_cert_probe_errors_total counts dns_failed per target, poll after poll (the second poll
+// joins the lookups still hanging rather than starting more).
+TEST_CASE("a name whose DNS never answers fails only its own probe target") {
+  if (std::getenv(kInDnsSandbox) == nullptr) {
+    const TempDir dir;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe").string();
+    ::setenv(kInDnsSandbox, dir.path().c_str(), 1);
+    const auto run = certwatch::testing::run_command(
+        {self, "a name whose DNS never answers fails only its own probe target"}, 120s);
+    ::unsetenv(kInDnsSandbox);
+    INFO(run.out << run.err);
+    if (run.exit_code == certwatch::testing::kSkippedExitCode) {
+      certwatch::testing::require(false, "user and network namespaces",
+                                  "unprivileged user namespaces must be allowed: " + run.err);
+      return;
+    }
+    CHECK(run.exit_code == 0);
+    CHECK(run.out.find("All tests passed") != std::string::npos);
+    return;
+  }
+  // In the sandbox (a fresh process, one thread, as unshare(CLONE_NEWUSER) requires).
+  const std::filesystem::path dir = std::getenv(kInDnsSandbox);
+  std::string hosts = "127.0.0.1 localhost\n";
+  for (int i = 0; i < 10; ++i) hosts += "127.0.0.1 node" + std::to_string(i) + ".test\n";
+  const auto hosts_file = dir / "hosts";
+  const auto resolv_file = dir / "resolv.conf";
+  std::ofstream(hosts_file) << hosts;
+  std::ofstream(resolv_file) << "nameserver 127.0.0.1\noptions timeout:30 attempts:1\n";
+  if (const std::string error = enter_dns_sandbox(hosts_file, resolv_file); !error.empty()) {
+    std::cerr << "no sandbox: " << error << "\n";
+    std::exit(certwatch::testing::kSkippedExitCode);
+  }
+  // The name server that never answers: bound, so no ICMP refusal either.
+  asio::io_context sink_io;
+  asio::ip::udp::socket sink(sink_io, {asio::ip::make_address("127.0.0.1"), 53});
+  const Pki pki = make_pki();
+  TlsServer server(pki.leaf.cert_pem, pki.leaf.key_pem);
+  certwatch::config::ProbeConfig cfg;
+  cfg.timeout = std::chrono::seconds{2};
+  cfg.concurrency = 16;
+  const std::string port = ":" + std::to_string(server.port());
+  cfg.targets = {target("silent-a.test" + port), target("silent-b.test" + port)};
+  for (int i = 0; i < 10; ++i)
+    cfg.targets.push_back(target("node" + std::to_string(i) + ".test" + port));
+  certwatch::sources::ProbeSource source(cfg);
+  for (int poll = 1; poll <= 2; ++poll) {
+    INFO("poll " << poll);
+    const auto started = std::chrono::steady_clock::now();
+    const auto result = source.poll();
+    const auto took = std::chrono::steady_clock::now() - started;
+    CHECK(took < 3500ms);  // one timeout (2 s), not one per hanging name nor the DNS timeout
+    const auto* facts = certwatch::sources::facts_as<certwatch::sources::ProbeFacts>(result);
+    REQUIRE(facts != nullptr);
+    REQUIRE(facts->outcomes.size() == 12);
+    for (const ProbeOutcome& outcome : facts->outcomes) {
+      INFO(outcome.target.address << ": " << (outcome.error ? outcome.error->message : "ok"));
+      if (outcome.target.address.starts_with("silent-")) {
+        CHECK(reason_of(outcome) == ErrorReason::dns_failed);
+        CHECK(outcome.duration < 2.5);
+      } else {
+        CHECK_FALSE(outcome.error);
+        CHECK(outcome.duration < 1.0);
+      }
+    }
+    CHECK(result.certificates.size() == 10);
+    for (const char* name : {"silent-a.test", "silent-b.test"}) {
+      CHECK(facts->errors_total.at({name + port, ErrorReason::dns_failed}) ==
+            static_cast<std::uint64_t>(poll));
+    }
+    CHECK(facts->errors_total.size() == 2);  // the ten good targets have no errors
+    const auto families = facts->families();
+    const auto errors = std::find_if(families.begin(), families.end(), [](const auto& f) {
+      return f.name == "crdb_cert_probe_errors_total";
+    });
+    REQUIRE(errors != families.end());
+    CHECK(errors->type == certwatch::Family::Type::counter);
+    const certwatch::LabelPairs labels{{"target", "silent-a.test" + port},
+                                       {"reason", "dns_failed"}};
+    CHECK(std::any_of(errors->series.begin(), errors->series.end(),
+                      [&](const auto& s) { return s.labels == labels && s.value == poll; }));
+  }
 }

@@ -249,7 +249,7 @@ DataAtRest data_at_rest_of(const state::Snapshot& snapshot, const TierFacts& tie
                     (cmek->info.status.empty() ? std::string("not reported") : cmek->info.status) +
                     ", " + std::to_string(cmek->info.regions.size()) + " region(s), " +
                     std::to_string(keys) + " key(s).";
-    out.tables = cmek->tables();
+    out.tables = result->facts->tables();  // the bounded view (state/caps.hpp)
     return out;
   }
   if (source_configured(snapshot, "cmek")) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
@@ -687,6 +688,12 @@ class Parser {
           const auto split = text ? split_host_port(*text) : std::nullopt;
           if (text && !split) {
             fail(*a, "must be HOST:PORT ([IPv6]:PORT), port 1-65535, got " + quote(*text));
+          } else if (split && !is_host_name_or_ip(split->host)) {
+            // The host is the default server_name (SNI): the same rule as server_name's.
+            fail(*a,
+                 "host must be a DNS name (letters, digits, hyphens; labels of 1-63) or an IP "
+                 "address, got " +
+                     quote(split->host));
           } else if (split && !seen.emplace(*text, a->key).second) {
             fail(*a, "same target as " + seen[*text]);
           } else if (split) {
@@ -697,7 +704,17 @@ class Parser {
         if (const Value* p = find(*target, "protocol"))
           t.protocol = protocol_of(*p).value_or(t.protocol);
         if (const Value* n = find(*target, "server_name")) {
-          if (const auto text = non_empty_string(*n)) t.server_name = *text;
+          // Sent as SNI and matched against the served SANs: a NUL or a newline would cut or
+          // forge the name, so only what a certificate could name passes.
+          const auto text = non_empty_string(*n);
+          if (text && !is_host_name_or_ip(*text)) {
+            fail(*n,
+                 "must be a DNS name (letters, digits, hyphens; labels of 1-63, 253 bytes in "
+                 "all) or an IP address, got " +
+                     quote(*text));
+          } else if (text) {
+            t.server_name = *text;
+          }
         }
         if (const Value* n = find(*target, "node_id")) {
           if (const auto text = non_empty_string(*n)) t.node_id = *text;
@@ -1195,8 +1212,24 @@ class Parser {
     std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
     while (path.ends_with('/')) path.remove_suffix(1);
     if (authority.find_first_of("@?#") != std::string_view::npos ||
-        path.find_first_of("?# ") != std::string_view::npos) {
+        path.find_first_of("?#") != std::string_view::npos) {
       return bad("no user, query or fragment");
+    }
+    // The path goes into the request line as it is: RFC 3986 path characters only (unreserved,
+    // sub-delims, ':', '@', '/' and %XX escapes), so no space, control character or CR LF can
+    // end the line and inject a header.
+    for (std::size_t i = 0; i < path.size(); ++i) {
+      const char c = path[i];
+      if (c == '%') {
+        if (i + 2 >= path.size() || !std::isxdigit(static_cast<unsigned char>(path[i + 1])) ||
+            !std::isxdigit(static_cast<unsigned char>(path[i + 2]))) {
+          return bad("a % in the path must start a %XX escape");
+        }
+        i += 2;
+      } else if (!is_alpha(c) && !is_digit(c) &&
+                 std::string_view("-._~!$&'()*+,;=:@/").find(c) == std::string_view::npos) {
+        return bad("the path may hold only letters, digits, -._~!$&'()*+,;=:@/ and %XX escapes");
+      }
     }
     std::string_view port = "443";
     if (authority.starts_with('[')) {  // [v6]:port
@@ -1214,10 +1247,9 @@ class Parser {
     std::size_t pos = 0;
     const auto port_number = parse_digits(port, pos, 65535);
     if (!port_number || pos != port.size() || *port_number == 0) return bad("invalid port");
-    if (authority.empty() || !std::all_of(authority.begin(), authority.end(), [](char c) {
-          return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == ':';
-        })) {
-      return bad("invalid host");
+    if (!is_host_name_or_ip(authority) ||
+        (authority.find(':') != std::string_view::npos && !url.starts_with("https://["))) {
+      return bad("invalid host: a DNS name, an IPv4 address or a [bracketed] IPv6 address");
     }
     cmek.api_url = url;
     cmek.host = std::string(authority);

@@ -27,6 +27,7 @@ inline constexpr std::string_view kClusterSecure = "crdb_cert_cluster_secure";
 inline constexpr std::string_view kProbeSuccess = "crdb_cert_probe_success";
 inline constexpr std::string_view kProbeDuration = "crdb_cert_probe_duration_seconds";
 inline constexpr std::string_view kProbeTlsInfo = "crdb_cert_probe_tls_info";
+inline constexpr std::string_view kProbeErrors = "crdb_cert_probe_errors_total";
 inline constexpr std::string_view kServedMismatch = "crdb_cert_served_mismatch";
 // CMEK source (the data-at-rest key).
 inline constexpr std::string_view kCmekClusterStatus = "crdb_cmek_cluster_status";
@@ -44,6 +45,7 @@ inline constexpr std::string_view kSourceLastSuccess =
 inline constexpr std::string_view kSourceDuration = "crdb_cert_source_duration_seconds";
 inline constexpr std::string_view kSourceErrors = "crdb_cert_source_errors_total";
 inline constexpr std::string_view kSourceOverruns = "crdb_cert_source_overruns_total";
+inline constexpr std::string_view kSourceItemsCut = "crdb_cert_source_items_cut";
 inline constexpr std::string_view kConfigReloadSuccessful =
     "crdb_cert_config_last_reload_successful";
 inline constexpr std::string_view kConfigReloadTimestamp =

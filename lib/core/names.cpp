@@ -28,6 +28,35 @@ std::optional<std::string> canonical_ip(std::string_view text) {
   return std::nullopt;
 }
 
+bool is_dns_host_name(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t dot = name.find('.', start);
+    const std::string_view label =
+        name.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (const char c : label) {
+      const bool ok =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!ok) return false;
+    }
+    if (dot == std::string_view::npos) return true;
+    start = dot + 1;
+  }
+}
+
+bool is_host_name_or_ip(std::string_view host) {
+  if (host.find('\0') != std::string_view::npos) return false;  // inet_pton would stop there
+  const std::string text(host);
+  in_addr v4{};
+  in6_addr v6{};
+  return inet_pton(AF_INET, text.c_str(), &v4) == 1 ||
+         inet_pton(AF_INET6, text.c_str(), &v6) == 1 || is_dns_host_name(host);
+}
+
 std::string canonical_dns_name(std::string_view name) {
   std::string out(name);
   std::transform(out.begin(), out.end(), out.begin(),

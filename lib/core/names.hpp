@@ -13,6 +13,12 @@ namespace certwatch {
 // The canonical text of an IP address (inet_ntop of inet_pton; a zone id is dropped); nullopt
 // when `text` is not an address.
 std::optional<std::string> canonical_ip(std::string_view text);
+// Whether `name` is a host name as RFC 1123 spells one: dot-separated labels of letters, digits
+// and inner hyphens, 1-63 bytes each, 253 in all, no trailing dot. What SNI and a certificate's
+// SAN may carry; nothing else (no NUL, no space, no control character) passes.
+bool is_dns_host_name(std::string_view name);
+// A DNS host name (above) or an IP literal (IPv4 dotted quad, IPv6 without brackets or zone).
+bool is_host_name_or_ip(std::string_view host);
 // Lowercase, without trailing dots.
 std::string canonical_dns_name(std::string_view name);
 // Whether a certificate with these SANs is valid for `name` (an IP or a DNS name). A wildcard

@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/caps.hpp"
 #include "core/metric_names.hpp"
 #include "core/text.hpp"
 #include "exporter/compress.hpp"
@@ -86,7 +87,10 @@ class TextWriter {
   void add(MetricFamily&& family) {
     if (family.metric.empty()) return;
     for (ClientMetric& metric : family.metric) {
-      for (ClientMetric::Label& label : metric.label) escape_invalid_utf8_in_place(label.value);
+      for (ClientMetric::Label& label : metric.label) {
+        escape_invalid_utf8_in_place(label.value);
+        caps::bound_label_value(label.value);  // core/caps.hpp: no value past its cap
+      }
     }
     one_[0] = std::move(family);
     serializer_.Serialize(out_, one_);

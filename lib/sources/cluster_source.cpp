@@ -23,6 +23,7 @@
 #include "core/metric_names.hpp"
 #include "core/names.hpp"
 #include "core/text.hpp"
+#include "net/resolver.hpp"
 
 namespace certwatch::sources {
 namespace {
@@ -162,21 +163,24 @@ std::optional<std::int64_t> parse_unix_seconds(std::string_view text) {
   return static_cast<std::int64_t>(std::llround(value));
 }
 
-HostIdentity current_host_identity() {
-  HostIdentity host;
+HostIdentityLookup::HostIdentityLookup() {
   char hostname[256] = {};
-  if (gethostname(hostname, sizeof hostname - 1) == 0) {
-    add_unique(host.names, hostname);
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_CANONNAME;
-    addrinfo* found = nullptr;
-    if (getaddrinfo(hostname, nullptr, &hints, &found) == 0) {
-      const std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> owner{found, &freeaddrinfo};
-      for (const addrinfo* entry = found; entry != nullptr; entry = entry->ai_next) {
-        if (entry->ai_canonname != nullptr) add_unique(host.names, entry->ai_canonname);
-        if (entry->ai_addr != nullptr) add_unique(host.addresses, sockaddr_text(entry->ai_addr));
+  if (gethostname(hostname, sizeof hostname - 1) == 0 && hostname[0] != '\0') {
+    hostname_ = hostname;
+    lookup_ = std::make_unique<net::Prefetch>(hostname_);
+  }
+}
+
+HostIdentityLookup::~HostIdentityLookup() = default;
+
+HostIdentity HostIdentityLookup::get(std::chrono::milliseconds wait) {
+  HostIdentity host;
+  if (!hostname_.empty()) add_unique(host.names, hostname_);
+  if (lookup_) {
+    if (const auto found = lookup_->take(wait); found && found->error.empty()) {
+      if (!found->canonical_name.empty()) add_unique(host.names, found->canonical_name);
+      for (const auto& endpoint : found->endpoints) {
+        add_unique(host.addresses, sockaddr_text(endpoint.data()));
       }
     }
   }
@@ -189,6 +193,8 @@ HostIdentity current_host_identity() {
   }
   return host;
 }
+
+HostIdentity current_host_identity() { return HostIdentityLookup().get(std::chrono::seconds{5}); }
 
 LocalNodeDetection detect_local_node(const std::vector<NodeInfo>& nodes, const HostIdentity& host) {
   std::set<std::string> names;

@@ -18,6 +18,10 @@
 #include "config/config.hpp"
 #include "sources/source.hpp"
 
+namespace certwatch::net {
+class Prefetch;  // net/resolver.hpp
+}
+
 namespace certwatch::sources {
 
 // One row of crdb_internal.kv_node_status, as much as the daemon needs.
@@ -92,7 +96,24 @@ struct HostIdentity {
   std::vector<std::string> names;      // hostname, canonical name
   std::vector<std::string> addresses;  // textual IPv4/IPv6, any form inet_pton accepts
 };
-// gethostname(), getaddrinfo(hostname, AI_CANONNAME) and getifaddrs(). May block on DNS.
+// This host's identity, its name looked up in the background from construction (gethostname(),
+// then the name with AI_CANONNAME through net/resolver.hpp), so the lookup overlaps other work;
+// getifaddrs() at get().
+class HostIdentityLookup {
+ public:
+  HostIdentityLookup();
+  ~HostIdentityLookup();
+  HostIdentityLookup(const HostIdentityLookup&) = delete;
+  HostIdentityLookup& operator=(const HostIdentityLookup&) = delete;
+  // Waits at most `wait` more for the name's lookup; without its answer (a DNS that never
+  // answers), the identity holds the host name and the interfaces' addresses only.
+  HostIdentity get(std::chrono::milliseconds wait);
+
+ private:
+  std::string hostname_;
+  std::unique_ptr<net::Prefetch> lookup_;
+};
+// HostIdentityLookup().get(5 s): blocks on DNS for 5 s at most.
 HostIdentity current_host_identity();
 
 struct LocalNodeDetection {

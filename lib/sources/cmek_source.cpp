@@ -1,16 +1,6 @@
 #include "sources/cmek_source.hpp"
 
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
-
 #include <algorithm>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -18,22 +8,16 @@
 #include <utility>
 
 #include "core/metric_names.hpp"
-#include "core/read_file.hpp"
+#include "net/https_get.hpp"
 
 namespace certwatch::sources {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
 using nlohmann::json;
 
 // A real CMEKClusterInfo nests four levels (object, region list, region, key list, key, spec);
 // anything far deeper is not the API, and parsing it would only cost stack and memory.
 constexpr int kMaxJsonDepth = 32;
-// A CA bundle in cmek.ca_file: the web config's bound for its PEM files.
-constexpr std::uint64_t kMaxCaFileBytes = 4 * 1024 * 1024;
 // No status, region or URI comes near this; a longer string is cut (at a character boundary) so a
 // hostile response cannot bloat every scrape.
 constexpr std::size_t kMaxFieldBytes = 2048;
@@ -133,164 +117,18 @@ std::string key_where(const CmekRegionInfo& region, const CmekKeyInfo& key) {
 
 // --- The HTTPS exchange -------------------------------------------------------------------------
 
-struct HttpOutcome {
-  std::optional<SourceError> error;  // the request did not produce a response
-  unsigned status = 0;
-  std::string body;
-  std::string retry_after;
-};
-
-bool is_ip_literal(const std::string& host) {
-  boost::system::error_code ec;
-  asio::ip::make_address(host, ec);
-  return !ec;
-}
-
-// One GET, driven by an io_context that this poll owns, so the whole exchange (resolve, connect,
-// handshake, request, response) is bounded by one deadline: run_for() returns when it passes and
-// the sockets close with the objects.
-class Exchange {
- public:
-  Exchange(asio::io_context& io, ssl::context& tls, const config::CmekConfig& cfg,
-           std::uint64_t body_limit)
-      : cfg_(cfg), resolver_(io), stream_(io, tls) {
-    parser_.body_limit(body_limit);
-    parser_.header_limit(64 * 1024);
-  }
-
-  std::optional<SourceError> prepare() {
-    SSL* handle = stream_.native_handle();
-    X509_VERIFY_PARAM* param = SSL_get0_param(handle);
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    const bool ip = is_ip_literal(cfg_.host);
-    const int ok = ip ? X509_VERIFY_PARAM_set1_ip_asc(param, cfg_.host.c_str())
-                      : X509_VERIFY_PARAM_set1_host(param, cfg_.host.c_str(), 0);
-    // SNI names a host, never an address (RFC 6066).
-    if (ok != 1 || (!ip && SSL_ctrl(handle, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
-                                    const_cast<char*>(cfg_.host.c_str())) != 1)) {
-      return SourceError{ErrorReason::internal_error, "cannot set the expected TLS host name"};
-    }
-    request_ = {http::verb::get, cfg_.base_path + "/api/v1/clusters/" + cfg_.cluster_id + "/cmek",
-                11};
-    const std::string host =
-        cfg_.host.find(':') != std::string::npos ? "[" + cfg_.host + "]" : cfg_.host;
-    request_.set(http::field::host, cfg_.port == "443" ? host : host + ":" + cfg_.port);
-    request_.set(http::field::authorization, "Bearer " + cfg_.api_key);
-    request_.set(http::field::accept, "application/json");
-    request_.set(http::field::user_agent, "crdb-certwatch");
-    return std::nullopt;
-  }
-
-  void start() {
-    resolver_.async_resolve(cfg_.host, cfg_.port,
-                            [this](beast::error_code ec, asio::ip::tcp::resolver::results_type r) {
-                              if (ec) return finish(ErrorReason::connect_failed, "resolve", ec);
-                              connect(r);
-                            });
-  }
-
-  bool done() const { return done_; }
-  HttpOutcome take() { return std::move(outcome_); }
-
- private:
-  void connect(const asio::ip::tcp::resolver::results_type& endpoints) {
-    beast::get_lowest_layer(stream_).async_connect(
-        endpoints, [this](beast::error_code ec, const asio::ip::tcp::endpoint&) {
-          if (ec) return finish(ErrorReason::connect_failed, "connect", ec);
-          handshake();
-        });
-  }
-
-  void handshake() {
-    stream_.async_handshake(ssl::stream_base::client, [this](beast::error_code ec) {
-      if (ec) return finish(ErrorReason::tls_failed, "TLS handshake", ec);
-      write();
-    });
-  }
-
-  void write() {
-    http::async_write(stream_, request_, [this](beast::error_code ec, std::size_t) {
-      if (ec) return finish(ErrorReason::connect_failed, "send request", ec);
-      read();
-    });
-  }
-
-  void read() {
-    http::async_read(stream_, buffer_, parser_, [this](beast::error_code ec, std::size_t) {
-      if (ec == http::error::body_limit || ec == http::error::header_limit) {
-        return finish(ErrorReason::bad_response, "response larger than the limit", {});
-      }
-      if (ec && ec.category() == http::make_error_code(http::error::bad_target).category()) {
-        return finish(ErrorReason::bad_response, "malformed HTTP response", ec);
-      }
-      if (ec) return finish(ErrorReason::connect_failed, "read response", ec);
-      auto& response = parser_.get();
-      outcome_.status = response.result_int();
-      outcome_.retry_after = std::string(response[http::field::retry_after]);
-      outcome_.body = std::move(response.body());
-      done_ = true;
-    });
-  }
-
-  void finish(ErrorReason reason, std::string_view step, beast::error_code ec) {
-    std::string message = std::string(step) + " failed";
-    if (ec) message += ": " + ec.message();
-    outcome_.error = SourceError{reason, message + " (" + cfg_.host + ":" + cfg_.port + ")"};
-    done_ = true;
-  }
-
-  const config::CmekConfig& cfg_;
-  asio::ip::tcp::resolver resolver_;
-  beast::ssl_stream<beast::tcp_stream> stream_;
-  http::request<http::empty_body> request_;
-  beast::flat_buffer buffer_;
-  http::response_parser<http::string_body> parser_;
-  HttpOutcome outcome_;
-  bool done_ = false;
-};
-
-HttpOutcome fetch(const config::CmekConfig& cfg, std::uint64_t body_limit) {
-  HttpOutcome outcome;
-  ssl::context tls(ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(tls.native_handle(), TLS1_2_VERSION);
-  tls.set_verify_mode(ssl::verify_peer);
-  boost::system::error_code ec;
-  if (cfg.ca_file.empty()) {
-    tls.set_default_verify_paths(ec);
-  } else {
-    // Through the bounded reader, as every file the daemon opens: OpenSSL's own open of a FIFO
-    // swapped in for ca_file would block this source's thread for good (issue 28, item 8).
-    const BoundedRead ca = read_regular_file(cfg.ca_file, kMaxCaFileBytes);
-    if (ca.error) {
-      outcome.error =
-          SourceError{ErrorReason::bad_config,
-                      "cannot load the trusted CAs " + cfg.ca_file + ": " + describe(*ca.error)};
-      return outcome;
-    }
-    tls.add_certificate_authority(asio::buffer(ca.content), ec);
-  }
-  if (ec) {
-    outcome.error = SourceError{ErrorReason::bad_config,
-                                "cannot load the trusted CAs " +
-                                    (cfg.ca_file.empty() ? "(system store)" : cfg.ca_file) + ": " +
-                                    ec.message()};
-    return outcome;
-  }
-  asio::io_context io;
-  Exchange exchange(io, tls, cfg, body_limit);
-  if (auto error = exchange.prepare()) {
-    outcome.error = std::move(error);
-    return outcome;
-  }
-  exchange.start();
-  io.run_for(cfg.timeout);
-  if (!exchange.done()) {
-    outcome.error = SourceError{ErrorReason::timeout, "no complete response within " +
-                                                          config::format_duration(cfg.timeout) +
-                                                          " (" + cfg.host + ":" + cfg.port + ")"};
-    return outcome;
-  }
-  return exchange.take();
+net::HttpsGetResult fetch(const config::CmekConfig& cfg, std::uint64_t body_limit) {
+  net::HttpsGetRequest request;
+  request.host = cfg.host;
+  request.port = cfg.port;
+  request.target = cfg.base_path + "/api/v1/clusters/" + cfg.cluster_id + "/cmek";
+  request.headers = {{"Authorization", "Bearer " + cfg.api_key},
+                     {"Accept", "application/json"},
+                     {"User-Agent", "crdb-certwatch"}};
+  request.ca_file = cfg.ca_file;
+  request.timeout = cfg.timeout;
+  request.body_limit = body_limit;
+  return net::https_get(request);
 }
 
 }  // namespace
@@ -556,12 +394,12 @@ PollResult CmekSource::poll() {
                               last_error_.message + " (no request for another " +
                                   config::format_duration(wait + std::chrono::seconds{1}) + ")");
   }
-  HttpOutcome outcome = fetch(cfg_, options_.body_limit);
+  net::HttpsGetResult outcome = fetch(cfg_, options_.body_limit);
   if (outcome.error) return failed(std::move(*outcome.error));
-  if (outcome.status != 200) {
-    SourceError error = classify_http_status(outcome.status);
+  if (outcome.response.status != 200) {
+    SourceError error = classify_http_status(outcome.response.status);
     if (error.reason == ErrorReason::rate_limited) {
-      const auto wait = parse_retry_after(outcome.retry_after);
+      const auto wait = parse_retry_after(outcome.response.retry_after);
       if (wait) {
         not_before_ = now + *wait;
         error.message += " (Retry-After " + config::format_duration(*wait) + ")";
@@ -569,7 +407,7 @@ PollResult CmekSource::poll() {
     }
     return failed(std::move(error));
   }
-  CmekParse parsed = parse_cmek_cluster_info(outcome.body);
+  CmekParse parsed = parse_cmek_cluster_info(outcome.response.body);
   if (!parsed.info) return failed({ErrorReason::bad_response, parsed.error});
   server_errors_in_a_row_ = 0;
 

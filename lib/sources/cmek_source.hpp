@@ -1,7 +1,7 @@
 // The CMEK source: the state of the customer-managed key that wraps a CockroachDB Cloud Advanced
 // cluster's data at rest, from the Cloud API (GET /api/v1/clusters/{id}/cmek).
 //
-// The I/O shell (CmekSource: HTTPS with Beast, kept out of this header) is thin; what a response
+// The I/O shell (CmekSource: one GET through net/https_get.hpp) is thin; what a response
 // means (parse_cmek_cluster_info, classify_http_status) and how the state shows (CmekFacts) are
 // pure and tested without a server. The audit report reads CmekFacts through facts_as<>.
 #pragma once

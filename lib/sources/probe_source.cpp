@@ -12,6 +12,7 @@
 #include "core/metric_names.hpp"
 #include "core/names.hpp"
 #include "core/read_file.hpp"
+#include "net/resolver.hpp"
 #include "sources/cluster_source.hpp"
 #include "x509/parse.hpp"
 
@@ -35,10 +36,10 @@ class TargetProbe : public std::enable_shared_from_this<TargetProbe> {
  public:
   TargetProbe(asio::io_context& io, ssl::context& context, ProbeOutcome& outcome,
               std::chrono::milliseconds timeout, std::function<void()> done)
-      : outcome_(outcome),
+      : io_(io),
+        outcome_(outcome),
         timeout_(timeout),
         done_(std::move(done)),
-        resolver_(io),
         stream_(io, context),
         deadline_(io) {}
 
@@ -48,24 +49,35 @@ class TargetProbe : public std::enable_shared_from_this<TargetProbe> {
     if (!split) return finish(ErrorReason::bad_config, "not a HOST:PORT address");
     deadline_.expires_after(timeout_);
     deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      if (!ec) {
-        self->finish(ErrorReason::timeout, "no handshake within " +
-                                               std::to_string(self->timeout_.count()) + " ms (" +
-                                               self->step_ + ")");
+      if (ec) return;
+      if (self->step_ == "resolving") {  // the name's DNS did not answer in time
+        return self->finish(ErrorReason::dns_failed, "no answer to the name lookup within " +
+                                                         std::to_string(self->timeout_.count()) +
+                                                         " ms");
       }
+      self->finish(ErrorReason::timeout, "no handshake within " +
+                                             std::to_string(self->timeout_.count()) + " ms (" +
+                                             self->step_ + ")");
     });
     step_ = "resolving";
-    resolver_.async_resolve(
-        split->host, std::to_string(split->port),
-        [self = shared_from_this()](const boost::system::error_code& ec,
-                                    const tcp::resolver::results_type& endpoints) {
-          if (ec) return self->finish(ErrorReason::dns_failed, "resolving: " + ec.message());
-          self->connect(endpoints);
-        });
+    // A lookup thread of its own (net/resolver.hpp): a name whose DNS never answers holds its
+    // own target only. The result comes back through the io_context.
+    lookup_ = net::resolve(split->host, static_cast<std::uint16_t>(split->port),
+                           [weak = weak_from_this(), &io = io_](net::ResolveResult result) {
+                             if (auto self = weak.lock()) {
+                               asio::post(io, [self, result = std::move(result)]() mutable {
+                                 if (!result.error.empty()) {
+                                   return self->finish(ErrorReason::dns_failed,
+                                                       "resolving: " + result.error);
+                                 }
+                                 self->connect(result.endpoints);
+                               });
+                             }
+                           });
   }
 
  private:
-  void connect(const tcp::resolver::results_type& endpoints) {
+  void connect(const std::vector<tcp::endpoint>& endpoints) {
     if (finished_) return;
     step_ = "connecting";
     asio::async_connect(
@@ -157,15 +169,16 @@ class TargetProbe : public std::enable_shared_from_this<TargetProbe> {
     // sent on close: no close_notify, the probe said all it had to say.
     boost::system::error_code ignored;
     deadline_.cancel();
-    resolver_.cancel();
+    lookup_.reset();  // its callback never runs after this
     stream_.next_layer().close(ignored);
     done_();
   }
 
+  asio::io_context& io_;
   ProbeOutcome& outcome_;
   std::chrono::milliseconds timeout_;
   std::function<void()> done_;
-  tcp::resolver resolver_;
+  std::unique_ptr<net::PendingLookup> lookup_;
   ssl::stream<tcp::socket> stream_;
   asio::steady_timer deadline_;
   SteadyClock::time_point started_{};
@@ -234,7 +247,7 @@ std::vector<ProbeOutcome> probe_targets(const std::vector<config::ProbeTarget>& 
     std::make_shared<TargetProbe>(io, context, outcomes[index], options.timeout, [&] {
       ++finished;
       if (finished == outcomes.size()) {
-        io.stop();  // a resolver still blocked in getaddrinfo must not hold the poll
+        io.stop();
       } else {
         asio::post(io, start_next);
       }
@@ -308,7 +321,24 @@ PollResult ProbeSource::poll() {
 
   PollResult result;
   auto facts = std::make_shared<ProbeFacts>();
+  // This host's name is looked up while the targets are probed (is_this_host needs it), so a
+  // DNS that never answers costs the poll nothing beyond the probes' own timeout.
+  HostIdentityLookup own_identity;
+  const auto probing_ends = std::chrono::steady_clock::now() + cfg_.timeout;
   facts->outcomes = probe_targets(current_targets(), options);
+  // The counters follow the targets: one no longer probed is forgotten, so from_cluster's churn
+  // cannot grow them without bound.
+  std::map<std::pair<std::string, ErrorReason>, std::uint64_t> counted;
+  for (const ProbeOutcome& outcome : facts->outcomes) {
+    const std::string& target = outcome.target.address;
+    for (auto it = errors_total_.lower_bound({target, ErrorReason{}});
+         it != errors_total_.end() && it->first.first == target; ++it) {
+      counted.insert(*it);
+    }
+    if (outcome.error) ++counted[{target, outcome.error->reason}];
+  }
+  errors_total_ = std::move(counted);
+  facts->errors_total = errors_total_;
   std::optional<HostIdentity> identity;  // looked up once, and only for a name not loopback
   for (ProbeOutcome& outcome : facts->outcomes) {
     if (outcome.error) {
@@ -319,7 +349,12 @@ PollResult ProbeSource::poll() {
     const auto split = split_host_port(outcome.target.address);
     const auto local = [&] {
       if (!split) return false;
-      if (!is_this_host(split->host, std::nullopt) && !identity) identity = current_host_identity();
+      if (!is_this_host(split->host, std::nullopt) && !identity) {
+        // Up to the end of one probe timeout, no longer.
+        identity = own_identity.get(std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 probing_ends - std::chrono::steady_clock::now()),
+                                             std::chrono::milliseconds{0}));
+      }
       return is_this_host(split->host, identity);
     }();
     for (std::size_t i = 0; i < outcome.chain_der.size(); ++i) {
@@ -374,7 +409,18 @@ std::vector<Family> ProbeFacts::families() const {
           {{{"target", target}, {"version", outcome.tls_version}, {"cipher", outcome.cipher}}, 1});
     }
   }
-  return {std::move(success), std::move(duration), std::move(info)};
+  Family errors{std::string(metric::kProbeErrors),
+                "Failed probes of the target since the daemon started, by reason (dns_failed, "
+                "connect_failed, timeout, ssl_refused, handshake_failed).",
+                Family::Type::counter,
+                true,
+                {}};
+  for (const auto& [key, count] : errors_total) {
+    errors.series.push_back(
+        {{{"target", key.first}, {"reason", std::string(to_string(key.second))}},
+         static_cast<double>(count)});
+  }
+  return {std::move(success), std::move(duration), std::move(info), std::move(errors)};
 }
 
 std::vector<Table> ProbeFacts::tables() const {

@@ -8,9 +8,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/config.hpp"
@@ -39,9 +42,9 @@ struct ProbeOptions {
 
 // Probes every target with at most `concurrency` in flight, on a private io_context run by the
 // calling thread; returns one outcome per target, in target order. A target costs at most
-// `timeout` of the wall clock however its peer behaves (stalls, floods, wrong protocol); the
-// one exception is a name whose resolution blocks in getaddrinfo past the deadline: its outcome
-// still says `timeout` at the deadline, and only the return waits for the resolver thread.
+// `timeout` of the wall clock however its peer or its DNS behaves (stalls, floods, wrong
+// protocol, a name server that never answers): names are looked up on threads of their own
+// (net/resolver.hpp), so a lookup that hangs fails its own target (dns_failed) and no other.
 std::vector<ProbeOutcome> probe_targets(const std::vector<config::ProbeTarget>& targets,
                                         const ProbeOptions& options);
 
@@ -50,6 +53,9 @@ std::vector<ProbeOutcome> probe_targets(const std::vector<config::ProbeTarget>& 
 class ProbeFacts final : public SourceFacts {
  public:
   std::vector<ProbeOutcome> outcomes;  // chain_der dropped: the observations hold the chain
+  // Failed probes since the daemon started, per target still probed and reason
+  // (crdb_cert_probe_errors_total).
+  std::map<std::pair<std::string, ErrorReason>, std::uint64_t> errors_total;
 
   std::vector<Family> families() const override;
   std::vector<Table> tables() const override;
@@ -73,6 +79,7 @@ class ProbeSource final : public Source {
 
  private:
   config::ProbeConfig cfg_;
+  std::map<std::pair<std::string, ErrorReason>, std::uint64_t> errors_total_;
 };
 
 }  // namespace certwatch::sources

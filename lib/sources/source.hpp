@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,6 +42,9 @@ class SourceFacts {
   // Names and addresses this host's node is reached by, as the source knows them (the cluster's
   // advertise address): node.crt must carry each (the san_missing check).
   virtual std::vector<std::string> local_node_names() const { return {}; }
+  // The facts as the source made them; a wrapper (state/caps.hpp's bounded view) returns what it
+  // wraps, so facts_as<> finds the source's own type through it.
+  virtual const SourceFacts& underlying() const { return *this; }
 };
 
 struct PollResult {
@@ -58,6 +63,9 @@ struct PollResult {
   // Failures of parts of a poll that still succeeded as a whole (one probe target of many): each
   // is counted under crdb_cert_source_errors_total by its reason, and the source stays up.
   std::vector<SourceError> partial_errors;
+  // What the caps (core/caps.hpp) cut from this result, by kind; empty when nothing was cut. Set
+  // by the poll framework, read by crdb_cert_source_items_cut.
+  std::map<std::string, std::uint64_t> cut;
 
   bool ok() const { return !error; }
   // The reason label and the message of a failed poll; empty when it succeeded.
@@ -73,7 +81,7 @@ struct PollResult {
 // The facts of a result as the source's own type, or null.
 template <typename Facts>
 const Facts* facts_as(const PollResult& result) {
-  return dynamic_cast<const Facts*>(result.facts.get());
+  return result.facts ? dynamic_cast<const Facts*>(&result.facts->underlying()) : nullptr;
 }
 
 // Thread-safety: poll() is called from one worker thread at a time, never concurrently with

@@ -3,6 +3,9 @@
 #include <chrono>
 #include <exception>
 
+#include "core/logging.hpp"
+#include "state/caps.hpp"
+
 namespace certwatch::state {
 
 double system_clock_now() {
@@ -17,6 +20,13 @@ sources::PollResult run_poll(sources::Source& source) {
     result = sources::PollResult::failed(ErrorReason::internal_error, e.what());
   }
   result.source = source.name();
+  if (result.ok()) {
+    apply_caps(result, system_clock_now());
+    if (!result.cut.empty()) {
+      logger("main")->warn("source {}: output cut to its caps (docs/metrics.md): {}", result.source,
+                           describe_cut(result.cut));
+    }
+  }
   return result;
 }
 

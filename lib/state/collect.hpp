@@ -15,7 +15,8 @@ using Clock = std::function<double()>;
 double system_clock_now();
 
 // Calls source.poll(); an exception it throws becomes a failed result (internal_error). The result
-// carries the source's name.
+// carries the source's name and is cut to the caps (state/caps.hpp), with one log line when
+// something was cut.
 sources::PollResult run_poll(sources::Source& source);
 
 // Records a finished poll: health (up, timing, error counters) and, when it succeeded, the new

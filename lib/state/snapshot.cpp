@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/metric_names.hpp"
 #include "rules/conditions.hpp"
 
 namespace certwatch::state {
@@ -100,6 +101,20 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
       }
     }
   }
+  Family cut{std::string(metric::kSourceItemsCut),
+             "What the caps (docs/metrics.md) cut from the last successful poll of the source, "
+             "by kind: certificates_per_target, certificates, series, label_values, table_rows, "
+             "texts, findings, notices. Absent when nothing was cut.",
+             Family::Type::gauge,
+             true,
+             {}};
+  for (const SharedPollResult& result : inputs.results) {
+    for (const auto& [kind, count] : result->cut) {
+      cut.series.push_back(
+          {{{"source", result->source}, {"kind", kind}}, static_cast<double>(count)});
+    }
+  }
+  if (!cut.series.empty()) snapshot->families.push_back(std::move(cut));
   const auto now_seconds = static_cast<std::int64_t>(std::floor(now));
   snapshot->states.reserve(snapshot->certificates.size());
   for (const CertObservation* cert : snapshot->certificates) {

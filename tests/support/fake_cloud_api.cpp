@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
@@ -10,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <cstdio>
 
 #include "support/certgen.hpp"
 #include "support/http_client.hpp"
@@ -91,6 +93,37 @@ std::string FakeCloudApi::last_target() {
   return last_target_;
 }
 
+namespace {
+
+// Writes `reply.raw`, then the filler; stops at the first failed write (the client hung up).
+std::uint64_t send_raw(beast::ssl_stream<asio::ip::tcp::socket>& stream, const Reply& reply) {
+  std::uint64_t sent = 0;
+  beast::error_code ec;
+  for (const std::string& segment : reply.raw) {
+    sent += asio::write(stream, asio::buffer(segment), ec);
+    if (ec) return sent;
+  }
+  const std::string filler(64 * 1024, ' ');
+  for (std::uint64_t left = reply.stream_bytes; left > 0;) {
+    const std::size_t size = static_cast<std::size_t>(std::min<std::uint64_t>(left, filler.size()));
+    std::string piece;
+    if (reply.stream_chunked) {
+      char header[32];
+      std::snprintf(header, sizeof header, "%zx\r\n", size);
+      piece = header + filler.substr(0, size) + "\r\n";
+    } else {
+      piece = filler.substr(0, size);
+    }
+    sent += asio::write(stream, asio::buffer(piece), ec);
+    if (ec) return sent;
+    left -= size;
+  }
+  if (reply.stream_chunked) sent += asio::write(stream, asio::buffer(std::string("0\r\n\r\n")), ec);
+  return sent;
+}
+
+}  // namespace
+
 void FakeCloudApi::serve() {
   for (;;) {
     asio::ip::tcp::socket socket(server_->io);
@@ -118,6 +151,12 @@ void FakeCloudApi::serve() {
     last_target_ = std::string(request.target());
     changed_.wait(lock, [this] { return stopping_ || !reply_.hang; });
     if (stopping_) return;
+    if (!reply_.raw.empty()) {
+      const Reply reply = reply_;
+      lock.unlock();
+      raw_bytes_sent_ = send_raw(stream, reply);
+      continue;
+    }
     http::response<http::string_body> response{static_cast<http::status>(reply_.status), 11};
     for (const auto& [name, value] : reply_.headers) response.set(name, value);
     response.set(http::field::content_type, "application/json");

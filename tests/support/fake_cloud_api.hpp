@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -29,6 +30,13 @@ struct Reply {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   bool hang = false;  // read the request, then answer nothing until the mode changes
+  // Raw mode, for responses no well-behaved server sends (when `raw` is not empty): each string
+  // is written as it is, one write each, instead of the response above; then `stream_bytes` more
+  // bytes of JSON-ish filler in 64 KiB writes (each framed as a chunk when `stream_chunked`),
+  // made as they go so the stand-in itself stays small.
+  std::vector<std::string> raw;
+  std::uint64_t stream_bytes = 0;
+  bool stream_chunked = false;
 };
 
 // One connection at a time on a thread of its own; starts answering cmek_cluster_json("ENABLED").
@@ -45,6 +53,8 @@ class FakeCloudApi {
   int requests() const { return requests_; }
   std::string last_authorization();
   std::string last_target();
+  // Bytes the stand-in wrote in raw mode to the last connection before the peer stopped reading.
+  std::uint64_t raw_bytes_sent() const { return raw_bytes_sent_; }
 
  private:
   struct Server;  // Asio and Beast stay out of this header
@@ -58,6 +68,7 @@ class FakeCloudApi {
   Reply reply_;
   bool stopping_ = false;
   std::atomic<int> requests_{0};
+  std::atomic<std::uint64_t> raw_bytes_sent_{0};
   std::string last_authorization_;
   std::string last_target_;
   std::thread thread_;
