@@ -245,7 +245,7 @@ TEST_CASE("a below: 20% rule measures the certificate's own lifetime", "[automat
   CHECK(action(10 * kDay, batch, by_path) == "renew_soon");
 }
 
-TEST_CASE("automation selectors: by path and by user; the first matching entry applies",
+TEST_CASE("automation selectors: by path and by user, the first matching entry applies",
           "[automation]") {
   Files f;
   const std::int64_t not_after = kIssued + 672 * kHour;
@@ -369,7 +369,7 @@ TEST_CASE("config.check warns when a share of the lifetime selects the cluster s
   CHECK(loaded.warnings[1].to_string().find("c.yaml:2: automation[0]:") != std::string::npos);
 }
 
-TEST_CASE("rotations: a new leaf at its identity; CAs added to or removed from a bundle",
+TEST_CASE("rotations: a new leaf at its identity, CAs added to or removed from a bundle",
           "[automation][rotation]") {
   Files f;
   const GeneratedCert node1 = cert_valid("node", kIssued, kIssued + 30 * kDay);
@@ -438,7 +438,7 @@ TEST_CASE("rotations: a new leaf at its identity; CAs added to or removed from a
   CHECK(seen[0].new_fingerprint == certwatch::testing::sha256_fingerprint(node2));
 }
 
-TEST_CASE("the rotation journal: lines round-trip; corrupt and truncated lines are counted",
+TEST_CASE("the rotation journal: lines round-trip, corrupt and truncated lines are counted",
           "[automation][journal]") {
   RotationEvent event;
   event.time = 1'780'000'123.5;
