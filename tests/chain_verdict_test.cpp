@@ -476,7 +476,9 @@ TEST_CASE("the chain verdict equals openssl verify for every class of the corpus
       CHECK(timed->find(" at 0 depth") == std::string::npos);  // not the leaf's own time
     }
     // One root cause, named.
-    CHECK(untrusted == c.cause);
+    // In the CA-file layout an intermediate is an anchor of its own (partial chains), so what lies
+    // above it (a pathlen) is never reached: there the cause stands only where OpenSSL fails.
+    if (layout.intermediates_in_node_crt || oracle.has_value()) CHECK(untrusted == c.cause);
     CHECK(rules::find_chain_cause(untrusted.value_or("unknown_issuer")) != nullptr);
     // A malformed certificate's names cannot be read: it is never also a missing SAN.
     if (c.cause == "malformed") {
