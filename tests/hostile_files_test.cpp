@@ -427,6 +427,10 @@ TEST_CASE("every path key pointed at a FIFO, a device or a directory is refused 
        [&](const std::string& p) { return cmek + p + "\n"; }},
       {"cmek.ca_file", "cmek.ca_file",
        [&](const std::string& p) { return cmek + api_key.string() + "\n  ca_file: " + p + "\n"; }},
+      {"rotation_journal", "rotation_journal",
+       [](const std::string& p) {
+         return "files:\n  certs_dirs: []\nrotation_journal: " + p + "\n";
+       }},
   };
   std::set<std::string_view> covered;
   for (const Case& c : cases) covered.insert(c.key);

@@ -362,7 +362,6 @@ TEST_CASE("fix lines on the status page run as the hostile names from disk and f
     std::this_thread::sleep_for(200ms);
   }
   INFO("log: " << daemon.log());
-  if (std::getenv("DUMP_PAGE")) std::cerr << html;
   const std::vector<PageFix> fixes = page_fixes(html);
   REQUIRE(fixes.size() >= 2 * users.size() + 2);
 
@@ -422,7 +421,7 @@ TEST_CASE("fix lines on the status page run as the hostile names from disk and f
   }
 }
 
-TEST_CASE("--config.check shows hostile key names escaped", "[binary]") {
+TEST_CASE("config.check (--config.check) shows hostile key names escaped", "[binary]") {
   TempDir dir;
   const auto config =
       dir.write("config.yaml",

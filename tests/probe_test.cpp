@@ -325,6 +325,40 @@ TEST_CASE("probe gives up on a silent port at its timeout") {
   }
 }
 
+TEST_CASE("a poll of silent targets stops starting probes at its budget") {
+  // Issue 28, item 6: 1,000 silent from_cluster nodes made one poll run 315 s against a 30 s
+  // interval. With a budget (the probe's interval), targets not started by then are failed as
+  // not probed, and the poll ends once the probes in flight time out.
+  certwatch::testing::SilentListener silent;
+  const std::string address = "127.0.0.1:" + std::to_string(silent.port());
+  std::vector<ProbeTarget> targets(6, target(address, ProbeProtocol::tls));
+  ProbeOptions options;
+  options.timeout = 1000ms;
+  options.concurrency = 1;
+  options.budget = 1500ms;
+  const auto started = std::chrono::steady_clock::now();
+  const auto outcomes = probe_targets(targets, options);
+  const auto took = std::chrono::steady_clock::now() - started;
+  REQUIRE(outcomes.size() == targets.size());
+  std::size_t not_probed = 0;
+  for (const ProbeOutcome& outcome : outcomes) {
+    CHECK(reason_of(outcome) == ErrorReason::timeout);
+    if (outcome.error && outcome.error->message.starts_with("not probed")) ++not_probed;
+  }
+  // Two probes start (at 0 s and at 1 s, both inside the 1.5 s budget), four never do: without
+  // the budget the poll would take six timeouts.
+  CHECK(not_probed == 4);
+  CHECK(took < 4s);
+  CHECK(outcomes.back().error->message.find("raise probe.concurrency") != std::string::npos);
+
+  options.budget = 0ms;  // no budget: every target is probed
+  targets.resize(2);
+  for (const ProbeOutcome& outcome : probe_targets(targets, options)) {
+    REQUIRE(outcome.error);
+    CHECK_FALSE(outcome.error->message.starts_with("not probed"));
+  }
+}
+
 TEST_CASE("probe reports connect_failed on a refused port") {
   const int port = certwatch::testing::find_free_port();
   const auto outcome = probe_one(target("127.0.0.1:" + std::to_string(port)));

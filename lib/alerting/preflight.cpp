@@ -10,24 +10,26 @@
 #include "core/names.hpp"
 #include "core/read_file.hpp"
 #include "core/text.hpp"
-#include "x509/verify.hpp"
+#include "x509/chain.hpp"
 
 namespace certwatch::alerting {
 
-// The chain verdict preflight asks for: whether `leaf` verifies against `cas` as a peer would.
-// The one place preflight calls x509's verification, so that it follows the chain verdict of the
-// posture checks wherever that goes. Trust, not time, is asked here: the leaf is judged at a
-// moment of its own validity (now, or its notBefore when that is ahead), because a notBefore in
-// the future or an expiry are findings of their own (not_yet_valid_soon, the posture checks).
-std::optional<std::string> preflight_trust_error(const CertificateFacts& leaf,
-                                                 const std::vector<const CertificateFacts*>& cas,
-                                                 std::int64_t now) {
+std::optional<std::string> preflight_trust_error(
+    const CertificateFacts& leaf, const std::vector<const CertificateFacts*>& cas, std::int64_t now,
+    const std::vector<const CertificateFacts*>& intermediates) {
   std::vector<std::string> ca_ders;
   ca_ders.reserve(cas.size());
   for (const CertificateFacts* ca : cas) ca_ders.push_back(ca->der);
-  const std::int64_t at =
-      std::clamp(now, leaf.not_before, std::max(leaf.not_before, leaf.not_after));
-  return x509::verify_error(leaf.der, ca_ders, at);
+  std::vector<std::string> intermediate_ders;
+  intermediate_ders.reserve(intermediates.size());
+  for (const CertificateFacts* cert : intermediates) intermediate_ders.push_back(cert->der);
+  const x509::ChainOutcome outcome = x509::verify_chain_der(leaf.der, intermediate_ders, ca_ders);
+  std::optional<x509::ChainCause> cause = outcome.failure;
+  if (!cause) cause = x509::chain_time_failure(outcome, now);
+  if (!cause) return std::nullopt;
+  std::string why(x509::to_string(*cause));
+  if (!outcome.openssl_error.empty()) why += " (" + outcome.openssl_error + ")";
+  return why;
 }
 
 namespace {
@@ -519,6 +521,19 @@ class Evaluation {
     return false;
   }
 
+  // The rest of a leaf's file: the intermediates that travel with it (an enterprise PKI's or
+  // Vault's chain in node.crt), verified with it as a peer would.
+  static std::vector<const CertificateFacts*> rest_of_file(
+      const std::vector<CertObservation>& certs, const CertObservation& leaf) {
+    std::vector<const CertificateFacts*> rest;
+    for (const CertObservation& other : certs) {
+      if (other.facts && other.id.path == leaf.id.path && !is_first(other.id)) {
+        rest.push_back(other.facts.get());
+      }
+    }
+    return rest;
+  }
+
   // Both directions: a staged leaf that peers which have not rotated yet (the live CA file)
   // refuse, and a live leaf (what such peers still present) that the staged CA file refuses.
   void trust_break() {
@@ -528,8 +543,11 @@ class Evaluation {
       if (ca_file.empty()) continue;
       // A staged leaf its own staged CA file does not verify either is chain_untrusted's.
       const auto [own_file, own_cas] = staged_.bundle_for(cert.id.cert_type);
-      if (!own_file.empty() && preflight_trust_error(*cert.facts, own_cas, in_.now)) continue;
-      if (const auto error = preflight_trust_error(*cert.facts, cas, in_.now)) {
+      const auto chain = rest_of_file(in_.staged.certificates, cert);
+      if (!own_file.empty() && preflight_trust_error(*cert.facts, own_cas, in_.now, chain)) {
+        continue;
+      }
+      if (const auto error = preflight_trust_error(*cert.facts, cas, in_.now, chain)) {
         add(kPreflightTrustBreak, Severity::critical, staged_name(cert.id),
             "the live " + ca_file +
                 " (what peers that have not rotated yet trust) does not "
@@ -546,8 +564,11 @@ class Evaluation {
       if (ca_file.empty()) continue;
       // A live leaf its own live CA file does not verify was broken before: not this swap's.
       const auto [live_file, live_cas] = live_.bundle_for(cert.id.cert_type);
-      if (live_file.empty() || preflight_trust_error(*cert.facts, live_cas, in_.now)) continue;
-      const auto error = preflight_trust_error(*cert.facts, cas, in_.now);
+      const auto chain = rest_of_file(live_.set->certificates, cert);
+      if (live_file.empty() || preflight_trust_error(*cert.facts, live_cas, in_.now, chain)) {
+        continue;
+      }
+      const auto error = preflight_trust_error(*cert.facts, cas, in_.now, chain);
       if (!error || issued_by_dropped_ca(*cert.facts)) continue;
       add(kPreflightTrustBreak, Severity::critical, "live " + name_in(live_.set->dir, cert.id),
           "the staged " + ca_file + " does not verify the live " +

@@ -120,13 +120,14 @@ struct PreflightReport {
   std::string error;  // status unknown: why the staged set could not be checked
 };
 
-// The chain verdict preflight asks for (trust_break, ca_dropped): nullopt when `leaf` verifies
-// against `cas` as trust anchors, else why not. The one place preflight calls the chain
-// verification (x509/verify.hpp), judged at a moment of the leaf's own validity: its time has
-// findings of its own.
-std::optional<std::string> preflight_trust_error(const CertificateFacts& leaf,
-                                                 const std::vector<const CertificateFacts*>& cas,
-                                                 std::int64_t now);
+// The chain verdict preflight asks for (trust_break, ca_dropped): nullopt when `leaf`, with the
+// untrusted `intermediates` that travel with it (the rest of its file), verifies against `cas` as
+// trust anchors, else why not. The one place preflight calls the chain verification: the posture
+// checks' verdict (x509/chain.hpp), without the leaf's time (its time has findings of its own),
+// and with each CA of the built chain judged at `now` (intermediate_expired).
+std::optional<std::string> preflight_trust_error(
+    const CertificateFacts& leaf, const std::vector<const CertificateFacts*>& cas, std::int64_t now,
+    const std::vector<const CertificateFacts*>& intermediates = {});
 
 // The verdict: unknown when the staged set could not be read (or holds no certificate), else
 // critical for sans_dropped, trust_break, ca_dropped, identity_changed, key problems, unusable

@@ -176,6 +176,7 @@ inline constexpr PathKey kPathKeys[] = {
     {"checks.denylist_file", PathKind::file},
     {"cmek.api_key_file", PathKind::file},
     {"cmek.ca_file", PathKind::file},
+    {"rotation_journal", PathKind::file},  // appended to by the daemon; may not exist yet
 };
 
 struct ConfigError {

@@ -322,8 +322,8 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
               escape_html(f.check) + "</span></td><td class=\"mono\">" +
               escape_html(std::string(to_string(f.id.cert_type))) + " " + escape_html(where) +
               "</td><td>" + escape_html(f.detail) + "</td><td class=\"muted\">" +
-              escape_html(std::string(rules::why_of(f))) + "</td><td>" +
-              render_fix(fix_for(f, s)) + "</td></tr>\n";
+              escape_html(std::string(rules::why_of(f))) + "</td><td>" + render_fix(fix_for(f, s)) +
+              "</td></tr>\n";
     }
     html += "</table>\n";
   }

@@ -220,9 +220,9 @@ HttpsGetResult https_get(const HttpsGetRequest& request) {
     // swapped in for ca_file would block this source's thread for good (issue 28, item 8).
     const BoundedRead ca = read_regular_file(request.ca_file, kMaxCaFileBytes);
     if (ca.error) {
-      result.error = SourceError{
-          ErrorReason::bad_config,
-          "cannot load the trusted CAs " + request.ca_file + ": " + describe(*ca.error)};
+      result.error =
+          SourceError{ErrorReason::bad_config, "cannot load the trusted CAs " + request.ca_file +
+                                                   ": " + describe(*ca.error)};
       return result;
     }
     tls.add_certificate_authority(asio::buffer(ca.content), ec);

@@ -241,8 +241,28 @@ std::vector<ProbeOutcome> probe_targets(const std::vector<config::ProbeTarget>& 
   asio::io_context io(1);
   std::size_t next = 0;
   std::size_t finished = 0;
+  const auto started = std::chrono::steady_clock::now();
+  const auto out_of_budget = [&] {
+    return options.budget.count() > 0 &&
+           std::chrono::steady_clock::now() - started >= options.budget;
+  };
   std::function<void()> start_next = [&] {
     if (next >= outcomes.size()) return;
+    if (out_of_budget()) {
+      // The rest are not started: each is failed (and counted) as its own timeout, and the
+      // poll ends once the probes in flight end.
+      const std::string why = "not probed: the poll reached its budget of " +
+                              std::to_string(options.budget.count() / 1000) +
+                              " s (the probe interval) with " +
+                              std::to_string(outcomes.size() - next) +
+                              " targets left; raise probe.concurrency or lower probe.timeout";
+      for (; next < outcomes.size(); ++next) {
+        outcomes[next].error = SourceError{ErrorReason::timeout, why};
+        ++finished;
+      }
+      if (finished == outcomes.size()) io.stop();
+      return;
+    }
     const std::size_t index = next++;
     std::make_shared<TargetProbe>(io, context, outcomes[index], options.timeout, [&] {
       ++finished;
@@ -301,6 +321,7 @@ PollResult ProbeSource::poll() {
   ProbeOptions options;
   options.timeout = cfg_.timeout;
   options.concurrency = cfg_.concurrency;
+  options.budget = std::chrono::duration_cast<std::chrono::milliseconds>(cfg_.poll_interval);
   if (!cfg_.client_cert.empty()) {
     BoundedRead cert = read_regular_file(cfg_.client_cert, kMaxPemBytes);
     BoundedRead key = read_regular_file(cfg_.client_key, kMaxPemBytes);

@@ -35,6 +35,10 @@ struct ProbeOutcome {
 struct ProbeOptions {
   std::chrono::milliseconds timeout{5000};  // per target, everything included
   int concurrency = 16;
+  // When this much of the wall clock has passed, no further target is started: those left are
+  // failed as not probed (timeout), so a poll of many silent targets ends about one `timeout`
+  // after its budget (the probe's interval) instead of running on for minutes. Zero: no budget.
+  std::chrono::milliseconds budget{0};
   // PEM of a client certificate chain and its key, for servers that ask for one; empty: none.
   std::string client_cert_pem;
   std::string client_key_pem;

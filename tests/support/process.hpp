@@ -80,7 +80,6 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  pid_t pid() const { return pid_; }
   bool running();
   // The process id (of what `argv` exec'ed into: a `sh -c 'ulimit ...; exec ...'` is the daemon).
   pid_t pid() const { return pid_; }
