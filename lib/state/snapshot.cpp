@@ -125,6 +125,7 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
   snapshot->config_reload_ok = inputs.config_reload_ok;
   snapshot->config_reload_success_at = inputs.config_reload_success_at;
   snapshot->build = inputs.build;
+  snapshot->tier = inputs.tier;
   return snapshot;
 }
 

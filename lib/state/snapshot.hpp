@@ -78,6 +78,7 @@ struct Snapshot {
   bool config_reload_ok = true;
   double config_reload_success_at = 0;
   BuildInfo build;
+  Tier tier = Tier::self_hosted;  // how remedies are worded (who owns which certificate)
 
   bool ready() const;               // every enabled source has finished one poll
   Severity worst_severity() const;  // of the states, the failing checks and the findings
