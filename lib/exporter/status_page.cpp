@@ -85,7 +85,7 @@ white-space:nowrap}
 .muted{color:var(--muted)}.empty{padding:14px;color:var(--muted);background:#fff;
 border:1px dashed var(--line);border-radius:6px}
 footer{color:var(--muted);font-size:12px;margin-top:26px}
-td,th,.notice,.next{overflow-wrap:anywhere}
+td,.notice,.next{overflow-wrap:anywhere}
 .fix{display:block;font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;
 font-size:12.5px;white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;
 border:1px solid var(--line);border-radius:4px;padding:4px 6px;margin-top:2px}
