@@ -13,6 +13,15 @@ if(EXISTS ${PROJECT_SOURCE_DIR}/deploy/runbooks)
     FILES_MATCHING PATTERN "*.md")
 endif()
 
+# What an operator wires into Prometheus and Grafana, next to the binary: the rules generated from
+# the default config (scripts/regen-deploy.sh) and the dashboard.
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/prometheus/crdb-certwatch.rules.yml
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/crdb-certwatch/prometheus)
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/grafana/crdb-certwatch.json
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/crdb-certwatch/grafana)
+# Debian policy 12.5: every package ships its copyright file in its doc directory.
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/deb/copyright DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
 # cpack installs what is built instead of first building every target (tests and benchmarks
 # included): the package holds only the daemon and files, and its test must not rebuild the tree.
 set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)

@@ -19,6 +19,7 @@
 #include "core/logging.hpp"
 #include "core/read_file.hpp"
 #include "core/text.hpp"
+#include "http/web_config.hpp"
 #include "runtime/daemon.hpp"
 #include "sources/registry.hpp"
 #include "state/collect.hpp"
@@ -81,7 +82,26 @@ int print_rules(const Flags& flags) {
     print_errors(loaded.errors);
     return kExitConfig;
   }
-  const auto groups = certwatch::alerting::build_rule_groups(*loaded.config);
+  // The daemon serves its runbooks over TLS when its web config says so.
+  std::string scheme = "http";
+  if (!flags.web_config_file.empty()) {
+    const auto web = certwatch::web::load_web_config_file(flags.web_config_file);
+    if (!web.config) {
+      print_errors(web.errors);
+      return kExitConfig;
+    }
+    if (web.config->tls) scheme = "https";
+  }
+  const auto groups = certwatch::alerting::build_rule_groups(*loaded.config, scheme);
+  if (const auto unlinked = certwatch::alerting::alerts_without_runbook(groups);
+      !unlinked.empty()) {
+    std::cerr << "note: " << unlinked.size()
+              << " alerts are aggregated without `instance`, so they cannot link to the runbooks "
+                 "a daemon serves, and get no runbook_url (set alerting.runbook_base_url to "
+                 "link them):";
+    for (const std::string& name : unlinked) std::cerr << " " << name;
+    std::cerr << "\n";
+  }
   if (flags.rules_format == "prometheus-operator") {
     std::cout << certwatch::alerting::render_prometheus_rule(groups, flags.rule_object);
   } else {

@@ -9,6 +9,8 @@ packages=(
   # libraries
   libssl-dev prometheus-cpp-dev libyaml-cpp-dev libspdlog-dev libboost-dev libcli11-dev
   nlohmann-json3-dev libpqxx-dev libpq-dev zlib1g-dev libcrypt-dev catch2 libbenchmark-dev
+  # the runbooks the daemon serves at /runbooks/ are markdown, rendered by md4c
+  libmd4c-dev libmd4c-html0-dev
   # real parts the tests run: PostgreSQL, Prometheus, Alertmanager, systemd-analyze, packaging
   postgresql prometheus prometheus-alertmanager systemd dpkg-dev file procps
   # the package installed in a clean Debian root (tests/support/clean_root_install.sh)

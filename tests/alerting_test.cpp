@@ -93,14 +93,25 @@ TEST_CASE("the alert family of the default config", "[alerting]") {
       "CrdbCmekOperationFailed",  "CrdbCmekTransitionStuck",  "CrdbCmekApiUnreachable",
       "CrdbCertSourceDown",       "CrdbCertExporterDown",     "CrdbCertConfigReloadFailed"};
   CHECK(alert_names(certwatch::alerting::generate_rule_file({})) == expected);
-  // Every runbook_url points at a page that exists under deploy/runbooks.
+  // Every runbook_url points at the page the daemon that raised the alert serves
+  // (deploy/runbooks/<Alert>.md), and every alert carries the fix the other outputs show. Alerts
+  // aggregated without `instance` cannot name a daemon: no runbook_url rather than a broken one.
+  const std::set<std::string> without_instance{
+      "CrdbCertClusterNodeStale", "CrdbCertServedMismatch",  "CrdbCertClusterInsecure",
+      "CrdbCmekKeyRevoked",       "CrdbCmekOperationFailed", "CrdbCmekTransitionStuck"};
   for (const auto& group : YAML::Load(certwatch::alerting::generate_rule_file({}))["groups"]) {
     for (const auto& rule : group["rules"]) {
+      const auto name = rule["alert"].as<std::string>();
+      INFO(name);
+      CHECK_FALSE(rule["annotations"]["fix"].as<std::string>().empty());
+      if (without_instance.count(name) == 1) {
+        CHECK_FALSE(rule["annotations"]["runbook_url"]);
+        continue;
+      }
       const auto url = rule["annotations"]["runbook_url"].as<std::string>();
-      const auto page = url.substr(url.rfind('/') + 1);
-      INFO(url);
-      CHECK(page == rule["alert"].as<std::string>() + ".md");
-      CHECK(fs::is_regular_file(kDeploy / "runbooks" / page));
+      const std::string link = "http://{{ $labels.instance }}/runbooks/" + name;
+      CHECK((url == link || url == "{{ if $labels.instance }}" + link + "{{ end }}"));
+      CHECK(fs::is_regular_file(kDeploy / "runbooks" / (name + ".md")));
     }
   }
 }
@@ -235,8 +246,8 @@ alerting:
   // The default actions are gone with the default rules; the built-ins stay.
   CHECK(name_set.count("CrdbCertRotateNow") == 0);
   CHECK(name_set.count("CrdbCertExpired") == 1);
-  CHECK(rules.find("CrdbCertRotateNow.md") != std::string::npos);     // renew_today's runbook
-  CHECK(rules.find("CrdbCertPlanRotation.md") != std::string::npos);  // CA-only custom action
+  CHECK(rules.find("/runbooks/CrdbCertRotateNow{{") != std::string::npos);     // renew_today's
+  CHECK(rules.find("/runbooks/CrdbCertPlanRotation{{") != std::string::npos);  // CA-only custom
 
   TempDir dir;
   dir.write("rules.yml", rules);
@@ -257,7 +268,9 @@ tests:
             exp_annotations:
               summary: "CockroachDB node certificate is in state renew_today: /c/node.crt on h:9712"
               description: "The node certificate /c/node.crt on h:9712 expires in 1d 0h 0m 0s (action renew_today, severity critical). Follow the runbook for this action."
-              runbook_url: "file:///usr/share/doc/crdb-certwatch/runbooks/CrdbCertRotateNow.md"
+              fix: ")" + certwatch::state::action_remedy("rotate_now").fix +
+                                                R"("
+              runbook_url: "http://h:9712/runbooks/CrdbCertRotateNow"
       - {eval_time: 0m, alertname: CrdbCertStateFileUnreadable, exp_alerts: []}
 )");
   const auto result = run_command({"promtool", "test", "rules", tests.string()});
@@ -474,4 +487,98 @@ TEST_CASE("check lists failing posture checks and counts them in its exit code",
   CHECK(checks ==
         std::vector<std::string>{"chain_untrusted", "key_missing", "san_missing", "san_missing"});
   CHECK(json.at("exit_code") == 2);
+}
+
+TEST_CASE("check gives a why and a fix for every non-ok certificate, check and finding",
+          "[alerting][check][oncall]") {
+  CheckFixture fixture({}, true);
+  // Expired, rotate-now and fine node-type files; a client for user app; no keys, no CA: the
+  // posture checks fail too; and a file that is not a certificate.
+  fixture.add("node.crt", cert_pem_with_time_left("node", -kDay));
+  fixture.add("client.app.crt", cert_pem_with_time_left("app", 10 * kDay));
+  fixture.add("ui.crt", cert_pem_with_time_left("ui", 400 * kDay));
+  fixture.add("client.broken.crt", "not a certificate\n");
+  const auto result = fixture.check("json");
+  INFO(result.out << result.err);
+  const auto json = nlohmann::json::parse(result.out);
+  std::size_t non_ok = 0;
+  for (const auto& cert : json.at("certificates")) {
+    INFO(cert.dump());
+    if (cert.at("action") == "ok") {
+      CHECK_FALSE(cert.contains("fix"));
+      continue;
+    }
+    ++non_ok;
+    CHECK_FALSE(cert.at("why").get<std::string>().empty());
+    CHECK_FALSE(cert.at("fix").get<std::string>().empty());
+    if (cert.at("user") == "app") {
+      CHECK(cert.at("fix").get<std::string>().find("cockroach cert create-client --certs-dir=" +
+                                                   (fixture.dir.path() / "certs").string() +
+                                                   " --ca-key=/path/to/ca.key --overwrite app") !=
+            std::string::npos);
+    }
+    if (cert.at("cert_type") == "node") {
+      CHECK(cert.at("action") == "expired");
+      CHECK(cert.at("fix").get<std::string>().find("cockroach cert create-node") !=
+            std::string::npos);
+      CHECK(cert.at("fix").get<std::string>().find("pkill -SIGHUP -x cockroach") !=
+            std::string::npos);
+      CHECK(cert.at("runbook") == "CrdbCertExpired");
+    }
+  }
+  CHECK(non_ok == 2);
+  REQUIRE_FALSE(json.at("checks").empty());
+  for (const auto& failure : json.at("checks")) {
+    INFO(failure.dump());
+    CHECK_FALSE(failure.at("why").get<std::string>().empty());
+    CHECK_FALSE(failure.at("fix").get<std::string>().empty());
+  }
+  for (const auto& finding : json.at("findings")) {
+    INFO(finding.dump());
+    CHECK_FALSE(finding.at("why").get<std::string>().empty());
+    CHECK_FALSE(finding.at("fix").get<std::string>().empty());
+  }
+  REQUIRE(json.at("file_errors").size() == 1);
+  CHECK_FALSE(json.at("file_errors")[0].at("fix").get<std::string>().empty());
+  // The table says the same, most urgent first: the expired certificate leads "what to do".
+  const auto table = fixture.check();
+  const auto what = table.out.find("WHAT TO DO");
+  REQUIRE(what != std::string::npos);
+  CHECK(table.out.find("critical  expired  node ", what) == table.out.find('\n', what) + 1);
+  CHECK(table.out.find("  fix: cockroach cert create-node", what) != std::string::npos);
+}
+
+TEST_CASE(
+    "rules: runbook_base_url must be an absolute http(s) URL; without it, unlinkable "
+    "alerts are named on stderr",
+    "[alerting][oncall]") {
+  for (const char* bad : {"runbooks.example.com/x", "/usr/share/doc/runbooks",
+                          "file:///usr/share/doc/crdb-certwatch/runbooks", "https://", "http:///x",
+                          "https://exa mple.com"}) {
+    INFO(bad);
+    const auto loaded = certwatch::config::parse_config(
+        std::string("alerting:\n  runbook_base_url: '") + bad + "'\n", "cfg.yaml");
+    REQUIRE(loaded.errors.size() == 1);
+    CHECK(loaded.errors[0].line == 2);
+    CHECK(loaded.errors[0].key == "alerting.runbook_base_url");
+    CHECK(loaded.errors[0].message.find("absolute http:// or https:// URL") != std::string::npos);
+  }
+  CHECK(certwatch::config::parse_config("alerting:\n  runbook_base_url: https://wiki.example/rb\n",
+                                        "cfg.yaml")
+            .errors.empty());
+  TempDir dir;
+  const auto empty = dir.write("empty.yaml", "{}\n");
+  const auto plain = run_command({CERTWATCH_BINARY, "rules", "--config.file=" + empty.string()});
+  CHECK(plain.exit_code == 0);
+  CHECK(plain.err.find("get no runbook_url") != std::string::npos);
+  CHECK(plain.err.find("CrdbCertClusterNodeStale") != std::string::npos);
+  CHECK(plain.out.find("http://{{ $labels.instance }}/runbooks/CrdbCertFileUnreadable") !=
+        std::string::npos);
+  const auto based =
+      dir.write("based.yaml", "alerting:\n  runbook_base_url: https://wiki.example/rb\n");
+  const auto linked = run_command({CERTWATCH_BINARY, "rules", "--config.file=" + based.string()});
+  CHECK(linked.exit_code == 0);
+  CHECK(linked.err.find("runbook_url") == std::string::npos);
+  CHECK(linked.out.find("https://wiki.example/rb/CrdbCertClusterNodeStale.md") !=
+        std::string::npos);
 }

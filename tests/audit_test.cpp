@@ -360,6 +360,13 @@ TEST_CASE("audit HTML renders prints and screenshots in headless Chromium") {
   if (!certwatch::testing::require_tool("chromium", "apt-get install chromium")) return;
   if (!certwatch::testing::require_tool("pdfinfo", "apt-get install poppler-utils")) return;
   const Fixture fixture;
+  // Eight certificates, the size the print layout is held to (issue 25): four more clients.
+  for (int i = 0; i < 4; ++i) {
+    const GeneratedCert extra = generate_cert(
+        spec("user" + std::to_string(i), false, fixture.now - kDay, fixture.now + (40 + i) * kDay),
+        &fixture.new_ca);
+    fixture.dir.write("certs/client.user" + std::to_string(i) + ".crt", extra.cert_pem);
+  }
   const auto html = fixture.dir.path() / "report.html";
   const auto written = certwatch::testing::run_command(
       {CERTWATCH_BINARY, "audit", "--config.file=" + fixture.config_path.string(),
@@ -393,8 +400,10 @@ TEST_CASE("audit HTML renders prints and screenshots in headless Chromium") {
   const auto info = certwatch::testing::run_command({"pdfinfo", pdf.string()});
   std::smatch pages;
   REQUIRE(std::regex_search(info.out, pages, std::regex("Pages:\\s+(\\d+)")));
-  // Each of the eight sections starts a page of its own (the first shares the header's).
-  CHECK(std::stoi(pages[1]) >= 8);
+  // Sections flow: eight certificates took 9 pages with a page per section; now 5 (Letter:
+  // Chromium's --print-to-pdf prints Letter whatever @page says). Issue 25 wants 4 on A4: not met.
+  CHECK(std::stoi(pages[1]) <= 5);
+  CHECK(std::stoi(pages[1]) >= 1);
 
   const auto png = fixture.dir.path() / "report.png";
   REQUIRE(chromium({"--screenshot=" + png.string(), "--window-size=1280,1900"}).exit_code == 0);

@@ -247,8 +247,9 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
       // Structure and keys.
       {"- poll_interval: 1m\n", "cfg.yaml:1: the top level must be a map of settings"},
       {"hello\n", "cfg.yaml:1: the top level must be a map of settings"},
-      {"pol_interval: 1m\n", "cfg.yaml:1: pol_interval: unknown key"},
-      {"files:\n  certs_dirz: []\n", "cfg.yaml:2: files.certs_dirz: unknown key"},
+      {"pol_interval: 1m\n", "cfg.yaml:1: pol_interval: unknown key (did you mean poll_interval?)"},
+      {"files:\n  certs_dirz: []\n",
+       "cfg.yaml:2: files.certs_dirz: unknown key (did you mean certs_dirs?)"},
       {"deployment:\n  tier: cloud\n",
        "cfg.yaml:2: deployment.tier: unknown tier \"cloud\" (expected self_hosted, advanced, byoc, "
        "standard, basic)"},
@@ -410,12 +411,21 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
        "node}\n",
        "cfg.yaml:4: files.tls_secrets[1].path: same path as files.tls_secrets[0].path"},
       // YAML syntax.
-      {"files:\n  certs_dirs: /a: b\nrules: []\n", "cfg.yaml:2: invalid YAML: illegal map value"},
+      {"files:\n  certs_dirs: /a: b\nrules: []\n",
+       "cfg.yaml:2: invalid YAML: a value where none can start (a tab, a missing space after ':', "
+       "or an unquoted ': ' inside a value; quote such values)"},
       {"files:\n  certs_dirs: [/a\nrules: []\n",
-       "cfg.yaml:3: invalid YAML: end of sequence flow not found"},
-      {"files:\n  a: 1\n b: 1\n", "cfg.yaml:3: invalid YAML: end of map not found"},
-      {"files:\n\tcerts_dirs: []\n", "cfg.yaml:2: invalid YAML: illegal map value"},
-      {"poll_interval: \"5m\\q\"\n", "cfg.yaml:1: invalid YAML: unknown escape character: q"},
+       "cfg.yaml:3: invalid YAML: a '{' or '[' is never closed"},
+      {"files:\n  a: 1\n b: 1\n",
+       "cfg.yaml:3: invalid YAML: the indentation does not line up (every key of a map, and every "
+       "'- ' of a list, must start in the same column)"},
+      {"files:\n\tcerts_dirs: []\n",
+       "cfg.yaml:2: a tab in the indentation: YAML indents with spaces only"},
+      {"files:\n  certs_dirs:\n  \t- /a\n",
+       "cfg.yaml:3: a tab in the indentation: YAML indents with spaces only"},
+      {"poll_interval: \"5m\\q\"\n",
+       "cfg.yaml:1: invalid YAML: a backslash in a double-quoted value (use single quotes, or "
+       "\\\\)"},
   };
   REQUIRE(cases.size() >= 25);
   for (const Case& c : cases) {
@@ -501,7 +511,8 @@ TEST_CASE("bad checks settings are rejected with exact messages", "[config][chec
       " (expected a SHA-256 fingerprint of 64 hex digits, or serial:<hex> issuer:<issuer DN>)";
   const std::vector<std::pair<std::string, std::string>> cases{
       {"checks: [san_missing]\n", "cfg.yaml:1: checks: must be a map"},
-      {"checks:\n  enable: true\n", "cfg.yaml:2: checks.enable: unknown key"},
+      {"checks:\n  enable: true\n",
+       "cfg.yaml:2: checks.enable: unknown key (did you mean enabled?)"},
       {"checks:\n  enabled: yes\n", "cfg.yaml:2: checks.enabled: must be true or false"},
       {"checks:\n  enabled:\n", "cfg.yaml:2: checks.enabled: must be true or false"},
       {"checks:\n  disable: weak_key\n", "cfg.yaml:2: checks.disable: must be a list"},
@@ -521,7 +532,8 @@ TEST_CASE("bad checks settings are rejected with exact messages", "[config][chec
       {"checks:\n  severity:\n    weak_key: info\n    weak_key: critical\n",
        "cfg.yaml:4: checks.severity.weak_key: duplicate key (first set on line 3)"},
       {"checks:\n  san: [db.example.com]\n", "cfg.yaml:2: checks.san: must be a map"},
-      {"checks:\n  san:\n    require: [a]\n", "cfg.yaml:3: checks.san.require: unknown key"},
+      {"checks:\n  san:\n    require: [a]\n",
+       "cfg.yaml:3: checks.san.require: unknown key (did you mean required?)"},
       {"checks:\n  san:\n    required: db.example.com\n",
        "cfg.yaml:3: checks.san.required: must be a list"},
       {"checks:\n  san:\n    required: [\"\"]\n",
@@ -694,7 +706,7 @@ TEST_CASE("a YAML syntax error is one error with its line", "[config]") {
   CHECK(result.errors[0].file == "c.yml");
   CHECK(result.errors[0].line == 4);
   CHECK(result.errors[0].key.empty());
-  CHECK(result.errors[0].message == "invalid YAML: end of sequence flow not found");
+  CHECK(result.errors[0].message == "invalid YAML: a '{' or '[' is never closed");
 }
 
 TEST_CASE("dsn_file is read at load, relative to the config file's directory", "[config]") {
@@ -1131,4 +1143,39 @@ TEST_CASE("duplicate keys are found in linear time: 150k keys in one map", "[con
       std::vector<std::string>{"cfg.yaml:" + std::to_string(kKeys + 3) +
                                ": alerting.extra_labels.l7: duplicate key (first set on line 10)"});
   CHECK(cpu_seconds < 15.0);
+}
+
+TEST_CASE("config hints: did you mean, tabs, and no second error for the same mistake",
+          "[config][oncall]") {
+  const auto messages_of = [](const std::string& yaml) {
+    std::vector<std::string> out;
+    for (const ConfigError& error : parse_config(yaml, "cfg.yaml").errors) {
+      out.push_back(error.to_string());
+    }
+    return out;
+  };
+  using V = std::vector<std::string>;
+  // The closest key valid at that place, within a third of the typo's length.
+  CHECK(messages_of("files:\n  certs_dir: [/a]\n") ==
+        V{"cfg.yaml:2: files.certs_dir: unknown key (did you mean certs_dirs?)"});
+  CHECK(messages_of("files:\n  Certs_Dirs: [/a]\n") ==
+        V{"cfg.yaml:2: files.Certs_Dirs: unknown key (did you mean certs_dirs?)"});
+  CHECK(messages_of("alerting:\n  runbok_base_url: https://x.example\n") ==
+        V{"cfg.yaml:2: alerting.runbok_base_url: unknown key (did you mean runbook_base_url?)"});
+  // Only keys valid at that place: poll_interval is a top-level key, not one of files'.
+  CHECK(messages_of("files:\n  poll_interval: 1m\n") ==
+        V{"cfg.yaml:2: files.poll_interval: unknown key"});
+  // Nothing close: no guess.
+  CHECK(messages_of("zzzzzzzz: 1\n") == V{"cfg.yaml:1: zzzzzzzz: unknown key"});
+  // A tab in a value or a comment is fine; in the indentation it is named with its line.
+  CHECK(messages_of("# a\tcomment\nfiles:\n  certs_dirs: [\"/a\tb\"]\n").empty());
+  CHECK(messages_of("files:\n  certs_dirs: [/a]\n\t\nrules: []\n").empty());
+  CHECK(messages_of("files:\n  certs_dirs: [/a]\nprobe:\n\t targets: []\n") ==
+        V{"cfg.yaml:4: a tab in the indentation: YAML indents with spaces only"});
+  // An invalid only probe target is that target's error, not also "nothing to probe".
+  const V only_bad = messages_of("probe:\n  targets:\n    - address: 'no port here'\n");
+  REQUIRE(only_bad.size() == 1);
+  CHECK(only_bad[0].find("cfg.yaml:3: probe.targets[0].address") == 0);
+  CHECK(messages_of("probe:\n  targets: []\n") ==
+        V{"cfg.yaml:1: probe: nothing to probe: list targets or enable from_cluster"});
 }

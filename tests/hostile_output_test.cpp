@@ -78,7 +78,9 @@ const std::string kStubs =
     "cockroach() { printf '%s\\0' cockroach \"$@\"; }\n"
     "chmod() { printf '%s\\0' chmod \"$@\"; }\n"
     "chown() { printf '%s\\0' chown \"$@\"; }\n"
-    "pkill() { printf '%s\\0' pkill \"$@\"; }\n";
+    "pkill() { printf '%s\\0' pkill \"$@\"; }\n"
+    "mv() { printf '%s\\0' mv \"$@\"; }\n"
+    "kubectl() { printf '%s\\0' kubectl \"$@\"; }\n";
 
 struct ShellRun {
   int exit_code = -1;
@@ -251,7 +253,7 @@ std::vector<PageFix> page_fixes(const std::string& html) {
   if (start == std::string::npos) return {};
   const std::string table = html.substr(start, html.find("</table>", start) - start);
   std::vector<PageFix> fixes;
-  const std::regex code{"<code>(.*?)</code>"};
+  const std::regex code{"<code[^>]*>(.*?)</code>"};
   const std::regex note{
       R"(<span class="muted">([A-Z_][A-Z0-9_]*) stands for (.*?) \(shown escaped: )"};
   for (std::size_t row = table.find("<tr class="); row != std::string::npos;) {

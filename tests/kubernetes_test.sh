@@ -10,6 +10,7 @@
 #   rule          the committed PrometheusRule equals `crdb-certwatch rules --format=prometheus-operator`
 #   config        the ConfigMaps' configs pass `crdb-certwatch --config.check`
 #   containerfile what the Containerfile COPYs exists, and the user it runs as is not root
+#   upstream      the Helm and operator sidecar patches applied to fixtures of those StatefulSets
 # A missing kubectl or node_modules fails under CI=true and skips (exit 77) elsewhere.
 set -euo pipefail
 case_name=$1
@@ -117,6 +118,36 @@ containerfile)
   grep -q "runAsUser: $uid\$" "$k8s/cluster/deployment.yaml" ||
     fail "the Deployment's runAsUser is not the image's uid $uid"
   echo "USER $user"
+  ;;
+upstream)
+  # The sidecar patches applied as they are to the Helm chart's and the operator's StatefulSets
+  # (hand-written representations kept as fixtures), with the Helm post-renderer too.
+  need kubectl "Debian 12: apt-get install kubernetes-client"
+  need "$schema/node_modules/yaml" "npm ci --prefix tests/k8s-schema (scripts/test.sh)"
+  for layout in helm:certs-secret:certs operator:certs:emptydir; do
+    IFS=: read -r name renewed loaded <<<"$layout"
+    fixture=$root/tests/fixtures/kubernetes/$name-statefulset.yaml
+    mkdir -p "$work/$name"
+    cp "$k8s/$name"/kustomization.yaml "$k8s/$name"/sidecar-patch.yaml "$k8s/$name"/config.yaml \
+      "$work/$name/"
+    cp "$fixture" "$work/$name/rendered.yaml"
+    render_dir=$work/$name
+    kubectl kustomize "$render_dir" >"$work/$name.out" 2>"$work/$name.err" || {
+      cat "$work/$name.err" >&2
+      fail "kubectl kustomize of the $name overlay"
+    }
+    node "$schema/check-upstream.js" "$fixture" "$work/$name.out" "$renewed" "$loaded" ||
+      fail "the $name patch does not apply as it is"
+    validate "$work/$name.out" || fail "the patched $name StatefulSet is not valid"
+    if [ -n "$binary" ]; then
+      "$binary" --config.check --config.file="$k8s/$name/config.yaml" ||
+        fail "deploy/kubernetes/$name/config.yaml does not load"
+    fi
+  done
+  "$k8s/helm/post-renderer.sh" <"$root/tests/fixtures/kubernetes/helm-statefulset.yaml" \
+    >"$work/post-rendered.yaml" 2>"$work/post.err" || { cat "$work/post.err" >&2; fail "post-renderer.sh"; }
+  node "$schema/check-upstream.js" "$root/tests/fixtures/kubernetes/helm-statefulset.yaml" \
+    "$work/post-rendered.yaml" certs-secret certs || fail "the Helm post-renderer's output"
   ;;
 *)
   fail "unknown case $case_name"

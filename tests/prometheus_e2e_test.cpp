@@ -204,7 +204,8 @@ TEST_CASE("Prometheus fires the posture check alerts: untrusted chain, missing S
   const auto& san = alerts.at({"CrdbCertSanMissing", node_path});
   CHECK(san["labels"]["detail"] == "lb.example");
   CHECK(san["labels"]["severity"] == "warning");
-  CHECK(san["annotations"]["runbook_url"].get<std::string>().ends_with("/CrdbCertSanMissing.md"));
+  CHECK(san["annotations"]["runbook_url"].get<std::string>().ends_with(
+      "/runbooks/CrdbCertSanMissing"));
   REQUIRE(alerts.count({"CrdbCertKeyPermissions", node_path}) == 1);
   CHECK(alerts.at({"CrdbCertKeyPermissions", node_path})["labels"]["detail"] ==
         node_path.substr(0, node_path.size() - 4) + ".key mode 0644");

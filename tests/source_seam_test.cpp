@@ -131,5 +131,5 @@ TEST_CASE("a source plugged in through the seam alone shows up in /metrics and t
   REQUIRE(page);
   CHECK(page->body.find("<h2>Beacons</h2>") != std::string::npos);
   CHECK(page->body.find("Tower 7 went quiet.") != std::string::npos);
-  CHECK(page->body.find("<td>beacon</td>") != std::string::npos);
+  CHECK(page->body.find("<td data-label=\"Source\">beacon</td>") != std::string::npos);
 }

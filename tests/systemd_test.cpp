@@ -326,7 +326,11 @@ TEST_CASE("cpack builds a .deb with the binary, unit, conffile, docs and user cr
         "./etc/crdb-certwatch/config.yaml", "./usr/share/doc/crdb-certwatch/README.md",
         "./usr/share/doc/crdb-certwatch/config.example.yaml",
         "./usr/share/doc/crdb-certwatch/web-config.example.yml",
-        "./usr/share/doc/crdb-certwatch/runbooks/CrdbCertExpired.md"}) {
+        "./usr/share/doc/crdb-certwatch/runbooks/CrdbCertExpired.md",
+        // Issue 25: what Prometheus and Grafana load, and the copyright file Debian requires.
+        "./usr/share/crdb-certwatch/prometheus/crdb-certwatch.rules.yml",
+        "./usr/share/crdb-certwatch/grafana/crdb-certwatch.json",
+        "./usr/share/doc/crdb-certwatch/copyright"}) {
     CHECK(contents.output.find(" " + path + "\n") != std::string::npos);
   }
   CHECK(run("dpkg-deb -I " + deb.string() + " conffiles").output ==
@@ -384,4 +388,9 @@ TEST_CASE("the .deb installs in a clean Debian root without a cockroach group",
   // CockroachDB installed afterwards: its group is joined on the next configure.
   CHECK(fact("reconfigure_exit_with_cockroach") == "0");
   CHECK(fact("groups_with_cockroach") == "crdb-certwatch crdbcerts cockroach");
+  // Installed where the docs say (issue 25).
+  CHECK(fact("shipped") ==
+        "/usr/share/crdb-certwatch/grafana/crdb-certwatch.json "
+        "/usr/share/crdb-certwatch/prometheus/crdb-certwatch.rules.yml "
+        "/usr/share/doc/crdb-certwatch/copyright");
 }

@@ -740,16 +740,16 @@ TEST_CASE("status page: Problems with the exact fix and the CA rotation panel",
   const auto page = testing::http_get(server.port(), "/");
   REQUIRE(page);
   const std::string& html = page->body;
-  CHECK(html.find("<h2>Problems <small>(2 failing checks)</small></h2>") != std::string::npos);
+  CHECK(html.find("<h2>Problems <small>(2, most urgent first)</small></h2>") != std::string::npos);
   CHECK(html.find("chmod 0600 " + key.string() + " &amp;&amp; chown cockroach " + key.string()) !=
         std::string::npos);
-  CHECK(
-      html.find("<code>cockroach cert create-node --certs-dir=" + (dir.path() / "certs").string() +
-                " --ca-key=/path/to/ca.key --overwrite localhost n1.example 127.0.0.1 lb.example "
-                "&amp;&amp; pkill -SIGHUP -x cockroach</code>") != std::string::npos);
+  CHECK(html.find("<code class=\"fix\">cockroach cert create-node --certs-dir=" +
+                  (dir.path() / "certs").string() +
+                  " --ca-key=/path/to/ca.key --overwrite localhost n1.example 127.0.0.1 lb.example "
+                  "&amp;&amp; pkill -SIGHUP -x cockroach</code>") != std::string::npos);
   CHECK(html.find("<h2>CA rotation</h2>") != std::string::npos);
   // The old CA (second in the bundle) issued nothing the daemon reads: it can leave the bundle.
-  CHECK(html.find("ca.crt #1</td><td>Cockroach CA</td>") != std::string::npos);
+  CHECK(html.find("ca.crt #1</td><td data-label=\"CA\">Cockroach CA</td>") != std::string::npos);
   CHECK(html.find("safe to remove") != std::string::npos);
   CHECK(html.find("key_permissions") != std::string::npos);
   CHECK(html.find("san_missing") != std::string::npos);
@@ -760,4 +760,50 @@ TEST_CASE("status page: Problems with the exact fix and the CA rotation panel",
                               "node_id=\"\",path=\"" +
                               (dir.path() / "certs/ca.crt").string() +
                               "\",index=\"1\",user=\"\"} 0") != std::string::npos);
+}
+
+TEST_CASE("runbooks are served at /runbooks/<Alert> behind the page's TLS, auth and headers",
+          "[web][runbooks][oncall]") {
+  TempDir dir;
+  Pki pki;
+  pki.write_server_files(dir);
+  config::Config cfg;
+  cfg.files.certs_dirs = {(dir.path() / "certs").string()};
+  const auto exposition = exporter::make_exposition(
+      state::poll_once(sources::make_sources(cfg), cfg.rules, cfg.checks,
+                       {"1.2.3", "abc", "OpenSSL 3"}, state::system_clock_now));
+  const std::string yaml = std::string(kTlsOnly) +
+                           "http_server_config:\n  headers:\n    X-Frame-Options: deny\n"
+                           "    X-Content-Type-Options: nosniff\nbasic_auth_users:\n"
+                           "  prometheus: '" +
+                           bcrypt_hash("s3cret", 10) + "'\n";
+  TestServer server(security_from(dir, yaml), {},
+                    web::make_web_handler(web::WebOptions{}, [exposition] { return exposition; }));
+  const auto get = [&](const std::string& authorization, const std::string& target) {
+    TlsClient client(server.port(), with_authorization(authorization));
+    const auto res = client.get(target);
+    REQUIRE(res);
+    return *res;
+  };
+  const std::string auth = basic_authorization("prometheus", "s3cret");
+  CHECK(get("", "/runbooks/CrdbCertExpired").result_int() == 401);
+  CHECK(get(basic_authorization("prometheus", "nope"), "/runbooks/").result_int() == 401);
+  for (const std::string target : {"/runbooks/CrdbCertExpired", "/runbooks/CrdbCertExpired.md"}) {
+    const auto page = get(auth, target);
+    INFO(target);
+    CHECK(page.result_int() == 200);
+    CHECK(std::string(page[http::field::content_type]) == "text/html; charset=utf-8");
+    CHECK(std::string(page["x-frame-options"]) == "deny");
+    CHECK(std::string(page["x-content-type-options"]) == "nosniff");
+    CHECK(page.body().find("<h1>CrdbCertExpired</h1>") != std::string::npos);
+    CHECK(page.body().find("<b>Fix:</b>") != std::string::npos);  // the remedy table's
+    CHECK(page.body().find("<script") == std::string::npos);
+  }
+  const auto index = get(auth, "/runbooks/");
+  CHECK(index.result_int() == 200);
+  CHECK(index.body().find("href=\"/runbooks/CrdbCertRotateNow\"") != std::string::npos);
+  for (const std::string target :
+       {"/runbooks/CrdbCertNoSuch", "/runbooks/../metrics", "/runbooks/%2e%2e%2fetc"}) {
+    CHECK(get(auth, target).result_int() == 404);
+  }
 }

@@ -421,12 +421,15 @@ tr.warning td:first-child{box-shadow:inset 4px 0 var(--warn)}
 tr.info td:first-child{box-shadow:inset 4px 0 var(--info)}
 tr.ok td:first-child{box-shadow:inset 4px 0 var(--ok)}
 footer{color:var(--muted);font-size:11.5px;padding:0 32px 24px}
-@page{size:A4 landscape;margin:12mm}
+@page{size:A4 portrait;margin:10mm}
 @media print{
-body{font-size:10.5px}header,main,footer{padding-left:0;padding-right:0}
-section{break-before:page;margin-top:0}section:first-of-type{break-before:auto}
-h2,h3{break-after:avoid}
+body{font-size:9.5px}header,main,footer{padding-left:0;padding-right:0}
+header{padding-top:0;padding-bottom:6px}main{padding-top:0;padding-bottom:0}
+section{margin-top:12px}
+h2,h3{break-after:avoid}th,td{padding:3px 6px}
 thead{display:table-header-group}tr{break-inside:avoid}
+table{break-inside:auto}
+section#calendar{break-inside:avoid}
 .callout,th,tr td:first-child{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 }
 )";

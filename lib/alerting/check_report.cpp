@@ -162,6 +162,9 @@ CheckReport make_check_report(const state::Snapshot& snapshot) {
     row.severity = snapshot.states[i].severity;
     row.managed_by = snapshot.states[i].managed_by;
     row.renewal_expected = snapshot.states[i].renewal_expected;
+    if (auto remedy = state::remedy_for(cert, snapshot.states[i], snapshot.tier)) {
+      row.remedy = std::move(*remedy);
+    }
     report.certificates.push_back(std::move(row));
   }
   std::stable_sort(report.certificates.begin(), report.certificates.end(),
@@ -179,7 +182,7 @@ CheckReport make_check_report(const state::Snapshot& snapshot) {
       continue;  // listed in sections of their own
     }
     report.findings.push_back({finding.condition, rules::severity_of(finding.condition),
-                               finding.subject, finding.message});
+                               finding.subject, finding.message, state::remedy_for(finding)});
   }
   std::stable_sort(
       report.findings.begin(), report.findings.end(),
@@ -190,6 +193,10 @@ CheckReport make_check_report(const state::Snapshot& snapshot) {
                    [](const rules::CheckFailure& a, const rules::CheckFailure& b) {
                      return a.severity > b.severity;
                    });
+  for (const rules::CheckFailure& failure : report.checks) {
+    report.check_remedies.push_back(state::remedy_for(failure, snapshot));
+  }
+  report.problems = state::problems(snapshot);
   for (const rules::CaUsage& usage : snapshot.ca_usage) {
     report.ca_usage.push_back({usage.ca->id, usage.ca->facts->subject_cn,
                                usage.ca->facts->not_after, usage.issued, usage.removable});
@@ -298,6 +305,24 @@ std::string render_check_table(const CheckReport& report) {
     }
     out += "\n" + render_columns(std::move(rows));
   }
+  if (!report.problems.empty()) {
+    out += "\nWHAT TO DO (most urgent first)\n";
+    for (const state::Problem& problem : report.problems) {
+      std::string head =
+          std::string(to_string(problem.severity)) + "  " + problem.kind + "  " + problem.subject;
+      if (problem.not_after) {
+        head += "  (" +
+                human_duration(static_cast<double>(*problem.not_after) - report.generated_at) +
+                " left)";
+      }
+      out += line_of(head);
+      if (!problem.detail.empty()) out += line_of("  detail: " + problem.detail);
+      out += line_of("  why: " + problem.remedy.why);
+      out += line_of("  fix: " + problem.remedy.fix);
+      for (const std::string& note : problem.remedy.notes) out += line_of("  note: " + note);
+      out += line_of("  runbook: " + problem.remedy.alert);
+    }
+  }
   std::vector<std::vector<std::string>> rows{{"SOURCE", "STATUS", "ERROR"}};
   for (const CheckSource& source : report.sources) {
     rows.push_back({source.source, source.up ? "up" : "failed",
@@ -356,6 +381,12 @@ nlohmann::json check_report_json(const CheckReport& report) {
              {"seconds_left", nullptr}};
     row["managed_by"] = cert.managed_by.empty() ? json(nullptr) : json(cert.managed_by);
     row["renewal_expected"] = cert.renewal_expected ? json(*cert.renewal_expected) : json(nullptr);
+    if (!cert.remedy.fix.empty()) {
+      row["why"] = cert.remedy.why;
+      row["fix"] = cert.remedy.fix;
+      if (!cert.remedy.notes.empty()) row["notes"] = cert.remedy.notes;
+      row["runbook"] = cert.remedy.alert;
+    }
     if (cert.not_after) {
       row["not_after"] = *cert.not_after;
       row["expires"] = utc_timestamp(*cert.not_after);
@@ -366,8 +397,10 @@ nlohmann::json check_report_json(const CheckReport& report) {
   }
   out["file_errors"] = json::array();
   for (const FileError& error : report.file_errors) {
-    out["file_errors"].push_back(
-        {{"path", error.path}, {"reason", to_string(error.reason)}, {"detail", error.detail}});
+    out["file_errors"].push_back({{"path", error.path},
+                                  {"reason", to_string(error.reason)},
+                                  {"detail", error.detail},
+                                  {"fix", state::file_error_fix(error.reason)}});
   }
   out["reload_pending"] = json::array();
   for (const rules::ReloadPending& p : report.reload_pending) {
@@ -378,8 +411,14 @@ nlohmann::json check_report_json(const CheckReport& report) {
                                      {"loaded_not_after", p.loaded_not_after}});
   }
   out["checks"] = json::array();
-  for (const rules::CheckFailure& failure : report.checks) {
+  for (std::size_t i = 0; i < report.checks.size(); ++i) {
+    const rules::CheckFailure& failure = report.checks[i];
+    const state::Remedy& remedy = report.check_remedies[i];
     out["checks"].push_back({{"check", failure.check},
+                             {"why", remedy.why},
+                             {"fix", remedy.fix},
+                             {"notes", remedy.notes},
+                             {"runbook", remedy.alert},
                              {"severity", to_string(failure.severity)},
                              {"source", failure.id.source},
                              {"cert_type", to_string(failure.id.cert_type)},
@@ -387,9 +426,7 @@ nlohmann::json check_report_json(const CheckReport& report) {
                              {"path", failure.id.path},
                              {"index", failure.id.index},
                              {"user", failure.id.user},
-                             {"detail", failure.detail},
-                             {"why", rules::why_of(failure)},
-                             {"fix", rules::chain_fix_of(failure)}});
+                             {"detail", failure.detail}});
   }
   out["ca_usage"] = json::array();
   for (const CheckReport::CaRow& ca : report.ca_usage) {
@@ -405,7 +442,10 @@ nlohmann::json check_report_json(const CheckReport& report) {
     out["findings"].push_back({{"condition", to_string(finding.condition)},
                                {"severity", to_string(finding.severity)},
                                {"subject", finding.subject},
-                               {"message", finding.message}});
+                               {"message", finding.message},
+                               {"why", finding.remedy.why},
+                               {"fix", finding.remedy.fix},
+                               {"runbook", finding.remedy.alert}});
   }
   out["sources"] = json::array();
   for (const CheckSource& source : report.sources) {

@@ -11,6 +11,7 @@
 
 #include "core/report.hpp"
 #include "core/types.hpp"
+#include "state/remedy.hpp"
 #include "state/snapshot.hpp"
 
 namespace certwatch::alerting {
@@ -27,6 +28,7 @@ struct CheckCertificate {
   Severity severity = Severity::none;
   std::string managed_by;                        // the automation entry that renews it
   std::optional<std::int64_t> renewal_expected;  // when it should renew it (managed only)
+  state::Remedy remedy;                          // empty when the action is ok
 };
 
 struct CheckSource {
@@ -41,6 +43,7 @@ struct CheckFinding {
   Severity severity = Severity::none;
   std::string subject;
   std::string message;
+  state::Remedy remedy;
 };
 
 struct CheckReport {
@@ -53,8 +56,12 @@ struct CheckReport {
   // The sources' own conditions (an insecure cluster, a stale node), most severe first; file
   // errors, pending reloads and failed sources have their own lists.
   std::vector<CheckFinding> findings;
-  std::vector<Table> tables;                // the sources' own sections (cluster nodes)
-  std::vector<rules::CheckFailure> checks;  // failing posture checks, most severe first
+  std::vector<Table> tables;                  // the sources' own sections (cluster nodes)
+  std::vector<rules::CheckFailure> checks;    // failing posture checks, most severe first
+  std::vector<state::Remedy> check_remedies;  // check_remedies[i]: why and fix of checks[i]
+  // Every problem once (missing SANs of one certificate in one row), most severe first, then
+  // least time left: the "what to do" section, as the status page lists them.
+  std::vector<state::Problem> problems;
   // Each CA of each bundle: how many certificates still verify through it.
   struct CaRow {
     CertIdentity id;

@@ -12,6 +12,7 @@
 #include "rules/checks.hpp"
 #include "rules/conditions.hpp"
 #include "rules/evaluate.hpp"
+#include "state/remedy.hpp"
 
 namespace certwatch::alerting {
 namespace {
@@ -193,13 +194,20 @@ std::string state_expr(std::string_view action) {
          seconds("min by (job, " + identity + ") (" + not_after + "{source!=\"file\"})") + "\n";
 }
 
+// Whether an alert's series keep `instance` (the daemon that raised it, whose /runbooks/ a link can
+// point at): all of them, some (file series keep it, node-scoped ones are aggregated without it),
+// or none.
+enum class Instance { all, some, none };
+
 class Builder {
  public:
-  explicit Builder(const config::Config& config) : config_(config) {}
+  Builder(const config::Config& config, std::string_view daemon_scheme)
+      : config_(config), daemon_scheme_(daemon_scheme) {}
 
   AlertRule alert(std::string name, std::string expr, std::chrono::seconds for_duration,
                   std::vector<std::pair<std::string, std::string>> labels, std::string summary,
-                  std::string description, std::string page = {}) const {
+                  std::string description, std::string page = {},
+                  Instance instance = Instance::all) const {
     AlertRule rule;
     if (page.empty()) page = runbook_page(name);
     rule.name = std::move(name);
@@ -209,16 +217,35 @@ class Builder {
     for (const auto& [label, value] : config_.alerting.extra_labels) {
       rule.labels.emplace_back(label, value);
     }
-    rule.annotations = {{"summary", std::move(summary)},
-                        {"description", std::move(description)},
-                        {"runbook_url", runbook_url(page)}};
+    rule.annotations = {{"summary", std::move(summary)}, {"description", std::move(description)}};
+    // The fix every output shows (state/remedy.hpp), without a particular certificate: the
+    // status page and `check` give the exact command.
+    const std::string page_alert = page.ends_with(".md") ? page.substr(0, page.size() - 3) : page;
+    if (auto remedy = state::remedy_for_alert(page_alert)) {
+      rule.annotations.emplace_back("fix", std::move(remedy->fix));
+    }
+    if (auto url = runbook_url(page, instance)) rule.annotations.emplace_back("runbook_url", *url);
     return rule;
   }
 
-  std::string runbook_url(const std::string& page) const {
+  // Under runbook_base_url when set; otherwise on the daemon that raised the alert, which an
+  // alert aggregated without `instance` cannot name: no link rather than a broken one.
+  std::optional<std::string> runbook_url(const std::string& page, Instance instance) const {
     std::string base = config_.alerting.runbook_base_url;
     while (!base.empty() && base.back() == '/') base.pop_back();
-    return base + "/" + page;
+    if (!base.empty()) return base + "/" + page;
+    const std::string name = page.ends_with(".md") ? page.substr(0, page.size() - 3) : page;
+    const std::string url =
+        std::string(daemon_scheme_) + "://{{ $labels.instance }}/runbooks/" + name;
+    switch (instance) {
+      case Instance::all:
+        return url;
+      case Instance::some:
+        return "{{ if $labels.instance }}" + url + "{{ end }}";
+      case Instance::none:
+        break;
+    }
+    return std::nullopt;
   }
 
   RuleGroup certificate_states() const {
@@ -250,12 +277,12 @@ class Builder {
       }
       // The severity label comes from the series: the evaluator already chose it from the same
       // rules, and one action may carry different severities in different rules.
-      group.rules.push_back(
-          alert(name, state_expr(action), config_.alerting.expiry_for, {},
-                summary_for(action) + ": " + std::string(kWhereShort),
-                "The {{ $labels.cert_type }} certificate " + std::string(kWhere) + when +
-                    advice_for(action),
-                custom ? page_for_custom_action(config_.rules, action) : std::string()));
+      group.rules.push_back(alert(
+          name, state_expr(action), config_.alerting.expiry_for, {},
+          summary_for(action) + ": " + std::string(kWhereShort),
+          "The {{ $labels.cert_type }} certificate " + std::string(kWhere) + when +
+              advice_for(action),
+          custom ? page_for_custom_action(config_.rules, action) : std::string(), Instance::some));
     }
     return group;
   }
@@ -280,7 +307,8 @@ class Builder {
               std::string(check.name) +
               " check ({{ $labels.detail }}, severity {{ "
               "$labels.severity }}). " +
-              std::string(check.why) + " The status page's Problems section gives the exact fix."));
+              std::string(check.why) + " The status page's Problems section gives the exact fix.",
+          {}, Instance::some));
     }
     return group;
   }
@@ -310,7 +338,8 @@ class Builder {
         "kv_node_status.updated_at of node {{ $labels.node_id }} is {{ $value | humanizeDuration "
         "}} old (limit " +
             format_duration(a.node_stale_after) +
-            "): the node is down or partitioned, and its certificate numbers are stale."));
+            "): the node is down or partitioned, and its certificate numbers are stale.",
+        {}, Instance::none));
     group.rules.push_back(alert(
         condition_alert(Condition::reload_pending), std::string(metric::kReloadPending) + " == 1\n",
         a.reload_pending_for, condition_labels(Condition::reload_pending),
@@ -330,7 +359,8 @@ class Builder {
         "reports in kv_node_status{{ end }}: the certificate was renewed but the node still "
         "serves the old one. Send SIGHUP to cockroach, or restart the node (Kubernetes: "
         "cert-manager renewed the Secret, the pod still serves the old one: kubectl rollout "
-        "restart)."));
+        "restart).",
+        {}, Instance::none));
     group.rules.push_back(alert(
         condition_alert(Condition::probe_failed), std::string(metric::kProbeSuccess) + " == 0\n",
         a.source_down_for, condition_labels(Condition::probe_failed),
@@ -348,7 +378,8 @@ class Builder {
         "The CockroachDB cluster runs in insecure mode",
         "No node reports certificate metrics: the cluster runs without TLS and authentication "
         "(--insecure), or its version predates the metrics. No certificate expiry can be "
-        "watched from the cluster side."));
+        "watched from the cluster side.",
+        {}, Instance::none));
     return group;
   }
 
@@ -373,7 +404,8 @@ class Builder {
         key + " is {{ $labels.status }}: the cluster loses access to its data at rest, "
               "permanently once the provider's grace period passes. Restore the key in the KMS "
               "and check its key policy or IAM grant to {{ $labels.auth_principal }}. Never "
-              "revoke a CMEK key as a test."));
+              "revoke a CMEK key as a test.",
+        {}, Instance::none));
     group.rules.push_back(alert(
         condition_alert(Condition::cmek_failed), keys_in(".+_FAILED"), std::chrono::seconds{0},
         condition_labels(Condition::cmek_failed),
@@ -381,7 +413,8 @@ class Builder {
         "$labels.status }}",
         key + " is {{ $labels.status }}. The API's user_message says why: it is on the status "
               "page's \"Data-at-rest key (CMEK)\" section and in crdb-certwatch check (free text, "
-              "so not a label)."));
+              "so not a label).",
+        {}, Instance::none));
     group.rules.push_back(alert(
         condition_alert(Condition::cmek_transition_stuck), keys_in("ENABLING|ROTATING|DISABLING"),
         a.cmek_transition_for, condition_labels(Condition::cmek_transition_stuck),
@@ -389,7 +422,8 @@ class Builder {
         "$labels.status }}",
         key + " has been {{ $labels.status }} for over " + format_duration(a.cmek_transition_for) +
             ". Check the operation in the CockroachDB Cloud Console and the key's KMS "
-            "permissions."));
+            "permissions.",
+        {}, Instance::none));
     group.rules.push_back(alert(
         condition_alert(Condition::cmek_api_unreachable),
         std::string(metric::kSourceUp) + "{source=\"cmek\"} == 0\n", a.source_down_for,
@@ -422,7 +456,8 @@ class Builder {
         "not scraped",
         "Prometheus cannot scrape crdb-certwatch (job " + a.job +
             "{{ if $labels.instance }}, instance {{ $labels.instance }}{{ end }}), or no target of "
-            "that job exists. Certificate expiry is not watched until it is back."));
+            "that job exists. Certificate expiry is not watched until it is back.",
+        {}, Instance::some));
     group.rules.push_back(alert(
         condition_alert(Condition::config_reload_failed),
         std::string(metric::kConfigReloadSuccessful) + " == 0\n", std::chrono::seconds{0},
@@ -436,28 +471,30 @@ class Builder {
 
  private:
   const config::Config& config_;
+  std::string_view daemon_scheme_;
 };
 
 }  // namespace
 
-std::string action_alert_name(std::string_view action) {
-  std::string name = "CrdbCert";
-  bool upper = true;
-  for (char c : action) {
-    if (c == '_') {
-      upper = true;
-      continue;
-    }
-    name += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
-    upper = false;
-  }
-  return name;
-}
+std::string action_alert_name(std::string_view action) { return state::action_alert(action); }
 
 std::string runbook_page(std::string_view alert_name) { return std::string(alert_name) + ".md"; }
 
-std::vector<RuleGroup> build_rule_groups(const config::Config& config) {
-  const Builder builder(config);
+std::vector<std::string> alerts_without_runbook(const std::vector<RuleGroup>& groups) {
+  std::vector<std::string> names;
+  for (const RuleGroup& group : groups) {
+    for (const AlertRule& rule : group.rules) {
+      const bool has = std::any_of(rule.annotations.begin(), rule.annotations.end(),
+                                   [](const auto& a) { return a.first == "runbook_url"; });
+      if (!has) names.push_back(rule.name);
+    }
+  }
+  return names;
+}
+
+std::vector<RuleGroup> build_rule_groups(const config::Config& config,
+                                         std::string_view daemon_scheme) {
+  const Builder builder(config, daemon_scheme);
   return {builder.certificate_states(),
           builder.checks(),
           builder.files(),

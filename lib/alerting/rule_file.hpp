@@ -31,7 +31,13 @@ struct RuleGroup {
 // Every alert of the rule file, in a fixed order: certificate states (one alert per non-ok action
 // of config.rules, most severe first, then the built-in expired, not_yet_valid, load_failed,
 // renewal_overdue), then files, cluster, CMEK, and the exporter itself.
-std::vector<RuleGroup> build_rule_groups(const config::Config& config);
+// Without alerting.runbook_base_url, runbook_url points at the daemon that raised the alert:
+// `daemon_scheme`://{{ $labels.instance }}/runbooks/<Alert> ("https" when it serves TLS); alerts
+// aggregated without `instance` then get none (see alerts_without_runbook).
+std::vector<RuleGroup> build_rule_groups(const config::Config& config,
+                                         std::string_view daemon_scheme = "http");
+// The alerts of `groups` that carry no runbook_url, for a note on stderr.
+std::vector<std::string> alerts_without_runbook(const std::vector<RuleGroup>& groups);
 
 // The rule file as YAML (`groups:` ...). Deterministic: the same config gives the same bytes.
 std::string render_rule_file(const std::vector<RuleGroup>& groups);
@@ -52,7 +58,8 @@ std::string render_prometheus_rule(const std::vector<RuleGroup>& groups, const O
 // "rotate_now" -> "CrdbCertRotateNow": the alert name of a certificate state's action.
 std::string action_alert_name(std::string_view action);
 
-// The runbook page (file name under deploy/runbooks/) an alert's runbook_url points at.
+// The runbook page an alert's runbook_url points at: the alert name (deploy/runbooks/<page>.md,
+// served by the daemon at /runbooks/<page>).
 std::string runbook_page(std::string_view alert_name);
 
 }  // namespace certwatch::alerting

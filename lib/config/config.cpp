@@ -767,7 +767,12 @@ class Parser {
       if (const auto path = absolute_path(*cert)) probe.client_cert = *path;
       if (const auto path = absolute_path(*key)) probe.client_key = *path;
     }
-    if (probe.targets.empty() && !probe.from_cluster) {
+    // Targets listed but all invalid were reported one by one: "nothing to probe" would be a
+    // second error for the same mistake.
+    const Value* listed = find(*fields, "targets");
+    const bool targets_listed =
+        listed != nullptr && listed->node.IsSequence() && listed->node.size() > 0;
+    if (probe.targets.empty() && !probe.from_cluster && !targets_listed) {
       fail(value, "nothing to probe: list targets or enable from_cluster");
     }
   }
@@ -825,7 +830,21 @@ class Parser {
       if (const auto text = non_empty_string(*v)) alerting.job = *text;
     }
     if (const Value* v = find(*fields, "runbook_base_url")) {
-      if (const auto text = scalar_of(*v, "a string")) alerting.runbook_base_url = *text;
+      if (const auto text = scalar_of(*v, "a string")) {
+        // A link in an alert is opened from a notification, a phone, Grafana: only an absolute
+        // web URL opens there (a relative or file:// one never does).
+        const bool http = text->starts_with("http://") || text->starts_with("https://");
+        const std::string_view rest =
+            http ? std::string_view(*text).substr(text->find("//") + 2) : std::string_view();
+        if (!http || rest.empty() || rest.front() == '/' ||
+            rest.find_first_of(" \t\r\n") != std::string_view::npos) {
+          fail(*v,
+               "must be an absolute http:// or https:// URL with a host, e.g. "
+               "https://runbooks.example.com/crdb-certwatch");
+        } else {
+          alerting.runbook_base_url = *text;
+        }
+      }
     }
     if (const Value* v = find(*fields, "extra_labels")) parse_labels(*v, alerting.extra_labels);
     const std::array<std::pair<std::string_view, seconds*>, 8> durations{{

@@ -92,7 +92,9 @@ struct ProbeConfig {
 
 struct AlertingConfig {
   std::string job = "crdb-certwatch";
-  std::string runbook_base_url = "file:///usr/share/doc/crdb-certwatch/runbooks";
+  // An absolute http(s) URL; empty: each alert links to the runbooks the daemon that raised it
+  // serves (http(s)://<instance>/runbooks/<Alert>).
+  std::string runbook_base_url;
   std::map<std::string, std::string> extra_labels;
   seconds expiry_for{600};           // `for:` of the certificate state alerts
   seconds file_error_for{900};       // unreadable certificate file

@@ -3,8 +3,10 @@
 #include <yaml-cpp/eventhandler.h>
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 #include <unordered_map>
+#include <vector>
 
 namespace certwatch::config::yaml_strict {
 namespace {
@@ -63,6 +65,93 @@ const Value* find(const Fields& fields, std::string_view name) {
   return it == fields.end() ? nullptr : &it->second;
 }
 
+namespace {
+
+// Levenshtein distance, case-insensitive: `Certs_Dir` is as close to certs_dirs as certs_dir.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The known key a typo most likely meant: within a third of its length (at least 1, at most 3)
+// edits; nullopt when none is that close or two are equally close.
+std::optional<std::string_view> closest_key(std::string_view name,
+                                            std::initializer_list<std::string_view> known) {
+  if (name.size() > 64) return std::nullopt;  // a key that long is not a typo of ours
+  const std::size_t limit = std::clamp<std::size_t>(name.size() / 3, 1, 3);
+  std::optional<std::string_view> best;
+  std::size_t best_distance = limit + 1;
+  bool tie = false;
+  for (std::string_view candidate : known) {
+    const std::size_t d = edit_distance(name, candidate);
+    if (d < best_distance) {
+      best = candidate;
+      best_distance = d;
+      tie = false;
+    } else if (d == best_distance) {
+      tie = true;
+    }
+  }
+  return tie ? std::nullopt : best;
+}
+
+// The first line whose indentation holds a tab (YAML indents with spaces only); 0 when none.
+// Tabs inside a value or a comment are fine.
+int first_tab_indented_line(std::string_view yaml) {
+  int line = 1;
+  bool at_indent = true;
+  bool tab = false;
+  for (char c : yaml) {
+    if (c == '\n') {
+      ++line;
+      at_indent = true;
+      tab = false;
+    } else if (!at_indent) {
+      continue;
+    } else if (c == '\t') {
+      tab = true;
+    } else if (c != ' ' && c != '\r') {
+      if (tab && c != '#') return line;  // blank and comment lines may hold tabs
+      at_indent = false;
+    }
+  }
+  return 0;
+}
+
+// yaml-cpp's terse parser messages, said so that someone can fix the line.
+std::string readable_yaml_error(const std::string& message) {
+  if (message == "illegal map value") {
+    return "invalid YAML: a value where none can start (a tab, a missing space after ':', or an "
+           "unquoted ': ' inside a value; quote such values)";
+  }
+  if (message == "end of map not found" || message == "end of sequence not found") {
+    return "invalid YAML: the indentation does not line up (every key of a map, and every '- ' "
+           "of a list, must start in the same column)";
+  }
+  if (message.find("end of map flow not found") != std::string::npos ||
+      message.find("end of sequence flow not found") != std::string::npos) {
+    return "invalid YAML: a '{' or '[' is never closed";
+  }
+  if (message.find("unknown escape character") != std::string::npos) {
+    return "invalid YAML: a backslash in a double-quoted value (use single quotes, or \\\\)";
+  }
+  return "invalid YAML: " + message;
+}
+
+}  // namespace
+
 void Reader::fail(int line, std::string key, std::string message) {
   errors_.push_back(ConfigError{file_, line, std::move(key), std::move(message)});
 }
@@ -99,7 +188,9 @@ std::optional<Fields> Reader::map_of(const Value& value,
       continue;
     }
     if (known.size() != 0 && std::find(known.begin(), known.end(), name) == known.end()) {
-      fail(key_line, key, "unknown key");
+      const std::optional<std::string_view> hint = closest_key(name, known);
+      fail(key_line, key,
+           hint ? "unknown key (did you mean " + std::string(*hint) + "?)" : "unknown key");
       continue;
     }
     // Errors about a value point at its key's line: a block value starts on the next line, and
@@ -111,6 +202,10 @@ std::optional<Fields> Reader::map_of(const Value& value,
 }
 
 std::optional<YAML::Node> Reader::load(std::string_view yaml) {
+  if (const int line = first_tab_indented_line(yaml); line != 0) {
+    fail(line, "", "a tab in the indentation: YAML indents with spaces only");
+    return std::nullopt;
+  }
   try {
     // Two documents at most are looked at, then the first is loaded.
     std::istringstream stream{std::string(yaml)};
@@ -124,7 +219,7 @@ std::optional<YAML::Node> Reader::load(std::string_view yaml) {
     if (probe.documents == 0) return YAML::Node();
     return YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", "invalid YAML: " + e.msg);
+    fail(e.mark.is_null() ? 0 : e.mark.line + 1, "", readable_yaml_error(e.msg));
     return std::nullopt;
   }
 }

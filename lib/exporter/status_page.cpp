@@ -4,11 +4,10 @@
 #include <limits>
 #include <numeric>
 
-#include "core/shell_command.hpp"
 #include "core/text.hpp"
-#include "rules/chain_causes.hpp"
 #include "rules/checks.hpp"
 #include "rules/conditions.hpp"
+#include "state/remedy.hpp"
 
 namespace certwatch::exporter {
 namespace {
@@ -58,26 +57,6 @@ const char* severity_class(Severity severity) {
   return "ok";
 }
 
-// What an operator does about a file error, in one line.
-const char* file_error_hint(FileErrorReason reason) {
-  switch (reason) {
-    case FileErrorReason::permission_denied:
-      return "give the crdb-certwatch user read access (group cockroach, mode 0640 for .crt)";
-    case FileErrorReason::not_found:
-      return "the file vanished or the path is wrong";
-    case FileErrorReason::no_certificate:
-    case FileErrorReason::bad_pem:
-      return "not a PEM certificate: check what was copied there";
-    case FileErrorReason::too_large:
-      return "larger than files.max_file_bytes";
-    case FileErrorReason::not_regular_file:
-      return "a directory, socket or device where a certificate was expected";
-    case FileErrorReason::read_error:
-      break;
-  }
-  return "see the daemon's log";
-}
-
 constexpr std::string_view kStyle = R"(
 :root{--crit:#c62828;--crit-bg:#fdecea;--warn:#a15c00;--warn-bg:#fff4e0;--info:#1c5fb8;
 --info-bg:#e8f0fe;--ok:#1b7f3b;--ok-bg:#e8f5ec;--muted:#5f6368;--line:#e3e5e8}
@@ -115,99 +94,65 @@ white-space:nowrap}
 .muted{color:var(--muted)}.empty{padding:14px;color:var(--muted);background:#fff;
 border:1px dashed var(--line);border-radius:6px}
 footer{color:var(--muted);font-size:12px;margin-top:26px}
+td,.notice,.next{overflow-wrap:anywhere}
+.fix{display:block;font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;
+font-size:12.5px;white-space:pre-wrap;overflow-wrap:anywhere;background:#f6f8fa;
+border:1px solid var(--line);border-radius:4px;padding:4px 6px;margin-top:2px}
+.next{background:#fff;border:1px solid var(--line);border-left:6px solid var(--ok);border-radius:6px;
+padding:10px 16px;margin:0 0 14px}
+.next.crit{border-left-color:var(--crit)}.next.warn{border-left-color:var(--warn)}
+.next.info{border-left-color:var(--info)}.next h2{margin:0 0 6px}.next p{margin:4px 0}
+@media (max-width:720px){
+header{padding:10px 12px;gap:4px 12px}header nav{margin-left:0}header a{margin:0 14px 0 0}
+main{padding:10px 10px 28px}
+.summary{gap:8px}.tile{min-width:0;flex:1 1 40%;padding:6px 10px}.tile b{font-size:20px}
+table,tbody,tr,td{display:block;width:100%}
+table{border:0;background:none;border-radius:0}
+tr.head{display:none}
+tr{background:#fff;border:1px solid var(--line);border-radius:6px;margin:0 0 8px;padding:4px 0}
+td{border:0;padding:3px 10px}
+td[data-label]::before{content:attr(data-label);display:block;font-size:11.5px;font-weight:600;
+color:var(--muted)}
+tr.crit td:first-child,tr.warn td:first-child,tr.info td:first-child,tr.ok td:first-child{
+box-shadow:none}
+tr.crit{border-left:5px solid var(--crit)}tr.warn{border-left:5px solid var(--warn)}
+tr.info{border-left:5px solid var(--info)}tr.ok{border-left:5px solid var(--ok)}
+}
+@media print{header nav{display:none}}
 )";
 
-// The exact fix for a failing check: a command line to paste (built by command_line(), which
-// quotes every file name, SAN and user name), or a sentence, or both.
-struct Fix {
-  Fix(std::string sentence) : text(std::move(sentence)) {}  // NOLINT: a fix that is a sentence
-  Fix(const char* sentence) : text(sentence) {}             // NOLINT
-  Fix(std::vector<ShellCommand> commands, std::string sentence = {})
-      : command(command_line(commands)), text(std::move(sentence)) {}
-  CommandLine command;
-  std::string text;  // after the command
-};
+// The label a cell shows above its value when a table row becomes a card on a narrow screen.
+std::string labelled(std::string_view label) {
+  return " data-label=\"" + escape_html(label) + "\"";
+}
 
-Fix fix_for(const rules::CheckFailure& f, const state::Snapshot& s) {
-  const std::string& path = f.id.path;
-  const auto slash = path.rfind('/');
-  const std::string key = path.ends_with(".crt") ? path.substr(0, path.size() - 4) + ".key" : path;
-  // Only a file has a certs directory on this host; a probed or reported node's is elsewhere.
-  const ShellArg certs_dir = f.id.source == kSourceFile && slash != std::string::npos
-                                 ? value_arg("CERTS_DIR", path.substr(0, slash), "--certs-dir=")
-                                 : literal_arg("--certs-dir=/path/to/certs");
-  const std::vector<ShellArg> reissue{certs_dir, literal_arg("--ca-key=/path/to/ca.key"),
-                                      literal_arg("--overwrite")};
-  const ShellCommand sighup{
-      {"pkill"}, {literal_arg("-SIGHUP"), literal_arg("-x")}, {literal_arg("cockroach")}};
-  // The names the certificate carries now, each an argument of its own.
-  const auto current_sans = [&] {
-    std::vector<ShellArg> names;
-    for (const CertObservation* cert : s.certificates) {
-      if (cert->id == f.id && cert->facts) {
-        for (const auto& n : cert->facts->dns_names) names.push_back(value_arg("SAN", n));
-        for (const auto& n : cert->facts->ip_addresses) names.push_back(value_arg("SAN", n));
+// A remedy's fix: its prose escaped, each command line in it as code to paste (as it is: a line
+// shows only what shows as it is, so escaping it for display changes nothing a paste needs),
+// then what each shell variable of those lines stands for.
+std::string render_fix(const state::Remedy& remedy) {
+  std::vector<std::pair<std::size_t, std::size_t>> spans;  // where each command is in the fix
+  for (const std::string& command : remedy.commands) {
+    for (std::size_t at = remedy.fix.find(command); !command.empty() && at != std::string::npos;
+         at = remedy.fix.find(command, at + 1)) {
+      const bool overlaps = std::any_of(spans.begin(), spans.end(), [&](const auto& span) {
+        return at < span.first + span.second && span.first < at + command.size();
+      });
+      if (!overlaps) {
+        spans.emplace_back(at, command.size());
         break;
       }
     }
-    return names;
-  };
-  const std::string& check = f.check;
-  if (check == rules::kCheckSanMissing) {
-    std::vector<ShellArg> names = current_sans();
-    for (const rules::CheckFailure& other : s.check_failures) {
-      if (other.id == f.id && other.check == check) names.push_back(value_arg("SAN", other.detail));
-    }
-    return Fix({{{"cockroach", "cert", "create-node"}, reissue, names}, sighup});
   }
-  if (check == rules::kCheckKeyPermissions) {
-    return Fix({{{"chmod"}, {}, {literal_arg("0600"), value_arg("KEY_FILE", key)}},
-                {{"chown"}, {}, {literal_arg("cockroach"), value_arg("KEY_FILE", key)}}});
-  }
-  if (check == rules::kCheckKeyOwner) {
-    return Fix({{{"chown"}, {}, {literal_arg("OWNER"), value_arg("KEY_FILE", key)}}},
-               "(OWNER: the configured key_owner)");
-  }
-  if (check == rules::kCheckKeyMissing) {
-    return "put the private key of " + path + " at " + key + " (mode 0600), or re-issue both";
-  }
-  if (check == rules::kCheckCaKeyPresent) {
-    return "move " + path + " off this host to offline storage; nodes never read it";
-  }
-  if (check == rules::kCheckCnMismatch || check == rules::kCheckEkuMissing ||
-      check == rules::kCheckWeakKey || check == rules::kCheckWeakSignature) {
-    const std::string why = "(RSA 2048+, SHA-256, CN and key usages as CockroachDB needs)";
-    if (f.id.cert_type == CertType::client) {
-      return Fix(
-          {{{"cockroach", "cert", "create-client"}, reissue, {value_arg("SQL_USER", f.id.user)}}},
-          why);
-    }
-    std::vector<ShellArg> names = current_sans();
-    if (names.empty())
-      return "re-issue it with cockroach cert create-node and every SAN of the node " + why;
-    return Fix({{{"cockroach", "cert", "create-node"}, reissue, std::move(names)}}, why);
-  }
-  if (check == rules::kCheckChainUntrusted) {
-    const std::string_view fix = rules::chain_fix_of(f);  // one per cause
-    return fix.empty() ? "see the CrdbCertChainUntrusted runbook" : std::string(fix);
-  }
-  if (check == rules::kCheckOutlivesCa) {
-    return "rotate the CA before it expires: a combined ca.crt (new first, old second) on every "
-           "node and client, then re-issue the leaves from the new CA";
-  }
-  if (check == rules::kCheckKeyMismatch) {
-    return "put the key that belongs to " + path + " at " + key + ", or re-issue both";
-  }
-  return "replace it now, and remove the compromised certificate or CA from every trust bundle";
-}
-
-// The command in a code element, as it is (command_line() shows only what shows as it is, so the
-// display escaping changes nothing a paste would need), then the sentence and the notes.
-std::string render_fix(const Fix& fix) {
+  std::sort(spans.begin(), spans.end());
   std::string html;
-  if (!fix.command.text.empty()) html += "<code>" + escape_html(fix.command.text) + "</code>";
-  if (!fix.text.empty()) html += (html.empty() ? "" : " ") + escape_html(fix.text);
-  for (const std::string& note : fix.command.notes) {
+  std::size_t done = 0;
+  for (const auto& [at, size] : spans) {
+    html += escape_html(remedy.fix.substr(done, at - done)) + "<code class=\"fix\">" +
+            escape_html(remedy.fix.substr(at, size)) + "</code>";
+    done = at + size;
+  }
+  html += escape_html(remedy.fix.substr(done));
+  for (const std::string& note : remedy.notes) {
     html += "<br><span class=\"muted\">" + escape_html(note) + "</span>";
   }
   return html;
@@ -215,16 +160,19 @@ std::string render_fix(const Fix& fix) {
 
 // A source's own section: its title and rows; times show as ages, with the timestamp on hover.
 std::string render_table(const Table& table, double now) {
-  std::string html = "<h2>" + escape_html(table.title) + "</h2>\n<table><tr>";
+  std::string html = "<h2>" + escape_html(table.title) + "</h2>\n<table><tr class=\"head\">";
   for (const std::string& column : table.columns) html += "<th>" + escape_html(column) + "</th>";
   html += "</tr>\n";
   for (const auto& row : table.rows) {
     html += "<tr>";
-    for (const Cell& cell : row) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      const Cell& cell = row[i];
+      const std::string label = i < table.columns.size() ? labelled(table.columns[i]) : "";
       if (cell.time) {
-        html += "<td title=\"" + format_time(*cell.time) + "\">" + format_age(*cell.time, now);
+        html += "<td" + label + " title=\"" + format_time(*cell.time) + "\">" +
+                format_age(*cell.time, now);
       } else {
-        html += std::string(cell.mono ? "<td class=\"mono\">" : "<td>") + escape_html(cell.text);
+        html += "<td" + label + (cell.mono ? " class=\"mono\">" : ">") + escape_html(cell.text);
       }
       if (!cell.note.empty()) {
         html += " <span class=\"muted\">" + escape_html(cell.note) + "</span>";
@@ -236,10 +184,45 @@ std::string render_table(const Table& table, double now) {
   return html + "</table>\n";
 }
 
-// Conditions the page shows in sections of their own; the others become notices.
-bool shown_elsewhere(Condition condition) {
-  return condition == Condition::file_error || condition == Condition::reload_pending ||
-         condition == Condition::source_down || condition == Condition::config_reload_failed;
+std::string time_left_text(const std::optional<std::int64_t>& not_after, double now) {
+  return not_after ? format_left(*not_after - static_cast<std::int64_t>(now)) : "-";
+}
+
+// The first screen of a phone: the most urgent problem with its fix, and what expires next.
+std::string render_next(const std::vector<state::Problem>& problems, const state::Snapshot& s) {
+  const double now = s.generated_at;
+  const CertObservation* next = nullptr;
+  for (const CertObservation* cert : s.certificates) {
+    if (cert->load_failed || !cert->not_after) continue;
+    if (next == nullptr || *cert->not_after < *next->not_after) next = cert;
+  }
+  const Severity worst = problems.empty() ? Severity::none : problems.front().severity;
+  std::string html = std::string("<section class=\"next ") + severity_class(worst) + "\">";
+  if (problems.empty()) {
+    html += "<h2>Nothing to do</h2><p>All " + std::to_string(s.certificates.size()) +
+            " certificates are ok.</p>";
+  } else {
+    const state::Problem& top = problems.front();
+    html += "<h2>Most urgent: <span class=\"badge " + std::string(severity_class(top.severity)) +
+            "\">" + escape_html(top.kind) + "</span></h2><p class=\"mono\">" +
+            escape_html(top.subject) + "</p>";
+    if (top.not_after) {
+      html += "<p><b>" + time_left_text(top.not_after, now) + "</b> (" +
+              format_time(static_cast<double>(*top.not_after)) + ")</p>";
+    }
+    if (!top.detail.empty()) html += "<p>" + escape_html(top.detail) + "</p>";
+    html += "<p>" + escape_html(top.remedy.why) + "</p><p><b>Fix:</b> " + render_fix(top.remedy) +
+            "</p><p><a href=\"/runbooks/" + escape_html(top.remedy.alert) + "\">Runbook " +
+            escape_html(top.remedy.alert) + "</a></p>";
+  }
+  if (next != nullptr) {
+    html += "<p><b>Expires next:</b> " + std::string(to_string(next->id.cert_type)) +
+            " <span class=\"mono\">" +
+            escape_html(next->id.path.empty() ? "node " + next->id.node_id : next->id.path) +
+            "</span> in " + time_left_text(next->not_after, now) + " (" +
+            format_time(static_cast<double>(*next->not_after)) + ")</p>";
+  }
+  return html + "</section>\n";
 }
 
 }  // namespace
@@ -260,16 +243,21 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
           "\">Metrics</a><a href=\"/-/healthy\">Health</a><a href=\"/-/ready\">Ready</a></nav>"
           "</header>\n<main>\n";
 
-  // Summary tiles: how many certificates need what, worst first.
+  // The problems, most urgent first: the first screen, the tiles and the Problems list.
+  const std::vector<state::Problem> problems = state::problems(s);
+  html += render_next(problems, s);
+  // Summary tiles: the Problems list counted by severity, and the certificates that are ok.
   std::size_t counts[4] = {0, 0, 0, 0};
-  for (const rules::CertState& state : s.states) ++counts[static_cast<int>(state.severity)];
+  for (const state::Problem& problem : problems) ++counts[static_cast<int>(problem.severity)];
+  counts[0] = 0;
+  for (const rules::CertState& state : s.states) counts[0] += state.severity == Severity::none;
   const struct {
     Severity severity;
     const char* label;
   } tiles[] = {{Severity::critical, "critical: act now"},
                {Severity::warning, "warning: schedule"},
                {Severity::info, "info: plan"},
-               {Severity::none, "ok"}};
+               {Severity::none, "certificates ok"}};
   html += "<div class=\"summary\">";
   for (const auto& tile : tiles) {
     const std::size_t n = counts[static_cast<int>(tile.severity)];
@@ -277,13 +265,7 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
             (n == 0 ? " zero" : "") + "\"><b>" + std::to_string(n) + "</b><span>" + tile.label +
             "</span></div>";
   }
-  std::size_t sources_down = 0;
-  for (const state::SourceHealth& h : s.health) sources_down += h.polled && !h.up ? 1 : 0;
-  html += std::string("<div class=\"tile ") + (s.file_errors.empty() ? "zero" : "warn") + "\"><b>" +
-          std::to_string(s.file_errors.size()) +
-          "</b><span>unreadable files</span></div><div class=\"tile " +
-          (sources_down == 0 ? "zero" : "crit") + "\"><b>" + std::to_string(sources_down) +
-          "</b><span>sources down</span></div></div>\n";
+  html += "</div>\n";
 
   if (!s.ready()) {
     html +=
@@ -310,20 +292,22 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
             "</div>\n";
   }
 
-  if (!s.check_failures.empty()) {
-    html += "<h2>Problems <small>(" + std::to_string(s.check_failures.size()) +
-            " failing checks)</small></h2>\n<table><tr><th>Check</th><th>Certificate</th>"
-            "<th>Detail</th><th>Why it matters</th><th>Fix</th></tr>\n";
-    for (const rules::CheckFailure& f : s.check_failures) {
-      const char* css = severity_class(f.severity);
-      std::string where = f.id.path.empty() ? "node " + f.id.node_id : f.id.path;
-      if (!f.id.index.empty() && f.id.index != "0") where += " [bundle #" + f.id.index + "]";
-      html += std::string("<tr class=\"") + css + "\"><td><span class=\"badge " + css + "\">" +
-              escape_html(f.check) + "</span></td><td class=\"mono\">" +
-              escape_html(std::string(to_string(f.id.cert_type))) + " " + escape_html(where) +
-              "</td><td>" + escape_html(f.detail) + "</td><td class=\"muted\">" +
-              escape_html(std::string(rules::why_of(f))) + "</td><td>" + render_fix(fix_for(f, s)) +
-              "</td></tr>\n";
+  if (!problems.empty()) {
+    html += "<h2>Problems <small>(" + std::to_string(problems.size()) +
+            ", most urgent first)</small></h2>\n<table><tr class=\"head\"><th>Problem</th>"
+            "<th>Where</th><th>Time left</th><th>Detail</th><th>Why it matters</th><th>Fix</th>"
+            "</tr>\n";
+    for (const state::Problem& problem : problems) {
+      const char* css = severity_class(problem.severity);
+      html += std::string("<tr class=\"") + css + "\"><td" + labelled("Problem") +
+              "><span class=\"badge " + css + "\">" + escape_html(problem.kind) +
+              "</span></td><td" + labelled("Where") + " class=\"mono\">" +
+              escape_html(problem.subject) + "</td><td" + labelled("Time left") + ">" +
+              time_left_text(problem.not_after, now) + "</td><td" + labelled("Detail") + ">" +
+              escape_html(problem.detail) + "</td><td" + labelled("Why it matters") +
+              " class=\"muted\">" + escape_html(problem.remedy.why) + "</td><td" + labelled("Fix") +
+              ">" + render_fix(problem.remedy) + " <a href=\"/runbooks/" +
+              escape_html(problem.remedy.alert) + "\">runbook</a></td></tr>\n";
     }
     html += "</table>\n";
   }
@@ -336,7 +320,7 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
         "in the configuration and the file errors below.</div>\n";
   } else {
     html +=
-        "<table><tr><th>State</th><th>Time left</th><th>Expires</th><th>Type</th>"
+        "<table><tr class=\"head\"><th>State</th><th>Time left</th><th>Expires</th><th>Type</th>"
         "<th>Source</th><th>Node / path</th><th>Subject</th><th>Issuer</th></tr>\n";
     std::vector<std::size_t> order(s.certificates.size());
     std::iota(order.begin(), order.end(), 0);
@@ -360,36 +344,40 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
         where += " [bundle #" + cert.id.index + "]";
       }
       if (!cert.id.user.empty()) where += " user " + cert.id.user;
-      html += std::string("<tr class=\"") + css + "\"><td><span class=\"badge " + css + "\">" +
-              escape_html(state.action) + "</span>" + renewal_note(state, now) + "</td>";
+      html += std::string("<tr class=\"") + css + "\"><td" + labelled("State") +
+              "><span class=\"badge " + css + "\">" + escape_html(state.action) + "</span>" +
+              renewal_note(state, now) + "</td>";
       if (cert.not_after && !cert.load_failed) {
-        html += std::string("<td class=\"left ") + css + "\">" +
-                format_left(*cert.not_after - static_cast<std::int64_t>(now)) + "</td><td>" +
-                format_time(static_cast<double>(*cert.not_after)) + "</td>";
+        html += "<td" + labelled("Time left") + " class=\"left " + css + "\">" +
+                format_left(*cert.not_after - static_cast<std::int64_t>(now)) + "</td><td" +
+                labelled("Expires") + ">" + format_time(static_cast<double>(*cert.not_after)) +
+                "</td>";
       } else {
         html += "<td colspan=\"2\" class=\"left crit\">node could not load it</td>";
       }
-      html += "<td>" + std::string(to_string(cert.id.cert_type)) + "</td><td>" +
-              escape_html(cert.id.source) + "</td><td class=\"mono\">" + escape_html(where) +
-              "</td><td>" + escape_html(cert.facts ? cert.facts->subject_cn : "") +
-              "</td><td class=\"muted\">" + escape_html(cert.facts ? cert.facts->issuer_cn : "") +
-              "</td></tr>\n";
+      html += "<td" + labelled("Type") + ">" + std::string(to_string(cert.id.cert_type)) +
+              "</td><td" + labelled("Source") + ">" + escape_html(cert.id.source) + "</td><td" +
+              labelled("Node / path") + " class=\"mono\">" + escape_html(where) + "</td><td" +
+              labelled("Subject") + ">" + escape_html(cert.facts ? cert.facts->subject_cn : "") +
+              "</td><td" + labelled("Issuer") + " class=\"muted\">" +
+              escape_html(cert.facts ? cert.facts->issuer_cn : "") + "</td></tr>\n";
     }
     html += "</table>\n";
   }
 
   if (!s.ca_usage.empty()) {
     html +=
-        "<h2>CA rotation</h2>\n<table><tr><th>Bundle</th><th>CA</th><th>Expires</th>"
+        "<h2>CA rotation</h2>\n<table><tr class=\"head\"><th>Bundle</th><th>CA</th><th>Expires</th>"
         "<th>Certificates depending on it</th><th>Status</th></tr>\n";
     for (const rules::CaUsage& usage : s.ca_usage) {
       const CertObservation& ca = *usage.ca;
       const char* css = usage.removable ? "ok" : "info";
-      html += std::string("<tr class=\"") + css + "\"><td class=\"mono\">" +
-              escape_html(ca.id.path) + " #" + escape_html(ca.id.index) + "</td><td>" +
-              escape_html(ca.facts->subject_cn) + "</td><td>" +
-              format_time(static_cast<double>(ca.facts->not_after)) + "</td><td>" +
-              std::to_string(usage.issued) + "</td><td>" +
+      html += std::string("<tr class=\"") + css + "\"><td" + labelled("Bundle") +
+              " class=\"mono\">" + escape_html(ca.id.path) + " #" + escape_html(ca.id.index) +
+              "</td><td" + labelled("CA") + ">" + escape_html(ca.facts->subject_cn) + "</td><td" +
+              labelled("Expires") + ">" + format_time(static_cast<double>(ca.facts->not_after)) +
+              "</td><td" + labelled("Depending on it") + ">" + std::to_string(usage.issued) +
+              "</td><td" + labelled("Status") + ">" +
               (usage.removable    ? "<span class=\"badge ok\">safe to remove</span>"
                : usage.issued > 0 ? "in use"
                                   : "keep: no other valid CA") +
@@ -398,22 +386,8 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
     html += "</table>\n";
   }
 
-  if (!s.file_errors.empty()) {
-    html += "<h2>Unreadable files <small>(" + std::to_string(s.file_errors.size()) +
-            ")</small></h2>\n<table><tr><th>Path</th><th>Reason</th><th>Detail</th>"
-            "<th>What to do</th></tr>\n";
-    for (const FileError* error : s.file_errors) {
-      const FileError& e = *error;
-      html += "<tr class=\"warn\"><td class=\"mono\">" + escape_html(e.path) +
-              "</td><td><span class=\"badge warn\">" + std::string(to_string(e.reason)) +
-              "</span></td><td>" + escape_html(e.detail) + "</td><td class=\"muted\">" +
-              file_error_hint(e.reason) + "</td></tr>\n";
-    }
-    html += "</table>\n";
-  }
-
   html +=
-      "<h2>Sources</h2>\n<table><tr><th>Source</th><th>Status</th><th>Last poll</th>"
+      "<h2>Sources</h2>\n<table><tr class=\"head\"><th>Source</th><th>Status</th><th>Last poll</th>"
       "<th>Last success</th><th>Duration</th><th>Errors</th><th>Last error</th></tr>\n";
   for (const state::SourceHealth& h : s.health) {
     const char* css = !h.polled ? "info" : h.up ? "ok" : "crit";
@@ -422,22 +396,19 @@ std::string render_status_page(const state::Snapshot& s, const std::string& tele
     std::snprintf(duration, sizeof duration, "%.3f s", h.last_duration);
     std::uint64_t errors = 0;
     for (const auto& [reason, n] : h.errors_total) errors += n;
-    html += std::string("<tr class=\"") + css + "\"><td>" + escape_html(h.source) +
-            "</td><td><span class=\"badge " + css + "\">" + status + "</span></td><td title=\"" +
-            format_time(h.last_poll) + "\">" + format_age(h.last_poll, now) + "</td><td title=\"" +
-            format_time(h.last_success) + "\">" + format_age(h.last_success, now) + "</td><td>" +
-            duration + "</td><td>" + std::to_string(errors) + "</td><td>" +
-            escape_html(h.last_error ? h.last_error->message : "") + "</td></tr>\n";
+    html += std::string("<tr class=\"") + css + "\"><td" + labelled("Source") + ">" +
+            escape_html(h.source) + "</td><td" + labelled("Status") + "><span class=\"badge " +
+            css + "\">" + status + "</span></td><td" + labelled("Last poll") + " title=\"" +
+            format_time(h.last_poll) + "\">" + format_age(h.last_poll, now) + "</td><td" +
+            labelled("Last success") + " title=\"" + format_time(h.last_success) + "\">" +
+            format_age(h.last_success, now) + "</td><td" + labelled("Duration") + ">" + duration +
+            "</td><td" + labelled("Errors") + ">" + std::to_string(errors) + "</td><td" +
+            labelled("Last error") + ">" + escape_html(h.last_error ? h.last_error->message : "") +
+            "</td></tr>\n";
   }
   html += "</table>\n";
 
   for (const Table& table : s.tables) html += render_table(table, now);
-  for (const Finding& finding : s.findings) {
-    if (shown_elsewhere(finding.condition)) continue;
-    html += std::string("<div class=\"notice ") +
-            severity_class(rules::severity_of(finding.condition)) + "\">" +
-            escape_html(finding.message) + "</div>\n";
-  }
   html +=
       "<footer>Thresholds and actions come from the <code>rules</code> of the configuration; "
       "<code>crdb-certwatch rules</code> prints the matching Prometheus alerts. Machine-"

@@ -1,6 +1,7 @@
 #include "http/routes.hpp"
 
 #include "exporter/compress.hpp"
+#include "exporter/runbooks.hpp"
 #include "exporter/status_page.hpp"
 #include "state/collect.hpp"
 
@@ -49,6 +50,17 @@ Handler make_web_handler(WebOptions options, ExpositionProvider exposition) {
       return make_response(
           http::status::ok, "text/html; charset=utf-8",
           exporter::render_status_page(*current->snapshot, options.telemetry_path));
+    }
+    if (target == "/runbooks" || target == "/runbooks/") {
+      return make_response(http::status::ok, "text/html; charset=utf-8",
+                           exporter::render_runbook_index());
+    }
+    if (target.starts_with("/runbooks/")) {
+      if (auto runbook =
+              exporter::render_runbook(target.substr(std::string_view("/runbooks/").size()))) {
+        return make_response(http::status::ok, "text/html; charset=utf-8", std::move(*runbook));
+      }
+      return make_response(http::status::not_found, "text/plain; charset=utf-8", "Not found\n");
     }
     if (target == "/-/healthy") {
       // 200 while the process works (a stale source is not a reason to restart it); the body

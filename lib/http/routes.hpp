@@ -17,7 +17,8 @@ struct WebOptions {
   std::string telemetry_path = "/metrics";
 };
 
-// Routes: telemetry path, "/" (status page), "/-/healthy", "/-/ready"; 404 otherwise.
+// Routes: telemetry path, "/" (status page), "/runbooks/<Alert>" (deploy/runbooks as HTML),
+// "/-/healthy", "/-/ready"; 404 otherwise.
 Handler make_web_handler(WebOptions options, ExpositionProvider exposition);
 
 }  // namespace certwatch::web

@@ -164,6 +164,7 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
   snapshot->config_reload_success_at = inputs.config_reload_success_at;
   snapshot->build = inputs.build;
   snapshot->rotations = inputs.rotations;
+  snapshot->tier = inputs.tier;
   return snapshot;
 }
 

@@ -97,6 +97,7 @@ struct Snapshot {
   double config_reload_success_at = 0;
   BuildInfo build;
   std::shared_ptr<const RotationRecord> rotations;  // null without a rotation tracker
+  Tier tier = Tier::self_hosted;  // how remedies are worded (who owns which certificate)
 
   bool ready() const;               // every enabled source has finished one poll
   Severity worst_severity() const;  // of the states, the failing checks and the findings

@@ -94,3 +94,7 @@ fact groups_after_reconfigure id -nG crdb-certwatch
 in_root groupadd cockroach
 fact reconfigure_exit_with_cockroach sh -c 'dpkg-reconfigure crdb-certwatch >/dev/null 2>&1; echo $?'
 fact groups_with_cockroach id -nG crdb-certwatch
+
+# What the package ships besides the binary (issue 25): the rules, the dashboard, the copyright.
+fact shipped sh -c 'ls -1 /usr/share/crdb-certwatch/grafana/crdb-certwatch.json \
+  /usr/share/crdb-certwatch/prometheus/crdb-certwatch.rules.yml /usr/share/doc/crdb-certwatch/copyright'
