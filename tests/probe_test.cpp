@@ -540,7 +540,7 @@ TEST_CASE("from_cluster probes the listed nodes and compares with their reported
   config.probe->from_cluster = true;
   config.probe->from_cluster_protocol = ProbeProtocol::tls;
   config.probe->timeout = std::chrono::seconds{3};
-  // poll_once polls in registry order: the cluster first, so the probe sees its nodes.
+  // poll_once polls the cluster before the probe, which declares it reads the cluster's view.
   const auto snapshot =
       certwatch::state::poll_once(certwatch::sources::make_sources(config), config.rules,
                                   config.checks, {}, certwatch::state::system_clock_now);
@@ -556,6 +556,52 @@ TEST_CASE("from_cluster probes the listed nodes and compares with their reported
     return m.against == "cluster" && m.node_id == "7" && m.target == server.address() &&
            m.expected_not_after == reported;
   }));
+}
+
+// Issue 26: the probe learnt the cluster's nodes through a process-wide variable, and the two
+// sources polled in no order: its first poll could find no node and then wait its whole interval
+// (5 minutes by default). It now declares that it reads the cluster's view, and first polls after
+// the cluster's first poll. The probe interval here is an hour: any probe result within the 20 s
+// the test waits comes from a poll at start that already had the nodes.
+TEST_CASE("the daemon's first probe results with from_cluster come within one cluster poll") {
+  auto& pg = certwatch::testing::shared_pg_server();
+  certwatch::testing::delete_all_nodes(pg);
+  TempDir dir;
+  const Pki pki = make_pki();
+  TlsServer server(pki.leaf.cert_pem, pki.leaf.key_pem);
+  certwatch::testing::FakeNode node;
+  node.node_id = 4;
+  node.address = server.address();
+  const auto reported = certwatch::testing::unix_now() + 1000 * certwatch::testing::kDay;
+  node.cert_metrics = {{"ca", std::to_string(reported)}, {"node", std::to_string(reported)}};
+  certwatch::testing::insert_node(pg, node);
+  const auto ca_file = dir.write("ca.crt", pki.ca.cert_pem);
+  const auto config = dir.write(
+      "config.yml", "files:\n  certs_dirs: []\ncluster:\n  poll_interval: 2s\n  dsn: " +
+                        certwatch::testing::single_quoted_yaml(pg.tcp_dsn(
+                            certwatch::testing::kMonitorUser, certwatch::testing::kRolePassword)) +
+                        "\nprobe:\n  poll_interval: 1h\n  timeout: 3s\n  ca_file: " +
+                        certwatch::testing::single_quoted_yaml(ca_file.string()) +
+                        "\n  from_cluster: {enabled: true, protocol: tls}\n");
+  certwatch::testing::ChildProcess daemon(
+      {CERTWATCH_BINARY, "--config.file", config.string(), "--web.listen-address", "127.0.0.1:0"},
+      dir.path() / "daemon.log");
+  const auto port = certwatch::testing::wait_for_listening_port(daemon);
+  REQUIRE(port);
+  const std::string success = "crdb_cert_probe_success{target=\"" + server.address() + "\"} 1";
+  std::string body;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (const auto response = certwatch::testing::http_get(*port, "/metrics")) {
+      body = response->body;
+      if (body.find(success) != std::string::npos) break;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  certwatch::testing::delete_all_nodes(pg);
+  INFO(body << "\n--- log:\n" << daemon.log());
+  CHECK(body.find(success) != std::string::npos);
+  CHECK(body.find("crdb_cert_source_up{source=\"cluster\"} 1") != std::string::npos);
 }
 
 // Kubernetes (issue 16): cert-manager renews the Secret, the kubelet swaps the volume's `..data`

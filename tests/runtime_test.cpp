@@ -283,6 +283,81 @@ TEST_CASE("scheduler reload keeps a source whose config is unchanged and health 
   CHECK(rig.scheduler.health().size() == 1);
 }
 
+namespace {
+
+// A source that reads alpha's view (as the probe's from_cluster reads the cluster's nodes): it
+// records, at each poll, how many views it had received by then.
+class ViewReader final : public sources::Source {
+ public:
+  ViewReader() : Source("reader") {}
+  std::chrono::seconds interval() const override { return std::chrono::hours{1}; }
+  bool same_config(const Source& next) const override {
+    return dynamic_cast<const ViewReader*>(&next) != nullptr;
+  }
+  std::vector<std::string> depends_on() const override { return {"alpha"}; }
+  void receive(const std::string& source,
+               const std::shared_ptr<const sources::PollResult>& result) override {
+    std::lock_guard lock(mutex_);
+    if (source == "alpha" && result && result->ok()) ++views_;
+  }
+  sources::PollResult poll() override {
+    std::lock_guard lock(mutex_);
+    views_at_poll.push_back(views_);
+    return {};
+  }
+  std::vector<int> polls() {
+    std::lock_guard lock(mutex_);
+    return views_at_poll;
+  }
+
+ private:
+  std::mutex mutex_;
+  int views_ = 0;
+  std::vector<int> views_at_poll;
+};
+
+}  // namespace
+
+TEST_CASE("a source that reads another's view first polls after it, with the view in hand",
+          "[runtime]") {
+  // Issue 26: the probe read the cluster's nodes through a global, and its first poll could run
+  // before the cluster's and then wait a whole interval. Now the dependency is declared.
+  SchedulerRig rig;
+  auto alpha = std::make_shared<ScriptedSource>("alpha");
+  auto reader = std::make_shared<ViewReader>();
+  rig.scheduler.install({reader, alpha});  // the reader first: order alone would poll it first
+  alpha->hold();
+  rig.scheduler.poll_all();
+  alpha->wait_started(1);
+  std::this_thread::sleep_for(200ms);
+  CHECK(reader->polls().empty());  // waiting for alpha's first poll
+  CHECK(rig.scheduler.busy() == 1);
+  alpha->release();
+  rig.run_polls(2);
+  CHECK(reader->polls() == std::vector<int>{1});  // one poll, with alpha's view
+}
+
+TEST_CASE("a source whose dependency's first poll failed polls again when the view arrives",
+          "[runtime]") {
+  SchedulerRig rig;
+  auto alpha = std::make_shared<ScriptedSource>("alpha");
+  auto reader = std::make_shared<ViewReader>();
+  rig.scheduler.install({alpha, reader});
+  alpha->mode = ScriptedSource::Mode::fail;
+  rig.scheduler.poll_all();
+  rig.run_polls(2);
+  CHECK(reader->polls() == std::vector<int>{0});  // polled without a view: its own targets
+  alpha->mode = ScriptedSource::Mode::ok;
+  rig.scheduler.poll_now("alpha");
+  rig.run_polls(2);
+  CHECK(reader->polls() == std::vector<int>{0, 1});  // at once, not after its hour
+  // Later views reach it without a poll of their own: it uses them at its interval.
+  rig.scheduler.poll_now("alpha");
+  rig.run_polls(1);
+  std::this_thread::sleep_for(100ms);
+  CHECK(reader->polls() == std::vector<int>{0, 1});
+}
+
 TEST_CASE("scheduler polls again at the interval, with jitter", "[runtime]") {
   class Quick final : public sources::Source {
    public:

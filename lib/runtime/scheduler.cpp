@@ -35,6 +35,9 @@ void Scheduler::install(sources::SourceList sources) {
       slot.in_flight = old->in_flight;
       slot.generation = old->generation + 1;
       slot.polls_started = old->polls_started;
+      slot.polled = old->polled;
+      slot.deferred = old->deferred;
+      slot.has_view = old->has_view && source == old->source;
       // The poll running there (if any) finishes on it, and the next one queues behind it.
       slot.thread = std::move(old->thread);
       slot.overrun = std::move(old->overrun);
@@ -51,6 +54,42 @@ void Scheduler::install(sources::SourceList sources) {
   }
   for (Slot& slot : slots_) slot.timer->cancel();
   slots_ = std::move(next);
+  // A new instance (a reloaded config) gets the views its predecessor had; the reload polls it.
+  for (const Slot& from : slots_) {
+    if (!from.last_good) continue;
+    for (Slot& slot : slots_) {
+      const std::vector<std::string> needs = slot.source->depends_on();
+      if (std::find(needs.begin(), needs.end(), from.source->name()) == needs.end()) continue;
+      slot.source->receive(from.source->name(), from.last_good);
+      slot.has_view = true;
+    }
+  }
+}
+
+bool Scheduler::waits_for_dependency(const Slot& slot) {
+  for (const std::string& name : slot.source->depends_on()) {
+    const Slot* dependency = find(name);
+    if (dependency != nullptr && !dependency->polled) return true;
+  }
+  return false;
+}
+
+void Scheduler::deliver(const Slot& from, bool fresh) {
+  const std::string& name = from.source->name();
+  for (Slot& slot : slots_) {
+    const std::vector<std::string> needs = slot.source->depends_on();
+    if (std::find(needs.begin(), needs.end(), name) == needs.end()) continue;
+    const bool view = fresh && from.last_good != nullptr;
+    if (view) slot.source->receive(name, from.last_good);
+    if (slot.deferred && !waits_for_dependency(slot)) {
+      slot.deferred = false;
+      start(slot);
+    } else if (view && !slot.has_view && slot.polled) {
+      // It polled without this view (the dependency's first poll failed): look again with it.
+      start(slot);
+    }
+    if (view) slot.has_view = true;
+  }
 }
 
 void Scheduler::poll_now(const std::string& name) {
@@ -99,6 +138,22 @@ std::vector<state::SourceHealth> Scheduler::health() const {
 
 void Scheduler::start(Slot& slot) {
   if (stopped_) return;
+  if (!slot.polled && !slot.in_flight && !slot.waited && waits_for_dependency(slot)) {
+    // Started by deliver() once the dependency has polled; a dependency that hangs delays it by
+    // kMaxDependencyWait at most (its own targets are polled then, the view when it comes).
+    slot.deferred = true;
+    slot.timer->expires_after(kMaxDependencyWait);
+    slot.timer->async_wait([this, alive = alive_, name = slot.source->name(),
+                            generation = slot.generation](const boost::system::error_code& ec) {
+      if (ec || !*alive || stopped_) return;
+      Slot* current = find(name);
+      if (current == nullptr || current->generation != generation || !current->deferred) return;
+      current->deferred = false;
+      current->waited = true;
+      start(*current);
+    });
+    return;
+  }
   if (slot.in_flight) {
     slot.poll_again = true;
     return;
@@ -158,8 +213,14 @@ void Scheduler::finish(const std::string& name, std::uint64_t generation, double
     start(*slot);
     return;
   }
+  slot->polled = true;
+  const bool good = result.ok();
   state::record_poll(std::move(result), started, clock_(), slot->health, slot->last_good);
   on_poll_(*slot->source, slot->health, slot->last_good);
+  // on_poll_ may have installed new sources: look the slot up again.
+  slot = find(name);
+  if (slot == nullptr) return;
+  deliver(*slot, good);
   // on_poll_ may have installed new sources: look the slot up again.
   slot = find(name);
   if (slot == nullptr || slot->in_flight) return;

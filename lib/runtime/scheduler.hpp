@@ -3,13 +3,15 @@
 // source polls on a thread of its own (PollThread), so a slow or blocked source delays no other;
 // the outcome comes back on the io_context's thread, where health and each source's last good
 // result are kept. A poll still running when its interval has passed is an overrun: counted, and
-// said once through the overrun handler.
+// said once through the overrun handler. A source that reads another's view (Source::depends_on)
+// first polls after that source's first poll, and receives each of its good results.
 // Thread-safety: every method runs on the io_context's thread.
 #pragma once
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -26,6 +28,9 @@ namespace certwatch::runtime {
 
 class Scheduler {
  public:
+  // How long a source's first poll waits for a source it depends on to finish its first poll.
+  static constexpr std::chrono::seconds kMaxDependencyWait{10};
+
   // Called on the io thread after each poll of `source` was recorded (its health is current).
   using PollHandler =
       std::function<void(const sources::Source& source, const state::SourceHealth& health,
@@ -72,6 +77,10 @@ class Scheduler {
     bool poll_again = false;  // asked for while a poll ran
     std::uint64_t generation = 0;
     std::uint64_t polls_started = 0;  // tells the overrun timer which poll it was armed for
+    bool polled = false;              // a poll of it has finished (well or not)
+    bool deferred = false;            // its poll waits for a source it depends on to poll first
+    bool has_view = false;            // it has received a view of each source it depends on
+    bool waited = false;              // it waited kMaxDependencyWait and polls without the view
   };
 
   Slot* find(const std::string& name);
@@ -80,6 +89,11 @@ class Scheduler {
               sources::PollResult result);
   void schedule(Slot& slot);
   void watch_overrun(Slot& slot);
+  // Whether `slot` depends on a source that has not finished its first poll yet.
+  bool waits_for_dependency(const Slot& slot);
+  // After a poll of `from` (`fresh`: it succeeded, its last good result is new): hands that result
+  // to the sources that depend on it, and polls those that waited for it.
+  void deliver(const Slot& from, bool fresh);
 
   boost::asio::io_context& io_;
   state::Clock clock_;

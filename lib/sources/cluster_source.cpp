@@ -503,16 +503,6 @@ std::optional<ClusterSource::Failure> ClusterSource::query(std::vector<NodeStatu
   }
 }
 
-namespace {
-std::mutex latest_nodes_mutex;
-std::vector<NodeInfo> latest_nodes;
-}  // namespace
-
-std::vector<NodeInfo> latest_cluster_nodes() {
-  std::lock_guard lock(latest_nodes_mutex);
-  return latest_nodes;
-}
-
 PollResult ClusterSource::poll() {
   // libpqxx 6 would silently reopen a closed connection and lose the session settings: a closed
   // connection is replaced here, through connect(), instead.
@@ -540,13 +530,8 @@ PollResult ClusterSource::poll() {
     failure = query(rows);
   }
   if (failure) return failed(*failure);
-  PollResult result = interpret_node_status(rows, cfg_.local_node_id, options_.host_identity,
-                                            options_.node_stale_after);
-  if (const auto* facts = facts_as<ClusterFacts>(result)) {
-    std::lock_guard lock(latest_nodes_mutex);
-    latest_nodes = facts->nodes;
-  }
-  return result;
+  return interpret_node_status(rows, cfg_.local_node_id, options_.host_identity,
+                               options_.node_stale_after);
 }
 
 }  // namespace certwatch::sources

@@ -157,11 +157,6 @@ ErrorReason classify_sql_error(std::string_view sqlstate, std::string_view messa
 // Replaces anything that looks like a password (`password=...`, `user:secret@`) with "<redacted>".
 std::string scrub_secrets(std::string message);
 
-// The nodes of the latest successful cluster poll in this process (empty before one): how the
-// probe's from_cluster finds its targets without a second query or a link between instances, so
-// a reload that replaces either source keeps it working.
-std::vector<NodeInfo> latest_cluster_nodes();
-
 struct ClusterSourceOptions {
   // First wait after a failed connection attempt; doubles up to the poll interval.
   std::chrono::milliseconds initial_backoff{1000};

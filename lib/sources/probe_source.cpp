@@ -292,6 +292,20 @@ bool ProbeSource::same_config(const Source& next) const {
   return other != nullptr && other->cfg_ == cfg_;
 }
 
+std::vector<std::string> ProbeSource::depends_on() const {
+  if (!cfg_.from_cluster) return {};
+  return {std::string(kSourceCluster)};
+}
+
+void ProbeSource::receive(const std::string& source,
+                          const std::shared_ptr<const PollResult>& result) {
+  if (source != kSourceCluster || !result) return;
+  if (const auto* facts = facts_as<ClusterFacts>(*result)) {
+    std::lock_guard lock(nodes_mutex_);
+    cluster_nodes_ = facts->nodes;
+  }
+}
+
 std::vector<config::ProbeTarget> ProbeSource::current_targets() const {
   std::vector<config::ProbeTarget> targets = cfg_.targets;
   if (!cfg_.from_cluster) return targets;
@@ -299,7 +313,12 @@ std::vector<config::ProbeTarget> ProbeSource::current_targets() const {
     return std::any_of(targets.begin(), targets.end(),
                        [&](const config::ProbeTarget& t) { return t.address == address; });
   };
-  for (const NodeInfo& node : latest_cluster_nodes()) {
+  std::vector<NodeInfo> nodes;
+  {
+    std::lock_guard lock(nodes_mutex_);
+    nodes = cluster_nodes_;
+  }
+  for (const NodeInfo& node : nodes) {
     const auto split = split_host_port(node.address);
     if (!split || listed(node.address)) continue;
     targets.push_back(

@@ -11,12 +11,14 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "config/config.hpp"
+#include "sources/cluster_source.hpp"
 #include "sources/source.hpp"
 
 namespace certwatch::sources {
@@ -78,11 +80,17 @@ class ProbeSource final : public Source {
   PollResult poll() override;
   bool same_config(const Source& next) const override;
 
+  // With from_cluster, the cluster source's view: its nodes are probed too.
+  std::vector<std::string> depends_on() const override;
+  void receive(const std::string& source, const std::shared_ptr<const PollResult>& result) override;
+
   // The configured targets plus, with from_cluster, every node the cluster source last listed.
   std::vector<config::ProbeTarget> current_targets() const;
 
  private:
   config::ProbeConfig cfg_;
+  mutable std::mutex nodes_mutex_;
+  std::vector<NodeInfo> cluster_nodes_;  // the cluster source's last good list (from_cluster)
   std::map<std::pair<std::string, ErrorReason>, std::uint64_t> errors_total_;
 };
 

@@ -104,6 +104,19 @@ class Source {
   // the running instance is kept, with its cache or its connection.
   virtual bool same_config(const Source& next) const = 0;
 
+  // The sources (by instance name) whose view this one reads: the probe's from_cluster reads the
+  // cluster's nodes. Declared, never shared through a global: the scheduler delays this source's
+  // first poll until each of them has finished its first, hands it every new good result of
+  // theirs through receive(), and polls it at once when the first such view arrives after it has
+  // already polled without one.
+  virtual std::vector<std::string> depends_on() const { return {}; }
+  // A new good result of `source`, one of depends_on(). Called on the daemon's thread, possibly
+  // while poll() runs on its worker: an implementation guards what it keeps.
+  virtual void receive(const std::string& source, const std::shared_ptr<const PollResult>& result) {
+    static_cast<void>(source);
+    static_cast<void>(result);
+  }
+
  private:
   std::string name_;
 };

@@ -59,14 +59,34 @@ std::shared_ptr<const Snapshot> poll_once(const sources::SourceList& sources,
   inputs.checks = checks;
   inputs.build = build;
   inputs.config_reload_success_at = now();
-  for (const auto& source : sources) {
-    SourceHealth health;
-    health.source = source->name();
-    SharedPollResult last_good;
+  // Each source polls once, after the sources it depends on (Source::depends_on), whose results
+  // it receives; the registry's order is kept otherwise, and so is the order of the outputs.
+  std::vector<SourceHealth> health(sources.size());
+  std::vector<SharedPollResult> good(sources.size());
+  std::vector<bool> done(sources.size(), false);
+  const auto index_of = [&](std::string_view name) {
+    for (std::size_t i = 0; i < sources.size(); ++i) {
+      if (sources[i]->name() == name) return i;
+    }
+    return sources.size();
+  };
+  const auto poll = [&](auto& self, std::size_t i) -> void {
+    if (done[i]) return;
+    done[i] = true;  // before its dependencies: a cycle ends here instead of recursing forever
+    for (const std::string& name : sources[i]->depends_on()) {
+      const std::size_t dependency = index_of(name);
+      if (dependency == sources.size()) continue;
+      self(self, dependency);
+      if (good[dependency]) sources[i]->receive(name, good[dependency]);
+    }
+    health[i].source = sources[i]->name();
     const double started = now();
-    record_poll(run_poll(*source), started, now(), health, last_good);
-    if (last_good) inputs.results.push_back(std::move(last_good));
-    inputs.health.push_back(std::move(health));
+    record_poll(run_poll(*sources[i]), started, now(), health[i], good[i]);
+  };
+  for (std::size_t i = 0; i < sources.size(); ++i) poll(poll, i);
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    if (good[i]) inputs.results.push_back(std::move(good[i]));
+    inputs.health.push_back(std::move(health[i]));
   }
   return make_snapshot(inputs, now());
 }
