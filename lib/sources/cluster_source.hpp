@@ -16,11 +16,9 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "sources/host_identity.hpp"
+#include "sources/pg_session.hpp"
 #include "sources/source.hpp"
-
-namespace certwatch::net {
-class Prefetch;  // net/resolver.hpp
-}
 
 namespace certwatch::sources {
 
@@ -91,31 +89,6 @@ struct NodeStatusRow {
   std::array<std::optional<std::string>, kClusterCertMetrics.size()> expirations;
 };
 
-// This host's names and addresses, to recognise the local node by its `address` column.
-struct HostIdentity {
-  std::vector<std::string> names;      // hostname, canonical name
-  std::vector<std::string> addresses;  // textual IPv4/IPv6, any form inet_pton accepts
-};
-// This host's identity, its name looked up in the background from construction (gethostname(),
-// then the name with AI_CANONNAME through net/resolver.hpp), so the lookup overlaps other work;
-// getifaddrs() at get().
-class HostIdentityLookup {
- public:
-  HostIdentityLookup();
-  ~HostIdentityLookup();
-  HostIdentityLookup(const HostIdentityLookup&) = delete;
-  HostIdentityLookup& operator=(const HostIdentityLookup&) = delete;
-  // Waits at most `wait` more for the name's lookup; without its answer (a DNS that never
-  // answers), the identity holds the host name and the interfaces' addresses only.
-  HostIdentity get(std::chrono::milliseconds wait);
-
- private:
-  std::string hostname_;
-  std::unique_ptr<net::Prefetch> lookup_;
-};
-// HostIdentityLookup().get(5 s): blocks on DNS for 5 s at most.
-HostIdentity current_host_identity();
-
 struct LocalNodeDetection {
   std::string node_id;  // empty when not exactly one node matched
   std::string note;     // why node_id is empty (for the log); empty on success
@@ -123,9 +96,6 @@ struct LocalNodeDetection {
 // Matches each node's address host (`host:port`, `[v6]:port`) against the host's names
 // (case-insensitive, trailing dot ignored) and addresses (compared in canonical form).
 LocalNodeDetection detect_local_node(const std::vector<NodeInfo>& nodes, const HostIdentity& host);
-
-// "host:port" -> "host"; "[::1]:26257" -> "::1"; a bare host is returned as is.
-std::string address_host(std::string_view address);
 
 // Decimal text such as "1700000000", "1.7e9" or "1700000000.25" -> rounded unix seconds.
 std::optional<std::int64_t> parse_unix_seconds(std::string_view text);
@@ -138,24 +108,6 @@ PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
                                  const std::optional<std::string>& configured_local_node_id,
                                  const std::function<HostIdentity()>& host,
                                  std::chrono::seconds node_stale_after = std::chrono::seconds{600});
-
-// The DSN (libpq URI or keyword string) as a keyword string with connect_timeout set (the config
-// value wins), application_name=crdb-certwatch unless the DSN names one, and TCP keepalives so a
-// silent peer cannot block a poll forever. On a malformed DSN: nullopt and a message that quotes
-// no part of the DSN.
-struct ConninfoResult {
-  std::optional<std::string> conninfo;
-  std::string error;
-};
-ConninfoResult build_conninfo(const std::string& dsn, std::chrono::seconds connect_timeout,
-                              std::chrono::seconds statement_timeout);
-
-// A failed connection attempt (libpq gives only a message, no SQLSTATE) -> reason.
-ErrorReason classify_connect_error(std::string_view message);
-// A failed statement -> reason, by SQLSTATE first and the message second.
-ErrorReason classify_sql_error(std::string_view sqlstate, std::string_view message);
-// Replaces anything that looks like a password (`password=...`, `user:secret@`) with "<redacted>".
-std::string scrub_secrets(std::string message);
 
 struct ClusterSourceOptions {
   // First wait after a failed connection attempt; doubles up to the poll interval.
