@@ -423,10 +423,10 @@ tr.ok td:first-child{box-shadow:inset 4px 0 var(--ok)}
 footer{color:var(--muted);font-size:11.5px;padding:0 32px 24px}
 @page{size:A4 portrait;margin:10mm}
 @media print{
-body{font-size:9.5px}header,main,footer{padding-left:0;padding-right:0}
-header{padding-top:0;padding-bottom:6px}main{padding-top:0;padding-bottom:0}
-section{margin-top:12px}
-h2,h3{break-after:avoid}th,td{padding:3px 6px}
+body{font-size:9px;line-height:1.3}header,main,footer{padding-left:0;padding-right:0}
+header{padding-top:0;padding-bottom:4px}main{padding-top:0;padding-bottom:0}
+section{margin-top:8px}h2{margin:6px 0 3px}h3{margin:4px 0 2px}table{margin:2px 0 6px}
+h2,h3{break-after:avoid}th,td{padding:2px 5px}td.mono,.mono{font-size:8px}
 thead{display:table-header-group}tr{break-inside:avoid}
 table{break-inside:auto}
 section#calendar{break-inside:avoid}
