@@ -145,6 +145,8 @@ std::string_view to_string(Condition condition) {
       return "cmek_transition_stuck";
     case Condition::cmek_api_unreachable:
       return "cmek_api_unreachable";
+    case Condition::client_child_metrics_off:
+      return "client_child_metrics_off";
   }
   return "unknown";
 }

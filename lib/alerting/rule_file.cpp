@@ -47,7 +47,7 @@ const std::vector<std::string>& fixed_alert_names() {
           Condition::reload_pending, Condition::cluster_insecure, Condition::config_reload_failed,
           Condition::probe_failed, Condition::served_mismatch, Condition::cmek_key_revoked,
           Condition::cmek_failed, Condition::cmek_transition_stuck,
-          Condition::cmek_api_unreachable}) {
+          Condition::cmek_api_unreachable, Condition::client_child_metrics_off}) {
       out.push_back(condition_alert(condition));
     }
     return out;
@@ -379,6 +379,17 @@ class Builder {
         "No node reports certificate metrics: the cluster runs without TLS and authentication "
         "(--insecure), or its version predates the metrics. No certificate expiry can be "
         "watched from the cluster side.",
+        {}, Instance::none));
+    group.rules.push_back(alert(
+        condition_alert(Condition::client_child_metrics_off),
+        // max: one daemon that sees per-user children is enough to know they are on.
+        "max without (instance) (" + std::string(metric::kClientChildMetrics) + ") == 0\n",
+        a.insecure_for, condition_labels(Condition::client_child_metrics_off),
+        "CockroachDB nodes report no client certificate per SQL user",
+        "The nodes' /_status/vars carry security_certificate_expiration_client but no sql_user "
+        "children: SET CLUSTER SETTING server.child_metrics.enabled = true; turns them on (or no "
+        "client has connected with a certificate yet). Until then application client "
+        "certificates expire unseen from the server side.",
         {}, Instance::none));
     return group;
   }

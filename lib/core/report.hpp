@@ -64,6 +64,8 @@ enum class Condition {
   cmek_failed,            // a CMEK operation ended in *_FAILED
   cmek_transition_stuck,  // ENABLING, ROTATING or DISABLING for longer than configured
   cmek_api_unreachable,   // the CMEK source is down
+  // Node vars: no node's /_status/vars names a SQL user's client certificate (child metrics off).
+  client_child_metrics_off,
 };
 
 struct Finding {

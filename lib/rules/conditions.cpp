@@ -18,6 +18,7 @@ constexpr ConditionPolicy kPolicies[] = {
     {Condition::cmek_failed, "CrdbCmekOperationFailed", Severity::critical},
     {Condition::cmek_transition_stuck, "CrdbCmekTransitionStuck", Severity::warning},
     {Condition::cmek_api_unreachable, "CrdbCmekApiUnreachable", Severity::warning},
+    {Condition::client_child_metrics_off, "CrdbCertClientChildMetricsOff", Severity::info},
 };
 
 }  // namespace

@@ -336,6 +336,12 @@ constexpr ConditionText kConditions[] = {
      "The CMEK status is not being checked: a revoked key would go unnoticed.",
      "Check the service account API key (role CLUSTER_ADMIN or CLUSTER_OPERATOR_WRITER) and the "
      "network path to cockroachlabs.cloud."},
+    {Condition::client_child_metrics_off,
+     "Without per-user child metrics the nodes do not say which SQL user's client certificate "
+     "expires when: an application's certificate can expire unseen.",
+     "As an admin, in a SQL shell: SET CLUSTER SETTING server.child_metrics.enabled = true; "
+     "(before v24.3.9 also set server.client_cert_expiration_cache.capacity above 0). If it is "
+     "on already, no client has connected with a certificate since the nodes started."},
 };
 
 struct CheckText {
@@ -418,6 +424,8 @@ std::string_view condition_name(Condition condition) {
       return "cmek_transition_stuck";
     case Condition::cmek_api_unreachable:
       return "cmek_api_unreachable";
+    case Condition::client_child_metrics_off:
+      return "client_child_metrics_off";
   }
   return "unknown";
 }
