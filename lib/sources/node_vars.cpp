@@ -222,19 +222,21 @@ bool NodeVarsFacts::child_metrics_off() const {
 std::vector<Family> NodeVarsFacts::families() const {
   Family seen{std::string(metric::kClientSeen),
               "How many nodes reported a client certificate for the SQL user in their "
-              "/_status/vars (security_certificate_expiration_client)."};
+              "/_status/vars (security_certificate_expiration_client).",
+              Family::Type::gauge, true, {}};
   for (const auto& [user, count] : seen_by_user) {
     seen.series.push_back({{{"user", user}}, static_cast<double>(count)});
   }
   Family success{std::string(metric::kNodeVarsSuccess),
-                 "1 when the node's /_status/vars was read and parsed in the last poll."};
+                 "1 when the node's /_status/vars was read and parsed in the last poll.",
+                 Family::Type::gauge, true, {}};
   for (const Node& node : nodes) {
     success.series.push_back({{{"node_id", node.node_id}}, node.error ? 0.0 : 1.0});
   }
   Family errors{std::string(metric::kNodeVarsErrors),
                 "Failed reads of a node's /_status/vars since the daemon started, by reason "
                 "(connect_failed, tls_failed, timeout, bad_response, not_found, ...).",
-                Family::Type::counter};
+                Family::Type::counter, true, {}};
   for (const auto& [key, count] : errors_total) {
     errors.series.push_back(
         {{{"node_id", key.first}, {"reason", std::string(to_string(key.second))}},
@@ -243,7 +245,8 @@ std::vector<Family> NodeVarsFacts::families() const {
   Family child{std::string(metric::kClientChildMetrics),
                "1 when some node's /_status/vars carries per-SQL-user client certificate "
                "children, 0 when the bodies read carry none (server.child_metrics.enabled is off, "
-               "or no client has presented a certificate). Absent when no body was read."};
+               "or no client has presented a certificate). Absent when no body was read.",
+               Family::Type::gauge, true, {}};
   const bool any_read = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return !n.error; });
   if (any_read) child.series.push_back({{}, child_metrics_off() ? 0.0 : 1.0});
   return {std::move(seen), std::move(success), std::move(errors), std::move(child)};
@@ -255,7 +258,8 @@ std::vector<Finding> NodeVarsFacts::findings() const {
            "No node's /_status/vars names a SQL user's client certificate: child metrics are off "
            "(turn them on with " +
                std::string(kChildMetricsStatement) +
-               "), or no client has connected with a certificate since the nodes started."}};
+               "), no client has connected with a certificate since the nodes started, or the "
+               "nodes' version predates per-user client certificate metrics."}};
 }
 
 std::vector<Table> NodeVarsFacts::tables() const {
