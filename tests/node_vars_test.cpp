@@ -52,11 +52,14 @@ std::string vars_body(const std::string& node_id,
                       const std::vector<std::pair<std::string, std::int64_t>>& users) {
   std::string body =
       "# HELP sql_conns Number of open SQL connections\n# TYPE sql_conns gauge\n"
-      "sql_conns{node_id=\"" + node_id + "\"} 4\n"
+      "sql_conns{node_id=\"" +
+      node_id +
+      "\"} 4\n"
       "# HELP security_certificate_expiration_client Minimum expiration for client "
       "certificates, labeled by SQL user. 0 means no certificate or error.\n"
       "# TYPE security_certificate_expiration_client gauge\n"
-      "security_certificate_expiration_client{node_id=\"" + node_id + "\"} 0\n";
+      "security_certificate_expiration_client{node_id=\"" +
+      node_id + "\"} 0\n";
   for (const auto& [user, not_after] : users) {
     body += "security_certificate_expiration_client{node_id=\"" + node_id + "\",sql_user=\"" +
             user + "\"} " + std::to_string(not_after) + "\n";
@@ -70,9 +73,14 @@ std::string vars_body(const std::string& node_id,
   }
   body +=
       "# TYPE sql_service_latency histogram\n"
-      "sql_service_latency_bucket{node_id=\"" + node_id + "\",le=\"+Inf\"} 12\n"
-      "sql_service_latency_sum{node_id=\"" + node_id + "\"} 0.5\n"
-      "sql_service_latency_count{node_id=\"" + node_id + "\"} 12\n";
+      "sql_service_latency_bucket{node_id=\"" +
+      node_id +
+      "\",le=\"+Inf\"} 12\n"
+      "sql_service_latency_sum{node_id=\"" +
+      node_id +
+      "\"} 0.5\n"
+      "sql_service_latency_count{node_id=\"" +
+      node_id + "\"} 12\n";
   return body;
 }
 
@@ -94,8 +102,8 @@ TEST_CASE("a node's body gives one expiry per SQL user", "[node_vars]") {
   REQUIRE_FALSE(read.error);
   CHECK(read.reading.families_present);
   CHECK(read.reading.per_user);
-  CHECK(read.reading.certs == std::vector<ClientCertSeen>{{"app", kNow + 10 * kDay},
-                                                          {"root", kNow + 400 * kDay}});
+  CHECK(read.reading.certs ==
+        std::vector<ClientCertSeen>{{"app", kNow + 10 * kDay}, {"root", kNow + 400 * kDay}});
 
   SECTION("a user with a TTL only, a 0, and a user given twice") {
     const std::string body =
@@ -191,8 +199,8 @@ TEST_CASE("each user and distinct expiry is one certificate at the lowest node t
 TEST_CASE("child metrics off is one info finding with the statement that turns them on",
           "[node_vars]") {
   NodeVarsErrorCounts errors;
-  const auto outcome = certwatch::sources::interpret_node_vars(
-      {scrape_of("1", {}), scrape_of("2", {})}, errors);
+  const auto outcome =
+      certwatch::sources::interpret_node_vars({scrape_of("1", {}), scrape_of("2", {})}, errors);
   CHECK(outcome.certificates.empty());
   const auto findings = outcome.facts->findings();
   REQUIRE(findings.size() == 1);
@@ -247,8 +255,9 @@ TEST_CASE("the inventory says per user whether a file on this host matches", "[n
   CHECK_FALSE(certwatch::sources::client_inventory({}, {}));
 }
 
-TEST_CASE("node vars against TLS stand-ins: users, two expiries, a hang, 50 MB, not Prometheus",
-          "[node_vars][tls]") {
+TEST_CASE(
+    "node vars against TLS stand-ins: many users and two expiries and a hang and 50 MB and HTML",
+    "[node_vars][tls]") {
   TempDir dir;
   certwatch::testing::CertSpec ca_spec;
   ca_spec.common_name = "Test Cockroach UI CA";
@@ -258,7 +267,8 @@ TEST_CASE("node vars against TLS stand-ins: users, two expiries, a hang, 50 MB, 
   for (int i = 0; i < 5; ++i) nodes.push_back(std::make_unique<FakeCloudApi>(dir, &ca));
 
   std::vector<std::pair<std::string, std::int64_t>> many;
-  for (int i = 0; i < 300; ++i) many.emplace_back("app_" + std::to_string(i), kNow + (i + 1) * kDay);
+  for (int i = 0; i < 300; ++i)
+    many.emplace_back("app_" + std::to_string(i), kNow + (i + 1) * kDay);
   many.emplace_back("shared", kNow + 30 * kDay);
   Reply text;
   text.headers = {{"Content-Type", "text/plain; version=0.0.4"}};
@@ -320,8 +330,8 @@ TEST_CASE("node vars against TLS stand-ins: users, two expiries, a hang, 50 MB, 
   CHECK(outcome.partial_errors.size() == 3);
 
   SECTION("a CA that did not sign the DB Console's certificate fails the TLS handshake") {
-    options.ca_file = dir.write("other-ca.crt", certwatch::testing::generate_cert(ca_spec).cert_pem)
-                          .string();
+    options.ca_file =
+        dir.write("other-ca.crt", certwatch::testing::generate_cert(ca_spec).cert_pem).string();
     const auto refused = certwatch::sources::scrape_node_vars({infos[0]}, options, kNow);
     REQUIRE(refused[0].error);
     CHECK(refused[0].error->reason == ErrorReason::tls_failed);
@@ -365,14 +375,14 @@ TEST_CASE("node vars through the real daemon: client certificates on /metrics an
   }
   const std::string yaml =
       "poll_interval: 1s\nfiles:\n  certs_dirs: [" +
-      certwatch::testing::single_quoted_yaml((root / "certs").string()) +
-      "]\ncluster:\n  dsn: " +
+      certwatch::testing::single_quoted_yaml((root / "certs").string()) + "]\ncluster:\n  dsn: " +
       certwatch::testing::single_quoted_yaml(
           pg.tcp_dsn(certwatch::testing::kMonitorUser, certwatch::testing::kRolePassword)) +
       "\n  local_node_id: '1'\n  poll_interval: 1s\n  connect_timeout: 1s\n"
       "  statement_timeout: 1s\n  node_vars:\n    enabled: true\n    http_port: " +
-      std::to_string(vars.port()) + "\n    ca_file: " +
-      certwatch::testing::single_quoted_yaml(vars.ca_file()) + "\n    timeout: 2s\n";
+      std::to_string(vars.port()) +
+      "\n    ca_file: " + certwatch::testing::single_quoted_yaml(vars.ca_file()) +
+      "\n    timeout: 2s\n";
   const fs::path config = dir.write("config.yaml", yaml, 0600);
 
   certwatch::testing::ChildProcess daemon(

@@ -43,15 +43,13 @@ TEST_CASE("a recorded-shape body keeps only the certificate families", "[prom_te
   REQUIRE(parsed.samples.size() == 4);
   CHECK(parsed.samples[0].name == "security_certificate_expiration_client");
   CHECK(parsed.samples[0].labels == certwatch::LabelPairs{{"node_id", "1"}});
-  CHECK(parsed.samples[1].labels ==
-        certwatch::LabelPairs{{"node_id", "1"}, {"sql_user", "app"}});
+  CHECK(parsed.samples[1].labels == certwatch::LabelPairs{{"node_id", "1"}, {"sql_user", "app"}});
   CHECK(parsed.samples[1].value == 1.8e9);
   CHECK(parsed.samples[2].value == 1798761600);
   CHECK(parsed.samples[3].name == "security_certificate_ttl_client");
   CHECK(parsed.samples[3].value == 359984);
-  CHECK(parsed.families_seen ==
-        std::vector<std::string>{"security_certificate_expiration_client",
-                                 "security_certificate_ttl_client"});
+  CHECK(parsed.families_seen == std::vector<std::string>{"security_certificate_expiration_client",
+                                                         "security_certificate_ttl_client"});
 }
 
 TEST_CASE("label escapes and the optional parts of a sample line are read", "[prom_text]") {

@@ -46,8 +46,8 @@ const std::vector<std::string>& fixed_alert_names() {
          {Condition::file_error, Condition::source_down, Condition::node_stale,
           Condition::reload_pending, Condition::cluster_insecure, Condition::config_reload_failed,
           Condition::probe_failed, Condition::served_mismatch, Condition::cmek_key_revoked,
-          Condition::cmek_failed, Condition::cmek_transition_stuck,
-          Condition::cmek_api_unreachable, Condition::client_child_metrics_off}) {
+          Condition::cmek_failed, Condition::cmek_transition_stuck, Condition::cmek_api_unreachable,
+          Condition::client_child_metrics_off}) {
       out.push_back(condition_alert(condition));
     }
     return out;

@@ -356,10 +356,10 @@ void ClusterSource::add_node_vars(PollResult& result) {
   // What is left of the interval once the query and one node's timeout are paid for.
   const auto reserved = cfg_.connect_timeout + cfg_.statement_timeout + 2 * cfg.timeout;
   options.budget = std::max<std::chrono::milliseconds>(cfg.timeout, cfg_.poll_interval - reserved);
-  const auto now = static_cast<std::int64_t>(
-      std::chrono::duration_cast<std::chrono::seconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  const auto now =
+      static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
   const auto scrapes = scrape_node_vars(cluster->nodes, options, now);
   NodeVarsOutcome outcome = interpret_node_vars(scrapes, node_vars_errors_);
   auto facts = std::make_shared<ClusterFacts>(*cluster);
@@ -368,7 +368,8 @@ void ClusterSource::add_node_vars(PollResult& result) {
     cert.local_node = false;  // a client's certificate: nothing on this host to compare it with
     result.certificates.push_back(std::move(cert));
   }
-  for (SourceError& error : outcome.partial_errors) result.partial_errors.push_back(std::move(error));
+  for (SourceError& error : outcome.partial_errors)
+    result.partial_errors.push_back(std::move(error));
   result.facts = std::move(facts);
 }
 

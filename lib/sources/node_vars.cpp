@@ -23,7 +23,8 @@ using SteadyClock = std::chrono::steady_clock;
 // Node ids are integers: "2" before "10"; anything else after, by text.
 bool node_id_less(const std::string& a, const std::string& b) {
   const auto numeric = [](const std::string& s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
   const bool na = numeric(a);
   const bool nb = numeric(b);
@@ -58,9 +59,9 @@ NodeScrape scrape_one(const NodeInfo& node, const NodeVarsOptions& options, std:
       std::to_string(own_port != options.port_by_node.end() ? own_port->second : options.http_port);
   scrape.target = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
   if (host.empty()) {
-    scrape.error = SourceError{ErrorReason::bad_config,
-                               "node " + node.node_id + "'s address " +
-                                   escape_for_display(node.address) + " has no host"};
+    scrape.error =
+        SourceError{ErrorReason::bad_config, "node " + node.node_id + "'s address " +
+                                                 escape_for_display(node.address) + " has no host"};
     return scrape;
   }
   const auto started = SteadyClock::now();
@@ -80,17 +81,17 @@ NodeScrape scrape_one(const NodeInfo& node, const NodeVarsOptions& options, std:
       scrape.error = std::move(got.error);
     } else if (got.response.status != 200) {
       const unsigned status = got.response.status;
-      scrape.error = SourceError{status == 404   ? ErrorReason::not_found
-                                 : status >= 500 ? ErrorReason::server_error
-                                 : status == 401 || status == 403 ? ErrorReason::auth_failed
-                                                                  : ErrorReason::bad_response,
-                                 "HTTP " + std::to_string(status) + " from " + scrape.target +
-                                     "/_status/vars"};
+      scrape.error = SourceError{
+          status == 404                    ? ErrorReason::not_found
+          : status >= 500                  ? ErrorReason::server_error
+          : status == 401 || status == 403 ? ErrorReason::auth_failed
+                                           : ErrorReason::bad_response,
+          "HTTP " + std::to_string(status) + " from " + scrape.target + "/_status/vars"};
     } else {
       NodeVarsRead read = read_node_vars(got.response.body, now);
       if (read.error) {
-        scrape.error = SourceError{read.error->reason, scrape.target + "/_status/vars: " +
-                                                           read.error->message};
+        scrape.error = SourceError{read.error->reason,
+                                   scrape.target + "/_status/vars: " + read.error->message};
       } else {
         scrape.reading = std::move(read.reading);
       }
@@ -151,9 +152,8 @@ std::vector<NodeScrape> scrape_node_vars(const std::vector<NodeInfo>& nodes,
   };
   // Threads of this poll's own: each blocks in one https_get at a time (lib/core/parallel caps
   // its threads at the cores, which suits CPU work, not waiting on peers).
-  const std::size_t threads =
-      std::min<std::size_t>(static_cast<std::size_t>(std::max(options.concurrency, 1)),
-                            nodes.size());
+  const std::size_t threads = std::min<std::size_t>(
+      static_cast<std::size_t>(std::max(options.concurrency, 1)), nodes.size());
   std::vector<std::thread> helpers;
   for (std::size_t t = 1; t < threads; ++t) {
     try {
@@ -180,9 +180,8 @@ NodeVarsOutcome interpret_node_vars(const std::vector<NodeScrape>& scrapes,
                             scrape.reading.families_present, scrape.reading.per_user});
     if (scrape.error) {
       ++errors_total[{scrape.node_id, scrape.error->reason}];
-      out.partial_errors.push_back(
-          {scrape.error->reason, "node vars of node " + scrape.node_id + ": " +
-                                     scrape.error->message});
+      out.partial_errors.push_back({scrape.error->reason, "node vars of node " + scrape.node_id +
+                                                              ": " + scrape.error->message});
       continue;
     }
     for (const ClientCertSeen& cert : scrape.reading.certs) {
@@ -223,20 +222,26 @@ std::vector<Family> NodeVarsFacts::families() const {
   Family seen{std::string(metric::kClientSeen),
               "How many nodes reported a client certificate for the SQL user in their "
               "/_status/vars (security_certificate_expiration_client).",
-              Family::Type::gauge, true, {}};
+              Family::Type::gauge,
+              true,
+              {}};
   for (const auto& [user, count] : seen_by_user) {
     seen.series.push_back({{{"user", user}}, static_cast<double>(count)});
   }
   Family success{std::string(metric::kNodeVarsSuccess),
                  "1 when the node's /_status/vars was read and parsed in the last poll.",
-                 Family::Type::gauge, true, {}};
+                 Family::Type::gauge,
+                 true,
+                 {}};
   for (const Node& node : nodes) {
     success.series.push_back({{{"node_id", node.node_id}}, node.error ? 0.0 : 1.0});
   }
   Family errors{std::string(metric::kNodeVarsErrors),
                 "Failed reads of a node's /_status/vars since the daemon started, by reason "
                 "(connect_failed, tls_failed, timeout, bad_response, not_found, ...).",
-                Family::Type::counter, true, {}};
+                Family::Type::counter,
+                true,
+                {}};
   for (const auto& [key, count] : errors_total) {
     errors.series.push_back(
         {{{"node_id", key.first}, {"reason", std::string(to_string(key.second))}},
@@ -246,8 +251,11 @@ std::vector<Family> NodeVarsFacts::families() const {
                "1 when some node's /_status/vars carries per-SQL-user client certificate "
                "children, 0 when the bodies read carry none (server.child_metrics.enabled is off, "
                "or no client has presented a certificate). Absent when no body was read.",
-               Family::Type::gauge, true, {}};
-  const bool any_read = std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return !n.error; });
+               Family::Type::gauge,
+               true,
+               {}};
+  const bool any_read =
+      std::any_of(nodes.begin(), nodes.end(), [](const Node& n) { return !n.error; });
   if (any_read) child.series.push_back({{}, child_metrics_off() ? 0.0 : 1.0});
   return {std::move(seen), std::move(success), std::move(errors), std::move(child)};
 }
@@ -307,14 +315,17 @@ std::optional<Table> client_inventory(const std::vector<ClientCertificate>& clie
   // Soonest expiry first, so the cap below drops the ones with most time left.
   std::vector<std::pair<std::string, Row*>> order;
   for (auto& [user, row] : users) order.emplace_back(user, &row);
-  std::stable_sort(order.begin(), order.end(),
-                   [](const auto& a, const auto& b) { return a.second->earliest < b.second->earliest; });
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) {
+    return a.second->earliest < b.second->earliest;
+  });
   constexpr std::size_t kMaxRows = 1000;  // the table-row cap of every source (docs/metrics.md)
   for (std::size_t i = 0; i < order.size(); ++i) {
     if (i == kMaxRows) {
       table.rows.push_back({Cell{"... and " + std::to_string(order.size() - kMaxRows) +
                                      " more users (crdb_cert_client_seen lists them all)",
-                                 {}, false, ""},
+                                 {},
+                                 false,
+                                 ""},
                             Cell{}, Cell{}, Cell{}, Cell{}});
       break;
     }

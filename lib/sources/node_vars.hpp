@@ -45,8 +45,8 @@ struct ClientCertSeen {
 
 // What one node's body says about client certificates.
 struct NodeVarsReading {
-  bool families_present = false;  // either family appears (HELP, TYPE or a sample)
-  bool per_user = false;          // at least one sample with a sql_user label
+  bool families_present = false;      // either family appears (HELP, TYPE or a sample)
+  bool per_user = false;              // at least one sample with a sql_user label
   std::vector<ClientCertSeen> certs;  // one per user, sorted by user
 
   friend bool operator==(const NodeVarsReading&, const NodeVarsReading&) = default;

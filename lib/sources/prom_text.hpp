@@ -27,14 +27,14 @@ struct PromSample {
 // of a node could hide the user whose certificate expires first.
 struct PromLimits {
   std::size_t max_line_bytes = 64 * 1024;
-  std::size_t max_labels = 32;                 // per sample
-  std::size_t max_label_value_bytes = 1024;    // SQL user names are at most 63 bytes
-  std::size_t max_kept_samples = 100 * 1000;   // of the kept families
+  std::size_t max_labels = 32;                // per sample
+  std::size_t max_label_value_bytes = 1024;   // SQL user names are at most 63 bytes
+  std::size_t max_kept_samples = 100 * 1000;  // of the kept families
 };
 
 struct PromParse {
-  std::optional<std::string> error;  // "line 12: ..."; when set, the rest is empty
-  std::vector<PromSample> samples;   // of the kept families, in body order
+  std::optional<std::string> error;        // "line 12: ..."; when set, the rest is empty
+  std::vector<PromSample> samples;         // of the kept families, in body order
   std::vector<std::string> families_seen;  // kept families with a HELP, TYPE or sample line
   std::size_t lines = 0;
 };

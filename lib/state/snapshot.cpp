@@ -106,7 +106,8 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
   for (const SharedPollResult& result : inputs.results) {
     const auto* cluster = sources::facts_as<sources::ClusterFacts>(*result);
     if (cluster == nullptr || !cluster->node_vars) continue;
-    if (auto table = sources::client_inventory(cluster->node_vars->clients, snapshot->certificates)) {
+    if (auto table =
+            sources::client_inventory(cluster->node_vars->clients, snapshot->certificates)) {
       snapshot->tables.push_back(std::move(*table));
     }
   }
