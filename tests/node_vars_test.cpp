@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "config/config.hpp"
 #include "rules/conditions.hpp"
 #include "sources/cluster_source.hpp"
 #include "state/remedy.hpp"
@@ -428,6 +429,69 @@ TEST_CASE("node vars through the real daemon: client certificates on /metrics an
   REQUIRE(page);
   CHECK(page->body.find("Client certificates in use") != std::string::npos);
   CHECK(page->body.find("client.app.crt") != std::string::npos);
+  // `check` and the audit poll once and show the same inventory (the audit with the cluster).
+  const auto check = certwatch::testing::run_command(
+      {CERTWATCH_BINARY, "check", "--config.file", config.string()});
+  INFO(check.out << check.err);
+  CHECK(check.out.find("CLIENT CERTIFICATES IN USE") != std::string::npos);  // titles in capitals
+  CHECK(check.out.find("yes " + (root / "certs" / "client.app.crt").string()) != std::string::npos);
+  const auto audit =
+      certwatch::testing::run_command({CERTWATCH_BINARY, "audit", "--config.file", config.string(),
+                                       "--format", "md", "--output", "-"});
+  INFO(audit.out << audit.err);
+  CHECK(audit.out.find("Client certificates in use") != std::string::npos);
+  CHECK(audit.out.find("client.app.crt") != std::string::npos);
   daemon.stop();
   pg.reset_node_status();
+}
+
+TEST_CASE("cluster.node_vars is parsed strictly with its defaults", "[node_vars][config]") {
+  using certwatch::config::parse_config;
+  const std::string head = "cluster:\n  dsn: 'postgresql://monitor@127.0.0.1:26257/defaultdb'\n";
+  auto loaded = parse_config(head, "cfg.yaml");
+  REQUIRE(loaded.config);
+  const auto defaults = loaded.config->cluster->node_vars;
+  CHECK_FALSE(defaults.enabled);
+  CHECK(defaults.http_port == 8080);
+  CHECK(defaults.ca_file.empty());  // ca-ui.crt or ca.crt of the first certs dir, at each poll
+  CHECK(defaults.timeout == std::chrono::seconds{10});
+  CHECK(defaults.concurrency == 8);
+  CHECK(defaults.max_bytes == 16u * 1024 * 1024);
+
+  loaded = parse_config(head +
+                            "  node_vars:\n    enabled: true\n    http_port: 8443\n"
+                            "    ca_file: /nonexistent/ca-ui.crt\n    timeout: 3s\n"
+                            "    concurrency: 32\n    max_bytes: 4MiB\n",
+                        "cfg.yaml");
+  REQUIRE(loaded.config);
+  const auto set = loaded.config->cluster->node_vars;
+  CHECK(set.enabled);
+  CHECK(set.http_port == 8443);
+  CHECK(set.ca_file == "/nonexistent/ca-ui.crt");
+  CHECK(set.timeout == std::chrono::seconds{3});
+  CHECK(set.concurrency == 32);
+  CHECK(set.max_bytes == 4u * 1024 * 1024);
+
+  const std::vector<std::pair<std::string, std::string>> bad{
+      {"    enable: true\n", "cfg.yaml:4: cluster.node_vars.enable: unknown key"},
+      {"    http_port: 0\n",
+       "cfg.yaml:4: cluster.node_vars.http_port: must be a port number 1-65535, got \"0\""},
+      {"    concurrency: 65\n",
+       "cfg.yaml:4: cluster.node_vars.concurrency: must be an integer 1-64, got \"65\""},
+      {"    max_bytes: 1GiB\n",
+       "cfg.yaml:4: cluster.node_vars.max_bytes: must be a size between 64KiB and 256MiB, got "
+       "\"1GiB\""},
+      {"    timeout: 0s\n", "cfg.yaml:4: cluster.node_vars.timeout: must be between 1s and 10m"},
+      {"    ca_file: ca.crt\n",
+       "cfg.yaml:4: cluster.node_vars.ca_file: must be an absolute path, got \"ca.crt\""},
+      {"    client_cert: /a.crt\n",
+       "cfg.yaml:4: cluster.node_vars.client_cert: client_cert and client_key go together"},
+  };
+  for (const auto& [line, expected] : bad) {
+    INFO(line);
+    loaded = parse_config(head + "  node_vars:\n" + line, "cfg.yaml");
+    CHECK_FALSE(loaded.config);
+    REQUIRE_FALSE(loaded.errors.empty());
+    CHECK(loaded.errors.front().to_string().rfind(expected, 0) == 0);
+  }
 }
