@@ -361,8 +361,14 @@ TEST_CASE("node vars through the real daemon: client certificates on /metrics an
   certwatch::testing::CertSpec app_spec;
   app_spec.common_name = "app";
   app_spec.not_after = app_not_after;
-  dir.write("certs/ca.crt", ca.cert_pem);
-  dir.write("certs/client.app.crt", certwatch::testing::generate_cert(app_spec, &ca).cert_pem);
+  // The DB Console serves a certificate of its own CA (ca-ui.crt); ca.crt is another CA. With no
+  // ca_file configured the node vars trust ca-ui.crt: trusting ca.crt would fail every handshake.
+  certwatch::testing::CertSpec sql_ca_spec = ca_spec;
+  sql_ca_spec.common_name = "Test Cockroach SQL CA";
+  const GeneratedCert sql_ca = certwatch::testing::generate_cert(sql_ca_spec);
+  dir.write("certs/ca.crt", sql_ca.cert_pem);
+  dir.write("certs/ca-ui.crt", ca.cert_pem);
+  dir.write("certs/client.app.crt", certwatch::testing::generate_cert(app_spec, &sql_ca).cert_pem);
   dir.write("certs/client.app.key", "", 0600);
 
   pg.reset_node_status();
@@ -381,9 +387,7 @@ TEST_CASE("node vars through the real daemon: client certificates on /metrics an
           pg.tcp_dsn(certwatch::testing::kMonitorUser, certwatch::testing::kRolePassword)) +
       "\n  local_node_id: '1'\n  poll_interval: 1s\n  connect_timeout: 1s\n"
       "  statement_timeout: 1s\n  node_vars:\n    enabled: true\n    http_port: " +
-      std::to_string(vars.port()) +
-      "\n    ca_file: " + certwatch::testing::single_quoted_yaml(vars.ca_file()) +
-      "\n    timeout: 2s\n";
+      std::to_string(vars.port()) + "\n    timeout: 2s\n";
   const fs::path config = dir.write("config.yaml", yaml, 0600);
 
   certwatch::testing::ChildProcess daemon(
