@@ -353,7 +353,8 @@ void ClusterSource::add_node_vars(PollResult& result) {
   options.timeout = cfg.timeout;
   options.concurrency = cfg.concurrency;
   options.max_bytes = cfg.max_bytes;
-  // What is left of the interval once the query and one node's timeout are paid for.
+  // What is left of the interval once the query is paid for, less two node timeouts: the nodes
+  // started last run up to one timeout past the budget, and the poll ends within its interval.
   const auto reserved = cfg_.connect_timeout + cfg_.statement_timeout + 2 * cfg.timeout;
   options.budget = std::max<std::chrono::milliseconds>(cfg.timeout, cfg_.poll_interval - reserved);
   const auto now =
