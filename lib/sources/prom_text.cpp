@@ -6,6 +6,7 @@
 #include <limits>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "core/text.hpp"
 
@@ -59,7 +60,8 @@ class LineReader {
       return true;
     }
     ++pos_;
-    std::set<std::string_view> names;
+    // At most max_labels names: a linear scan costs less than a set per line.
+    std::vector<std::string_view> names;
     for (;;) {
       skip_blanks();
       if (pos_ < line_.size() && line_[pos_] == '}') {
@@ -72,7 +74,10 @@ class LineReader {
       }
       while (pos_ < line_.size() && is_label_char(line_[pos_])) ++pos_;
       const std::string_view name = line_.substr(start, pos_ - start);
-      if (!names.insert(name).second) return fail("label " + std::string(name) + " given twice");
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        return fail("label " + std::string(name) + " given twice");
+      }
+      names.push_back(name);
       if (names.size() > limits_.max_labels) {
         return fail("more than " + std::to_string(limits_.max_labels) + " labels");
       }
@@ -80,8 +85,9 @@ class LineReader {
       if (pos_ >= line_.size() || line_[pos_] != '=') return fail("expected = after a label name");
       ++pos_;
       skip_blanks();
-      std::string value;
-      if (!quoted(value)) return false;
+      value_.clear();
+      if (!quoted(value_)) return false;
+      std::string value = out != nullptr ? value_ : std::string();
       if (out != nullptr) out->emplace_back(std::string(name), std::move(value));
       skip_blanks();
       if (pos_ < line_.size() && line_[pos_] == ',') {
@@ -186,6 +192,7 @@ class LineReader {
 
   std::string_view line_;
   const PromLimits& limits_;
+  std::string value_;  // the label value being read, reused across labels
   std::size_t pos_ = 0;
   std::string message_;
 };
