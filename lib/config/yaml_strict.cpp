@@ -145,7 +145,8 @@ std::string readable_yaml_error(const std::string& message) {
     return "invalid YAML: a '{' or '[' is never closed";
   }
   if (message.find("unknown escape character") != std::string::npos) {
-    return "invalid YAML: a backslash in a double-quoted value (use single quotes, or \\\\)";
+    return "invalid YAML: a backslash in a double-quoted value (use single quotes, or write each "
+           "backslash twice)";
   }
   return "invalid YAML: " + message;
 }

@@ -7,6 +7,7 @@
 
 #include "core/shell_command.hpp"
 #include "core/text.hpp"
+#include "rules/automation.hpp"
 #include "rules/chain_causes.hpp"
 #include "rules/conditions.hpp"
 #include "rules/rule.hpp"
@@ -273,6 +274,13 @@ constexpr ActionText kActions[] = {
      "On the node's host: cockroach cert list --certs-dir=<its certs dir>, check the key is mode "
      "0600 and owned by the cockroach user, read the node's log for the load error, fix it, then "
      "pkill -SIGHUP -x cockroach."},
+    {rules::kActionRenewalOverdue,
+     "The automation that manages it should have renewed it by now and did not: left alone, it "
+     "runs into its expiry like an unmanaged one.",
+     "Check the automation: the Helm chart's rotation CronJob (kubectl get cronjobs; the last "
+     "Job's logs) or the cert-manager Certificate (kubectl describe certificate: conditions, "
+     "events). Then renew it by hand before it expires (cockroach cert create-node <SANs> "
+     "--overwrite or create-client <user>, then pkill -SIGHUP -x cockroach)."},
 };
 
 const ActionText* find_action(std::string_view action) {
