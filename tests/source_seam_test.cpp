@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "alerting/check_report.hpp"
+#include "core/clock.hpp"
 #include "runtime/daemon.hpp"
 #include "sources/registry.hpp"
 #include "state/collect.hpp"
@@ -83,7 +84,7 @@ TEST_CASE("a source plugged in through the seam alone shows up in check", "[seam
   TempDir dir;
   const config::Config config = empty_certs_config(dir);
   const auto snapshot = state::poll_once(with_beacon(config), config.rules, config.checks,
-                                         {"t", "t", "t"}, state::system_clock_now);
+                                         {"t", "t", "t"}, certwatch::unix_now);
   const alerting::CheckReport report = alerting::make_check_report(*snapshot);
   CHECK(report.status == alerting::CheckStatus::critical);  // 10 days left on a node: rotate_now
   REQUIRE(report.certificates.size() == 1);

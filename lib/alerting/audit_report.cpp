@@ -233,8 +233,8 @@ std::string_view to_string(DataAtRest::State state) {
   return "not_observed";
 }
 
-// Until the CMEK source lands with a typed accessor, a source named "cmek" is rendered through
-// its generic tables; switch this function to the typed state at merge.
+// The data-at-rest statement from the CMEK source's typed facts (its counts and status), with its
+// bounded tables; without them, what the tier says about who owns the key.
 DataAtRest data_at_rest_of(const state::Snapshot& snapshot, const TierFacts& tier) {
   DataAtRest out;
   out.owner = std::string(tier.data_at_rest_owner);

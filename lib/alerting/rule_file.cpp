@@ -19,7 +19,7 @@ namespace {
 
 using config::format_duration;
 
-// The identity labels of METRICS.md: what makes two series the same certificate.
+// The identity labels of docs/metrics.md: what makes two series the same certificate.
 constexpr std::string_view kIdentity = "source, cert_type, node_id, path, index, user";
 
 // The alert and the severity label of a condition, from the table `check` uses too.

@@ -11,7 +11,7 @@
 
 namespace certwatch {
 
-// The `cert_type` label values of METRICS.md.
+// The `cert_type` label values of docs/metrics.md.
 enum class CertType {
   ca,
   client_ca,
@@ -36,7 +36,7 @@ enum class Severity { none = 0, info = 1, warning = 2, critical = 3 };
 std::string_view to_string(Severity severity);
 std::optional<Severity> severity_from_string(std::string_view label);
 
-// The `source` label values of METRICS.md that cross-checks compare (a source may use others).
+// The `source` label values of docs/metrics.md that cross-checks compare (a source may use others).
 inline constexpr std::string_view kSourceFile = "file";
 inline constexpr std::string_view kSourceCluster = "cluster";
 inline constexpr std::string_view kSourceProbe = "probe";
@@ -70,8 +70,8 @@ struct CertificateFacts {
   friend bool operator==(const CertificateFacts&, const CertificateFacts&) = default;
 };
 
-// The identity label set every per-certificate series carries (METRICS.md); empty where a label
-// does not apply.
+// The identity label set every per-certificate series carries (docs/metrics.md); empty where a
+// label does not apply.
 struct CertIdentity {
   std::string source{kSourceFile};
   CertType cert_type = CertType::other;
@@ -129,7 +129,7 @@ struct KeyFile {
   friend bool operator==(const KeyFile&, const KeyFile&) = default;
 };
 
-// Why a file could not be used (METRICS.md `crdb_cert_file_error` reasons).
+// Why a file could not be used (docs/metrics.md `crdb_cert_file_error` reasons).
 enum class FileErrorReason {
   not_found,
   permission_denied,

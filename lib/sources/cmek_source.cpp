@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/metric_names.hpp"
 #include "net/https_get.hpp"
 
@@ -369,7 +370,7 @@ bool CmekSource::same_config(const Source& next) const {
 
 double CmekSource::wall_now() const {
   if (options_.wall_clock) return options_.wall_clock();
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return unix_now();
 }
 
 PollResult CmekSource::failed(SourceError error) {
