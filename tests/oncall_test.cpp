@@ -175,7 +175,8 @@ TEST_CASE("the expiry fix reissues the certificate with its own SANs and user, t
       CHECK(s.states[i].action == "schedule_rotation");
       INFO(remedy->fix);
       CHECK(remedy->fix.find("cockroach cert create-client --certs-dir=" + dir +
-                             " --ca-key=/path/to/ca.key --overwrite app_user") != std::string::npos);
+                             " --ca-key=/path/to/ca.key --overwrite app_user") !=
+            std::string::npos);
       CHECK(remedy->fix.find("SIGHUP") == std::string::npos);  // clients read it themselves
     } else {
       CHECK_FALSE(remedy);  // the CA is years away: ok, no fix

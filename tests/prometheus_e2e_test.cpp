@@ -134,7 +134,8 @@ TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates",
   CHECK(left > 10.0 * kDay - 300);
   CHECK(rotate["annotations"]["description"].get<std::string>().find("expires in 9d 23h") !=
         std::string::npos);
-  // The daemon that raised it serves the runbook (issue 25): http://<its instance>/runbooks/<Alert>.
+  // The daemon that raised it serves the runbook (issue 25): http://<its
+  // instance>/runbooks/<Alert>.
   const std::string runbook = rotate["annotations"]["runbook_url"].get<std::string>();
   INFO(runbook);
   CHECK(runbook.starts_with("http://"));
