@@ -12,6 +12,7 @@
 #include "rules/checks.hpp"
 #include "rules/conditions.hpp"
 #include "rules/evaluate.hpp"
+#include "sources/registry.hpp"
 #include "state/remedy.hpp"
 
 namespace certwatch::alerting {
@@ -42,12 +43,7 @@ const std::vector<std::string>& fixed_alert_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out{std::string(kExporterDownAlert)};
     for (const rules::CheckInfo& check : rules::all_checks()) out.emplace_back(check.alert);
-    for (Condition condition :
-         {Condition::file_error, Condition::source_down, Condition::node_stale,
-          Condition::reload_pending, Condition::cluster_insecure, Condition::config_reload_failed,
-          Condition::probe_failed, Condition::served_mismatch, Condition::cmek_key_revoked,
-          Condition::cmek_failed, Condition::cmek_transition_stuck,
-          Condition::cmek_api_unreachable}) {
+    for (const Condition condition : sources::Registry::builtin().conditions()) {
       out.push_back(condition_alert(condition));
     }
     return out;
@@ -431,7 +427,8 @@ class Builder {
         "crdb-certwatch on {{ $labels.instance }} cannot read the CMEK state from the Cloud API",
         "The last CMEK poll on {{ $labels.instance }} failed (crdb_cert_source_errors_total{source="
         "\"cmek\"} gives the reason: auth_failed, not_found, rate_limited, server_error, timeout, "
-        "tls_failed, bad_response). The CMEK metrics are served from the last good poll and may "
+        "handshake_failed, bad_response). The CMEK metrics are served from the last good poll and "
+        "may "
         "be stale."));
     return group;
   }
@@ -440,10 +437,23 @@ class Builder {
     const auto& a = config_.alerting;
     const std::string job = "job=" + quote_label_value(a.job);
     RuleGroup group{"crdb-certwatch.exporter", {}};
+    // A source with a down condition of its own (CMEK: CrdbCmekApiUnreachable) pages through it
+    // alone: page once.
+    std::vector<std::string_view> own_down;
+    for (const sources::SourceEntry& entry : sources::Registry::builtin().entries()) {
+      if (entry.down_condition) own_down.push_back(entry.source);
+    }
+    std::string selector;
+    for (std::string_view source : own_down) {
+      selector += (selector.empty() ? "" : "|") + std::string(source);
+    }
+    if (!selector.empty()) {
+      selector = "{source!" + std::string(own_down.size() == 1 ? "=" : "~") +
+                 quote_label_value(selector) + "}";
+    }
     group.rules.push_back(alert(
-        // The CMEK source has an alert of its own (CrdbCmekApiUnreachable): page once.
         condition_alert(Condition::source_down),
-        std::string(metric::kSourceUp) + "{source!=\"cmek\"} == 0\n", a.source_down_for,
+        std::string(metric::kSourceUp) + selector + " == 0\n", a.source_down_for,
         condition_labels(Condition::source_down),
         "crdb-certwatch on {{ $labels.instance }} cannot poll its {{ $labels.source }} source",
         "The last poll of the {{ $labels.source }} source on {{ $labels.instance }} failed (see "

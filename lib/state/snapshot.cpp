@@ -5,6 +5,7 @@
 
 #include "core/metric_names.hpp"
 #include "rules/conditions.hpp"
+#include "sources/registry.hpp"
 
 namespace certwatch::state {
 
@@ -150,7 +151,7 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
   for (const SourceHealth& health : inputs.health) {
     if (health.polled && !health.up && health.last_error) {
       snapshot->findings.push_back(
-          {Condition::source_down, health.source,
+          {sources::Registry::builtin().down_condition(health.source), health.source,
            std::string(to_string(health.last_error->reason)) + ": " + health.last_error->message});
     }
   }
