@@ -7,36 +7,54 @@
 #include "sources/cmek_source.hpp"
 #include "sources/file_source.hpp"
 #include "sources/probe_source.hpp"
+#include "sources/sections.hpp"
 
 namespace certwatch::sources {
+
+bool SourceEntry::fits(Tier tier) const {
+  return std::find(section.tiers.begin(), section.tiers.end(), tier) != section.tiers.end();
+}
 
 Registry::Registry(std::vector<SourceEntry> entries) : entries_(std::move(entries)) {
   const auto daemon = rules::daemon_conditions();
   conditions_.assign(daemon.begin(), daemon.end());
   for (const SourceEntry& entry : entries_) {
     conditions_.insert(conditions_.end(), entry.conditions.begin(), entry.conditions.end());
+    sections_.push_back(entry.section);
   }
 }
 
 const Registry& Registry::builtin() {
+  constexpr Tier kAll[] = {Tier::self_hosted, Tier::advanced, Tier::byoc, Tier::standard,
+                           Tier::basic};
+  // From Cockroach Labs' documentation of the plans: on Standard and Basic the node certificates
+  // are managed (the cluster source has nothing of yours to read), and CMEK needs Advanced.
   static const Registry registry({
       {kSourceFile,
+       {"files", &parse_files_section, {std::begin(kAll), std::end(kAll)}},
        &FileSource::from_config,
        {},
        std::nullopt,
        "certificate files on this host were not read"},
       {kSourceCluster,
+       {"cluster",
+        &parse_cluster_section,
+        {Tier::self_hosted, Tier::advanced, Tier::byoc},
+        &cluster_misfit,
+        false},
        &ClusterSource::from_config,
        {Condition::node_stale, Condition::cluster_insecure},
        std::nullopt,
        "the certificates the nodes have loaded, and whether the cluster runs in secure mode, "
        "were not observed (no cluster: section)"},
       {kSourceProbe,
+       {"probe", &parse_probe_section, {std::begin(kAll), std::end(kAll)}},
        &ProbeSource::from_config,
        {Condition::probe_failed, Condition::served_mismatch},
        std::nullopt,
        "the certificates served on the wire were not observed (no probe: section)"},
       {"cmek",
+       {"cmek", &parse_cmek_section, {Tier::advanced, Tier::byoc}, &cmek_misfit, true},
        &CmekSource::from_config,
        {Condition::cmek_key_revoked, Condition::cmek_failed, Condition::cmek_transition_stuck,
         Condition::cmek_api_unreachable},
@@ -63,6 +81,14 @@ Condition Registry::down_condition(std::string_view source) const {
   return entry && entry->down_condition ? *entry->down_condition : Condition::source_down;
 }
 
+std::vector<std::string_view> Registry::useful_sections(Tier tier) const {
+  std::vector<std::string_view> out;
+  for (const SourceEntry& entry : entries_) {
+    if (entry.fits(tier)) out.push_back(entry.section.name);
+  }
+  return out;
+}
+
 SourceList Registry::make_sources(const config::Config& config) const {
   SourceList out;
   for (const SourceEntry& entry : entries_) entry.add(config, out);
@@ -74,3 +100,16 @@ SourceList make_sources(const config::Config& config) {
 }
 
 }  // namespace certwatch::sources
+
+// The config loader's built-in form: the sections of the built-in sources (config/config.hpp).
+namespace certwatch::config {
+
+LoadResult parse_config(std::string_view yaml, const std::string& file) {
+  return parse_config(yaml, file, sources::Registry::builtin().sections());
+}
+
+LoadResult load_config_file(const std::string& path) {
+  return load_config_file(path, sources::Registry::builtin().sections());
+}
+
+}  // namespace certwatch::config

@@ -83,7 +83,8 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
   std::size_t total = 0;
   for (const SharedPollResult& result : inputs.results) total += result->certificates.size();
   snapshot->certificates.reserve(total);
-  snapshot->tables.push_back(ownership_table(tier_facts(inputs.tier)));
+  snapshot->tables.push_back(ownership_table(
+      tier_facts(inputs.tier), sources::Registry::builtin().useful_sections(inputs.tier)));
   for (const SharedPollResult& result : inputs.results) {
     for (const CertObservation& cert : result->certificates) {
       snapshot->certificates.push_back(&cert);
