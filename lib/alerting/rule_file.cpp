@@ -197,8 +197,9 @@ enum class Instance { all, some, none };
 
 class Builder {
  public:
-  Builder(const config::Config& config, std::string_view daemon_scheme)
-      : config_(config), daemon_scheme_(daemon_scheme) {}
+  Builder(const config::Config& config, std::string_view daemon_scheme,
+          const sources::Registry& registry)
+      : config_(config), daemon_scheme_(daemon_scheme), registry_(registry) {}
 
   AlertRule alert(std::string name, std::string expr, std::chrono::seconds for_duration,
                   std::vector<std::pair<std::string, std::string>> labels, std::string summary,
@@ -217,7 +218,7 @@ class Builder {
     // The fix every output shows (state/remedy.hpp), without a particular certificate: the
     // status page and `check` give the exact command.
     const std::string page_alert = page.ends_with(".md") ? page.substr(0, page.size() - 3) : page;
-    if (auto remedy = state::remedy_for_alert(page_alert)) {
+    if (auto remedy = state::remedy_for_alert(page_alert, registry_.conditions())) {
       rule.annotations.emplace_back("fix", std::move(remedy->fix));
     }
     if (auto url = runbook_url(page, instance)) rule.annotations.emplace_back("runbook_url", *url);
@@ -479,9 +480,27 @@ class Builder {
     return group;
   }
 
+  // The alerts of the sources that bring their own (SourceEntry::alerts): one group per source,
+  // its alerts aggregated without `instance` like every node-scoped one.
+  std::vector<RuleGroup> source_alerts() const {
+    std::vector<RuleGroup> groups;
+    for (const sources::SourceEntry& entry : registry_.entries()) {
+      if (entry.alerts == nullptr) continue;
+      RuleGroup group{"crdb-certwatch." + std::string(entry.section.name), {}};
+      for (const sources::SourceAlert& a : entry.alerts(config_)) {
+        group.rules.push_back(alert(condition_alert(a.condition), a.expr, a.for_duration,
+                                    condition_labels(a.condition), a.summary, a.description, {},
+                                    Instance::none));
+      }
+      groups.push_back(std::move(group));
+    }
+    return groups;
+  }
+
  private:
   const config::Config& config_;
   std::string_view daemon_scheme_;
+  const sources::Registry& registry_;
 };
 
 }  // namespace
@@ -503,14 +522,14 @@ std::vector<std::string> alerts_without_runbook(const std::vector<RuleGroup>& gr
 }
 
 std::vector<RuleGroup> build_rule_groups(const config::Config& config,
-                                         std::string_view daemon_scheme) {
-  const Builder builder(config, daemon_scheme);
-  return {builder.certificate_states(),
-          builder.checks(),
-          builder.files(),
-          builder.cluster(),
-          builder.cmek(),
-          builder.exporter()};
+                                         std::string_view daemon_scheme,
+                                         const sources::Registry& registry) {
+  const Builder builder(config, daemon_scheme, registry);
+  std::vector<RuleGroup> groups{builder.certificate_states(), builder.checks(), builder.files(),
+                                builder.cluster(), builder.cmek()};
+  for (RuleGroup& group : builder.source_alerts()) groups.push_back(std::move(group));
+  groups.push_back(builder.exporter());
+  return groups;
 }
 
 namespace {
