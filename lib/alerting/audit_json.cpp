@@ -8,6 +8,7 @@
 #include "alerting/report_text.hpp"
 #include "core/text.hpp"
 #include "rules/chain_causes.hpp"
+#include "sources/registry.hpp"
 
 namespace certwatch::alerting {
 namespace {
@@ -81,7 +82,7 @@ std::string render_audit_json(const AuditReport& report) {
                  {"client_certificates_owner", std::string(tier.client_certificates_owner)},
                  {"data_at_rest_owner", std::string(tier.data_at_rest_owner)},
                  {"useful_sources", json::array()}};
-  for (const std::string_view section : tier.useful_sources) {
+  for (const std::string_view section : sources::Registry::builtin().useful_sections(tier.tier)) {
     out["tier"]["useful_sources"].push_back(std::string(section));
   }
   json sources = json::array();

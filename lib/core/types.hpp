@@ -151,16 +151,18 @@ enum class ErrorReason {
   bad_config,
   internal_error,
   // Probe source, per target: the name did not resolve, the peer answered the SSLRequest with
-  // `N` (no TLS), or the TLS handshake failed.
+  // `N` (no TLS).
   dns_failed,
   ssl_refused,
+  // A TLS handshake failed (an untrusted or misnamed server certificate, a protocol error), in
+  // every source that makes one: the probe, the CMEK source's HTTPS client (net/https_get). One
+  // word for one event, so one `reason` label value selects it across sources; the CMEK source
+  // said tls_failed before (README says so).
   handshake_failed,
-  // An HTTP API (the CMEK source): 404, 429, 5xx, a failed TLS handshake, a body that is not the
-  // documented shape.
+  // An HTTP API (the CMEK source): 404, 429, 5xx, a body that is not the documented shape.
   not_found,
   rate_limited,
   server_error,
-  tls_failed,
   bad_response,
 };
 std::string_view to_string(ErrorReason reason);

@@ -414,3 +414,24 @@ std::vector<std::string> ClusterFacts::local_node_names() const {
 }
 
 }  // namespace certwatch::sources
+
+namespace certwatch {
+namespace {
+
+constexpr ConditionRow kNodeStale{
+    "node_stale", Severity::warning, "CrdbCertClusterNodeStale",
+    "The node has not reported recently: its certificate figures are stale.",
+    "Check the node: cockroach node status --certs-dir=<certs dir>; a dead or partitioned node "
+    "reports nothing."};
+constexpr ConditionRow kClusterInsecure{
+    "cluster_insecure", Severity::critical, "CrdbCertClusterInsecure",
+    "The cluster runs without TLS: anyone on the network can connect as any user.",
+    "Restart the nodes in secure mode (cockroach start --certs-dir=<certs dir>, without "
+    "--insecure) after issuing a CA, node and client certificates."};
+
+}  // namespace
+
+const Condition Condition::node_stale{kNodeStale};
+const Condition Condition::cluster_insecure{kClusterInsecure};
+
+}  // namespace certwatch
