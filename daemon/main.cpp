@@ -16,6 +16,7 @@
 #include "alerting/preflight.hpp"
 #include "alerting/rule_file.hpp"
 #include "config/config.hpp"
+#include "core/clock.hpp"
 #include "core/logging.hpp"
 #include "core/read_file.hpp"
 #include "core/text.hpp"
@@ -126,7 +127,7 @@ std::shared_ptr<const certwatch::state::Snapshot> poll_everything_once(
   }
   config = std::move(loaded.config);
   return state::poll_once(sources::make_sources(*config), config->rules, config->checks,
-                          build_info(), state::system_clock_now, config->deployment.tier,
+                          build_info(), certwatch::unix_now, config->deployment.tier,
                           config->automation);
 }
 
@@ -194,7 +195,7 @@ int preflight_once(const Flags& flags) {
   }
   request.user = flags.preflight_user;
   request.config = config ? &*config : nullptr;
-  request.now = static_cast<std::int64_t>(state::system_clock_now());
+  request.now = static_cast<std::int64_t>(certwatch::unix_now());
   const alerting::PreflightRead read = alerting::read_preflight_sets(request);
   if (!read.inputs) {
     std::cerr << "crdb-certwatch preflight: " << read.error << "\n";

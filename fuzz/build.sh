@@ -11,5 +11,7 @@ cmake -S . -B "$build_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE=Debug \
   -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
   -DCERTWATCH_BUILD_FUZZ=ON -DCERTWATCH_BUILD_TESTS=OFF -DCERTWATCH_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build_dir" -j"${JOBS:-2}" --target x509_fuzz config_fuzz
-echo "built $build_dir/fuzz/x509_fuzz and $build_dir/fuzz/config_fuzz"
+targets="x509_fuzz config_fuzz cmek_json_fuzz web_config_fuzz node_status_fuzz"
+# shellcheck disable=SC2086
+cmake --build "$build_dir" -j"${JOBS:-2}" --target $targets
+echo "built in $build_dir/fuzz: $targets"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The unit and integration tests under AddressSanitizer+UndefinedBehaviorSanitizer and,
 # separately, ThreadSanitizer (fuzz/README.md, "Sanitizer runs").
-#   scripts/test-sanitizers.sh [address|thread|both]     default both
+#   scripts/test-sanitizers.sh [address|thread|fuzz|both|all]     default both
+# fuzz: every libFuzzer target (fuzz/README.md) for FUZZ_SECONDS each (default 60), from the
+# committed seeds, under AddressSanitizer+UndefinedBehaviorSanitizer (needs clang); all: both,
+# then fuzz.
 # Build directories: build-asan and build-tsan (override with ASAN_BUILD_DIR / TSAN_BUILD_DIR).
 # Any sanitizer report fails the test that triggered it (halt_on_error), so CTest's result is the
 # verdict. Extra arguments after the mode go to ctest (e.g. -R hostile).
@@ -41,9 +44,15 @@ run() {  # run SANITIZER BUILD_DIR [CTEST ARGS...]
 case $mode in
   address) run address "${ASAN_BUILD_DIR:-build-asan}" "$@" ;;
   thread) run thread "${TSAN_BUILD_DIR:-build-tsan}" "$@" ;;
+  fuzz) ./fuzz/run.sh "${FUZZ_SECONDS:-60}" ;;
   both)
     run address "${ASAN_BUILD_DIR:-build-asan}" "$@"
     run thread "${TSAN_BUILD_DIR:-build-tsan}" "$@"
     ;;
-  *) echo "usage: $0 [address|thread|both] [ctest args...]" >&2; exit 2 ;;
+  all)
+    run address "${ASAN_BUILD_DIR:-build-asan}" "$@"
+    run thread "${TSAN_BUILD_DIR:-build-tsan}" "$@"
+    ./fuzz/run.sh "${FUZZ_SECONDS:-60}"
+    ;;
+  *) echo "usage: $0 [address|thread|fuzz|both|all] [ctest args...]" >&2; exit 2 ;;
 esac

@@ -551,7 +551,7 @@ TEST_CASE("check gives a why and a fix for every non-ok certificate, check and f
 }
 
 TEST_CASE(
-    "rules: runbook_base_url must be an absolute http(s) URL; without it, unlinkable "
+    "rules: runbook_base_url must be an absolute http(s) URL and without it unlinkable "
     "alerts are named on stderr",
     "[alerting][oncall]") {
   for (const char* bad : {"runbooks.example.com/x", "/usr/share/doc/runbooks",

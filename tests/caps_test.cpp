@@ -18,6 +18,7 @@
 #include "core/metric_names.hpp"
 #include "sources/source.hpp"
 #include "state/caps.hpp"
+#include "state/collect.hpp"
 #include "state/snapshot.hpp"
 #include "support/exposition.hpp"
 #include "support/fake_cloud_api.hpp"
@@ -155,6 +156,16 @@ TEST_CASE("caps cut a flooding source's series, rows, findings and notices and c
   CHECK(result.facts->notices().size() == caps::kMaxNoticesPerSource);
   CHECK(result.cut.at("notices") == 600);
   CHECK(certwatch::state::describe_cut(result.cut).find("series=") != std::string::npos);
+
+  // Each poll a cap cut counts once per kind in crdb_cert_source_truncated_total{source, limit}.
+  certwatch::state::SourceHealth health;
+  certwatch::state::SharedPollResult last_good;
+  for (int poll = 0; poll < 2; ++poll) {
+    certwatch::state::record_poll(PollResult(result), 0, 1, health, last_good);
+  }
+  CHECK(health.truncated_total.at("table_rows") == 2);
+  CHECK(health.truncated_total.at("series") == 2);
+  CHECK(health.truncated_total.count("certificates") == 0);
 
   // The snapshot says so in crdb_cert_source_items_cut{source, kind}.
   certwatch::state::SnapshotInputs inputs;

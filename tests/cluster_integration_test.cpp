@@ -1,7 +1,7 @@
 // End to end, issue 3: the real crdb-certwatch binary, started as a child process, reads real
 // certificate files and a real PostgreSQL serving a CockroachDB-shaped
 // crdb_internal.kv_node_status; the tests scrape it over HTTP on loopback and check the exact
-// series METRICS.md promises, through outages, hangs, bad credentials and a pending reload.
+// series docs/metrics.md promises, through outages, hangs, bad credentials and a pending reload.
 #include <unistd.h>
 
 #include <algorithm>

@@ -256,7 +256,7 @@ TEST_CASE("CMEK source turns every API failure into its reason", "[cmek]") {
     CHECK(result.error_message().find(kApiKey) == std::string::npos);
     api.set({200, cmek_cluster_json("ENABLED"), {}, false});  // releases a hanging connection
   }
-  SECTION("a server certificate from another CA is tls_failed") {
+  SECTION("a server certificate from another CA is handshake_failed") {
     const TempDir other;
     FakeCloudApi stranger(other);
     auto cfg = cmek_config(api);
@@ -264,16 +264,16 @@ TEST_CASE("CMEK source turns every API failure into its reason", "[cmek]") {
     CmekSource source(cfg, 3600s);
     const auto result = source.poll();
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error->reason == ErrorReason::tls_failed);
+    CHECK(result.error->reason == ErrorReason::handshake_failed);
     CHECK(result.error_message().find("certificate verify failed") != std::string::npos);
   }
-  SECTION("a host name the certificate does not carry is tls_failed") {
+  SECTION("a host name the certificate does not carry is handshake_failed") {
     auto cfg = cmek_config(api);
     cfg.host = "localhost";  // reaches the stand-in, but is not among the certificate's SANs
     CmekSource source(cfg, 3600s);
     const auto result = source.poll();
     REQUIRE_FALSE(result.ok());
-    CHECK(result.error->reason == ErrorReason::tls_failed);
+    CHECK(result.error->reason == ErrorReason::handshake_failed);
   }
 }
 

@@ -56,7 +56,7 @@ const std::vector<CertType> kLeafTypes{CertType::node, CertType::node_client, Ce
 
 }  // namespace
 
-TEST_CASE("default rules are the METRICS.md table", "[config]") {
+TEST_CASE("default rules are the docs/metrics.md table", "[config]") {
   const std::vector<Rule> expected{
       {kCaTypes, days{365}, "plan_rotation", Severity::info},
       {kLeafTypes, days{90}, "schedule_rotation", Severity::warning},
@@ -425,7 +425,7 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
        "cfg.yaml:3: a tab in the indentation: YAML indents with spaces only"},
       {"poll_interval: \"5m\\q\"\n",
        "cfg.yaml:1: invalid YAML: a backslash in a double-quoted value (use single quotes, or "
-       "\\\\)"},
+       "write each backslash twice)"},
   };
   REQUIRE(cases.size() >= 25);
   for (const Case& c : cases) {

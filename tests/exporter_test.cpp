@@ -1,4 +1,4 @@
-// Snapshot -> exposition, checked line for line against METRICS.md, and the web routes.
+// Snapshot -> exposition, checked line for line against docs/metrics.md, and the web routes.
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -145,7 +145,8 @@ std::string identity(const std::string& source, const std::string& type, const s
 
 }  // namespace
 
-TEST_CASE("per-certificate series carry the identity labels in METRICS.md order", "[exporter]") {
+TEST_CASE("per-certificate series carry the identity labels in docs/metrics.md order",
+          "[exporter]") {
   const auto snapshot = exposition_of(sample_inputs(), static_cast<double>(kNow));
   const std::string& text = snapshot->text;
   INFO(text);

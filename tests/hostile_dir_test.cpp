@@ -175,7 +175,7 @@ TEST_CASE("a symlink loop is read_error and a dangling symlink is not_found", "[
   fs::create_symlink("does-not-exist.crt", dangling);
   FileSource source = source_for(dir.temp.path());
   const PollResult result = poll_within(source, 5s);
-  // ELOOP has no reason of its own in METRICS.md: read_error is the catch-all.
+  // ELOOP has no reason of its own in docs/metrics.md: read_error is the catch-all.
   CHECK(reason_for(result, loop_a) == FileErrorReason::read_error);
   CHECK(reason_for(result, loop_b) == FileErrorReason::read_error);
   CHECK(reason_for(result, self) == FileErrorReason::read_error);

@@ -169,7 +169,7 @@ struct Setup {
 
 }  // namespace
 
-TEST_CASE("the daemon serves a certs directory as METRICS.md says", "[integration]") {
+TEST_CASE("the daemon serves a certs directory as docs/metrics.md says", "[integration]") {
   Setup s;
   Daemon daemon(s.config, s.tmp.path());
   daemon.wait_ready();

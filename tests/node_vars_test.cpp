@@ -335,7 +335,7 @@ TEST_CASE(
         dir.write("other-ca.crt", certwatch::testing::generate_cert(ca_spec).cert_pem).string();
     const auto refused = certwatch::sources::scrape_node_vars({infos[0]}, options, kNow);
     REQUIRE(refused[0].error);
-    CHECK(refused[0].error->reason == ErrorReason::tls_failed);
+    CHECK(refused[0].error->reason == ErrorReason::handshake_failed);
   }
 }
 

@@ -165,9 +165,10 @@ TEST_CASE("the expiry fix reissues the certificate with its own SANs and user, t
       REQUIRE(remedy);
       node_seen = true;
       CHECK(s.states[i].action == "rotate_now");
-      CHECK(remedy->fix.find("cockroach cert create-node localhost db-1.internal.example.com "
-                             "127.0.0.1 --certs-dir=" +
-                             dir + " --ca-key=/path/to/ca.key --overwrite") != std::string::npos);
+      INFO(remedy->fix);
+      CHECK(remedy->fix.find("cockroach cert create-node --certs-dir=" + dir +
+                             " --ca-key=/path/to/ca.key --overwrite localhost "
+                             "db-1.internal.example.com 127.0.0.1") != std::string::npos);
       CHECK(remedy->fix.find("pkill -SIGHUP -x cockroach") != std::string::npos);
       CHECK(remedy->fix.find("kubectl rollout restart statefulset/") != std::string::npos);
       CHECK(remedy->alert == "CrdbCertRotateNow");
@@ -180,7 +181,9 @@ TEST_CASE("the expiry fix reissues the certificate with its own SANs and user, t
       REQUIRE(remedy);
       client_seen = true;
       CHECK(s.states[i].action == "schedule_rotation");
-      CHECK(remedy->fix.find("cockroach cert create-client app_user --certs-dir=" + dir) !=
+      INFO(remedy->fix);
+      CHECK(remedy->fix.find("cockroach cert create-client --certs-dir=" + dir +
+                             " --ca-key=/path/to/ca.key --overwrite app_user") !=
             std::string::npos);
       CHECK(remedy->fix.find("SIGHUP") == std::string::npos);  // clients read it themselves
     } else {
@@ -215,7 +218,9 @@ TEST_CASE("Problems: most severe first, then least time left, one row per proble
     if (p.kind != "san_missing") continue;
     ++san_rows;
     CHECK(p.detail == "lb.example.com, 10.0.0.7");
-    CHECK(p.remedy.fix.find("127.0.0.1 lb.example.com 10.0.0.7 --certs-dir=") != std::string::npos);
+    INFO(p.remedy.fix);
+    CHECK(p.remedy.fix.find("--overwrite localhost db-1.internal.example.com 127.0.0.1 "
+                            "lb.example.com 10.0.0.7") != std::string::npos);
   }
   CHECK(san_rows == 1);
 

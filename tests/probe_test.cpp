@@ -33,6 +33,7 @@
 #include <thread>
 
 #include "config/config.hpp"
+#include "core/clock.hpp"
 #include "rules/rule.hpp"
 #include "sources/probe_source.hpp"
 #include "state/collect.hpp"
@@ -201,7 +202,7 @@ std::shared_ptr<const certwatch::state::Snapshot> poll_snapshot(
   config.files.certs_dirs.clear();
   if (!certs_dir.empty()) config.files.certs_dirs = {certs_dir};
   return certwatch::state::poll_once(certwatch::sources::make_sources(config), config.rules,
-                                     config.checks, {}, certwatch::state::system_clock_now);
+                                     config.checks, {}, certwatch::unix_now);
 }
 
 bool has_check(const certwatch::state::Snapshot& s, std::string_view check,
@@ -543,7 +544,7 @@ TEST_CASE("from_cluster probes the listed nodes and compares with their reported
   // poll_once polls the cluster before the probe, which declares it reads the cluster's view.
   const auto snapshot =
       certwatch::state::poll_once(certwatch::sources::make_sources(config), config.rules,
-                                  config.checks, {}, certwatch::state::system_clock_now);
+                                  config.checks, {}, certwatch::unix_now);
   certwatch::testing::delete_all_nodes(pg);
   const bool probed = std::any_of(
       snapshot->certificates.begin(), snapshot->certificates.end(), [&](const auto* cert) {

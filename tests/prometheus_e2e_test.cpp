@@ -134,7 +134,13 @@ TEST_CASE("Prometheus fires the generated alerts for the daemon's certificates",
   CHECK(left > 10.0 * kDay - 300);
   CHECK(rotate["annotations"]["description"].get<std::string>().find("expires in 9d 23h") !=
         std::string::npos);
-  CHECK(rotate["annotations"]["runbook_url"].get<std::string>().ends_with("/CrdbCertRotateNow.md"));
+  // The daemon that raised it serves the runbook (issue 25): http://<its
+  // instance>/runbooks/<Alert>.
+  const std::string runbook = rotate["annotations"]["runbook_url"].get<std::string>();
+  INFO(runbook);
+  CHECK(runbook.starts_with("http://"));
+  CHECK(runbook.ends_with("/runbooks/CrdbCertRotateNow"));
+  CHECK(runbook.find(rotate["labels"]["instance"].get<std::string>()) != std::string::npos);
 
   const auto& schedule = alerts.at({"CrdbCertScheduleRotation", root});
   CHECK(schedule["labels"]["severity"] == "warning");

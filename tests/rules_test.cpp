@@ -63,7 +63,7 @@ std::ostream& operator<<(std::ostream& os, const CertState& state) {
 }
 }  // namespace certwatch::rules
 
-TEST_CASE("default rules are the METRICS.md table", "[rules]") {
+TEST_CASE("default rules are the docs/metrics.md table", "[rules]") {
   const std::vector<Rule> rules = default_rules();
   REQUIRE(rules.size() == 3);
   CHECK(rules[0] == Rule{kCaTypes, std::chrono::days{365}, "plan_rotation", Severity::info});

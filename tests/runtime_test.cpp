@@ -53,6 +53,7 @@ class ScriptedSource final : public sources::Source {
     ++polls;
     if (mode == Mode::fail) return sources::PollResult::failed(ErrorReason::timeout, "too slow");
     if (mode == Mode::throw_) throw std::runtime_error("boom");
+    if (mode == Mode::throw_other) throw 42;  // not a std::exception
     sources::PollResult result;
     result.certificates.emplace_back();
     return result;
@@ -71,7 +72,7 @@ class ScriptedSource final : public sources::Source {
     changed_.wait(lock, [&] { return started_ >= n; });
   }
 
-  enum class Mode { ok, fail, throw_ };
+  enum class Mode { ok, fail, throw_, throw_other };
   std::atomic<Mode> mode{Mode::ok};
   std::atomic<int> polls{0};
 
@@ -163,6 +164,21 @@ TEST_CASE("scheduler records health from the injected clock and keeps the last g
     health = rig.scheduler.health().at(0);
     CHECK(health.errors_total.at(ErrorReason::internal_error) == 1);
     CHECK(health.last_error->message == "boom");
+    source->mode = ScriptedSource::Mode::ok;
+    rig.scheduler.poll_now("alpha");
+    rig.run_polls(1);
+    CHECK(rig.scheduler.health().at(0).up);
+  }
+  SECTION("something thrown that is not a std::exception is internal_error too") {
+    source->mode = ScriptedSource::Mode::throw_other;
+    rig.scheduler.poll_now("alpha");
+    rig.run_polls(1);
+    health = rig.scheduler.health().at(0);
+    CHECK_FALSE(health.up);
+    CHECK(health.errors_total.at(ErrorReason::internal_error) == 1);
+    REQUIRE(health.last_error);
+    CHECK(health.last_error->message.find("not a std::exception") != std::string::npos);
+    CHECK(rig.scheduler.results().at(0) == good);
     source->mode = ScriptedSource::Mode::ok;
     rig.scheduler.poll_now("alpha");
     rig.run_polls(1);

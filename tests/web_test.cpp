@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "config/config.hpp"
+#include "core/clock.hpp"
 #include "exporter/compress.hpp"
 #include "http/http_server.hpp"
 #include "http/routes.hpp"
@@ -640,7 +641,7 @@ TEST_CASE("status page: certificates, states, sources and the metrics link", "[w
   cfg.files.certs_dirs = {(dir.path() / "certs").string()};
   const auto snapshot = exporter::make_exposition(
       state::poll_once(sources::make_sources(cfg), cfg.rules, cfg.checks,
-                       {"1.2.3", "abc", "OpenSSL 3"}, state::system_clock_now));
+                       {"1.2.3", "abc", "OpenSSL 3"}, certwatch::unix_now));
   web::WebOptions web;
   TestServer server(nullptr, {}, web::make_web_handler(web, [snapshot] { return snapshot; }));
   const auto page = testing::http_get(server.port(), "/");
@@ -734,7 +735,7 @@ TEST_CASE("status page: Problems with the exact fix and the CA rotation panel",
   cfg.checks.san_required = {"lb.example"};
   const auto exposition = exporter::make_exposition(
       state::poll_once(sources::make_sources(cfg), cfg.rules, cfg.checks,
-                       {"1.2.3", "abc", "OpenSSL 3"}, state::system_clock_now));
+                       {"1.2.3", "abc", "OpenSSL 3"}, certwatch::unix_now));
   TestServer server(nullptr, {},
                     web::make_web_handler(web::WebOptions{}, [exposition] { return exposition; }));
   const auto page = testing::http_get(server.port(), "/");
@@ -771,7 +772,7 @@ TEST_CASE("runbooks are served at /runbooks/<Alert> behind the page's TLS, auth 
   cfg.files.certs_dirs = {(dir.path() / "certs").string()};
   const auto exposition = exporter::make_exposition(
       state::poll_once(sources::make_sources(cfg), cfg.rules, cfg.checks,
-                       {"1.2.3", "abc", "OpenSSL 3"}, state::system_clock_now));
+                       {"1.2.3", "abc", "OpenSSL 3"}, certwatch::unix_now));
   const std::string yaml = std::string(kTlsOnly) +
                            "http_server_config:\n  headers:\n    X-Frame-Options: deny\n"
                            "    X-Content-Type-Options: nosniff\nbasic_auth_users:\n"

@@ -12,6 +12,7 @@
 #include "rules/checks.hpp"
 #include "sources/cluster_source.hpp"
 #include "sources/cmek_source.hpp"
+#include "sources/registry.hpp"
 
 namespace certwatch::alerting {
 namespace {
@@ -112,23 +113,6 @@ RotationHistory rotation_history_of(const AuditContext& context, std::int64_t no
   return out;
 }
 
-// Which source polls what a tier's config section configures, and what is missing without it.
-struct SectionCoverage {
-  std::string_view section;
-  std::string_view source;
-  std::string_view missing;
-};
-constexpr std::array<SectionCoverage, 4> kSectionCoverage{{
-    {"files", kSourceFile, "certificate files on this host were not read"},
-    {"cluster", kSourceCluster,
-     "the certificates the nodes have loaded, and whether the cluster runs in secure mode, were "
-     "not observed (no cluster: section)"},
-    {"probe", kSourceProbe,
-     "the certificates served on the wire were not observed (no probe: "
-     "section)"},
-    {"cmek", "cmek", "the CMEK key state was not observed (no cmek: section)"},
-}};
-
 bool source_configured(const state::Snapshot& snapshot, std::string_view name) {
   return std::any_of(snapshot.health.begin(), snapshot.health.end(),
                      [name](const state::SourceHealth& h) { return h.source == name; });
@@ -161,12 +145,10 @@ std::vector<Unchecked> find_unchecked(const state::Snapshot& snapshot, const Aud
       out.push_back({"check key_owner", "no expected owner configured (checks.key_owner)"});
     }
   }
-  for (const std::string_view section : report.tier.useful_sources) {
-    for (const SectionCoverage& coverage : kSectionCoverage) {
-      if (coverage.section == section && !source_configured(snapshot, coverage.source)) {
-        out.push_back({std::string(section) + " source", std::string(coverage.missing)});
-      }
-    }
+  // What each source the tier has use for would have observed (its registry entry says).
+  for (const sources::SourceEntry& entry : sources::Registry::builtin().entries()) {
+    if (!entry.fits(report.tier.tier) || source_configured(snapshot, entry.source)) continue;
+    out.push_back({std::string(entry.section.name) + " source", std::string(entry.audit_missing)});
   }
   if (report.data_at_rest.state == DataAtRest::State::not_observed) {
     out.push_back({"encryption at rest", report.data_at_rest.statement});
@@ -233,8 +215,8 @@ std::string_view to_string(DataAtRest::State state) {
   return "not_observed";
 }
 
-// Until the CMEK source lands with a typed accessor, a source named "cmek" is rendered through
-// its generic tables; switch this function to the typed state at merge.
+// The CMEK source's typed facts (sources::CmekFacts) when it polled; what the tier implies
+// otherwise.
 DataAtRest data_at_rest_of(const state::Snapshot& snapshot, const TierFacts& tier) {
   DataAtRest out;
   out.owner = std::string(tier.data_at_rest_owner);

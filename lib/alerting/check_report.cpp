@@ -10,6 +10,7 @@
 #include "core/text.hpp"
 #include "rules/chain_causes.hpp"
 #include "rules/conditions.hpp"
+#include "sources/registry.hpp"
 
 namespace certwatch::alerting {
 
@@ -119,37 +120,7 @@ std::string_view to_string(CheckStatus status) {
   return "UNKNOWN";
 }
 
-std::string_view to_string(Condition condition) {
-  switch (condition) {
-    case Condition::file_error:
-      return "file_error";
-    case Condition::source_down:
-      return "source_down";
-    case Condition::node_stale:
-      return "node_stale";
-    case Condition::reload_pending:
-      return "reload_pending";
-    case Condition::cluster_insecure:
-      return "cluster_insecure";
-    case Condition::config_reload_failed:
-      return "config_reload_failed";
-    case Condition::probe_failed:
-      return "probe_failed";
-    case Condition::served_mismatch:
-      return "served_mismatch";
-    case Condition::cmek_key_revoked:
-      return "cmek_key_revoked";
-    case Condition::cmek_failed:
-      return "cmek_failed";
-    case Condition::cmek_transition_stuck:
-      return "cmek_transition_stuck";
-    case Condition::cmek_api_unreachable:
-      return "cmek_api_unreachable";
-    case Condition::client_child_metrics_off:
-      return "client_child_metrics_off";
-  }
-  return "unknown";
-}
+std::string_view to_string(Condition condition) { return condition.name(); }
 
 CheckReport make_check_report(const state::Snapshot& snapshot) {
   CheckReport report;
@@ -180,8 +151,8 @@ CheckReport make_check_report(const state::Snapshot& snapshot) {
   for (const Finding& finding : snapshot.findings) {
     if (finding.condition == Condition::file_error ||
         finding.condition == Condition::reload_pending ||
-        finding.condition == Condition::source_down) {
-      continue;  // listed in sections of their own
+        finding.condition == sources::Registry::builtin().down_condition(finding.subject)) {
+      continue;  // listed in sections of their own (a source down: in SOURCE)
     }
     report.findings.push_back({finding.condition, rules::severity_of(finding.condition),
                                finding.subject, finding.message, state::remedy_for(finding)});

@@ -12,6 +12,7 @@
 #include "rules/checks.hpp"
 #include "rules/conditions.hpp"
 #include "rules/evaluate.hpp"
+#include "sources/registry.hpp"
 #include "state/remedy.hpp"
 
 namespace certwatch::alerting {
@@ -19,7 +20,7 @@ namespace {
 
 using config::format_duration;
 
-// The identity labels of METRICS.md: what makes two series the same certificate.
+// The identity labels of docs/metrics.md: what makes two series the same certificate.
 constexpr std::string_view kIdentity = "source, cert_type, node_id, path, index, user";
 
 // The alert and the severity label of a condition, from the table `check` uses too.
@@ -42,12 +43,7 @@ const std::vector<std::string>& fixed_alert_names() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out{std::string(kExporterDownAlert)};
     for (const rules::CheckInfo& check : rules::all_checks()) out.emplace_back(check.alert);
-    for (Condition condition :
-         {Condition::file_error, Condition::source_down, Condition::node_stale,
-          Condition::reload_pending, Condition::cluster_insecure, Condition::config_reload_failed,
-          Condition::probe_failed, Condition::served_mismatch, Condition::cmek_key_revoked,
-          Condition::cmek_failed, Condition::cmek_transition_stuck, Condition::cmek_api_unreachable,
-          Condition::client_child_metrics_off}) {
+    for (const Condition condition : sources::Registry::builtin().conditions()) {
       out.push_back(condition_alert(condition));
     }
     return out;
@@ -201,8 +197,9 @@ enum class Instance { all, some, none };
 
 class Builder {
  public:
-  Builder(const config::Config& config, std::string_view daemon_scheme)
-      : config_(config), daemon_scheme_(daemon_scheme) {}
+  Builder(const config::Config& config, std::string_view daemon_scheme,
+          const sources::Registry& registry)
+      : config_(config), daemon_scheme_(daemon_scheme), registry_(registry) {}
 
   AlertRule alert(std::string name, std::string expr, std::chrono::seconds for_duration,
                   std::vector<std::pair<std::string, std::string>> labels, std::string summary,
@@ -221,7 +218,7 @@ class Builder {
     // The fix every output shows (state/remedy.hpp), without a particular certificate: the
     // status page and `check` give the exact command.
     const std::string page_alert = page.ends_with(".md") ? page.substr(0, page.size() - 3) : page;
-    if (auto remedy = state::remedy_for_alert(page_alert)) {
+    if (auto remedy = state::remedy_for_alert(page_alert, registry_.conditions())) {
       rule.annotations.emplace_back("fix", std::move(remedy->fix));
     }
     if (auto url = runbook_url(page, instance)) rule.annotations.emplace_back("runbook_url", *url);
@@ -442,7 +439,8 @@ class Builder {
         "crdb-certwatch on {{ $labels.instance }} cannot read the CMEK state from the Cloud API",
         "The last CMEK poll on {{ $labels.instance }} failed (crdb_cert_source_errors_total{source="
         "\"cmek\"} gives the reason: auth_failed, not_found, rate_limited, server_error, timeout, "
-        "tls_failed, bad_response). The CMEK metrics are served from the last good poll and may "
+        "handshake_failed, bad_response). The CMEK metrics are served from the last good poll and "
+        "may "
         "be stale."));
     return group;
   }
@@ -451,10 +449,23 @@ class Builder {
     const auto& a = config_.alerting;
     const std::string job = "job=" + quote_label_value(a.job);
     RuleGroup group{"crdb-certwatch.exporter", {}};
+    // A source with a down condition of its own (CMEK: CrdbCmekApiUnreachable) pages through it
+    // alone: page once.
+    std::vector<std::string_view> own_down;
+    for (const sources::SourceEntry& entry : sources::Registry::builtin().entries()) {
+      if (entry.down_condition) own_down.push_back(entry.source);
+    }
+    std::string selector;
+    for (std::string_view source : own_down) {
+      selector += (selector.empty() ? "" : "|") + std::string(source);
+    }
+    if (!selector.empty()) {
+      selector = "{source!" + std::string(own_down.size() == 1 ? "=" : "~") +
+                 quote_label_value(selector) + "}";
+    }
     group.rules.push_back(alert(
-        // The CMEK source has an alert of its own (CrdbCmekApiUnreachable): page once.
         condition_alert(Condition::source_down),
-        std::string(metric::kSourceUp) + "{source!=\"cmek\"} == 0\n", a.source_down_for,
+        std::string(metric::kSourceUp) + selector + " == 0\n", a.source_down_for,
         condition_labels(Condition::source_down),
         "crdb-certwatch on {{ $labels.instance }} cannot poll its {{ $labels.source }} source",
         "The last poll of the {{ $labels.source }} source on {{ $labels.instance }} failed (see "
@@ -480,9 +491,27 @@ class Builder {
     return group;
   }
 
+  // The alerts of the sources that bring their own (SourceEntry::alerts): one group per source,
+  // its alerts aggregated without `instance` like every node-scoped one.
+  std::vector<RuleGroup> source_alerts() const {
+    std::vector<RuleGroup> groups;
+    for (const sources::SourceEntry& entry : registry_.entries()) {
+      if (entry.alerts == nullptr) continue;
+      RuleGroup group{"crdb-certwatch." + std::string(entry.section.name), {}};
+      for (const sources::SourceAlert& a : entry.alerts(config_)) {
+        group.rules.push_back(alert(condition_alert(a.condition), a.expr, a.for_duration,
+                                    condition_labels(a.condition), a.summary, a.description, {},
+                                    Instance::none));
+      }
+      groups.push_back(std::move(group));
+    }
+    return groups;
+  }
+
  private:
   const config::Config& config_;
   std::string_view daemon_scheme_;
+  const sources::Registry& registry_;
 };
 
 }  // namespace
@@ -504,14 +533,14 @@ std::vector<std::string> alerts_without_runbook(const std::vector<RuleGroup>& gr
 }
 
 std::vector<RuleGroup> build_rule_groups(const config::Config& config,
-                                         std::string_view daemon_scheme) {
-  const Builder builder(config, daemon_scheme);
-  return {builder.certificate_states(),
-          builder.checks(),
-          builder.files(),
-          builder.cluster(),
-          builder.cmek(),
-          builder.exporter()};
+                                         std::string_view daemon_scheme,
+                                         const sources::Registry& registry) {
+  const Builder builder(config, daemon_scheme, registry);
+  std::vector<RuleGroup> groups{builder.certificate_states(), builder.checks(), builder.files(),
+                                builder.cluster(), builder.cmek()};
+  for (RuleGroup& group : builder.source_alerts()) groups.push_back(std::move(group));
+  groups.push_back(builder.exporter());
+  return groups;
 }
 
 namespace {

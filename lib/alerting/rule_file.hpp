@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "sources/registry.hpp"
 
 namespace certwatch::alerting {
 
@@ -34,8 +35,10 @@ struct RuleGroup {
 // Without alerting.runbook_base_url, runbook_url points at the daemon that raised the alert:
 // `daemon_scheme`://{{ $labels.instance }}/runbooks/<Alert> ("https" when it serves TLS); alerts
 // aggregated without `instance` then get none (see alerts_without_runbook).
-std::vector<RuleGroup> build_rule_groups(const config::Config& config,
-                                         std::string_view daemon_scheme = "http");
+// `registry`: the sources whose alerts the rules hold (a test adds its own source's).
+std::vector<RuleGroup> build_rule_groups(
+    const config::Config& config, std::string_view daemon_scheme = "http",
+    const sources::Registry& registry = sources::Registry::builtin());
 // The alerts of `groups` that carry no runbook_url, for a note on stderr.
 std::vector<std::string> alerts_without_runbook(const std::vector<RuleGroup>& groups);
 

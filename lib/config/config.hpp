@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -154,6 +155,37 @@ struct CmekConfig {
   friend bool operator==(const CmekConfig&, const CmekConfig&) = default;
 };
 
+// The settings of a source the daemon does not build in (a test's, registered with
+// sources::Registry::with): its section's parser stores them, its factory reads them back. Compared
+// by value, so a reload sees a change.
+class OtherSection {
+ public:
+  template <typename T>
+  static OtherSection of(T value) {
+    OtherSection out;
+    out.value_ = std::make_shared<const T>(std::move(value));
+    out.equal_ = &equal<T>;
+    return out;
+  }
+  // The settings, when they are a T.
+  template <typename T>
+  const T* as() const {
+    return equal_ == &equal<T> ? static_cast<const T*>(value_.get()) : nullptr;
+  }
+  friend bool operator==(const OtherSection& a, const OtherSection& b) {
+    return a.equal_ == b.equal_ &&
+           (a.value_ == b.value_ || a.equal_(a.value_.get(), b.value_.get()));
+  }
+
+ private:
+  template <typename T>
+  static bool equal(const void* a, const void* b) {
+    return *static_cast<const T*>(a) == *static_cast<const T*>(b);
+  }
+  std::shared_ptr<const void> value_;
+  bool (*equal_)(const void*, const void*) = nullptr;
+};
+
 struct Config {
   seconds poll_interval{60};
   DeploymentConfig deployment;
@@ -169,6 +201,8 @@ struct Config {
   // Where the daemon journals rotations (JSON lines); empty: $STATE_DIRECTORY/rotations.jsonl
   // when systemd sets STATE_DIRECTORY, otherwise no journal (state/rotation_journal.hpp).
   std::string rotation_journal;
+  // The sections of sources that are not built in, by section name.
+  std::map<std::string, OtherSection, std::less<>> other_sections;
 
   // Lets a reload tell whether anything changed.
   friend bool operator==(const Config&, const Config&) = default;
@@ -223,7 +257,10 @@ struct LoadResult {
 };
 
 // Parses `yaml` strictly; `file` is used for error messages and to resolve relative paths
-// (dsn_file) against the config file's directory.
+// (dsn_file) against the config file's directory. The shared sections are parsed here, each
+// built-in source's section by its own parser: these two are defined beside the source registry
+// (sources/registry.cpp), which carries the parsers; config/section.hpp has the forms that take
+// the sections to parse.
 LoadResult parse_config(std::string_view yaml, const std::string& file);
 LoadResult load_config_file(const std::string& path);
 

@@ -88,7 +88,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 // The known key a typo most likely meant: within a third of its length (at least 1, at most 3)
 // edits; nullopt when none is that close or two are equally close.
 std::optional<std::string_view> closest_key(std::string_view name,
-                                            std::initializer_list<std::string_view> known) {
+                                            std::span<const std::string_view> known) {
   if (name.size() > 64) return std::nullopt;  // a key that long is not a typo of ours
   const std::size_t limit = std::clamp<std::size_t>(name.size() / 3, 1, 3);
   std::optional<std::string_view> best;
@@ -145,7 +145,8 @@ std::string readable_yaml_error(const std::string& message) {
     return "invalid YAML: a '{' or '[' is never closed";
   }
   if (message.find("unknown escape character") != std::string::npos) {
-    return "invalid YAML: a backslash in a double-quoted value (use single quotes, or \\\\)";
+    return "invalid YAML: a backslash in a double-quoted value (use single quotes, or write each "
+           "backslash twice)";
   }
   return "invalid YAML: " + message;
 }
@@ -160,8 +161,7 @@ void Reader::fail(const Value& value, std::string message) {
   fail(value.line, value.key, std::move(message));
 }
 
-std::optional<Fields> Reader::map_of(const Value& value,
-                                     std::initializer_list<std::string_view> known) {
+std::optional<Fields> Reader::map_of(const Value& value, std::span<const std::string_view> known) {
   if (value.node.IsNull()) return Fields{};
   if (!value.node.IsMap()) {
     fail(value, value.key.empty() ? "the top level must be a map of settings" : "must be a map");

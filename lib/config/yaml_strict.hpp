@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -51,7 +52,10 @@ class Reader {
   // The entries of a mapping, after reporting non-string, duplicate and unknown keys (an empty
   // `known` admits any key). A null value (`files:` with nothing under it) counts as an empty
   // map. nullopt, reported, when the value is not a map.
-  std::optional<Fields> map_of(const Value& value, std::initializer_list<std::string_view> known);
+  std::optional<Fields> map_of(const Value& value, std::span<const std::string_view> known);
+  std::optional<Fields> map_of(const Value& value, std::initializer_list<std::string_view> known) {
+    return map_of(value, std::span<const std::string_view>(known.begin(), known.size()));
+  }
   // The items of a sequence, each with its key ("parent[i]") and line. nullopt, reported
   // ("must be a list"), for anything else.
   std::optional<std::vector<Value>> list_of(const Value& value);

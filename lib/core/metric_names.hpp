@@ -1,4 +1,4 @@
-// The metric names of METRICS.md, used by the renderer, the sources' own families and the
+// The metric names of docs/metrics.md, used by the renderer, the sources' own families and the
 // generated Prometheus rules, so a rename cannot leave one of them behind.
 #pragma once
 
@@ -51,10 +51,13 @@ inline constexpr std::string_view kSourceDuration = "crdb_cert_source_duration_s
 inline constexpr std::string_view kSourceErrors = "crdb_cert_source_errors_total";
 inline constexpr std::string_view kSourceOverruns = "crdb_cert_source_overruns_total";
 inline constexpr std::string_view kSourceItemsCut = "crdb_cert_source_items_cut";
+inline constexpr std::string_view kSourceTruncated = "crdb_cert_source_truncated_total";
 inline constexpr std::string_view kConfigReloadSuccessful =
     "crdb_cert_config_last_reload_successful";
 inline constexpr std::string_view kConfigReloadTimestamp =
     "crdb_cert_config_last_reload_success_timestamp_seconds";
 inline constexpr std::string_view kBuildInfo = "crdb_cert_exporter_build_info";
+// The HTTP endpoint (appended to each exposition it serves).
+inline constexpr std::string_view kHttpRequestsRefused = "crdb_cert_http_requests_refused_total";
 
 }  // namespace certwatch::metric

@@ -78,8 +78,8 @@ int write_all(int fd, std::string_view content);
 std::optional<FileError> write_output_file(const std::string& path, std::string_view content,
                                            mode_t mode);
 
-// "open: No such file or directory (not_found)": the detail for a person, the reason as METRICS.md
-// spells it.
+// "open: No such file or directory (not_found)": the detail for a person, the reason as
+// docs/metrics.md spells it.
 std::string describe(const FileError& error);
 
 }  // namespace certwatch

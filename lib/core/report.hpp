@@ -5,8 +5,11 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include "core/types.hpp"
 
 namespace certwatch {
 
@@ -49,23 +52,54 @@ struct Table {
   friend bool operator==(const Table&, const Table&) = default;
 };
 
-// Conditions other than a certificate's expiry state. Their severities and alert names are one
-// table in rules/conditions.hpp, read by `check`, the status page and the rule generator.
-enum class Condition {
-  file_error,
-  source_down,
-  node_stale,
-  reload_pending,
-  cluster_insecure,
-  config_reload_failed,
-  probe_failed,           // a probe target did not complete a handshake
-  served_mismatch,        // a node serves another certificate than its disk or its report says
-  cmek_key_revoked,       // a CMEK key REVOKED or REVOKING
-  cmek_failed,            // a CMEK operation ended in *_FAILED
-  cmek_transition_stuck,  // ENABLING, ROTATING or DISABLING for longer than configured
-  cmek_api_unreachable,   // the CMEK source is down
-  // Node vars: no node's /_status/vars names a SQL user's client certificate (child metrics off).
-  client_child_metrics_off,
+// What one condition other than a certificate's expiry state is, in one row: its name (check's
+// FINDING column, the page's Problems), its severity (check's verdict, the page, the alert's
+// label), its alert (the generated rule and the runbook page /runbooks/<alert>) and why it matters
+// and what to do (state/remedy.hpp). `check`, the status page, the rules generator and the audit
+// read these rows and nothing else.
+struct ConditionRow {
+  std::string_view name;  // "probe_failed"
+  Severity severity = Severity::warning;
+  std::string_view alert;  // "CrdbCertProbeFailed"
+  std::string_view why;    // one sentence
+  std::string_view fix;    // commands and sentences, without a particular subject
+};
+
+// A condition is its row: one cannot be named without its row existing, so no condition silently
+// borrows another's severity or alert. The rows are defined by their owner (the daemon's own in
+// rules/conditions.cpp, each source's beside the source) and joined by the source registry
+// (sources/registry.hpp), whose test proves each appears there exactly once. A source outside the
+// library (a test's) defines a row of its own the same way.
+class Condition {
+ public:
+  explicit constexpr Condition(const ConditionRow& row) : row_(&row) {}
+  constexpr const ConditionRow& row() const { return *row_; }
+  constexpr std::string_view name() const { return row_->name; }
+  friend constexpr bool operator==(const Condition& a, const Condition& b) {
+    return a.row_ == b.row_;
+  }
+
+  // The daemon's own (rules/conditions.cpp): raised from what every source reports.
+  static const Condition file_error;
+  static const Condition source_down;
+  static const Condition reload_pending;
+  static const Condition config_reload_failed;
+  // The cluster source's (sources/cluster_source.cpp).
+  static const Condition node_stale;
+  static const Condition cluster_insecure;
+  // No node's /_status/vars names a SQL user's client certificate (child metrics off).
+  static const Condition client_child_metrics_off;
+  // The probe's (sources/probe_source.cpp).
+  static const Condition probe_failed;     // a probe target did not complete a handshake
+  static const Condition served_mismatch;  // a node serves another certificate than it should
+  // The CMEK source's (sources/cmek_source.cpp).
+  static const Condition cmek_key_revoked;       // a CMEK key REVOKED or REVOKING
+  static const Condition cmek_failed;            // a CMEK operation ended in *_FAILED
+  static const Condition cmek_transition_stuck;  // ENABLING, ROTATING or DISABLING too long
+  static const Condition cmek_api_unreachable;   // the CMEK source's polls fail
+
+ private:
+  const ConditionRow* row_;
 };
 
 struct Finding {

@@ -13,51 +13,22 @@ namespace {
 // and offer no CMEK.
 const std::vector<TierFacts>& table() {
   static const std::vector<TierFacts> tiers = {
-      {Tier::self_hosted,
-       "self_hosted",
-       "Self-hosted",
-       "you (cockroach cert, your own PKI or cert-manager)",
-       "you",
+      {Tier::self_hosted, "self_hosted", "Self-hosted",
+       "you (cockroach cert, your own PKI or cert-manager)", "you",
        "you (encryption at rest with store keys, if enabled; otherwise the disk's own encryption)",
-       true,
-       false,
-       {"files", "cluster", "probe"}},
-      {Tier::advanced,
-       "advanced",
-       "CockroachDB Cloud Advanced",
-       "Cockroach Labs (managed TLS)",
+       true, false},
+      {Tier::advanced, "advanced", "CockroachDB Cloud Advanced", "Cockroach Labs (managed TLS)",
        "you (client certificates your applications present)",
-       "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs",
-       false,
-       true,
-       {"files", "cluster", "probe", "cmek"}},
-      {Tier::byoc,
-       "byoc",
-       "CockroachDB Cloud Advanced, bring your own cloud",
-       "Cockroach Labs (managed TLS)",
-       "you (client certificates your applications present)",
-       "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs",
-       false,
-       true,
-       {"files", "cluster", "probe", "cmek"}},
-      {Tier::standard,
-       "standard",
-       "CockroachDB Cloud Standard",
-       "Cockroach Labs (managed TLS)",
+       "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs", false, true},
+      {Tier::byoc, "byoc", "CockroachDB Cloud Advanced, bring your own cloud",
+       "Cockroach Labs (managed TLS)", "you (client certificates your applications present)",
+       "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs", false, true},
+      {Tier::standard, "standard", "CockroachDB Cloud Standard", "Cockroach Labs (managed TLS)",
        "you (client certificates your applications present, if you use them)",
-       "Cockroach Labs (CMEK is not available on Standard: it needs Advanced)",
-       false,
-       false,
-       {"files", "probe"}},
-      {Tier::basic,
-       "basic",
-       "CockroachDB Cloud Basic",
-       "Cockroach Labs (managed TLS)",
+       "Cockroach Labs (CMEK is not available on Standard: it needs Advanced)", false, false},
+      {Tier::basic, "basic", "CockroachDB Cloud Basic", "Cockroach Labs (managed TLS)",
        "you (client certificates your applications present, if you use them)",
-       "Cockroach Labs (CMEK is not available on Basic: it needs Advanced)",
-       false,
-       false,
-       {"files", "probe"}},
+       "Cockroach Labs (CMEK is not available on Basic: it needs Advanced)", false, false},
   };
   return tiers;
 }
@@ -72,19 +43,14 @@ const TierFacts& tier_facts(Tier tier) {
                        [tier](const TierFacts& facts) { return facts.tier == tier; });
 }
 
-bool tier_uses_source(const TierFacts& tier, std::string_view source) {
-  return std::find(tier.useful_sources.begin(), tier.useful_sources.end(), source) !=
-         tier.useful_sources.end();
-}
-
 bool tier_owns_cert_type(const TierFacts& tier, CertType type) {
   if (tier.node_certificates_yours) return true;
   return type == CertType::client || type == CertType::client_ca || type == CertType::ca;
 }
 
-Table ownership_table(const TierFacts& tier) {
+Table ownership_table(const TierFacts& tier, const std::vector<std::string_view>& useful_sources) {
   std::string sources;
-  for (std::string_view source : tier.useful_sources) {
+  for (std::string_view source : useful_sources) {
     sources += (sources.empty() ? "" : ", ") + std::string(source);
   }
   Table table{"Deployment", {"Aspect", "Owner"}, {}};

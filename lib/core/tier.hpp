@@ -26,22 +26,19 @@ struct TierFacts {
   // Who holds the key that protects data at rest.
   std::string_view data_at_rest_owner;
   bool node_certificates_yours = false;  // node/CA certificate rules make sense
-  bool cmek_available = false;           // a `cmek:` section can work
-  // The sources that make sense on this tier, as config section names ("files", "cluster", ...).
-  std::vector<std::string_view> useful_sources;
+  bool cmek_available = false;           // CockroachDB Cloud offers CMEK on the plan
 };
 
 std::string_view to_string(Tier tier);
 std::optional<Tier> tier_from_string(std::string_view name);
 const TierFacts& tier_facts(Tier tier);
 const std::vector<TierFacts>& all_tiers();
-// Whether `source` (a config section name) is among the tier's useful sources.
-bool tier_uses_source(const TierFacts& tier, std::string_view source);
 // Whether certificates of `type` are the customer's to issue and rotate on the tier: all of them
 // when self-hosted; on CockroachDB Cloud only client certificates, the CA that signs them
 // (uploaded for certificate authentication) and the cluster CA clients verify the server with.
 bool tier_owns_cert_type(const TierFacts& tier, CertType type);
-// The tier and who owns what, as a section of the status page and `check`.
-Table ownership_table(const TierFacts& tier);
+// The tier and who owns what, as a section of the status page and `check`. `useful_sources`: the
+// config sections of the sources that fit the tier (sources::Registry::useful_sections).
+Table ownership_table(const TierFacts& tier, const std::vector<std::string_view>& useful_sources);
 
 }  // namespace certwatch

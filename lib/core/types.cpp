@@ -99,8 +99,6 @@ std::string_view to_string(ErrorReason reason) {
       return "rate_limited";
     case ErrorReason::server_error:
       return "server_error";
-    case ErrorReason::tls_failed:
-      return "tls_failed";
     case ErrorReason::bad_response:
       return "bad_response";
   }

@@ -11,7 +11,7 @@
 
 namespace certwatch {
 
-// The `cert_type` label values of METRICS.md.
+// The `cert_type` label values of docs/metrics.md.
 enum class CertType {
   ca,
   client_ca,
@@ -36,7 +36,7 @@ enum class Severity { none = 0, info = 1, warning = 2, critical = 3 };
 std::string_view to_string(Severity severity);
 std::optional<Severity> severity_from_string(std::string_view label);
 
-// The `source` label values of METRICS.md that cross-checks compare (a source may use others).
+// The `source` label values of docs/metrics.md that cross-checks compare (a source may use others).
 inline constexpr std::string_view kSourceFile = "file";
 inline constexpr std::string_view kSourceCluster = "cluster";
 inline constexpr std::string_view kSourceProbe = "probe";
@@ -70,8 +70,8 @@ struct CertificateFacts {
   friend bool operator==(const CertificateFacts&, const CertificateFacts&) = default;
 };
 
-// The identity label set every per-certificate series carries (METRICS.md); empty where a label
-// does not apply.
+// The identity label set every per-certificate series carries (docs/metrics.md); empty where a
+// label does not apply.
 struct CertIdentity {
   std::string source{kSourceFile};
   CertType cert_type = CertType::other;
@@ -129,7 +129,7 @@ struct KeyFile {
   friend bool operator==(const KeyFile&, const KeyFile&) = default;
 };
 
-// Why a file could not be used (METRICS.md `crdb_cert_file_error` reasons).
+// Why a file could not be used (docs/metrics.md `crdb_cert_file_error` reasons).
 enum class FileErrorReason {
   not_found,
   permission_denied,
@@ -151,16 +151,18 @@ enum class ErrorReason {
   bad_config,
   internal_error,
   // Probe source, per target: the name did not resolve, the peer answered the SSLRequest with
-  // `N` (no TLS), or the TLS handshake failed.
+  // `N` (no TLS).
   dns_failed,
   ssl_refused,
+  // A TLS handshake failed (an untrusted or misnamed server certificate, a protocol error), in
+  // every source that makes one: the probe, the CMEK source's HTTPS client (net/https_get). One
+  // word for one event, so one `reason` label value selects it across sources; the CMEK source
+  // said tls_failed before (README says so).
   handshake_failed,
-  // An HTTP API (the CMEK source): 404, 429, 5xx, a failed TLS handshake, a body that is not the
-  // documented shape.
+  // An HTTP API (the CMEK source): 404, 429, 5xx, a body that is not the documented shape.
   not_found,
   rate_limited,
   server_error,
-  tls_failed,
   bad_response,
 };
 std::string_view to_string(ErrorReason reason);

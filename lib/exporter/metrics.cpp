@@ -294,6 +294,12 @@ void add_exporter_families(const Snapshot& s, TextWriter& out) {
   auto overruns = family(metric::kSourceOverruns,
                          "Polls of the source still running when their interval had passed.",
                          MetricType::Counter);
+  auto truncated =
+      family(metric::kSourceTruncated,
+             "Successful polls of the source whose result a cap cut (docs/metrics.md), "
+             "by the kind of cap in `limit`; what the last poll lost is "
+             "crdb_cert_source_items_cut.",
+             MetricType::Counter);
   for (const state::SourceHealth& h : s.health) {
     const std::string& source = h.source;
     up.metric.push_back(gauge({{"source", source}}, h.up ? 1 : 0));
@@ -301,6 +307,10 @@ void add_exporter_families(const Snapshot& s, TextWriter& out) {
       last_success.metric.push_back(gauge({{"source", source}}, h.last_success));
     if (h.polled) duration.metric.push_back(gauge({{"source", source}}, h.last_duration));
     overruns.metric.push_back(counter({{"source", source}}, static_cast<double>(h.overruns)));
+    for (const auto& [limit, count] : h.truncated_total) {
+      truncated.metric.push_back(
+          counter({{"source", source}, {"limit", limit}}, static_cast<double>(count)));
+    }
     for (const auto& [reason, count] : h.errors_total) {
       errors.metric.push_back(
           counter({{"source", source}, {"reason", std::string(to_string(reason))}},
@@ -321,8 +331,8 @@ void add_exporter_families(const Snapshot& s, TextWriter& out) {
                                 {"revision", s.build.revision},
                                 {"openssl_version", s.build.openssl_version}},
                                1));
-  for (auto* f :
-       {&up, &last_success, &duration, &errors, &overruns, &reload_ok, &reload_at, &build}) {
+  for (auto* f : {&up, &last_success, &duration, &errors, &overruns, &truncated, &reload_ok,
+                  &reload_at, &build}) {
     out.add(std::move(*f));
   }
 }
@@ -377,6 +387,20 @@ std::shared_ptr<const Exposition> make_exposition(std::shared_ptr<const Snapshot
   exposition->certificate_text_size = rendered.certificate_text_size;
   exposition->snapshot = std::move(snapshot);
   return exposition;
+}
+
+std::string render_http_refusals(std::uint64_t auth_queue_full, std::uint64_t connection_limit) {
+  auto refused = family(metric::kHttpRequestsRefused,
+                        "Requests and connections the HTTP endpoint refused instead of serving, "
+                        "by reason: auth_queue_full (too many password checks pending), "
+                        "connection_limit (every connection slot busy answering a request).",
+                        MetricType::Counter);
+  refused.metric = {
+      counter({{"reason", "auth_queue_full"}}, static_cast<double>(auth_queue_full)),
+      counter({{"reason", "connection_limit"}}, static_cast<double>(connection_limit))};
+  TextWriter out({}, 512);
+  out.add(std::move(refused));
+  return std::move(out).take();
 }
 
 }  // namespace certwatch::exporter

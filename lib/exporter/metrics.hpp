@@ -1,7 +1,8 @@
-// Snapshot -> Prometheus metric families (METRICS.md) -> text exposition.
+// Snapshot -> Prometheus metric families (docs/metrics.md) -> text exposition.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -43,6 +44,10 @@ struct Exposition {
   mutable std::once_flag gzip_once_;
   mutable std::string gzip_;
 };
+
+// The HTTP endpoint's own family, crdb_cert_http_requests_refused_total{reason}: what it refused
+// instead of serving. The server appends it to every exposition it serves (http_server.hpp).
+std::string render_http_refusals(std::uint64_t auth_queue_full, std::uint64_t connection_limit);
 
 // `previous`, when given, is the exposition this one replaces: its per-certificate text is reused
 // when the certificates and their states are unchanged (the common poll on a quiet host).

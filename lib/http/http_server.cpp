@@ -21,6 +21,7 @@
 
 #include "core/logging.hpp"
 #include "exporter/compress.hpp"
+#include "exporter/metrics.hpp"
 #include "http/http_server.hpp"
 
 namespace certwatch::web {
@@ -91,33 +92,6 @@ std::optional<tcp::endpoint> parse_listen_address(const std::string& address, st
     return std::nullopt;
   }
   return results.begin()->endpoint();
-}
-
-EndpointSecurityLoad load_endpoint_security(const std::string& web_config_file) {
-  EndpointSecurityLoad result;
-  WebConfigLoad loaded = load_web_config_file(web_config_file);
-  if (!loaded.config) {
-    result.errors = std::move(loaded.errors);
-    return result;
-  }
-  const WebConfig& config = *loaded.config;
-  auto security = std::make_shared<EndpointSecurity>();
-  if (config.tls) {
-    TlsBuildResult built = build_ssl_context(*config.tls);
-    if (!built.context) {
-      const auto line = config.tls->lines.find(built.key);
-      result.errors.push_back({web_config_file, line == config.tls->lines.end() ? 0 : line->second,
-                               "tls_server_config." + built.key, built.error});
-      return result;
-    }
-    security->tls = std::make_shared<TlsContextSource>(*config.tls, std::move(built.context));
-  }
-  if (!config.basic_auth_users.empty()) {
-    security->auth = std::make_shared<BasicAuth>(config.basic_auth_users);
-  }
-  security->headers = config.headers;
-  result.security = std::move(security);
-  return result;
 }
 
 namespace {
@@ -465,15 +439,7 @@ void HttpServer::Impl::append_own_metrics(Response& res) {
     own_metrics.auth_queue_full = refused_auth_queue_full;
     own_metrics.connection_limit = refused_connection_limit;
     own_metrics.text = std::make_shared<const std::string>(
-        "# HELP crdb_cert_http_requests_refused_total Requests and connections the HTTP endpoint "
-        "refused instead of serving, by reason: auth_queue_full (too many password checks "
-        "pending), connection_limit (every connection slot busy answering a request).\n"
-        "# TYPE crdb_cert_http_requests_refused_total counter\n"
-        "crdb_cert_http_requests_refused_total{reason=\"auth_queue_full\"} " +
-        std::to_string(refused_auth_queue_full) +
-        "\n"
-        "crdb_cert_http_requests_refused_total{reason=\"connection_limit\"} " +
-        std::to_string(refused_connection_limit) + "\n");
+        exporter::render_http_refusals(refused_auth_queue_full, refused_connection_limit));
     own_metrics.gzip.reset();
   }
   if (res[http::field::content_encoding] == "gzip") {

@@ -24,10 +24,8 @@
 #include <utility>
 #include <vector>
 
-#include "http/basic_auth.hpp"
+#include "http/endpoint_security.hpp"
 #include "http/shared_body.hpp"
-#include "http/tls_context.hpp"
-#include "http/web_config.hpp"
 
 namespace certwatch::web {
 
@@ -52,24 +50,6 @@ struct HttpServerOptions {
   // milliseconds, a flood dripping ClientHello bytes would hold its slots.
   std::chrono::seconds handshake_timeout{3};
 };
-
-// A web config in the form connections use. Shared by connections, replaced on reload: TLS is
-// chosen when a connection is accepted, authentication and headers per request.
-struct EndpointSecurity {
-  std::shared_ptr<TlsContextSource> tls;  // null: plain HTTP
-  std::shared_ptr<BasicAuth> auth;        // null: no authentication
-  std::vector<std::pair<std::string, std::string>> headers;
-};
-
-struct EndpointSecurityLoad {
-  std::shared_ptr<const EndpointSecurity> security;  // set exactly when errors is empty
-  std::vector<config::ConfigError> errors;
-};
-
-// Reads --web.config.file and builds what connections use, reading the TLS files once: a config
-// that cannot serve (unreadable certificate, key that does not match) is refused, its error
-// naming file, line and key.
-EndpointSecurityLoad load_endpoint_security(const std::string& web_config_file);
 
 // Parses a listen address into an endpoint; error message names what is wrong.
 std::optional<boost::asio::ip::tcp::endpoint> parse_listen_address(const std::string& address,

@@ -1,5 +1,6 @@
 #include "http/routes.hpp"
 
+#include "core/clock.hpp"
 #include "exporter/compress.hpp"
 #include "exporter/runbooks.hpp"
 #include "exporter/status_page.hpp"
@@ -65,9 +66,8 @@ Handler make_web_handler(WebOptions options, ExpositionProvider exposition) {
     if (target == "/-/healthy") {
       // 200 while the process works (a stale source is not a reason to restart it); the body
       // names the sources whose data is stale (issue 28).
-      return make_response(
-          http::status::ok, "text/plain; charset=utf-8",
-          "Healthy\n" + stale_lines(*current->snapshot, state::system_clock_now()));
+      return make_response(http::status::ok, "text/plain; charset=utf-8",
+                           "Healthy\n" + stale_lines(*current->snapshot, unix_now()));
     }
     if (target == "/-/ready") {
       if (current->snapshot->ready()) {

@@ -91,7 +91,7 @@ struct WebConfigLoad {
 WebConfigLoad parse_web_config(std::string_view yaml, const std::string& file);
 
 // Reads `path` and parses it. The TLS files it names are read where they are used
-// (load_endpoint_security in http_server.hpp), once.
+// (load_endpoint_security in endpoint_security.hpp), once.
 WebConfigLoad load_web_config_file(const std::string& path);
 
 }  // namespace certwatch::web

@@ -99,7 +99,7 @@ class Exchange {
 
   void handshake() {
     stream_.async_handshake(ssl::stream_base::client, [this](beast::error_code ec) {
-      if (ec) return fail(ErrorReason::tls_failed, "TLS handshake", ec);
+      if (ec) return fail(ErrorReason::handshake_failed, "TLS handshake", ec);
       write();
     });
   }

@@ -44,8 +44,8 @@ struct HttpsResponse {
 };
 
 // The whole body, or why not: connect_failed (resolve, connect, send, read, a peer that closed
-// early), tls_failed, bad_response (malformed, or past a limit: the message says "larger than the
-// limit"), timeout, bad_config (the CA file). Messages name host:port, never a header value.
+// early), handshake_failed, bad_response (malformed, or past a limit: the message says "larger than
+// the limit"), timeout, bad_config (the CA file). Messages name host:port, never a header value.
 struct HttpsGetResult {
   std::optional<SourceError> error;
   HttpsResponse response;

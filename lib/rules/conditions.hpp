@@ -1,7 +1,10 @@
-// The severity policy for everything that is not a certificate's expiry state: one table, read by
-// `check` (its verdict), the status page and the generated Prometheus rules, so they agree.
+// The conditions the daemon raises itself, from what every source reports (a file error, a source
+// down, a pending reload, a rejected reload), and the accessors `check`, the status page and the
+// generated Prometheus rules read a condition's row through (core/report.hpp), so they agree. Each
+// source's own conditions are beside the source; the registry (sources/registry.hpp) joins them.
 #pragma once
 
+#include <span>
 #include <string_view>
 
 #include "core/report.hpp"
@@ -9,14 +12,10 @@
 
 namespace certwatch::rules {
 
-struct ConditionPolicy {
-  Condition condition;
-  std::string_view alert;  // the alert of the generated rule file
-  Severity severity;
-};
+inline Severity severity_of(Condition condition) { return condition.row().severity; }
+inline std::string_view alert_of(Condition condition) { return condition.row().alert; }
 
-const ConditionPolicy& policy(Condition condition);
-inline Severity severity_of(Condition condition) { return policy(condition).severity; }
-inline std::string_view alert_of(Condition condition) { return policy(condition).alert; }
+// The daemon's own conditions, in the order outputs list them.
+std::span<const Condition> daemon_conditions();
 
 }  // namespace certwatch::rules

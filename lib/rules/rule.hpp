@@ -51,7 +51,7 @@ std::optional<std::int64_t> rule_threshold(const Rule& rule, const CertObservati
 // notBefore or notAfter.
 std::optional<std::int64_t> share_of_lifetime(const CertObservation& cert, int percent);
 
-// METRICS.md defaults: CA types < 365d plan_rotation/info; leaf types < 90d
+// docs/metrics.md defaults: CA types < 365d plan_rotation/info; leaf types < 90d
 // schedule_rotation/warning; < 30d rotate_now/critical.
 std::vector<Rule> default_rules();
 

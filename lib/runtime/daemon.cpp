@@ -16,6 +16,7 @@
 #include <optional>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/logging.hpp"
 #include "core/read_file.hpp"
 #include "runtime/change_tracker.hpp"
@@ -152,8 +153,7 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
   // Rotations in a source's new result: logged, counted, and appended to the journal off the io
   // thread (in order: one strand).
   void track_rotations(const sources::PollResult& result) {
-    std::vector<state::RotationEvent> events =
-        rotations.observe(result.certificates, state::system_clock_now());
+    std::vector<state::RotationEvent> events = rotations.observe(result.certificates, unix_now());
     if (events.empty()) return;
     for (const state::RotationEvent& e : events) {
       rotation_log->info("{} at {} {} {} {}: {} -> {}", to_string(e.kind), e.id.source,
@@ -164,7 +164,7 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
     if (journal.empty()) return;
     asio::post(journal_strand,
                [impl = weak_from_this(), path = journal, events = std::move(events)] {
-                 const auto error = state::append_journal(path, events, state::system_clock_now());
+                 const auto error = state::append_journal(path, events, unix_now());
                  const auto self = impl.lock();
                  if (!self) return;
                  // One line when appending starts to fail, one when it works again.
@@ -238,7 +238,7 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
       }
     } else {
       reload_ok = true;
-      reload_success_at = state::system_clock_now();
+      reload_success_at = unix_now();
       for (const auto& warning : loaded.warnings) {
         log->warn("configuration: {}", warning.to_string());
       }
@@ -299,11 +299,11 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
   asio::thread_pool workers{2};
   asio::signal_set signals;
   Notifier notifier;
-  Publisher publisher{io, workers, state::system_clock_now,
+  Publisher publisher{io, workers, unix_now,
                       [this](const state::Snapshot& next) { installed(next); },
                       [this] { notifier.ready(); }};
   Scheduler scheduler{
-      io, state::system_clock_now,
+      io, unix_now,
       [this](const sources::Source& source, const state::SourceHealth& health,
              const state::SharedPollResult& last_good) { polled(source, health, last_good); }};
   web::HttpServer server;
@@ -324,7 +324,7 @@ struct Daemon::Impl : std::enable_shared_from_this<Daemon::Impl> {
   bool reloading = false;     // a reload is being read on the pool
   bool reload_again = false;  // SIGHUP while it was
   bool reload_ok = true;
-  double reload_success_at = state::system_clock_now();
+  double reload_success_at = unix_now();
   bool abandoned = false;
 };
 

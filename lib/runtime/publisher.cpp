@@ -42,7 +42,7 @@ void Publisher::publish_now(const state::SnapshotInputs& inputs) {
 void Publisher::install(std::shared_ptr<const exporter::Exposition> next) {
   if (on_install_) on_install_(*next->snapshot);
   const bool ready = next->snapshot->ready();
-  std::atomic_store(&current_, std::move(next));
+  current_.store(std::move(next));
   if (!ready_said_ && ready) {
     ready_said_ = true;
     if (on_ready_) on_ready_();

@@ -4,6 +4,7 @@
 // Thread-safety: publish()/publish_now() on the io thread; current() from any thread.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <functional>
@@ -32,9 +33,7 @@ class Publisher {
   void publish_now(const state::SnapshotInputs& inputs);
   void stop() { stopped_ = true; }
 
-  std::shared_ptr<const exporter::Exposition> current() const {
-    return std::atomic_load(&current_);
-  }
+  std::shared_ptr<const exporter::Exposition> current() const { return current_.load(); }
 
  private:
   void install(std::shared_ptr<const exporter::Exposition> next);
@@ -44,7 +43,8 @@ class Publisher {
   state::Clock clock_;
   std::function<void(const state::Snapshot&)> on_install_;
   std::function<void()> on_ready_;
-  std::shared_ptr<const exporter::Exposition> current_;
+  // Read by scrapes on the io thread and by renders on the pool; replaced on the io thread.
+  std::atomic<std::shared_ptr<const exporter::Exposition>> current_;
   bool rendering_ = false;
   std::optional<state::SnapshotInputs> pending_;  // asked for while rendering
   bool ready_said_ = false;

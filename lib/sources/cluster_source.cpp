@@ -471,3 +471,32 @@ std::vector<std::string> ClusterFacts::local_node_names() const {
 }
 
 }  // namespace certwatch::sources
+
+namespace certwatch {
+namespace {
+
+constexpr ConditionRow kNodeStale{
+    "node_stale", Severity::warning, "CrdbCertClusterNodeStale",
+    "The node has not reported recently: its certificate figures are stale.",
+    "Check the node: cockroach node status --certs-dir=<certs dir>; a dead or partitioned node "
+    "reports nothing."};
+constexpr ConditionRow kClusterInsecure{
+    "cluster_insecure", Severity::critical, "CrdbCertClusterInsecure",
+    "The cluster runs without TLS: anyone on the network can connect as any user.",
+    "Restart the nodes in secure mode (cockroach start --certs-dir=<certs dir>, without "
+    "--insecure) after issuing a CA, node and client certificates."};
+constexpr ConditionRow kClientChildMetricsOff{
+    "client_child_metrics_off", Severity::info, "CrdbCertClientChildMetricsOff",
+    "Without per-user child metrics the nodes do not say which SQL user's client certificate "
+    "expires when: an application's certificate can expire unseen.",
+    "As an admin, in a SQL shell: SET CLUSTER SETTING server.child_metrics.enabled = true; "
+    "(before v24.3.9 also set server.client_cert_expiration_cache.capacity above 0). If it is "
+    "on already, no client has connected with a certificate since the nodes started."};
+
+}  // namespace
+
+const Condition Condition::node_stale{kNodeStale};
+const Condition Condition::client_child_metrics_off{kClientChildMetricsOff};
+const Condition Condition::cluster_insecure{kClusterInsecure};
+
+}  // namespace certwatch

@@ -59,7 +59,7 @@ class ClusterFacts final : public SourceFacts {
 };
 
 // The `security.certificate.expiration.<suffix>` metrics the query extracts, in column order, and
-// the cert_type each maps to (METRICS.md).
+// the cert_type each maps to (docs/metrics.md).
 struct ClusterCertMetric {
   std::string_view suffix;
   CertType cert_type;
@@ -103,7 +103,7 @@ LocalNodeDetection detect_local_node(const std::vector<NodeInfo>& nodes, const H
 // Decimal text such as "1700000000", "1.7e9" or "1700000000.25" -> rounded unix seconds.
 std::optional<std::int64_t> parse_unix_seconds(std::string_view text);
 
-// Turns the rows into observations and cluster facts (METRICS.md "Cluster source"): a NULL key
+// Turns the rows into observations and cluster facts (docs/metrics.md "Cluster source"): a NULL key
 // gives nothing; 0 gives a load_failed observation for required types and nothing otherwise; a
 // positive value gives a not_after observation. `local_node_id` from config wins over detection;
 // `host` is only consulted when it is unset.

@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/metric_names.hpp"
 #include "net/https_get.hpp"
 
@@ -369,7 +370,7 @@ bool CmekSource::same_config(const Source& next) const {
 
 double CmekSource::wall_now() const {
   if (options_.wall_clock) return options_.wall_clock();
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return unix_now();
 }
 
 PollResult CmekSource::failed(SourceError error) {
@@ -437,3 +438,39 @@ PollResult CmekSource::poll() {
 }
 
 }  // namespace certwatch::sources
+
+namespace certwatch {
+namespace {
+
+constexpr ConditionRow kCmekKeyRevoked{
+    "cmek_key_revoked", Severity::critical, "CrdbCmekKeyRevoked",
+    "The data-at-rest key is revoked: once the KMS grace period passes the data is "
+    "permanently inaccessible.",
+    "Restore the key's access in your KMS (key state and IAM policy) now, and contact "
+    "Cockroach Labs support."};
+constexpr ConditionRow kCmekFailed{
+    "cmek_failed", Severity::critical, "CrdbCmekOperationFailed",
+    "A CMEK operation failed: the cluster may not use the key you expect.",
+    "Check the key's IAM/key policy for the cluster's principal, then retry the operation "
+    "(Cloud Console or API); contact support if it fails again."};
+constexpr ConditionRow kCmekTransitionStuck{
+    "cmek_transition_stuck", Severity::warning, "CrdbCmekTransitionStuck",
+    "A CMEK transition has not finished in the configured time.",
+    "Check the key's IAM/key policy and the cluster's status in the Cloud Console; contact "
+    "Cockroach Labs support if it stays stuck."};
+// The CMEK source's own source_down (the registry entry's down condition): the snapshot raises
+// it instead of source_down when a CMEK poll fails, as the rules page CrdbCmekApiUnreachable.
+constexpr ConditionRow kCmekApiUnreachable{
+    "cmek_api_unreachable", Severity::warning, "CrdbCmekApiUnreachable",
+    "The CMEK status is not being checked: a revoked key would go unnoticed.",
+    "Check the service account API key (role CLUSTER_ADMIN or CLUSTER_OPERATOR_WRITER) and the "
+    "network path to cockroachlabs.cloud."};
+
+}  // namespace
+
+const Condition Condition::cmek_key_revoked{kCmekKeyRevoked};
+const Condition Condition::cmek_failed{kCmekFailed};
+const Condition Condition::cmek_transition_stuck{kCmekTransitionStuck};
+const Condition Condition::cmek_api_unreachable{kCmekApiUnreachable};
+
+}  // namespace certwatch

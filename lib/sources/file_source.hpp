@@ -19,7 +19,7 @@
 
 namespace certwatch::sources {
 
-// CockroachDB's file naming (METRICS.md): "ca.crt" -> ca, "client.<user>.crt" -> client with
+// CockroachDB's file naming (docs/metrics.md): "ca.crt" -> ca, "client.<user>.crt" -> client with
 // the user, ... Returns nullopt for names that are not certificates (keys, hidden entries).
 struct NameClass {
   CertType type = CertType::other;

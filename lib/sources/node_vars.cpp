@@ -238,7 +238,7 @@ std::vector<Family> NodeVarsFacts::families() const {
   }
   Family errors{std::string(metric::kNodeVarsErrors),
                 "Failed reads of a node's /_status/vars since the daemon started, by reason "
-                "(connect_failed, tls_failed, timeout, bad_response, not_found, ...).",
+                "(connect_failed, handshake_failed, timeout, bad_response, not_found, ...).",
                 Family::Type::counter,
                 true,
                 {}};

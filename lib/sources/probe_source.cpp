@@ -496,3 +496,25 @@ std::vector<Finding> ProbeFacts::findings(double now) const {
 }
 
 }  // namespace certwatch::sources
+
+namespace certwatch {
+namespace {
+
+constexpr ConditionRow kProbeFailed{
+    "probe_failed", Severity::warning, "CrdbCertProbeFailed",
+    "The target did not complete a TLS handshake: clients cannot connect either.",
+    "Check the target is up and reachable and speaks TLS: openssl s_client -connect "
+    "<host>:<port> -starttls postgres."};
+// Raised by the snapshot, which compares what the probe saw with the disk and the cluster.
+constexpr ConditionRow kServedMismatch{
+    "served_mismatch", Severity::warning, "CrdbCertServedMismatch",
+    "The node serves another certificate than the one on disk or in its report.",
+    "SIGHUP the node (pkill -SIGHUP -x cockroach) or, on Kubernetes, kubectl rollout restart "
+    "statefulset/<name>; then check the probe again."};
+
+}  // namespace
+
+const Condition Condition::probe_failed{kProbeFailed};
+const Condition Condition::served_mismatch{kServedMismatch};
+
+}  // namespace certwatch

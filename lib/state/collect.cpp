@@ -3,14 +3,11 @@
 #include <chrono>
 #include <exception>
 
+#include "core/clock.hpp"
 #include "core/logging.hpp"
 #include "state/caps.hpp"
 
 namespace certwatch::state {
-
-double system_clock_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 sources::PollResult run_poll(sources::Source& source) {
   sources::PollResult result;
@@ -18,10 +15,15 @@ sources::PollResult run_poll(sources::Source& source) {
     result = source.poll();
   } catch (const std::exception& e) {
     result = sources::PollResult::failed(ErrorReason::internal_error, e.what());
+  } catch (...) {
+    // Not a std::exception (a library's own type, a thrown int): the source is down with a
+    // reason, and the poll thread lives on.
+    result = sources::PollResult::failed(ErrorReason::internal_error,
+                                         "the poll threw something that is not a std::exception");
   }
   result.source = source.name();
   if (result.ok()) {
-    apply_caps(result, system_clock_now());
+    apply_caps(result, unix_now());
     if (!result.cut.empty()) {
       logger("main")->warn("source {}: output cut to its caps (docs/metrics.md): {}", result.source,
                            describe_cut(result.cut));
@@ -38,6 +40,9 @@ void record_poll(sources::PollResult&& result, double started, double finished,
   health.up = result.ok();
   for (const SourceError& partial : result.partial_errors) ++health.errors_total[partial.reason];
   if (result.ok()) {
+    for (const auto& [kind, count] : result.cut) {
+      if (count > 0) ++health.truncated_total[kind];
+    }
     health.last_success = finished;
     health.last_error.reset();
     last_good = std::make_shared<const sources::PollResult>(std::move(result));

@@ -12,7 +12,6 @@ namespace certwatch::state {
 
 // Unix seconds; injected so tests control time.
 using Clock = std::function<double()>;
-double system_clock_now();
 
 // Calls source.poll(); an exception it throws becomes a failed result (internal_error). The result
 // carries the source's name and is cut to the caps (state/caps.hpp), with one log line when

@@ -7,6 +7,7 @@
 
 #include "core/shell_command.hpp"
 #include "core/text.hpp"
+#include "rules/automation.hpp"
 #include "rules/chain_causes.hpp"
 #include "rules/conditions.hpp"
 #include "rules/rule.hpp"
@@ -273,6 +274,13 @@ constexpr ActionText kActions[] = {
      "On the node's host: cockroach cert list --certs-dir=<its certs dir>, check the key is mode "
      "0600 and owned by the cockroach user, read the node's log for the load error, fix it, then "
      "pkill -SIGHUP -x cockroach."},
+    {rules::kActionRenewalOverdue,
+     "The automation that manages it should have renewed it by now and did not: left alone, it "
+     "runs into its expiry like an unmanaged one.",
+     "Check the automation: the Helm chart's rotation CronJob (kubectl get cronjobs; the last "
+     "Job's logs) or the cert-manager Certificate (kubectl describe certificate: conditions, "
+     "events). Then renew it by hand before it expires (cockroach cert create-node <SANs> "
+     "--overwrite or create-client <user>, then pkill -SIGHUP -x cockroach)."},
 };
 
 const ActionText* find_action(std::string_view action) {
@@ -281,68 +289,6 @@ const ActionText* find_action(std::string_view action) {
   }
   return nullptr;
 }
-
-struct ConditionText {
-  Condition condition;
-  std::string_view why;
-  std::string_view fix;
-};
-
-constexpr ConditionText kConditions[] = {
-    {Condition::file_error,
-     "A certificate file the daemon cannot read is a certificate nobody watches.",
-     "Give the crdb-certwatch user read access (group cockroach, mode 0640 for .crt), or fix the "
-     "path in files.certs_dirs / files.paths."},
-    {Condition::source_down,
-     "What the source watches is no longer checked: its figures are the last good poll's.",
-     "Read the source's error (crdb-certwatch check, or the status page's Sources table): fix "
-     "the DSN, credentials, network or permissions it names."},
-    {Condition::node_stale,
-     "The node has not reported recently: its certificate figures are stale.",
-     "Check the node: cockroach node status --certs-dir=<certs dir>; a dead or partitioned node "
-     "reports nothing."},
-    {Condition::reload_pending,
-     "The certificate on disk is not the one the node serves: the node still uses the old one.",
-     "On that node's host: pkill -SIGHUP -x cockroach (CockroachDB reads certificates only on "
-     "SIGHUP); on Kubernetes: kubectl rollout restart statefulset/<name>."},
-    {Condition::cluster_insecure,
-     "The cluster runs without TLS: anyone on the network can connect as any user.",
-     "Restart the nodes in secure mode (cockroach start --certs-dir=<certs dir>, without "
-     "--insecure) after issuing a CA, node and client certificates."},
-    {Condition::config_reload_failed,
-     "The daemon still runs the previous configuration: the change you made is not in force.",
-     "crdb-certwatch --config.check --config.file=<file> names the file, line and key; fix it, "
-     "then systemctl reload crdb-certwatch."},
-    {Condition::probe_failed,
-     "The target did not complete a TLS handshake: clients cannot connect either.",
-     "Check the target is up and reachable and speaks TLS: openssl s_client -connect "
-     "<host>:<port> -starttls postgres."},
-    {Condition::served_mismatch,
-     "The node serves another certificate than the one on disk or in its report.",
-     "SIGHUP the node (pkill -SIGHUP -x cockroach) or, on Kubernetes, kubectl rollout restart "
-     "statefulset/<name>; then check the probe again."},
-    {Condition::cmek_key_revoked,
-     "The data-at-rest key is revoked: once the KMS grace period passes the data is "
-     "permanently inaccessible.",
-     "Restore the key's access in your KMS (key state and IAM policy) now, and contact "
-     "Cockroach Labs support."},
-    {Condition::cmek_failed, "A CMEK operation failed: the cluster may not use the key you expect.",
-     "Check the key's IAM/key policy for the cluster's principal, then retry the operation "
-     "(Cloud Console or API); contact support if it fails again."},
-    {Condition::cmek_transition_stuck, "A CMEK transition has not finished in the configured time.",
-     "Check the key's IAM/key policy and the cluster's status in the Cloud Console; contact "
-     "Cockroach Labs support if it stays stuck."},
-    {Condition::cmek_api_unreachable,
-     "The CMEK status is not being checked: a revoked key would go unnoticed.",
-     "Check the service account API key (role CLUSTER_ADMIN or CLUSTER_OPERATOR_WRITER) and the "
-     "network path to cockroachlabs.cloud."},
-    {Condition::client_child_metrics_off,
-     "Without per-user child metrics the nodes do not say which SQL user's client certificate "
-     "expires when: an application's certificate can expire unseen.",
-     "As an admin, in a SQL shell: SET CLUSTER SETTING server.child_metrics.enabled = true; "
-     "(before v24.3.9 also set server.client_cert_expiration_cache.capacity above 0). If it is "
-     "on already, no client has connected with a certificate since the nodes started."},
-};
 
 struct CheckText {
   std::string_view check;
@@ -398,38 +344,6 @@ std::string where_of(const CertIdentity& id) {
   return where;
 }
 
-std::string_view condition_name(Condition condition) {
-  switch (condition) {
-    case Condition::file_error:
-      return "file_error";
-    case Condition::source_down:
-      return "source_down";
-    case Condition::node_stale:
-      return "node_stale";
-    case Condition::reload_pending:
-      return "reload_pending";
-    case Condition::cluster_insecure:
-      return "cluster_insecure";
-    case Condition::config_reload_failed:
-      return "config_reload_failed";
-    case Condition::probe_failed:
-      return "probe_failed";
-    case Condition::served_mismatch:
-      return "served_mismatch";
-    case Condition::cmek_key_revoked:
-      return "cmek_key_revoked";
-    case Condition::cmek_failed:
-      return "cmek_failed";
-    case Condition::cmek_transition_stuck:
-      return "cmek_transition_stuck";
-    case Condition::cmek_api_unreachable:
-      return "cmek_api_unreachable";
-    case Condition::client_child_metrics_off:
-      return "client_child_metrics_off";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 std::string action_alert(std::string_view action) { return "CrdbCert" + camel_case(action); }
@@ -455,18 +369,14 @@ Remedy check_remedy(std::string_view check) {
 }
 
 Remedy condition_remedy(Condition condition) {
-  for (const ConditionText& text : kConditions) {
-    if (text.condition == condition) {
-      return {std::string(text.why), std::string(text.fix),
-              std::string(rules::alert_of(condition))};
-    }
-  }
-  return {"", "", std::string(rules::alert_of(condition))};  // the golden test catches this
+  const ConditionRow& row = condition.row();
+  return {std::string(row.why), std::string(row.fix), std::string(row.alert)};
 }
 
-std::optional<Remedy> remedy_for_alert(std::string_view alert) {
-  for (const ConditionText& text : kConditions) {
-    if (rules::alert_of(text.condition) == alert) return condition_remedy(text.condition);
+std::optional<Remedy> remedy_for_alert(std::string_view alert,
+                                       std::span<const Condition> conditions) {
+  for (const Condition condition : conditions) {
+    if (rules::alert_of(condition) == alert) return condition_remedy(condition);
   }
   for (const rules::CheckInfo& check : rules::all_checks()) {
     if (check.alert == alert) return check_remedy(check.name);
@@ -644,9 +554,8 @@ std::vector<Problem> problems(const Snapshot& s) {
   }
   for (const Finding& finding : s.findings) {
     if (finding.condition == Condition::file_error) continue;  // above, with the reason's fix
-    out.push_back({rules::severity_of(finding.condition),
-                   std::string(condition_name(finding.condition)), finding.subject, finding.message,
-                   std::nullopt, remedy_for(finding)});
+    out.push_back({rules::severity_of(finding.condition), std::string(finding.condition.name()),
+                   finding.subject, finding.message, std::nullopt, remedy_for(finding)});
   }
   std::stable_sort(out.begin(), out.end(), [](const Problem& a, const Problem& b) {
     if (a.severity != b.severity) return a.severity > b.severity;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "core/types.hpp"
 #include "rules/checks.hpp"
 #include "rules/evaluate.hpp"
+#include "sources/registry.hpp"
 #include "state/snapshot.hpp"
 
 namespace certwatch::state {
@@ -37,8 +39,11 @@ Remedy action_remedy(std::string_view action, Severity severity = Severity::warn
 Remedy check_remedy(std::string_view check);
 Remedy condition_remedy(Condition condition);
 // The remedy of an alert of the generated rules (a condition's, a check's, a product action's, or
-// the exporter's own); nullopt for a name none of them has.
-std::optional<Remedy> remedy_for_alert(std::string_view alert);
+// the exporter's own); nullopt for a name none of them has. `conditions`: those of the sources
+// the rules are generated for (sources::Registry::conditions()).
+std::optional<Remedy> remedy_for_alert(
+    std::string_view alert,
+    std::span<const Condition> conditions = sources::Registry::builtin().conditions());
 std::string file_error_fix(FileErrorReason reason);
 
 // The alert of a certificate state ("CrdbCert" + the action in CamelCase for the product's own

@@ -6,6 +6,7 @@
 #include "core/metric_names.hpp"
 #include "rules/conditions.hpp"
 #include "sources/cluster_source.hpp"
+#include "sources/registry.hpp"
 
 namespace certwatch::state {
 
@@ -83,7 +84,8 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
   std::size_t total = 0;
   for (const SharedPollResult& result : inputs.results) total += result->certificates.size();
   snapshot->certificates.reserve(total);
-  snapshot->tables.push_back(ownership_table(tier_facts(inputs.tier)));
+  snapshot->tables.push_back(ownership_table(
+      tier_facts(inputs.tier), sources::Registry::builtin().useful_sections(inputs.tier)));
   for (const SharedPollResult& result : inputs.results) {
     for (const CertObservation& cert : result->certificates) {
       snapshot->certificates.push_back(&cert);
@@ -160,7 +162,7 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
   for (const SourceHealth& health : inputs.health) {
     if (health.polled && !health.up && health.last_error) {
       snapshot->findings.push_back(
-          {Condition::source_down, health.source,
+          {sources::Registry::builtin().down_condition(health.source), health.source,
            std::string(to_string(health.last_error->reason)) + ": " + health.last_error->message});
     }
   }

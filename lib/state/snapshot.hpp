@@ -36,6 +36,8 @@ struct SourceHealth {
   double installed_at = 0;  // unix seconds
   double poll_started = 0;  // unix seconds
   std::uint64_t overruns = 0;
+  // Successful polls whose result a cap cut, by the kind of cap (crdb_cert_source_truncated_total).
+  std::map<std::string, std::uint64_t> truncated_total;
 
   // Why the source's data is stale at `now`, or "" when it is not: a poll running past its
   // interval, or no successful poll for more than kStaleIntervals intervals (since the source was
