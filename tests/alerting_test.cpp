@@ -75,30 +75,32 @@ TEST_CASE("the rules generated from the default config pass promtool check rules
   const auto result = run_command({"promtool", "check", "rules", file.string()});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 33 rules found") !=
-        std::string::npos);  // 16 + 13 checks + 4 CMEK
+  CHECK(result.out.find("SUCCESS: 34 rules found") !=
+        std::string::npos);  // 17 + 13 checks + 4 CMEK
 }
 
 TEST_CASE("the alert family of the default config", "[alerting]") {
   const std::vector<std::string> expected{
-      "CrdbCertRotateNow",        "CrdbCertScheduleRotation", "CrdbCertPlanRotation",
-      "CrdbCertExpired",          "CrdbCertNotYetValid",      "CrdbCertLoadFailed",
-      "CrdbCertRenewalOverdue",   "CrdbCertChainUntrusted",   "CrdbCertOutlivesCa",
-      "CrdbCertSanMissing",       "CrdbCertCnMismatch",       "CrdbCertEkuMissing",
-      "CrdbCertKeyPermissions",   "CrdbCertKeyOwner",         "CrdbCertKeyMissing",
-      "CrdbCertCaKeyPresent",     "CrdbCertWeakKey",          "CrdbCertWeakSignature",
-      "CrdbCertKeyMismatch",      "CrdbCertCompromised",      "CrdbCertFileUnreadable",
-      "CrdbCertClusterNodeStale", "CrdbCertReloadPending",    "CrdbCertServedMismatch",
-      "CrdbCertProbeFailed",      "CrdbCertClusterInsecure",  "CrdbCmekKeyRevoked",
-      "CrdbCmekOperationFailed",  "CrdbCmekTransitionStuck",  "CrdbCmekApiUnreachable",
-      "CrdbCertSourceDown",       "CrdbCertExporterDown",     "CrdbCertConfigReloadFailed"};
+      "CrdbCertRotateNow",         "CrdbCertScheduleRotation", "CrdbCertPlanRotation",
+      "CrdbCertExpired",           "CrdbCertNotYetValid",      "CrdbCertLoadFailed",
+      "CrdbCertRenewalOverdue",    "CrdbCertChainUntrusted",   "CrdbCertOutlivesCa",
+      "CrdbCertSanMissing",        "CrdbCertCnMismatch",       "CrdbCertEkuMissing",
+      "CrdbCertKeyPermissions",    "CrdbCertKeyOwner",         "CrdbCertKeyMissing",
+      "CrdbCertCaKeyPresent",      "CrdbCertWeakKey",          "CrdbCertWeakSignature",
+      "CrdbCertKeyMismatch",       "CrdbCertCompromised",      "CrdbCertFileUnreadable",
+      "CrdbCertClusterNodeStale",  "CrdbCertReloadPending",    "CrdbCertServedMismatch",
+      "CrdbCertProbeFailed",       "CrdbCertClusterInsecure",  "CrdbCertClientChildMetricsOff",
+      "CrdbCmekKeyRevoked",        "CrdbCmekOperationFailed",  "CrdbCmekTransitionStuck",
+      "CrdbCmekApiUnreachable",    "CrdbCertSourceDown",       "CrdbCertExporterDown",
+      "CrdbCertConfigReloadFailed"};
   CHECK(alert_names(certwatch::alerting::generate_rule_file({})) == expected);
   // Every runbook_url points at the page the daemon that raised the alert serves
   // (deploy/runbooks/<Alert>.md), and every alert carries the fix the other outputs show. Alerts
   // aggregated without `instance` cannot name a daemon: no runbook_url rather than a broken one.
   const std::set<std::string> without_instance{
-      "CrdbCertClusterNodeStale", "CrdbCertServedMismatch",  "CrdbCertClusterInsecure",
-      "CrdbCmekKeyRevoked",       "CrdbCmekOperationFailed", "CrdbCmekTransitionStuck"};
+      "CrdbCertClusterNodeStale",     "CrdbCertServedMismatch",  "CrdbCertClusterInsecure",
+      "CrdbCmekKeyRevoked",           "CrdbCmekOperationFailed", "CrdbCmekTransitionStuck",
+      "CrdbCertClientChildMetricsOff"};
   for (const auto& group : YAML::Load(certwatch::alerting::generate_rule_file({}))["groups"]) {
     for (const auto& rule : group["rules"]) {
       const auto name = rule["alert"].as<std::string>();
@@ -214,8 +216,8 @@ TEST_CASE("promtool accepts the scrape config example and its file_sd targets", 
       run_command({"promtool", "check", "config", (kDeploy / "prometheus" / "prometheus.yml")});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 33 rules found") !=
-        std::string::npos);  // 16 + 13 checks + 4 CMEK
+  CHECK(result.out.find("SUCCESS: 34 rules found") !=
+        std::string::npos);  // 17 + 13 checks + 4 CMEK
   // The file_sd file parses as Prometheus expects: a list of target groups.
   const auto targets = nlohmann::json::parse(read_file(kDeploy / "prometheus" / "targets.json"));
   REQUIRE(targets.is_array());

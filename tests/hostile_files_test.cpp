@@ -391,6 +391,9 @@ TEST_CASE("every path key pointed at a FIFO, a device or a directory is refused 
       "deployment:\n  tier: advanced\ncmek:\n  cluster_id: "
       "6a1b2c3d-0000-4e5f-8a9b-0123456789ab\n  api_key_file: ";
   const std::string probe = "probe:\n  targets:\n    - {address: \"127.0.0.1:1\"}\n";
+  const std::string node_vars =
+      "cluster:\n  dsn: 'postgresql://monitor@127.0.0.1:1/defaultdb'\n  node_vars:\n"
+      "    enabled: true\n";
   // The key as the error names it, and a config giving it `path` (a good file elsewhere).
   struct Case {
     std::string_view key;
@@ -411,6 +414,18 @@ TEST_CASE("every path key pointed at a FIFO, a device or a directory is refused 
        }},
       {"cluster.dsn_file", "cluster.dsn_file",
        [](const std::string& p) { return "cluster:\n  dsn_file: " + p + "\n"; }},
+      {"cluster.node_vars.ca_file", "cluster.node_vars.ca_file",
+       [&](const std::string& p) { return node_vars + "    ca_file: " + p + "\n"; }},
+      {"cluster.node_vars.client_cert", "cluster.node_vars.client_cert",
+       [&](const std::string& p) {
+         return node_vars + "    client_cert: " + p + "\n    client_key: " + s.key_file.string() +
+                "\n";
+       }},
+      {"cluster.node_vars.client_key", "cluster.node_vars.client_key",
+       [&](const std::string& p) {
+         return node_vars + "    client_cert: " + good_pem.string() + "\n    client_key: " + p +
+                "\n";
+       }},
       {"probe.ca_file", "probe.ca_file",
        [&](const std::string& p) { return probe + "  ca_file: " + p + "\n"; }},
       {"probe.client_cert", "probe.client_cert",

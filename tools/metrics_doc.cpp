@@ -68,6 +68,13 @@ std::shared_ptr<const sources::PollResult> cluster_result() {
   auto facts = std::make_shared<sources::ClusterFacts>();
   facts->nodes.push_back(sources::NodeInfo{"1", "db1:26257", "v24.1.0", double(kNow)});
   facts->secure = true;
+  auto vars = std::make_shared<sources::NodeVarsFacts>();
+  vars->nodes.push_back(
+      sources::NodeVarsFacts::Node{"1", "db1:8080", std::nullopt, 0.1, true, true});
+  vars->clients.push_back(sources::ClientCertificate{"app", kNow + 20 * kDay, {"1"}});
+  vars->seen_by_user["app"] = 1;
+  vars->errors_total[{"1", ErrorReason::timeout}] = 1;
+  facts->node_vars = std::move(vars);
   result->facts = std::move(facts);
   return result;
 }

@@ -274,6 +274,14 @@ AuditReport make_audit_report(const state::Snapshot& snapshot, const AuditContex
       if (source.name == result->source && result->facts) source.tables = result->facts->tables();
     }
   }
+  // The node vars' "Client certificates in use" (made with the file source's view in the
+  // snapshot) goes with the cluster source.
+  for (const Table& table : snapshot.tables) {
+    if (table.title != sources::kClientInventoryTitle) continue;
+    for (AuditSource& source : report.sources) {
+      if (source.name == kSourceCluster) source.tables.push_back(table);
+    }
+  }
   const auto now = static_cast<std::int64_t>(snapshot.generated_at);
   for (std::size_t i = 0; i < snapshot.certificates.size(); ++i) {
     const CertObservation& cert = *snapshot.certificates[i];

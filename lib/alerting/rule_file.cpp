@@ -377,6 +377,17 @@ class Builder {
         "(--insecure), or its version predates the metrics. No certificate expiry can be "
         "watched from the cluster side.",
         {}, Instance::none));
+    group.rules.push_back(alert(
+        condition_alert(Condition::client_child_metrics_off),
+        // max: one daemon that sees per-user children is enough to know they are on.
+        "max without (instance) (" + std::string(metric::kClientChildMetrics) + ") == 0\n",
+        a.insecure_for, condition_labels(Condition::client_child_metrics_off),
+        "CockroachDB nodes report no client certificate per SQL user",
+        "The nodes' /_status/vars carry security_certificate_expiration_client but no sql_user "
+        "children: SET CLUSTER SETTING server.child_metrics.enabled = true; turns them on (or no "
+        "client has connected with a certificate yet). Until then application client "
+        "certificates expire unseen from the server side.",
+        {}, Instance::none));
     return group;
   }
 

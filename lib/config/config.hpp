@@ -48,6 +48,23 @@ struct FilesConfig {
   friend bool operator==(const FilesConfig&, const FilesConfig&) = default;
 };
 
+// cluster.node_vars: each node's Prometheus endpoint (https://HOST:http_port/_status/vars), read
+// for the client certificates CockroachDB saw per SQL user (sources/node_vars.hpp).
+struct NodeVarsConfig {
+  bool enabled = false;
+  int http_port = 8080;  // the DB Console port, as probe.from_cluster.http_port
+  // Trusted CAs for the DB Console's certificate; empty: ca-ui.crt of the first certs dir when
+  // present, else its ca.crt (decided at each poll, so a ca-ui.crt added later is used).
+  std::string ca_file;
+  std::string client_cert;  // optional: /_status/vars needs no login
+  std::string client_key;
+  seconds timeout{10};  // per node: connect, TLS, request and the whole body
+  int concurrency = 8;  // nodes read at once; each holds up to max_bytes while read
+  std::uint64_t max_bytes = 16 * 1024 * 1024;  // of one node's body
+
+  friend bool operator==(const NodeVarsConfig&, const NodeVarsConfig&) = default;
+};
+
 struct ClusterConfig {
   // The connection string, read from `dsn` or from the file `dsn_file` names (trailing newline
   // stripped). Holds a password possibly: never log or print it.
@@ -57,6 +74,7 @@ struct ClusterConfig {
   seconds connect_timeout{5};
   seconds statement_timeout{10};
   std::optional<std::string> local_node_id;
+  NodeVarsConfig node_vars;
 
   friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
 };
@@ -206,6 +224,9 @@ inline constexpr PathKey kPathKeys[] = {
     {"files.extra[].path", PathKind::file},  // a file, or a glob of files
     {"files.tls_secrets[].path", PathKind::directory},
     {"cluster.dsn_file", PathKind::file},
+    {"cluster.node_vars.ca_file", PathKind::file},
+    {"cluster.node_vars.client_cert", PathKind::file},
+    {"cluster.node_vars.client_key", PathKind::file},
     {"probe.ca_file", PathKind::file},
     {"probe.client_cert", PathKind::file},
     {"probe.client_key", PathKind::file},

@@ -1,5 +1,9 @@
 #include "config/section.hpp"
 
+#include <array>
+#include <limits>
+#include <utility>
+
 #include "core/types.hpp"
 
 namespace certwatch::config {
@@ -42,6 +46,43 @@ std::string trim_trailing_whitespace(std::string text) {
 
 std::string range_text(const DurationRange& range) {
   return "between " + format_duration(range.min) + " and " + format_duration(range.max);
+}
+
+namespace {
+
+constexpr std::array<std::pair<std::string_view, std::uint64_t>, 4> kSizeUnits{{
+    {"B", 1},
+    {"KiB", 1024},
+    {"MiB", 1024 * 1024},
+    {"GiB", 1024 * 1024 * 1024},
+}};
+
+}  // namespace
+
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  std::size_t pos = 0;
+  const auto number = parse_digits(text, pos, std::numeric_limits<std::uint64_t>::max());
+  if (!number) return std::nullopt;
+  const std::string_view unit = text.substr(pos);
+  if (unit.empty()) return number;
+  for (const auto& [name, factor] : kSizeUnits) {
+    if (name != unit) continue;
+    if (*number > std::numeric_limits<std::uint64_t>::max() / factor) return std::nullopt;
+    return *number * factor;
+  }
+  return std::nullopt;
+}
+
+std::string format_size(std::uint64_t bytes) {
+  for (auto it = kSizeUnits.rbegin(); it != kSizeUnits.rend(); ++it) {
+    if (bytes != 0 && bytes % it->second == 0)
+      return std::to_string(bytes / it->second) + std::string(it->first);
+  }
+  return std::to_string(bytes) + "B";
+}
+
+std::string range_text(const SizeRange& range) {
+  return "between " + format_size(range.min) + " and " + format_size(range.max);
 }
 
 }  // namespace certwatch::config

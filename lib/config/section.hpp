@@ -66,6 +66,16 @@ std::string cert_type_list();
 std::string trim_trailing_whitespace(std::string text);
 std::string range_text(const DurationRange& range);
 
+// Sizes in bytes: "1500", "1500B", "64KiB", "16MiB", "1GiB".
+struct SizeRange {
+  std::uint64_t min;
+  std::uint64_t max;
+};
+std::optional<std::uint64_t> parse_size(std::string_view text);
+// The largest unit that spells the size exactly (64MiB, 1KiB, 1500B).
+std::string format_size(std::uint64_t bytes);
+std::string range_text(const SizeRange& range);
+
 using yaml_strict::index_key;
 using yaml_strict::join_key;
 using yaml_strict::line_of;

@@ -23,6 +23,11 @@ inline constexpr std::string_view kClusterNodeInfo = "crdb_cert_cluster_node_inf
 inline constexpr std::string_view kClusterNodeUpdated =
     "crdb_cert_cluster_node_updated_timestamp_seconds";
 inline constexpr std::string_view kClusterSecure = "crdb_cert_cluster_secure";
+// Cluster source, node vars (each node's /_status/vars): client certificates per SQL user.
+inline constexpr std::string_view kClientSeen = "crdb_cert_client_seen";
+inline constexpr std::string_view kNodeVarsSuccess = "crdb_cert_node_vars_success";
+inline constexpr std::string_view kNodeVarsErrors = "crdb_cert_node_vars_errors_total";
+inline constexpr std::string_view kClientChildMetrics = "crdb_cert_cluster_client_child_metrics";
 // Probe source.
 inline constexpr std::string_view kProbeSuccess = "crdb_cert_probe_success";
 inline constexpr std::string_view kProbeDuration = "crdb_cert_probe_duration_seconds";

@@ -87,6 +87,8 @@ class Condition {
   // The cluster source's (sources/cluster_source.cpp).
   static const Condition node_stale;
   static const Condition cluster_insecure;
+  // No node's /_status/vars names a SQL user's client certificate (child metrics off).
+  static const Condition client_child_metrics_off;
   // The probe's (sources/probe_source.cpp).
   static const Condition probe_failed;     // a probe target did not complete a handshake
   static const Condition served_mismatch;  // a node serves another certificate than it should

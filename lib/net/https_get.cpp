@@ -234,6 +234,24 @@ HttpsGetResult https_get(const HttpsGetRequest& request) {
                                    ": " + ec.message()};
     return result;
   }
+  if (!request.client_cert_file.empty()) {
+    // Read bounded as the CA file is; the key's bytes never reach a message.
+    const BoundedRead cert = read_regular_file(request.client_cert_file, kMaxCaFileBytes);
+    const BoundedRead key = read_regular_file(request.client_key_file, kMaxCaFileBytes);
+    const std::string& failed_file =
+        cert.error ? request.client_cert_file : request.client_key_file;
+    std::string why = cert.error ? describe(*cert.error) : key.error ? describe(*key.error) : "";
+    if (why.empty()) {
+      tls.use_certificate_chain(asio::buffer(cert.content), ec);
+      if (!ec) tls.use_private_key(asio::buffer(key.content), ssl::context::pem, ec);
+      if (ec) why = "not a PEM certificate chain and its private key: " + ec.message();
+    }
+    if (!why.empty()) {
+      result.error = SourceError{ErrorReason::bad_config,
+                                 "cannot load the client certificate " + failed_file + ": " + why};
+      return result;
+    }
+  }
   asio::io_context io;
   Exchange exchange(io, tls, request);
   if (auto error = exchange.prepare()) {

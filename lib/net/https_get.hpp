@@ -28,6 +28,10 @@ struct HttpsGetRequest {
   // (the config validates what it lets through).
   std::vector<std::pair<std::string, std::string>> headers;
   std::string ca_file;  // empty: the system's trust store
+  // A client certificate chain and its key (PEM files), for a server that asks for one; empty:
+  // none is offered.
+  std::string client_cert_file;
+  std::string client_key_file;
   std::chrono::milliseconds timeout{10000};
   std::uint64_t body_limit = 1024 * 1024;  // decoded body bytes
   std::uint32_t header_limit = 64 * 1024;  // status line and header fields

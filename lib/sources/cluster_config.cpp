@@ -2,9 +2,11 @@
 // helpers (config/section.hpp); the registry entry (sources/registry.cpp) carries it.
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "core/libpq_handles.hpp"
+#include "core/names.hpp"
 #include "sources/sections.hpp"
 
 namespace certwatch::sources {
@@ -36,7 +38,7 @@ class ClusterSectionParser : public SectionParser {
 
   void parse_cluster(const Value& value, ClusterConfig& cluster) {
     const auto fields = map_of(value, {"dsn", "dsn_file", "poll_interval", "connect_timeout",
-                                       "statement_timeout", "local_node_id"});
+                                       "statement_timeout", "local_node_id", "node_vars"});
     if (!fields) return;
     const Value* dsn = find(*fields, "dsn");
     const Value* dsn_file = find(*fields, "dsn_file");
@@ -76,6 +78,54 @@ class ClusterSectionParser : public SectionParser {
         } else {
           cluster.local_node_id = *text;
         }
+      }
+    }
+    if (const Value* v = find(*fields, "node_vars")) parse_node_vars(*v, cluster.node_vars);
+  }
+
+  // cluster.node_vars (issue 27): each node's /_status/vars, for the client certificates seen.
+  void parse_node_vars(const Value& value, NodeVarsConfig& vars) {
+    const auto keys = map_of(value, {"enabled", "http_port", "ca_file", "client_cert", "client_key",
+                                     "timeout", "concurrency", "max_bytes"});
+    if (!keys) return;
+    if (const Value* e = find(*keys, "enabled")) set_bool(*e, vars.enabled);
+    if (const Value* p = find(*keys, "http_port")) {
+      const auto text = scalar_of(*p, "a port number");
+      const auto port = text ? split_host_port("x:" + *text) : std::nullopt;
+      if (text && !port) fail(*p, "must be a port number 1-65535, got " + quote(*text));
+      if (port) vars.http_port = port->port;
+    }
+    if (const Value* f = find(*keys, "ca_file")) {
+      if (const auto path = absolute_path(*f)) vars.ca_file = *path;
+    }
+    const Value* cert = find(*keys, "client_cert");
+    const Value* key = find(*keys, "client_key");
+    if ((cert == nullptr) != (key == nullptr)) {
+      fail(cert != nullptr ? *cert : *key, "client_cert and client_key go together");
+    } else if (cert != nullptr) {
+      if (const auto path = absolute_path(*cert)) vars.client_cert = *path;
+      if (const auto path = absolute_path(*key)) vars.client_key = *path;
+    }
+    if (const Value* t = find(*keys, "timeout")) set_duration(*t, kTimeoutRange, vars.timeout);
+    if (const Value* c = find(*keys, "concurrency")) {
+      // Each node read at once holds a socket and up to max_bytes of body.
+      const auto text = scalar_of(*c, "an integer 1-64");
+      int n = 0;
+      const bool ok = text && !text->empty() && text->size() <= 2 &&
+                      std::all_of(text->begin(), text->end(), is_digit) &&
+                      (n = std::stoi(*text)) >= 1 && n <= 64;
+      if (text && !ok) fail(*c, "must be an integer 1-64, got " + quote(*text));
+      if (ok) vars.concurrency = n;
+    }
+    if (const Value* m = find(*keys, "max_bytes")) {
+      // A node's /_status/vars is 1-5 MiB; concurrency times this is held at once at worst.
+      constexpr SizeRange kRange{64 * 1024, 256 * 1024 * 1024};
+      const auto text = scalar_of(*m, "a size such as 16MiB");
+      const auto size = text ? parse_size(*text) : std::nullopt;
+      if (text && (!size || *size < kRange.min || *size > kRange.max)) {
+        fail(*m, "must be a size " + range_text(kRange) + ", got " + quote(*text));
+      } else if (size) {
+        vars.max_bytes = *size;
       }
     }
   }

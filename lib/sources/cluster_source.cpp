@@ -7,6 +7,7 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <filesystem>
 #include <pqxx/pqxx>
 #include <set>
 #include <utility>
@@ -186,13 +187,15 @@ void ClusterSource::from_config(const config::Config& config,
   if (!config.cluster) return;
   ClusterSourceOptions options;
   options.node_stale_after = config.alerting.node_stale_after;
+  if (!config.files.certs_dirs.empty()) options.certs_dir = config.files.certs_dirs.front();
   out.push_back(std::make_shared<ClusterSource>(*config.cluster, std::move(options)));
 }
 
 bool ClusterSource::same_config(const Source& next) const {
   const auto* other = dynamic_cast<const ClusterSource*>(&next);
   return other != nullptr && other->cfg_ == cfg_ &&
-         other->options_.node_stale_after == options_.node_stale_after;
+         other->options_.node_stale_after == options_.node_stale_after &&
+         other->options_.certs_dir == options_.certs_dir;
 }
 
 ClusterSource::~ClusterSource() = default;
@@ -324,8 +327,51 @@ PollResult ClusterSource::poll() {
     failure = query(rows);
   }
   if (failure) return failed(*failure);
-  return interpret_node_status(rows, cfg_.local_node_id, options_.host_identity,
-                               options_.node_stale_after);
+  PollResult result = interpret_node_status(rows, cfg_.local_node_id, options_.host_identity,
+                                            options_.node_stale_after);
+  if (cfg_.node_vars.enabled) add_node_vars(result);
+  return result;
+}
+
+void ClusterSource::add_node_vars(PollResult& result) {
+  const auto* cluster = facts_as<ClusterFacts>(result);
+  if (cluster == nullptr) return;
+  const config::NodeVarsConfig& cfg = cfg_.node_vars;
+  NodeVarsOptions options;
+  options.http_port = cfg.http_port;
+  options.ca_file = cfg.ca_file;
+  if (options.ca_file.empty() && !options_.certs_dir.empty()) {
+    // The DB Console serves ui.crt, signed by ca-ui.crt, when the node has one (DESIGN.md).
+    const std::filesystem::path dir(options_.certs_dir);
+    std::error_code ec;
+    options.ca_file = std::filesystem::is_regular_file(dir / "ca-ui.crt", ec)
+                          ? (dir / "ca-ui.crt").string()
+                          : (dir / "ca.crt").string();
+  }
+  options.client_cert = cfg.client_cert;
+  options.client_key = cfg.client_key;
+  options.timeout = cfg.timeout;
+  options.concurrency = cfg.concurrency;
+  options.max_bytes = cfg.max_bytes;
+  // What is left of the interval once the query is paid for, less two node timeouts: the nodes
+  // started last run up to one timeout past the budget, and the poll ends within its interval.
+  const auto reserved = cfg_.connect_timeout + cfg_.statement_timeout + 2 * cfg.timeout;
+  options.budget = std::max<std::chrono::milliseconds>(cfg.timeout, cfg_.poll_interval - reserved);
+  const auto now =
+      static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count());
+  const auto scrapes = scrape_node_vars(cluster->nodes, options, now);
+  NodeVarsOutcome outcome = interpret_node_vars(scrapes, node_vars_errors_);
+  auto facts = std::make_shared<ClusterFacts>(*cluster);
+  facts->node_vars = std::move(outcome.facts);
+  for (CertObservation& cert : outcome.certificates) {
+    cert.local_node = false;  // a client's certificate: nothing on this host to compare it with
+    result.certificates.push_back(std::move(cert));
+  }
+  for (SourceError& error : outcome.partial_errors)
+    result.partial_errors.push_back(std::move(error));
+  result.facts = std::move(facts);
 }
 
 }  // namespace certwatch::sources
@@ -348,7 +394,11 @@ std::vector<Family> ClusterFacts::families() const {
   Family secure_family{std::string(metric::kClusterSecure),
                        "1 when nodes report certificate metrics, 0 when none do (insecure mode)."};
   secure_family.series.push_back({{}, secure ? 1.0 : 0.0});
-  return {std::move(node_info), std::move(updated), std::move(secure_family)};
+  std::vector<Family> out{std::move(node_info), std::move(updated), std::move(secure_family)};
+  if (node_vars) {
+    for (Family& family : node_vars->families()) out.push_back(std::move(family));
+  }
+  return out;
 }
 
 std::vector<Table> ClusterFacts::tables() const {
@@ -359,7 +409,11 @@ std::vector<Table> ClusterFacts::tables() const {
          Cell{node.address, {}, true, ""}, Cell{node.server_version, {}, false, ""},
          Cell{"", node.updated_at, false, ""}});
   }
-  return {std::move(table)};
+  std::vector<Table> out{std::move(table)};
+  if (node_vars) {
+    for (Table& vars : node_vars->tables()) out.push_back(std::move(vars));
+  }
+  return out;
 }
 
 std::vector<Finding> ClusterFacts::findings(double now) const {
@@ -376,6 +430,9 @@ std::vector<Finding> ClusterFacts::findings(double now) const {
                          std::to_string(static_cast<std::int64_t>(age)) +
                          " s: it is down or partitioned, and its numbers are stale."});
     }
+  }
+  if (node_vars) {
+    for (Finding& finding : node_vars->findings()) out.push_back(std::move(finding));
   }
   return out;
 }
@@ -428,10 +485,18 @@ constexpr ConditionRow kClusterInsecure{
     "The cluster runs without TLS: anyone on the network can connect as any user.",
     "Restart the nodes in secure mode (cockroach start --certs-dir=<certs dir>, without "
     "--insecure) after issuing a CA, node and client certificates."};
+constexpr ConditionRow kClientChildMetricsOff{
+    "client_child_metrics_off", Severity::info, "CrdbCertClientChildMetricsOff",
+    "Without per-user child metrics the nodes do not say which SQL user's client certificate "
+    "expires when: an application's certificate can expire unseen.",
+    "As an admin, in a SQL shell: SET CLUSTER SETTING server.child_metrics.enabled = true; "
+    "(before v24.3.9 also set server.client_cert_expiration_cache.capacity above 0). If it is "
+    "on already, no client has connected with a certificate since the nodes started."};
 
 }  // namespace
 
 const Condition Condition::node_stale{kNodeStale};
+const Condition Condition::client_child_metrics_off{kClientChildMetricsOff};
 const Condition Condition::cluster_insecure{kClusterInsecure};
 
 }  // namespace certwatch

@@ -17,6 +17,7 @@
 
 #include "config/config.hpp"
 #include "sources/host_identity.hpp"
+#include "sources/node_vars.hpp"
 #include "sources/pg_session.hpp"
 #include "sources/source.hpp"
 
@@ -45,6 +46,8 @@ class ClusterFacts final : public SourceFacts {
   // Expiry values that are no unix time ("node 1 reported expiration.ca = NaN, ..."): a warning
   // notice, and each a partial error of the poll (bad_response).
   std::vector<std::string> bad_expiries;
+  // cluster.node_vars: what the nodes' /_status/vars said (null when node vars are off).
+  std::shared_ptr<const NodeVarsFacts> node_vars;
 
   std::vector<Family> families() const override;
   std::vector<Table> tables() const override;
@@ -116,6 +119,8 @@ struct ClusterSourceOptions {
   std::function<HostIdentity()> host_identity = current_host_identity;
   // alerting.node_stale_after: when a node's status counts as stale.
   std::chrono::seconds node_stale_after{600};
+  // The first certs dir: node vars' default ca_file (ca-ui.crt there, else ca.crt).
+  std::string certs_dir;
 };
 
 // Thread-safety: like every Source, poll() is called from one worker thread at a time. It blocks
@@ -145,6 +150,8 @@ class ClusterSource final : public Source {
   std::optional<Failure> connect();
   std::optional<Failure> query(std::vector<NodeStatusRow>& rows);
   PollResult failed(const Failure& failure) const;
+  // cluster.node_vars: reads every node's /_status/vars and adds what they say to `result`.
+  void add_node_vars(PollResult& result);
 
   // The libpqxx connection, kept out of this header.
   struct Connection;
@@ -158,6 +165,7 @@ class ClusterSource final : public Source {
   // A poll skipped by the backoff fails for the reason the last attempt did (a wrong password
   // stays auth_failed), not for a reason of its own.
   ErrorReason last_connect_reason_ = ErrorReason::connect_failed;
+  NodeVarsErrorCounts node_vars_errors_;  // per node and reason, since the daemon started
 };
 
 }  // namespace certwatch::sources

@@ -43,7 +43,7 @@ const Registry& Registry::builtin() {
         &cluster_misfit,
         false},
        &ClusterSource::from_config,
-       {Condition::node_stale, Condition::cluster_insecure},
+       {Condition::node_stale, Condition::cluster_insecure, Condition::client_child_metrics_off},
        std::nullopt,
        "the certificates the nodes have loaded, and whether the cluster runs in secure mode, "
        "were not observed (no cluster: section)"},

@@ -5,6 +5,7 @@
 
 #include "core/metric_names.hpp"
 #include "rules/conditions.hpp"
+#include "sources/cluster_source.hpp"
 #include "sources/registry.hpp"
 
 namespace certwatch::state {
@@ -101,6 +102,15 @@ std::shared_ptr<const Snapshot> make_snapshot(const SnapshotInputs& inputs, doub
       for (sources::Notice& notice : result->facts->notices()) {
         snapshot->notices.push_back(std::move(notice));
       }
+    }
+  }
+  // The client certificates the nodes saw, against the files on this host (node vars).
+  for (const SharedPollResult& result : inputs.results) {
+    const auto* cluster = sources::facts_as<sources::ClusterFacts>(*result);
+    if (cluster == nullptr || !cluster->node_vars) continue;
+    if (auto table =
+            sources::client_inventory(cluster->node_vars->clients, snapshot->certificates)) {
+      snapshot->tables.push_back(std::move(*table));
     }
   }
   Family cut{std::string(metric::kSourceItemsCut),

@@ -44,11 +44,12 @@ struct FakeCloudApi::Server {
   asio::ip::tcp::acceptor acceptor{io};
 };
 
-FakeCloudApi::FakeCloudApi(const TempDir& dir) : server_(std::make_unique<Server>()) {
+FakeCloudApi::FakeCloudApi(const TempDir& dir, const GeneratedCert* ca)
+    : server_(std::make_unique<Server>()) {
   CertSpec ca_spec;
   ca_spec.common_name = "Test Cloud CA";
   ca_spec.is_ca = true;
-  server_->ca = generate_cert(ca_spec);
+  server_->ca = ca != nullptr ? *ca : generate_cert(ca_spec);
   CertSpec leaf;
   leaf.common_name = "127.0.0.1";
   leaf.ip_addresses = {"127.0.0.1"};

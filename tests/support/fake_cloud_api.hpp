@@ -17,6 +17,7 @@
 namespace certwatch::testing {
 
 class TempDir;
+struct GeneratedCert;
 
 // One key of the documented CMEKClusterInfo in `status`, as JSON (with an unknown field).
 std::string cmek_key_json(std::string_view status, std::string_view uri,
@@ -42,7 +43,9 @@ struct Reply {
 // One connection at a time on a thread of its own; starts answering cmek_cluster_json("ENABLED").
 class FakeCloudApi {
  public:
-  explicit FakeCloudApi(const TempDir& dir);  // writes its CA to dir/api-ca.crt
+  // Writes its CA to dir/api-ca.crt; a CA given is used instead of a new one (stand-ins that share
+  // one CA file, as a cluster's nodes do).
+  explicit FakeCloudApi(const TempDir& dir, const GeneratedCert* ca = nullptr);
   ~FakeCloudApi();
   FakeCloudApi(const FakeCloudApi&) = delete;
   FakeCloudApi& operator=(const FakeCloudApi&) = delete;
