@@ -621,7 +621,7 @@ class Parser {
 
   void parse_cluster(const Value& value, ClusterConfig& cluster) {
     const auto fields = map_of(value, {"dsn", "dsn_file", "poll_interval", "connect_timeout",
-                                       "statement_timeout", "local_node_id"});
+                                       "statement_timeout", "local_node_id", "name"});
     if (!fields) return;
     const Value* dsn = find(*fields, "dsn");
     const Value* dsn_file = find(*fields, "dsn_file");
@@ -660,6 +660,19 @@ class Parser {
           fail(*v, "must not be empty");
         } else {
           cluster.local_node_id = *text;
+        }
+      }
+    }
+    // A label value (crdb_cert_cluster_info's cluster_name): printable, short.
+    if (const Value* v = find(*fields, "name")) {
+      if (const auto text = non_empty_string(*v)) {
+        const bool printable = std::none_of(text->begin(), text->end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        });
+        if (text->size() > 128 || !printable) {
+          fail(*v, "must be at most 128 bytes without control characters");
+        } else {
+          cluster.name = *text;
         }
       }
     }

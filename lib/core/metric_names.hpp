@@ -23,6 +23,7 @@ inline constexpr std::string_view kClusterNodeInfo = "crdb_cert_cluster_node_inf
 inline constexpr std::string_view kClusterNodeUpdated =
     "crdb_cert_cluster_node_updated_timestamp_seconds";
 inline constexpr std::string_view kClusterSecure = "crdb_cert_cluster_secure";
+inline constexpr std::string_view kClusterInfo = "crdb_cert_cluster_info";
 // Probe source.
 inline constexpr std::string_view kProbeSuccess = "crdb_cert_probe_success";
 inline constexpr std::string_view kProbeDuration = "crdb_cert_probe_duration_seconds";
@@ -34,6 +35,8 @@ inline constexpr std::string_view kCmekClusterStatus = "crdb_cmek_cluster_status
 inline constexpr std::string_view kCmekRegionStatus = "crdb_cmek_region_status";
 inline constexpr std::string_view kCmekKeyInfo = "crdb_cmek_key_info";
 inline constexpr std::string_view kCmekKeyUpdated = "crdb_cmek_key_updated_timestamp_seconds";
+// Cloud source (the client CA uploaded to CockroachDB Cloud).
+inline constexpr std::string_view kCloudClientCaStatus = "crdb_cert_cloud_client_ca_status";
 // Cross-checks and files.
 inline constexpr std::string_view kReloadPending = "crdb_cert_reload_pending";
 inline constexpr std::string_view kFileError = "crdb_cert_file_error";

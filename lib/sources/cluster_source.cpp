@@ -98,10 +98,12 @@ LocalNodeDetection detect_local_node(const std::vector<NodeInfo>& nodes, const H
 PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
                                  const std::optional<std::string>& configured_local_node_id,
                                  const std::function<HostIdentity()>& host,
-                                 std::chrono::seconds node_stale_after) {
+                                 std::chrono::seconds node_stale_after, ClusterIdentity identity) {
   PollResult result;
   auto facts = std::make_shared<ClusterFacts>();
   facts->node_stale_after = node_stale_after;
+  facts->cluster_id = std::move(identity.id);
+  facts->cluster_name = std::move(identity.name);
   for (const auto& row : rows) {
     NodeInfo node{row.node_id, row.address, row.server_version, 0};
     if (row.updated_at) {
@@ -203,6 +205,7 @@ PollResult ClusterSource::failed(const Failure& failure) const {
 
 std::optional<ClusterSource::Failure> ClusterSource::connect() {
   conn_.reset();
+  cluster_id_.clear();
   std::optional<Failure> failure;
   const auto conninfo = build_conninfo(cfg_.dsn, cfg_.connect_timeout, cfg_.statement_timeout);
   if (!conninfo.conninfo) {
@@ -324,8 +327,31 @@ PollResult ClusterSource::poll() {
     failure = query(rows);
   }
   if (failure) return failed(*failure);
-  return interpret_node_status(rows, cfg_.local_node_id, options_.host_identity,
-                               options_.node_stale_after);
+  const auto id_error = read_cluster_id();
+  PollResult result = interpret_node_status(rows, cfg_.local_node_id, options_.host_identity,
+                                            options_.node_stale_after, {cluster_id_, cfg_.name});
+  if (id_error) result.partial_errors.push_back(*id_error);
+  return result;
+}
+
+std::optional<SourceError> ClusterSource::read_cluster_id() {
+  if (!cluster_id_.empty() || !conn_) return std::nullopt;
+  try {
+    pqxx::nontransaction tx{conn_->conn};
+    const pqxx::result result = tx.exec(std::string(kClusterIdQuery));
+    if (result.size() == 1 && result.columns() == 1 && !result[0][0].is_null()) {
+      // A UUID: anything longer is not one, and would only bloat a label.
+      cluster_id_ = std::string(result[0][0].c_str()).substr(0, 64);
+      return std::nullopt;
+    }
+    return SourceError{ErrorReason::query_failed, "crdb_internal.cluster_id() returned no value"};
+  } catch (const pqxx::broken_connection& e) {
+    conn_.reset();
+    return SourceError{ErrorReason::connect_failed, "connection lost: " + clean_message(e.what())};
+  } catch (const std::exception& e) {
+    return SourceError{ErrorReason::query_failed,
+                       "reading crdb_internal.cluster_id(): " + clean_message(e.what())};
+  }
 }
 
 }  // namespace certwatch::sources
@@ -348,7 +374,11 @@ std::vector<Family> ClusterFacts::families() const {
   Family secure_family{std::string(metric::kClusterSecure),
                        "1 when nodes report certificate metrics, 0 when none do (insecure mode)."};
   secure_family.series.push_back({{}, secure ? 1.0 : 0.0});
-  return {std::move(node_info), std::move(updated), std::move(secure_family)};
+  Family info{std::string(metric::kClusterInfo),
+              "Which cluster this is: cluster_id from crdb_internal.cluster_id() (empty when it "
+              "could not be read), cluster_name from cluster.name. Always 1."};
+  info.series.push_back({{{"cluster_id", cluster_id}, {"cluster_name", cluster_name}}, 1});
+  return {std::move(node_info), std::move(updated), std::move(secure_family), std::move(info)};
 }
 
 std::vector<Table> ClusterFacts::tables() const {
