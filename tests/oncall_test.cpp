@@ -42,11 +42,21 @@ CertSpec spec(std::string cn, bool ca, std::int64_t not_after) {
 }
 
 // Every condition the product raises (the enum has no iteration of its own).
-const std::vector<Condition> kAllConditions = {
-    Condition::file_error,     Condition::source_down,           Condition::node_stale,
-    Condition::reload_pending, Condition::cluster_insecure,      Condition::config_reload_failed,
-    Condition::probe_failed,   Condition::served_mismatch,       Condition::cmek_key_revoked,
-    Condition::cmek_failed,    Condition::cmek_transition_stuck, Condition::cmek_api_unreachable};
+const std::vector<Condition> kAllConditions = {Condition::file_error,
+                                               Condition::source_down,
+                                               Condition::node_stale,
+                                               Condition::reload_pending,
+                                               Condition::cluster_insecure,
+                                               Condition::config_reload_failed,
+                                               Condition::probe_failed,
+                                               Condition::served_mismatch,
+                                               Condition::cmek_key_revoked,
+                                               Condition::cmek_failed,
+                                               Condition::cmek_transition_stuck,
+                                               Condition::cmek_api_unreachable,
+                                               Condition::cloud_client_ca_not_set,
+                                               Condition::cloud_client_ca_failed,
+                                               Condition::cloud_client_ca_pending};
 
 // A certs directory an on-call engineer might be paged for: a node certificate 5 days from
 // expiry, two SANs missing from it and a world-readable key; a client certificate 60 days out;

@@ -152,6 +152,7 @@ Section tier_section(const AuditReport& report) {
       {{"Node and UI certificates", std::string(report.tier.node_certificates_owner)}},
       {{"Client certificates", std::string(report.tier.client_certificates_owner)}},
       {{"Data-at-rest key", std::string(report.tier.data_at_rest_owner)}},
+      {{"Client CA", std::string(report.tier.client_ca_owner)}},
   }));
   return s;
 }
@@ -367,12 +368,29 @@ Section unchecked_section(const AuditReport& report) {
   return s;
 }
 
+// CockroachDB Cloud: the client CA uploaded for certificate authentication (Advanced, BYOC).
+Section cloud_section(const AuditReport& report) {
+  Section s{"cloud", "CockroachDB Cloud: client CA", {}};
+  const CloudClientCa& ca = report.cloud_client_ca;
+  const bool trouble = ca.status == "FAILED" || ca.status == "PENDING";
+  s.blocks.push_back(facts({{{"Client CA owner", ca.owner}},
+                            {{"Status", ca.status.empty() ? "-" : ca.status}},
+                            {{"Observed", ca.statement}}}));
+  if (trouble)
+    s.blocks.push_back(paragraph("The last upload is " + ca.status + ".", Severity::warning));
+  return s;
+}
+
 std::vector<Section> audit_document(const AuditReport& report) {
-  return {run_section(report),      tier_section(report),
-          transit_section(report),  checks_section(report),
-          rotation_section(report), rest_section(report),
-          calendar_section(report), rotation_history_section(report),
-          unchecked_section(report)};
+  std::vector<Section> out{run_section(report),      tier_section(report),
+                           transit_section(report),  checks_section(report),
+                           rotation_section(report), rest_section(report)};
+  if (report.cloud_client_ca.applies) out.push_back(cloud_section(report));
+  for (Section section :
+       {calendar_section(report), rotation_history_section(report), unchecked_section(report)}) {
+    out.push_back(std::move(section));
+  }
+  return out;
 }
 
 // ---- Markdown ----
@@ -602,6 +620,7 @@ std::string render_audit_json(const AuditReport& report) {
                  {"node_certificates_owner", std::string(tier.node_certificates_owner)},
                  {"client_certificates_owner", std::string(tier.client_certificates_owner)},
                  {"data_at_rest_owner", std::string(tier.data_at_rest_owner)},
+                 {"client_ca_owner", std::string(tier.client_ca_owner)},
                  {"useful_sources", json::array()}};
   for (const std::string_view section : tier.useful_sources) {
     out["tier"]["useful_sources"].push_back(std::string(section));
@@ -642,6 +661,10 @@ std::string render_audit_json(const AuditReport& report) {
                          {"owner", report.data_at_rest.owner},
                          {"statement", report.data_at_rest.statement},
                          {"tables", tables_json(report.data_at_rest.tables)}};
+  out["cloud_client_ca"] = {{"applies", report.cloud_client_ca.applies},
+                            {"owner", report.cloud_client_ca.owner},
+                            {"status", report.cloud_client_ca.status},
+                            {"statement", report.cloud_client_ca.statement}};
   json entries = json::array();
   for (const CalendarEntry& entry : report.calendar) {
     json row = identity_json(entry.id);

@@ -10,6 +10,7 @@
 
 #include "core/read_file.hpp"
 #include "rules/checks.hpp"
+#include "sources/cloud_client_ca_source.hpp"
 #include "sources/cluster_source.hpp"
 #include "sources/cmek_source.hpp"
 
@@ -118,7 +119,7 @@ struct SectionCoverage {
   std::string_view source;
   std::string_view missing;
 };
-constexpr std::array<SectionCoverage, 4> kSectionCoverage{{
+constexpr std::array<SectionCoverage, 5> kSectionCoverage{{
     {"files", kSourceFile, "certificate files on this host were not read"},
     {"cluster", kSourceCluster,
      "the certificates the nodes have loaded, and whether the cluster runs in secure mode, were "
@@ -127,6 +128,9 @@ constexpr std::array<SectionCoverage, 4> kSectionCoverage{{
      "the certificates served on the wire were not observed (no probe: "
      "section)"},
     {"cmek", "cmek", "the CMEK key state was not observed (no cmek: section)"},
+    {"cmek", sources::kSourceCloud,
+     "the client CA uploaded to CockroachDB Cloud was not observed (the cloud source reads it "
+     "with the cmek: section's API settings)"},
 }};
 
 bool source_configured(const state::Snapshot& snapshot, std::string_view name) {
@@ -269,6 +273,35 @@ DataAtRest data_at_rest_of(const state::Snapshot& snapshot, const TierFacts& tie
   return out;
 }
 
+CloudClientCa cloud_client_ca_of(const state::Snapshot& snapshot, const TierFacts& tier) {
+  CloudClientCa out;
+  out.owner = std::string(tier.client_ca_owner);
+  out.applies = tier.cmek_available;
+  for (const state::SharedPollResult& result : snapshot.results) {
+    const auto* cloud = sources::facts_as<sources::CloudClientCaFacts>(*result);
+    if (cloud == nullptr) continue;
+    out.applies = true;
+    out.status = cloud->status;
+    out.statement = "Client CA of cluster " + cloud->cluster_id +
+                    ", as reported by the CockroachDB Cloud API: status " + cloud->status +
+                    (cloud->not_found ? " (no client CA uploaded)" : "") + ", " +
+                    std::to_string(cloud->certificates) +
+                    " certificate(s), each listed with its expiry under source cloud.";
+    return out;
+  }
+  if (source_configured(snapshot, sources::kSourceCloud)) {
+    out.applies = true;
+    out.statement =
+        "A cloud source is configured but its poll failed: the uploaded client CA is unknown "
+        "(see what could not be checked).";
+  } else {
+    out.statement =
+        "Not observed: add a cmek: section (CockroachDB Cloud API settings) to read the client "
+        "CA uploaded for certificate authentication.";
+  }
+  return out;
+}
+
 AuditReport make_audit_report(const state::Snapshot& snapshot, const AuditContext& context) {
   AuditReport report;
   report.check = make_check_report(snapshot);
@@ -324,6 +357,7 @@ AuditReport make_audit_report(const state::Snapshot& snapshot, const AuditContex
     report.checks.push_back(std::move(row));
   }
   report.data_at_rest = data_at_rest_of(snapshot, report.tier);
+  report.cloud_client_ca = cloud_client_ca_of(snapshot, report.tier);
   report.rotation_history = rotation_history_of(context, now);
   report.unchecked = find_unchecked(snapshot, context, report);
   if (!report.rotation_history.note.empty()) {

@@ -145,6 +145,12 @@ std::string_view to_string(Condition condition) {
       return "cmek_transition_stuck";
     case Condition::cmek_api_unreachable:
       return "cmek_api_unreachable";
+    case Condition::cloud_client_ca_not_set:
+      return "cloud_client_ca_not_set";
+    case Condition::cloud_client_ca_failed:
+      return "cloud_client_ca_failed";
+    case Condition::cloud_client_ca_pending:
+      return "cloud_client_ca_pending";
   }
   return "unknown";
 }

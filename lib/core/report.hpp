@@ -64,6 +64,10 @@ enum class Condition {
   cmek_failed,            // a CMEK operation ended in *_FAILED
   cmek_transition_stuck,  // ENABLING, ROTATING or DISABLING for longer than configured
   cmek_api_unreachable,   // the CMEK source is down
+  // The client CA uploaded to CockroachDB Cloud (the cloud source).
+  cloud_client_ca_not_set,  // none uploaded: certificate authentication is off (info)
+  cloud_client_ca_failed,   // the last upload FAILED, or its PEM holds no usable certificate
+  cloud_client_ca_pending,  // an upload PENDING for longer than alerting.cmek_transition_for
 };
 
 struct Finding {

@@ -21,7 +21,8 @@ const std::vector<TierFacts>& table() {
        "you (encryption at rest with store keys, if enabled; otherwise the disk's own encryption)",
        true,
        false,
-       {"files", "cluster", "probe"}},
+       {"files", "cluster", "probe"},
+       "you (ca-client.crt on the nodes when present, else ca.crt; files and cluster sources)"},
       {Tier::advanced,
        "advanced",
        "CockroachDB Cloud Advanced",
@@ -30,7 +31,9 @@ const std::vector<TierFacts>& table() {
        "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs",
        false,
        true,
-       {"files", "cluster", "probe", "cmek"}},
+       {"files", "cluster", "probe", "cmek"},
+       "you: the client CA you upload to CockroachDB Cloud (cloud source, through the cmek: "
+       "section's API settings)"},
       {Tier::byoc,
        "byoc",
        "CockroachDB Cloud Advanced, bring your own cloud",
@@ -39,7 +42,9 @@ const std::vector<TierFacts>& table() {
        "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs",
        false,
        true,
-       {"files", "cluster", "probe", "cmek"}},
+       {"files", "cluster", "probe", "cmek"},
+       "you: the client CA you upload to CockroachDB Cloud (cloud source, through the cmek: "
+       "section's API settings)"},
       {Tier::standard,
        "standard",
        "CockroachDB Cloud Standard",
@@ -48,7 +53,8 @@ const std::vector<TierFacts>& table() {
        "Cockroach Labs (CMEK is not available on Standard: it needs Advanced)",
        false,
        false,
-       {"files", "probe"}},
+       {"files", "probe"},
+       "none: certificate authentication with your own client CA needs Advanced"},
       {Tier::basic,
        "basic",
        "CockroachDB Cloud Basic",
@@ -57,7 +63,8 @@ const std::vector<TierFacts>& table() {
        "Cockroach Labs (CMEK is not available on Basic: it needs Advanced)",
        false,
        false,
-       {"files", "probe"}},
+       {"files", "probe"},
+       "none: certificate authentication with your own client CA needs Advanced"},
   };
   return tiers;
 }
@@ -95,6 +102,7 @@ Table ownership_table(const TierFacts& tier) {
   row("Node and UI certificates", tier.node_certificates_owner);
   row("Client certificates", tier.client_certificates_owner);
   row("Data-at-rest key", tier.data_at_rest_owner);
+  row("Client CA", tier.client_ca_owner);
   row("Useful sources", sources);
   return table;
 }

@@ -29,6 +29,10 @@ struct TierFacts {
   bool cmek_available = false;           // a `cmek:` section can work
   // The sources that make sense on this tier, as config section names ("files", "cluster", ...).
   std::vector<std::string_view> useful_sources;
+  // Who issues the CA the cluster trusts for client certificates, and where the daemon sees it:
+  // on Advanced and BYOC the one uploaded through the Cloud API (the cloud source, which uses
+  // the `cmek:` section's API settings, like the CMEK source).
+  std::string_view client_ca_owner;
 };
 
 std::string_view to_string(Tier tier);

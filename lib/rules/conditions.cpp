@@ -18,6 +18,9 @@ constexpr ConditionPolicy kPolicies[] = {
     {Condition::cmek_failed, "CrdbCmekOperationFailed", Severity::critical},
     {Condition::cmek_transition_stuck, "CrdbCmekTransitionStuck", Severity::warning},
     {Condition::cmek_api_unreachable, "CrdbCmekApiUnreachable", Severity::warning},
+    {Condition::cloud_client_ca_not_set, "CrdbCloudClientCaNotSet", Severity::info},
+    {Condition::cloud_client_ca_failed, "CrdbCloudClientCaFailed", Severity::warning},
+    {Condition::cloud_client_ca_pending, "CrdbCloudClientCaPending", Severity::warning},
 };
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "sources/registry.hpp"
 
+#include "sources/cloud_client_ca_source.hpp"
 #include "sources/cluster_source.hpp"
 #include "sources/cmek_source.hpp"
 #include "sources/file_source.hpp"
@@ -12,10 +13,8 @@ namespace {
 using Factory = void (*)(const config::Config&, SourceList&);
 
 constexpr Factory kSources[] = {
-    &FileSource::from_config,
-    &ClusterSource::from_config,
-    &ProbeSource::from_config,
-    &CmekSource::from_config,
+    &FileSource::from_config, &ClusterSource::from_config,       &ProbeSource::from_config,
+    &CmekSource::from_config, &CloudClientCaSource::from_config,
 };
 
 }  // namespace

@@ -144,6 +144,23 @@ std::string ca_rotation(Remedy& into, const CertObservation& cert, std::string_v
 std::string reissue(Remedy& into, const CertObservation& cert, Tier tier) {
   const TierFacts& facts = tier_facts(tier);
   const CertType type = cert.id.cert_type;
+  if (cert.id.source == "cloud") {
+    // The client CA uploaded to CockroachDB Cloud: made by you, trusted by the cluster once
+    // uploaded; the rotation is a new bundle uploaded, then new client certificates.
+    std::vector<ShellArg> options = certs_dir_args("", kClientCaKey);
+    options.insert(options.begin(), literal_arg("--certs-dir=/path/to/client-ca-dir"));
+    options.push_back(literal_arg("--overwrite"));
+    return "Rotate the client CA uploaded to CockroachDB Cloud: 1. move the old client CA key "
+           "aside and issue a new one: " +
+           shown(into, ShellCommand{{"cockroach", "cert", "create-client-ca"}, options, {}}) +
+           " (writes ca-client.crt with the new CA first and the old second); 2. upload that "
+           "bundle: PATCH " +
+           cert.id.path +
+           " with {\"x509_pem_cert\": \"<the bundle>\"} (or the Cloud Console, ccloud, Terraform "
+           "cockroach_client_ca_cert) and wait for status IS_SET; 3. re-issue the client "
+           "certificates from the new CA; 4. upload the new CA alone once no client certificate "
+           "chains to the old one.";
+  }
   if (!tier_owns_cert_type(facts, type)) {
     return "Cockroach Labs issues and rotates this " + std::string(to_string(type)) +
            " certificate on " + std::string(facts.title) +
@@ -336,6 +353,26 @@ constexpr ConditionText kConditions[] = {
      "The CMEK status is not being checked: a revoked key would go unnoticed.",
      "Check the service account API key (role CLUSTER_ADMIN or CLUSTER_OPERATOR_WRITER) and the "
      "network path to cockroachlabs.cloud."},
+    {Condition::cloud_client_ca_not_set,
+     "No client CA is uploaded: clients of this Cloud cluster cannot authenticate with "
+     "certificates (only passwords or SSO).",
+     "Nothing to do unless clients should use certificates; then upload your client CA: curl -X "
+     "POST https://cockroachlabs.cloud/api/v1/clusters/<cluster_id>/client-ca-cert -H "
+     "\"Authorization: Bearer $API_KEY\" --data '{\"x509_pem_cert\": \"<PEM>\"}' (or the Cloud "
+     "Console, ccloud, Terraform cockroach_client_ca_cert)."},
+    {Condition::cloud_client_ca_failed,
+     "The client CA upload failed: the cluster may still trust the old CA, and clients issued "
+     "from the new one are refused.",
+     "Check that the PEM holds the CA certificate(s) only (no key, no leaf), then upload it again: "
+     "curl -X PATCH https://cockroachlabs.cloud/api/v1/clusters/<cluster_id>/client-ca-cert -H "
+     "\"Authorization: Bearer $API_KEY\" --data '{\"x509_pem_cert\": \"<PEM>\"}'; contact "
+     "Cockroach Labs support if it fails again."},
+    {Condition::cloud_client_ca_pending,
+     "A client CA update has not finished in the configured time: which CA the cluster trusts "
+     "is uncertain.",
+     "Check the cluster's status in the CockroachDB Cloud Console; do not issue client "
+     "certificates from the new CA until the status is IS_SET; contact Cockroach Labs support if "
+     "it stays PENDING."},
 };
 
 struct CheckText {
@@ -418,6 +455,12 @@ std::string_view condition_name(Condition condition) {
       return "cmek_transition_stuck";
     case Condition::cmek_api_unreachable:
       return "cmek_api_unreachable";
+    case Condition::cloud_client_ca_not_set:
+      return "cloud_client_ca_not_set";
+    case Condition::cloud_client_ca_failed:
+      return "cloud_client_ca_failed";
+    case Condition::cloud_client_ca_pending:
+      return "cloud_client_ca_pending";
   }
   return "unknown";
 }
