@@ -40,7 +40,9 @@ certwatch::config::Config parse_or_fail(const std::string& yaml) {
 std::vector<std::string> alert_names(const std::string& rule_file) {
   std::vector<std::string> names;
   for (const auto& group : YAML::Load(rule_file)["groups"]) {
-    for (const auto& rule : group["rules"]) names.push_back(rule["alert"].as<std::string>());
+    for (const auto& rule : group["rules"]) {
+      if (rule["alert"]) names.push_back(rule["alert"].as<std::string>());
+    }
   }
   return names;
 }
@@ -75,8 +77,8 @@ TEST_CASE("the rules generated from the default config pass promtool check rules
   const auto result = run_command({"promtool", "check", "rules", file.string()});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 33 rules found") !=
-        std::string::npos);  // 16 + 13 checks + 4 CMEK
+  CHECK(result.out.find("SUCCESS: 42 rules found") !=
+        std::string::npos);  // 16 + 13 checks + 4 CMEK + 3 Cloud client CA + 6 fleet records
 }
 
 TEST_CASE("the alert family of the default config", "[alerting]") {
@@ -91,16 +93,19 @@ TEST_CASE("the alert family of the default config", "[alerting]") {
       "CrdbCertClusterNodeStale", "CrdbCertReloadPending",    "CrdbCertServedMismatch",
       "CrdbCertProbeFailed",      "CrdbCertClusterInsecure",  "CrdbCmekKeyRevoked",
       "CrdbCmekOperationFailed",  "CrdbCmekTransitionStuck",  "CrdbCmekApiUnreachable",
+      "CrdbCloudClientCaFailed",  "CrdbCloudClientCaPending", "CrdbCloudClientCaNotSet",
       "CrdbCertSourceDown",       "CrdbCertExporterDown",     "CrdbCertConfigReloadFailed"};
   CHECK(alert_names(certwatch::alerting::generate_rule_file({})) == expected);
   // Every runbook_url points at the page the daemon that raised the alert serves
   // (deploy/runbooks/<Alert>.md), and every alert carries the fix the other outputs show. Alerts
   // aggregated without `instance` cannot name a daemon: no runbook_url rather than a broken one.
   const std::set<std::string> without_instance{
-      "CrdbCertClusterNodeStale", "CrdbCertServedMismatch",  "CrdbCertClusterInsecure",
-      "CrdbCmekKeyRevoked",       "CrdbCmekOperationFailed", "CrdbCmekTransitionStuck"};
+      "CrdbCertClusterNodeStale", "CrdbCertServedMismatch",   "CrdbCertClusterInsecure",
+      "CrdbCmekKeyRevoked",       "CrdbCmekOperationFailed",  "CrdbCmekTransitionStuck",
+      "CrdbCloudClientCaFailed",  "CrdbCloudClientCaPending", "CrdbCloudClientCaNotSet"};
   for (const auto& group : YAML::Load(certwatch::alerting::generate_rule_file({}))["groups"]) {
     for (const auto& rule : group["rules"]) {
+      if (!rule["alert"]) continue;  // the fleet group's recording rules
       const auto name = rule["alert"].as<std::string>();
       INFO(name);
       CHECK_FALSE(rule["annotations"]["fix"].as<std::string>().empty());
@@ -214,7 +219,7 @@ TEST_CASE("promtool accepts the scrape config example and its file_sd targets", 
       run_command({"promtool", "check", "config", (kDeploy / "prometheus" / "prometheus.yml")});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 33 rules found") !=
+  CHECK(result.out.find("SUCCESS: 42 rules found") !=
         std::string::npos);  // 16 + 13 checks + 4 CMEK
   // The file_sd file parses as Prometheus expects: a list of target groups.
   const auto targets = nlohmann::json::parse(read_file(kDeploy / "prometheus" / "targets.json"));
@@ -298,6 +303,7 @@ alerting:
   std::map<std::string, YAML::Node> by_name;
   for (const auto& group : file["groups"]) {
     for (const auto& rule : group["rules"]) {
+      if (!rule["alert"]) continue;  // the fleet group's recording rules
       const auto name = rule["alert"].as<std::string>();
       by_name[name] = YAML::Node(rule);
       INFO(name);
