@@ -40,7 +40,9 @@ certwatch::config::Config parse_or_fail(const std::string& yaml) {
 std::vector<std::string> alert_names(const std::string& rule_file) {
   std::vector<std::string> names;
   for (const auto& group : YAML::Load(rule_file)["groups"]) {
-    for (const auto& rule : group["rules"]) names.push_back(rule["alert"].as<std::string>());
+    for (const auto& rule : group["rules"]) {
+      if (rule["alert"]) names.push_back(rule["alert"].as<std::string>());
+    }
   }
   return names;
 }
@@ -75,8 +77,8 @@ TEST_CASE("the rules generated from the default config pass promtool check rules
   const auto result = run_command({"promtool", "check", "rules", file.string()});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 34 rules found") !=
-        std::string::npos);  // 17 + 13 checks + 4 CMEK
+  CHECK(result.out.find("SUCCESS: 43 rules found") !=
+        std::string::npos);  // 17 + 13 checks + 4 CMEK + 3 Cloud client CA + 6 fleet records
 }
 
 TEST_CASE("the alert family of the default config", "[alerting]") {
@@ -91,18 +93,22 @@ TEST_CASE("the alert family of the default config", "[alerting]") {
       "CrdbCertClusterNodeStale",  "CrdbCertReloadPending",    "CrdbCertServedMismatch",
       "CrdbCertProbeFailed",       "CrdbCertClusterInsecure",  "CrdbCertClientChildMetricsOff",
       "CrdbCmekKeyRevoked",        "CrdbCmekOperationFailed",  "CrdbCmekTransitionStuck",
-      "CrdbCmekApiUnreachable",    "CrdbCertSourceDown",       "CrdbCertExporterDown",
+      "CrdbCmekApiUnreachable",    "CrdbCloudClientCaFailed",  "CrdbCloudClientCaPending",
+      "CrdbCloudClientCaNotSet",   "CrdbCertSourceDown",       "CrdbCertExporterDown",
       "CrdbCertConfigReloadFailed"};
   CHECK(alert_names(certwatch::alerting::generate_rule_file({})) == expected);
   // Every runbook_url points at the page the daemon that raised the alert serves
   // (deploy/runbooks/<Alert>.md), and every alert carries the fix the other outputs show. Alerts
   // aggregated without `instance` cannot name a daemon: no runbook_url rather than a broken one.
   const std::set<std::string> without_instance{
-      "CrdbCertClusterNodeStale",     "CrdbCertServedMismatch",  "CrdbCertClusterInsecure",
-      "CrdbCmekKeyRevoked",           "CrdbCmekOperationFailed", "CrdbCmekTransitionStuck",
-      "CrdbCertClientChildMetricsOff"};
+      "CrdbCertClusterNodeStale",      "CrdbCertServedMismatch",
+      "CrdbCertClusterInsecure",       "CrdbCmekKeyRevoked",
+      "CrdbCmekOperationFailed",       "CrdbCmekTransitionStuck",
+      "CrdbCertClientChildMetricsOff", "CrdbCloudClientCaFailed",
+      "CrdbCloudClientCaPending",      "CrdbCloudClientCaNotSet"};
   for (const auto& group : YAML::Load(certwatch::alerting::generate_rule_file({}))["groups"]) {
     for (const auto& rule : group["rules"]) {
+      if (!rule["alert"]) continue;  // the fleet group's recording rules
       const auto name = rule["alert"].as<std::string>();
       INFO(name);
       CHECK_FALSE(rule["annotations"]["fix"].as<std::string>().empty());
@@ -216,8 +222,8 @@ TEST_CASE("promtool accepts the scrape config example and its file_sd targets", 
       run_command({"promtool", "check", "config", (kDeploy / "prometheus" / "prometheus.yml")});
   INFO(result.out << result.err);
   CHECK(result.exit_code == 0);
-  CHECK(result.out.find("SUCCESS: 34 rules found") !=
-        std::string::npos);  // 17 + 13 checks + 4 CMEK
+  CHECK(result.out.find("SUCCESS: 43 rules found") !=
+        std::string::npos);  // 17 + 13 checks + 4 CMEK + 3 Cloud client CA + 6 fleet records
   // The file_sd file parses as Prometheus expects: a list of target groups.
   const auto targets = nlohmann::json::parse(read_file(kDeploy / "prometheus" / "targets.json"));
   REQUIRE(targets.is_array());
@@ -300,6 +306,7 @@ alerting:
   std::map<std::string, YAML::Node> by_name;
   for (const auto& group : file["groups"]) {
     for (const auto& rule : group["rules"]) {
+      if (!rule["alert"]) continue;  // the fleet group's recording rules
       const auto name = rule["alert"].as<std::string>();
       by_name[name] = YAML::Node(rule);
       INFO(name);

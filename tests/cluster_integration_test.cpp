@@ -454,6 +454,10 @@ TEST_CASE("cluster_integration: daemon exports every node's certificates from kv
     CHECK(value_of(m, "crdb_cert_cluster_node_updated_timestamp_seconds", {{"node_id", "3"}}) ==
           static_cast<double>(c.updated3));
     CHECK(value_of(m, "crdb_cert_cluster_secure") == 1.0);
+    // Which cluster: the id crdb_internal.cluster_id() returns; no cluster.name configured.
+    CHECK(value_of(m, "crdb_cert_cluster_info",
+                   {{"cluster_id", std::string(certwatch::testing::kFakeClusterId)},
+                    {"cluster_name", ""}}) == 1.0);
     CHECK(value_of(m, "crdb_cert_source_up", source_label("cluster")) == 1.0);
     CHECK(value_of(m, "crdb_cert_source_up", source_label("file")) == 1.0);
     const auto last_success =

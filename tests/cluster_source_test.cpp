@@ -172,6 +172,50 @@ TEST_CASE("a three-node cluster gives every node's certificates and node facts",
   CHECK(certwatch_sessions_eventually(server, "1") == "1");
 }
 
+TEST_CASE("the cluster id and the configured name make crdb_cert_cluster_info", "[cluster][pg]") {
+  PgServer& server = certwatch::testing::shared_pg_server();
+  certwatch::testing::insert_node(server, full_node(1, "a:26257"));
+  auto cfg = monitor_config(server);
+  cfg.name = "prod-eu";
+  ClusterSource source(cfg, fast_options());
+  const PollResult result = source.poll();
+  INFO(result.error_message());
+  REQUIRE(result.ok());
+  CHECK(result.partial_errors.empty());
+  REQUIRE(cluster_facts(result) != nullptr);
+  CHECK(cluster_facts(result)->cluster_id == certwatch::testing::kFakeClusterId);
+  CHECK(cluster_facts(result)->cluster_name == "prod-eu");
+  const auto families = cluster_facts(result)->families();
+  const auto info = std::find_if(families.begin(), families.end(), [](const auto& family) {
+    return family.name == "crdb_cert_cluster_info";
+  });
+  REQUIRE(info != families.end());
+  REQUIRE(info->series.size() == 1);
+  const certwatch::LabelPairs expected{
+      {"cluster_id", std::string(certwatch::testing::kFakeClusterId)}, {"cluster_name", "prod-eu"}};
+  CHECK(info->series[0].labels == expected);
+  CHECK(info->series[0].value == 1);
+
+  // Read once per connection: a changed function is not asked again while connected.
+  server.exec(
+      "CREATE OR REPLACE FUNCTION crdb_internal.cluster_id() RETURNS uuid LANGUAGE sql "
+      "AS $$ SELECT '00000000-0000-4000-8000-000000000001'::uuid $$");
+  const PollResult again = source.poll();
+  REQUIRE(again.ok());
+  CHECK(cluster_facts(again)->cluster_id == certwatch::testing::kFakeClusterId);
+
+  // A server without the function: the nodes still come, the id is empty, the poll says why.
+  server.exec("DROP FUNCTION crdb_internal.cluster_id()");
+  ClusterSource without(monitor_config(server), fast_options());
+  const PollResult partial = without.poll();
+  REQUIRE(partial.ok());
+  CHECK(cluster_facts(partial)->cluster_id.empty());
+  CHECK(cluster_facts(partial)->cluster_name.empty());
+  REQUIRE(partial.partial_errors.size() == 1);
+  CHECK(partial.partial_errors[0].reason == certwatch::ErrorReason::query_failed);
+  CHECK_THAT(partial.partial_errors[0].message, Catch::Contains("cluster_id"));
+}
+
 TEST_CASE("0 for ca or node is a load failure, 0 for an optional type and absent keys are nothing",
           "[cluster][pg]") {
   PgServer& server = certwatch::testing::shared_pg_server();

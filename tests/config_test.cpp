@@ -191,6 +191,7 @@ alerting:
 TEST_CASE("optional values take their defaults inside a present section", "[config]") {
   const Config config = parse_ok(
       "cluster:\n  dsn: host=db port=26257 user=certwatch\n  local_node_id: \"n7\"\n"
+      "  name: prod-eu\n"
       "files:\n  certs_dirs: []\n  extra: [{path: /x/*.crt}]\n  max_file_bytes: 4096\n");
   REQUIRE(config.cluster.has_value());
   CHECK(config.cluster->dsn == "host=db port=26257 user=certwatch");
@@ -198,6 +199,7 @@ TEST_CASE("optional values take their defaults inside a present section", "[conf
   CHECK(config.cluster->connect_timeout == seconds{5});
   CHECK(config.cluster->statement_timeout == seconds{10});
   CHECK(config.cluster->local_node_id == "n7");
+  CHECK(config.cluster->name == "prod-eu");
   CHECK(config.files.certs_dirs.empty());
   CHECK(config.files.extra == std::vector<ExtraFile>{{"/x/*.crt", CertType::other}});
   CHECK(config.files.max_file_bytes == 4096);
@@ -361,6 +363,8 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
        "cfg.yaml:3: cluster.local_node_id: must be a node id (string or integer)"},
       {"cluster:\n  dsn: host=db\n  local_node_id: ''\n",
        "cfg.yaml:3: cluster.local_node_id: must not be empty"},
+      {"cluster:\n  dsn: host=db\n  name: \"a\\tb\"\n",
+       "cfg.yaml:3: cluster.name: must be at most 128 bytes without control characters"},
       {"cluster:\n  dsn: host=db\n  sslmode: require\n",
        "cfg.yaml:3: cluster.sslmode: unknown key"},
       // alerting.

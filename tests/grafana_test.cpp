@@ -70,9 +70,11 @@ const std::vector<MustHaveData> kMustHaveData = {
     {"CMEK status", "A"},
     {"CMEK regions", "A"},
     {"CMEK keys", "AB"},
+    {"Clusters by worst state", "ABCDE"},
 };
 // Variables whose values the fixture provides (every query variable of the dashboard).
-const std::set<std::string> kVariablesWithValues = {"job", "instance", "cert_type", "node_id"};
+const std::set<std::string> kVariablesWithValues = {"job", "cluster", "instance", "cert_type",
+                                                    "node_id"};
 
 json load_dashboard() {
   const auto dashboard = json::parse(certwatch::testing::read_file(kDashboardPath), nullptr, false);
@@ -317,8 +319,8 @@ struct Fixture {
       if (!port) FAIL("daemon " << i << " did not log its port:\n" << daemons.back()->log());
       ports.push_back(*port);
     }
-    prometheus =
-        std::make_unique<PrometheusServer>(dir, ports, std::vector<std::string>{"rules.yml"});
+    prometheus = std::make_unique<PrometheusServer>(
+        dir, ports, std::vector<std::string>{"rules.yml"}, "prod-eu");
     wait_for_data();
   }
 
@@ -332,7 +334,8 @@ struct Fixture {
         "count(count by (instance) (crdb_cert_file_error)) == 2",
         "count(count by (instance) (crdb_cert_served_mismatch)) == 2",
         "count(count by (instance) (crdb_cmek_key_info)) == 2",
-        "count(count_over_time(crdb_cert_source_up[1m]) >= 2) == 8",  // 2 daemons x 4 sources
+        "count(count_over_time(crdb_cert_source_up[1m]) >= 2) == 10",  // 2 daemons x 5 sources
+                                                                       // (cloud: the client CA)
         "count(ALERTS{alertname=\"CrdbCertLoadFailed\", alertstate=\"firing\"}) == 1",
     };
     const auto started = Clock::now();
@@ -495,7 +498,8 @@ TEST_CASE("grafana: panels describe themselves and link existing runbooks and pa
   std::map<std::string, json> variables;
   for (const auto& variable : dashboard["templating"]["list"])
     variables[variable["name"]] = variable;
-  for (const std::string name : {"datasource", "job", "instance", "cert_type", "node_id"}) {
+  for (const std::string name :
+       {"datasource", "job", "cluster", "instance", "cert_type", "node_id"}) {
     INFO("variable " << name);
     CHECK(variables.count(name) == 1);
   }

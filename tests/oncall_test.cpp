@@ -54,7 +54,10 @@ const std::vector<Condition> kAllConditions = {Condition::file_error,
                                                Condition::cmek_failed,
                                                Condition::cmek_transition_stuck,
                                                Condition::cmek_api_unreachable,
-                                               Condition::client_child_metrics_off};
+                                               Condition::client_child_metrics_off,
+                                               Condition::cloud_client_ca_not_set,
+                                               Condition::cloud_client_ca_failed,
+                                               Condition::cloud_client_ca_pending};
 
 // A certs directory an on-call engineer might be paged for: a node certificate 5 days from
 // expiry, two SANs missing from it and a world-readable key; a client certificate 60 days out;

@@ -16,6 +16,7 @@
 #include "core/metric_names.hpp"
 #include "exporter/metrics.hpp"
 #include "rules/rule.hpp"
+#include "sources/cloud_client_ca_source.hpp"
 #include "sources/cluster_source.hpp"
 #include "sources/cmek_source.hpp"
 #include "sources/probe_source.hpp"
@@ -68,6 +69,8 @@ std::shared_ptr<const sources::PollResult> cluster_result() {
   auto facts = std::make_shared<sources::ClusterFacts>();
   facts->nodes.push_back(sources::NodeInfo{"1", "db1:26257", "v24.1.0", double(kNow)});
   facts->secure = true;
+  facts->cluster_id = "3f2a";
+  facts->cluster_name = "prod";
   auto vars = std::make_shared<sources::NodeVarsFacts>();
   vars->nodes.push_back(
       sources::NodeVarsFacts::Node{"1", "db1:8080", std::nullopt, 0.1, true, true});
@@ -111,9 +114,22 @@ std::shared_ptr<const sources::PollResult> cmek_result() {
   return result;
 }
 
+std::shared_ptr<const sources::PollResult> cloud_result() {
+  auto result = std::make_shared<sources::PollResult>();
+  result->source = "cloud";
+  result->certificates.push_back(certificate("cloud", CertType::client_ca, "",
+                                             "/api/v1/clusters/3f2a/client-ca-cert", "", true));
+  auto facts = std::make_shared<sources::CloudClientCaFacts>();
+  facts->cluster_id = "3f2a";
+  facts->status = "IS_SET";
+  facts->certificates = 1;
+  result->facts = std::move(facts);
+  return result;
+}
+
 state::Snapshot every_kind_of_series() {
   state::SnapshotInputs in;
-  in.results = {file_result(), cluster_result(), probe_result(), cmek_result()};
+  in.results = {file_result(), cluster_result(), probe_result(), cmek_result(), cloud_result()};
   for (const auto& result : in.results) {
     state::SourceHealth health;
     health.source = result->source;

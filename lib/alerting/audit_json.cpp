@@ -81,6 +81,7 @@ std::string render_audit_json(const AuditReport& report) {
                  {"node_certificates_owner", std::string(tier.node_certificates_owner)},
                  {"client_certificates_owner", std::string(tier.client_certificates_owner)},
                  {"data_at_rest_owner", std::string(tier.data_at_rest_owner)},
+                 {"client_ca_owner", std::string(tier.client_ca_owner)},
                  {"useful_sources", json::array()}};
   for (const std::string_view section : sources::Registry::builtin().useful_sections(tier.tier)) {
     out["tier"]["useful_sources"].push_back(std::string(section));
@@ -121,6 +122,10 @@ std::string render_audit_json(const AuditReport& report) {
                          {"owner", report.data_at_rest.owner},
                          {"statement", report.data_at_rest.statement},
                          {"tables", tables_json(report.data_at_rest.tables)}};
+  out["cloud_client_ca"] = {{"applies", report.cloud_client_ca.applies},
+                            {"owner", report.cloud_client_ca.owner},
+                            {"status", report.cloud_client_ca.status},
+                            {"statement", report.cloud_client_ca.statement}};
   json entries = json::array();
   for (const CalendarEntry& entry : report.calendar) {
     json row = identity_json(entry.id);

@@ -128,6 +128,7 @@ Section tier_section(const AuditReport& report) {
       {{"Node and UI certificates", std::string(report.tier.node_certificates_owner)}},
       {{"Client certificates", std::string(report.tier.client_certificates_owner)}},
       {{"Data-at-rest key", std::string(report.tier.data_at_rest_owner)}},
+      {{"Client CA", std::string(report.tier.client_ca_owner)}},
   }));
   return s;
 }
@@ -343,14 +344,31 @@ Section unchecked_section(const AuditReport& report) {
   return s;
 }
 
+// CockroachDB Cloud: the client CA uploaded for certificate authentication (Advanced, BYOC).
+Section cloud_section(const AuditReport& report) {
+  Section s{"cloud", "CockroachDB Cloud: client CA", {}};
+  const CloudClientCa& ca = report.cloud_client_ca;
+  const bool trouble = ca.status == "FAILED" || ca.status == "PENDING";
+  s.blocks.push_back(facts({{{"Client CA owner", ca.owner}},
+                            {{"Status", ca.status.empty() ? "-" : ca.status}},
+                            {{"Observed", ca.statement}}}));
+  if (trouble)
+    s.blocks.push_back(paragraph("The last upload is " + ca.status + ".", Severity::warning));
+  return s;
+}
+
 }  // namespace
 
 std::vector<Section> audit_document(const AuditReport& report) {
-  return {run_section(report),      tier_section(report),
-          transit_section(report),  checks_section(report),
-          rotation_section(report), rest_section(report),
-          calendar_section(report), rotation_history_section(report),
-          unchecked_section(report)};
+  std::vector<Section> out{run_section(report),      tier_section(report),
+                           transit_section(report),  checks_section(report),
+                           rotation_section(report), rest_section(report)};
+  if (report.cloud_client_ca.applies) out.push_back(cloud_section(report));
+  for (Section section :
+       {calendar_section(report), rotation_history_section(report), unchecked_section(report)}) {
+    out.push_back(std::move(section));
+  }
+  return out;
 }
 
 }  // namespace certwatch::alerting::audit_layout

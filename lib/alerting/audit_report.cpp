@@ -10,6 +10,7 @@
 
 #include "core/read_file.hpp"
 #include "rules/checks.hpp"
+#include "sources/cloud_client_ca_source.hpp"
 #include "sources/cluster_source.hpp"
 #include "sources/cmek_source.hpp"
 #include "sources/registry.hpp"
@@ -251,6 +252,35 @@ DataAtRest data_at_rest_of(const state::Snapshot& snapshot, const TierFacts& tie
   return out;
 }
 
+CloudClientCa cloud_client_ca_of(const state::Snapshot& snapshot, const TierFacts& tier) {
+  CloudClientCa out;
+  out.owner = std::string(tier.client_ca_owner);
+  out.applies = tier.cmek_available;
+  for (const state::SharedPollResult& result : snapshot.results) {
+    const auto* cloud = sources::facts_as<sources::CloudClientCaFacts>(*result);
+    if (cloud == nullptr) continue;
+    out.applies = true;
+    out.status = cloud->status;
+    out.statement = "Client CA of cluster " + cloud->cluster_id +
+                    ", as reported by the CockroachDB Cloud API: status " + cloud->status +
+                    (cloud->not_found ? " (no client CA uploaded)" : "") + ", " +
+                    std::to_string(cloud->certificates) +
+                    " certificate(s), each listed with its expiry under source cloud.";
+    return out;
+  }
+  if (source_configured(snapshot, sources::kSourceCloud)) {
+    out.applies = true;
+    out.statement =
+        "A cloud source is configured but its poll failed: the uploaded client CA is unknown "
+        "(see what could not be checked).";
+  } else {
+    out.statement =
+        "Not observed: add a cmek: section (CockroachDB Cloud API settings) to read the client "
+        "CA uploaded for certificate authentication.";
+  }
+  return out;
+}
+
 AuditReport make_audit_report(const state::Snapshot& snapshot, const AuditContext& context) {
   AuditReport report;
   report.check = make_check_report(snapshot);
@@ -314,6 +344,7 @@ AuditReport make_audit_report(const state::Snapshot& snapshot, const AuditContex
     report.checks.push_back(std::move(row));
   }
   report.data_at_rest = data_at_rest_of(snapshot, report.tier);
+  report.cloud_client_ca = cloud_client_ca_of(snapshot, report.tier);
   report.rotation_history = rotation_history_of(context, now);
   report.unchecked = find_unchecked(snapshot, context, report);
   if (!report.rotation_history.note.empty()) {

@@ -92,6 +92,16 @@ struct DataAtRest {
 };
 std::string_view to_string(DataAtRest::State state);
 
+// The client CA the cluster trusts for client certificates on CockroachDB Cloud (the cloud
+// source): whether it was observed, and what of it. `applies` is false on self-hosted, Standard
+// and Basic without a cloud source: the audit then has no Cloud section.
+struct CloudClientCa {
+  bool applies = false;
+  std::string owner;      // the tier's client_ca_owner
+  std::string status;     // NOT_SET, IS_SET, PENDING, FAILED; empty when not observed
+  std::string statement;  // one sentence for the reviewer
+};
+
 // A date by which something must be done about a certificate.
 struct CalendarEntry {
   std::int64_t due = 0;  // unix seconds
@@ -132,6 +142,7 @@ struct AuditReport {
   std::size_t certificate_count = 0;
   std::vector<AuditCheck> checks;  // every posture check, run or not
   DataAtRest data_at_rest;
+  CloudClientCa cloud_client_ca;
   std::int64_t calendar_until = 0;  // the end of the 12 months the calendar covers
   std::vector<CalendarEntry> calendar;
   std::vector<Unchecked> unchecked;

@@ -33,8 +33,9 @@ constexpr std::string_view kExporterDownAlert = "CrdbCertExporterDown";
 
 // A pending reload the probe sees from the outside too (Prometheus' `query` template function).
 constexpr std::string_view kWireConfirms =
-    "{{ with printf \"crdb_cert_served_mismatch{against='disk',node_id='%s'}\" $labels.node_id | "
-    "query }}{{ if . }} The probe confirms it: the node still serves the old certificate.{{ end "
+    "{{ with printf \"crdb_cert_served_mismatch{against='disk',node_id='%s',cluster='%s'}\" "
+    "$labels.node_id $labels.cluster | query }}{{ if . }} The probe confirms it: the node still "
+    "serves the old certificate.{{ end "
     "}}{{ end }}";
 
 // Alerts that are not certificate states; an action that camel-cases to one of these gets a
@@ -57,14 +58,14 @@ const std::vector<std::string>& fixed_alert_names() {
 constexpr std::string_view kWhere =
     "{{ if $labels.path }}{{ $labels.path }}"
     "{{ if and $labels.index (ne $labels.index \"0\") }} (certificate {{ $labels.index }} of the "
-    "bundle){{ end }} on {{ $labels.instance }}"
+    "bundle){{ end }}{{ if $labels.instance }} on {{ $labels.instance }}{{ end }}"
     "{{ else }}of node {{ $labels.node_id }} ({{ $labels.source }} source){{ end }}"
     "{{ if $labels.user }} for SQL user {{ $labels.user }}{{ end }}";
 
 // The short form for summaries.
 constexpr std::string_view kWhereShort =
-    "{{ if $labels.path }}{{ $labels.path }} on {{ $labels.instance }}"
-    "{{ else }}node {{ $labels.node_id }}{{ end }}";
+    "{{ if $labels.path }}{{ $labels.path }}{{ if $labels.instance }} on {{ $labels.instance }}"
+    "{{ end }}{{ else }}node {{ $labels.node_id }}{{ end }}";
 
 // The actions the product knows: the default rule table's and the built-in states. Any other
 // action comes from a custom rule.
@@ -173,21 +174,22 @@ std::string state_expr(std::string_view action) {
   if (action == rules::kActionRenewalOverdue) {
     // The value is how late the renewal is; managed_by comes from the expected-renewal series.
     const std::string expected(metric::kRenewalExpected);
-    return file_state + "\n  * on (job, instance, " + identity +
+    return file_state + "\n  * on (cluster, job, instance, " + identity +
            ") group_left (managed_by)\n  (time() - " + expected + "{source=\"file\"})\nor\n" +
-           node_state + "\n  * on (job, " + identity +
-           ") group_left (managed_by)\n  (time() - max by (job, " + identity + ", managed_by) (" +
-           expected + "{source!=\"file\"}))\n";
+           node_state + "\n  * on (cluster, job, " + identity +
+           ") group_left (managed_by)\n  (time() - max by (cluster, job, " + identity +
+           ", managed_by) (" + expected + "{source!=\"file\"}))\n";
   }
   // The value is the seconds left before notAfter; for expired, the seconds since.
   const bool since = action == rules::kActionExpired;
   const auto seconds = [since](const std::string& value) {
     return since ? "(time() - " + value + ")" : "(" + value + " - time())";
   };
-  return file_state + "\n  * on (job, instance, " + identity + ") group_left ()\n  " +
-         seconds(not_after + "{source=\"file\"}") + "\nor\n" + node_state + "\n  * on (job, " +
-         identity + ") group_left ()\n  " +
-         seconds("min by (job, " + identity + ") (" + not_after + "{source!=\"file\"})") + "\n";
+  return file_state + "\n  * on (cluster, job, instance, " + identity + ") group_left ()\n  " +
+         seconds(not_after + "{source=\"file\"}") + "\nor\n" + node_state +
+         "\n  * on (cluster, job, " + identity + ") group_left ()\n  " +
+         seconds("min by (cluster, job, " + identity + ") (" + not_after + "{source!=\"file\"})") +
+         "\n";
 }
 
 // Whether an alert's series keep `instance` (the daemon that raised it, whose /runbooks/ a link can
@@ -445,6 +447,41 @@ class Builder {
     return group;
   }
 
+  // The client CA uploaded to CockroachDB Cloud (the cloud source): its certificates are under the
+  // certificate state alerts; these are about the upload. Aggregated like CMEK's.
+  RuleGroup cloud() const {
+    const auto& a = config_.alerting;
+    const auto status_is = [](std::string_view status) {
+      return "max without (instance) (" + std::string(metric::kCloudClientCaStatus) + "{status=\"" +
+             std::string(status) + "\"}) == 1\n";
+    };
+    RuleGroup group{"crdb-certwatch.cloud", {}};
+    group.rules.push_back(alert(
+        condition_alert(Condition::cloud_client_ca_failed), status_is("FAILED"),
+        std::chrono::seconds{0}, condition_labels(Condition::cloud_client_ca_failed),
+        "Client CA upload FAILED on CockroachDB Cloud cluster {{ $labels.cluster_id }}",
+        "The last update of the client CA of cluster {{ $labels.cluster_id }} failed: the cluster "
+        "may still trust the previous CA, and clients issued from the new one are refused. Check "
+        "the PEM (CA certificates only) and upload it again.",
+        {}, Instance::none));
+    group.rules.push_back(alert(
+        condition_alert(Condition::cloud_client_ca_pending), status_is("PENDING"),
+        a.cmek_transition_for, condition_labels(Condition::cloud_client_ca_pending),
+        "Client CA update of CockroachDB Cloud cluster {{ $labels.cluster_id }} stuck in PENDING",
+        "The client CA update of cluster {{ $labels.cluster_id }} has been PENDING for over " +
+            format_duration(a.cmek_transition_for) +
+            ". Check the cluster in the CockroachDB Cloud Console; contact support if it stays.",
+        {}, Instance::none));
+    group.rules.push_back(
+        alert(condition_alert(Condition::cloud_client_ca_not_set), status_is("NOT_SET"),
+              std::chrono::seconds{0}, condition_labels(Condition::cloud_client_ca_not_set),
+              "No client CA uploaded to CockroachDB Cloud cluster {{ $labels.cluster_id }}",
+              "Cluster {{ $labels.cluster_id }} has no client CA: clients cannot authenticate with "
+              "certificates. Nothing to do unless they should.",
+              {}, Instance::none));
+    return group;
+  }
+
   RuleGroup exporter() const {
     const auto& a = config_.alerting;
     const std::string job = "job=" + quote_label_value(a.job);
@@ -508,6 +545,49 @@ class Builder {
     return groups;
   }
 
+  // Fleet-wide views per `cluster` (the scrape config's target label): what a dashboard over
+  // hundreds of clusters, or a global Thanos/Mimir query, reads instead of every certificate's
+  // series. Certificates seen by several daemons (cluster, probe, cmek, cloud sources) count
+  // once: they are aggregated without `instance` first, as the alerts do.
+  RuleGroup fleet() const {
+    const std::string state(metric::kExpiryState);
+    const std::string failed(metric::kCheckFailed);
+    const std::string not_after(metric::kNotAfter);
+    const auto once = [](const std::string& metric) {
+      return "  " + metric + "{source=\"file\"}\n  or\n  max without (instance) (" + metric +
+             "{source!=\"file\"})\n";
+    };
+    const auto as_number = [](const std::string& metric) {
+      std::string out;
+      const std::pair<std::string_view, int> levels[] = {
+          {"critical", 3}, {"warning", 2}, {"info", 1}, {"none", 0}};
+      for (const auto& [severity, level] : levels) {
+        out += std::string(out.empty() ? "  " : "  or\n  ") + metric + "{severity=\"" +
+               std::string(severity) + "\"} * " + std::to_string(level) + "\n";
+      }
+      return out;
+    };
+    RuleGroup group{"crdb-certwatch.fleet", {}};
+    group.records = {
+        // 0 ok, 1 info, 2 warning, 3 critical: the worst certificate state or failing check.
+        {"cluster:crdb_cert_worst_severity:max",
+         "max by (cluster) (\n" + as_number(state) + "  or\n" + as_number(failed) + ")\n"},
+        {"cluster_severity:crdb_cert_expiry_state:count",
+         "count by (cluster, severity) (\n" + once(state) + ")\n"},
+        {"cluster:crdb_cert_expiring_30d:count",
+         "count by (cluster) (\n  (" + not_after +
+             "{source=\"file\"} - time() < 30 * 86400)\n  "
+             "or\n  (max without (instance) (" +
+             not_after + "{source!=\"file\"}) - time() < 30 * 86400)\n)\n"},
+        {"cluster:crdb_cert_soonest_expiry_seconds:min",
+         "min by (cluster) (" + not_after + ") - time()\n"},
+        {"cluster:crdb_cert_certificates:count", "count by (cluster) (\n" + once(state) + ")\n"},
+        {"cluster:crdb_cert_exporters_up:sum",
+         "sum by (cluster) (up{job=" + quote_label_value(config_.alerting.job) + "})\n"},
+    };
+    return group;
+  }
+
  private:
   const config::Config& config_;
   std::string_view daemon_scheme_;
@@ -536,10 +616,15 @@ std::vector<RuleGroup> build_rule_groups(const config::Config& config,
                                          std::string_view daemon_scheme,
                                          const sources::Registry& registry) {
   const Builder builder(config, daemon_scheme, registry);
-  std::vector<RuleGroup> groups{builder.certificate_states(), builder.checks(), builder.files(),
-                                builder.cluster(), builder.cmek()};
+  std::vector<RuleGroup> groups{builder.certificate_states(),
+                                builder.checks(),
+                                builder.files(),
+                                builder.cluster(),
+                                builder.cmek(),
+                                builder.cloud()};
   for (RuleGroup& group : builder.source_alerts()) groups.push_back(std::move(group));
   groups.push_back(builder.exporter());
+  groups.push_back(builder.fleet());
   return groups;
 }
 
@@ -552,6 +637,12 @@ void emit_groups(YAML::Emitter& out, const std::vector<RuleGroup>& groups) {
   for (const RuleGroup& group : groups) {
     out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << group.name;
     out << YAML::Key << "rules" << YAML::Value << YAML::BeginSeq;
+    for (const RecordingRule& rule : group.records) {
+      std::string expr = rule.expr;
+      while (!expr.empty() && expr.back() == '\n') expr.pop_back();
+      out << YAML::BeginMap << YAML::Key << "record" << YAML::Value << rule.record;
+      out << YAML::Key << "expr" << YAML::Value << YAML::Literal << expr << YAML::EndMap;
+    }
     for (const AlertRule& rule : group.rules) {
       out << YAML::BeginMap;
       out << YAML::Key << "alert" << YAML::Value << rule.name;

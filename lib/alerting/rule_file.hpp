@@ -24,14 +24,25 @@ struct AlertRule {
       annotations;  // summary, description, runbook_url
 };
 
+// A Prometheus recording rule: `record` is level:metric:operations (Prometheus' naming).
+struct RecordingRule {
+  std::string record;
+  std::string expr;
+};
+
 struct RuleGroup {
   std::string name;
   std::vector<AlertRule> rules;
+  // Written before the alerts of the group; only the fleet group has any.
+  std::vector<RecordingRule> records = {};
 };
 
 // Every alert of the rule file, in a fixed order: certificate states (one alert per non-ok action
 // of config.rules, most severe first, then the built-in expired, not_yet_valid, load_failed,
-// renewal_overdue), then files, cluster, CMEK, and the exporter itself.
+// renewal_overdue), then files, cluster, CMEK, the Cloud client CA, the exporter itself, and the
+// fleet-wide recording rules (per `cluster` target label: docs/scale.md).
+// Every join and aggregation keeps `cluster` (the scrape config's target label), so two clusters
+// with the same node ids never meet in one series, and every alert carries its cluster.
 // Without alerting.runbook_base_url, runbook_url points at the daemon that raised the alert:
 // `daemon_scheme`://{{ $labels.instance }}/runbooks/<Alert> ("https" when it serves TLS); alerts
 // aggregated without `instance` then get none (see alerts_without_runbook).

@@ -75,6 +75,8 @@ struct ClusterConfig {
   seconds statement_timeout{10};
   std::optional<std::string> local_node_id;
   NodeVarsConfig node_vars;
+  // A name people know the cluster by (`cluster_name` of crdb_cert_cluster_info); empty: unset.
+  std::string name;
 
   friend bool operator==(const ClusterConfig&, const ClusterConfig&) = default;
 };

@@ -28,6 +28,7 @@ inline constexpr std::string_view kClientSeen = "crdb_cert_client_seen";
 inline constexpr std::string_view kNodeVarsSuccess = "crdb_cert_node_vars_success";
 inline constexpr std::string_view kNodeVarsErrors = "crdb_cert_node_vars_errors_total";
 inline constexpr std::string_view kClientChildMetrics = "crdb_cert_cluster_client_child_metrics";
+inline constexpr std::string_view kClusterInfo = "crdb_cert_cluster_info";
 // Probe source.
 inline constexpr std::string_view kProbeSuccess = "crdb_cert_probe_success";
 inline constexpr std::string_view kProbeDuration = "crdb_cert_probe_duration_seconds";
@@ -39,6 +40,8 @@ inline constexpr std::string_view kCmekClusterStatus = "crdb_cmek_cluster_status
 inline constexpr std::string_view kCmekRegionStatus = "crdb_cmek_region_status";
 inline constexpr std::string_view kCmekKeyInfo = "crdb_cmek_key_info";
 inline constexpr std::string_view kCmekKeyUpdated = "crdb_cmek_key_updated_timestamp_seconds";
+// Cloud source (the client CA uploaded to CockroachDB Cloud).
+inline constexpr std::string_view kCloudClientCaStatus = "crdb_cert_cloud_client_ca_status";
 // Cross-checks and files.
 inline constexpr std::string_view kReloadPending = "crdb_cert_reload_pending";
 inline constexpr std::string_view kFileError = "crdb_cert_file_error";

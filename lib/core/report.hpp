@@ -97,6 +97,10 @@ class Condition {
   static const Condition cmek_failed;            // a CMEK operation ended in *_FAILED
   static const Condition cmek_transition_stuck;  // ENABLING, ROTATING or DISABLING too long
   static const Condition cmek_api_unreachable;   // the CMEK source's polls fail
+  // The cloud source's (sources/cloud_client_ca_source.cpp): the client CA uploaded to Cloud.
+  static const Condition cloud_client_ca_not_set;  // none uploaded: certificate auth is off
+  static const Condition cloud_client_ca_failed;   // the last upload FAILED, or no usable PEM
+  static const Condition cloud_client_ca_pending;  // an upload PENDING for too long
 
  private:
   const ConditionRow* row_;

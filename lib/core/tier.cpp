@@ -16,19 +16,26 @@ const std::vector<TierFacts>& table() {
       {Tier::self_hosted, "self_hosted", "Self-hosted",
        "you (cockroach cert, your own PKI or cert-manager)", "you",
        "you (encryption at rest with store keys, if enabled; otherwise the disk's own encryption)",
-       true, false},
+       true, false,
+       "you (ca-client.crt on the nodes when present, else ca.crt; files and cluster sources)"},
       {Tier::advanced, "advanced", "CockroachDB Cloud Advanced", "Cockroach Labs (managed TLS)",
        "you (client certificates your applications present)",
-       "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs", false, true},
+       "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs", false, true,
+       "you: the client CA you upload to CockroachDB Cloud (cloud source, through the cmek: "
+       "section's API settings)"},
       {Tier::byoc, "byoc", "CockroachDB Cloud Advanced, bring your own cloud",
        "Cockroach Labs (managed TLS)", "you (client certificates your applications present)",
-       "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs", false, true},
+       "you with CMEK (customer-managed key in your KMS), otherwise Cockroach Labs", false, true,
+       "you: the client CA you upload to CockroachDB Cloud (cloud source, through the cmek: "
+       "section's API settings)"},
       {Tier::standard, "standard", "CockroachDB Cloud Standard", "Cockroach Labs (managed TLS)",
        "you (client certificates your applications present, if you use them)",
-       "Cockroach Labs (CMEK is not available on Standard: it needs Advanced)", false, false},
+       "Cockroach Labs (CMEK is not available on Standard: it needs Advanced)", false, false,
+       "none: certificate authentication with your own client CA needs Advanced"},
       {Tier::basic, "basic", "CockroachDB Cloud Basic", "Cockroach Labs (managed TLS)",
        "you (client certificates your applications present, if you use them)",
-       "Cockroach Labs (CMEK is not available on Basic: it needs Advanced)", false, false},
+       "Cockroach Labs (CMEK is not available on Basic: it needs Advanced)", false, false,
+       "none: certificate authentication with your own client CA needs Advanced"},
   };
   return tiers;
 }
@@ -61,6 +68,7 @@ Table ownership_table(const TierFacts& tier, const std::vector<std::string_view>
   row("Node and UI certificates", tier.node_certificates_owner);
   row("Client certificates", tier.client_certificates_owner);
   row("Data-at-rest key", tier.data_at_rest_owner);
+  row("Client CA", tier.client_ca_owner);
   row("Useful sources", sources);
   return table;
 }

@@ -27,6 +27,10 @@ struct TierFacts {
   std::string_view data_at_rest_owner;
   bool node_certificates_yours = false;  // node/CA certificate rules make sense
   bool cmek_available = false;           // CockroachDB Cloud offers CMEK on the plan
+  // Who issues the CA the cluster trusts for client certificates, and where the daemon sees it:
+  // on Advanced and BYOC the one uploaded through the Cloud API (the cloud source, which uses
+  // the `cmek:` section's API settings, like the CMEK source).
+  std::string_view client_ca_owner;
 };
 
 std::string_view to_string(Tier tier);

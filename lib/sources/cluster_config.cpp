@@ -38,7 +38,7 @@ class ClusterSectionParser : public SectionParser {
 
   void parse_cluster(const Value& value, ClusterConfig& cluster) {
     const auto fields = map_of(value, {"dsn", "dsn_file", "poll_interval", "connect_timeout",
-                                       "statement_timeout", "local_node_id", "node_vars"});
+                                       "statement_timeout", "local_node_id", "node_vars", "name"});
     if (!fields) return;
     const Value* dsn = find(*fields, "dsn");
     const Value* dsn_file = find(*fields, "dsn_file");
@@ -81,6 +81,19 @@ class ClusterSectionParser : public SectionParser {
       }
     }
     if (const Value* v = find(*fields, "node_vars")) parse_node_vars(*v, cluster.node_vars);
+    // A label value (crdb_cert_cluster_info's cluster_name): printable, short.
+    if (const Value* v = find(*fields, "name")) {
+      if (const auto text = non_empty_string(*v)) {
+        const bool printable = std::none_of(text->begin(), text->end(), [](char c) {
+          return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+        });
+        if (text->size() > 128 || !printable) {
+          fail(*v, "must be at most 128 bytes without control characters");
+        } else {
+          cluster.name = *text;
+        }
+      }
+    }
   }
 
   // cluster.node_vars (issue 27): each node's /_status/vars, for the client certificates seen.

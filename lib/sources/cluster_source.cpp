@@ -12,6 +12,7 @@
 #include <set>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/libpq_handles.hpp"
 #include "core/metric_names.hpp"
 #include "core/names.hpp"
@@ -99,10 +100,12 @@ LocalNodeDetection detect_local_node(const std::vector<NodeInfo>& nodes, const H
 PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
                                  const std::optional<std::string>& configured_local_node_id,
                                  const std::function<HostIdentity()>& host,
-                                 std::chrono::seconds node_stale_after) {
+                                 std::chrono::seconds node_stale_after, ClusterIdentity identity) {
   PollResult result;
   auto facts = std::make_shared<ClusterFacts>();
   facts->node_stale_after = node_stale_after;
+  facts->cluster_id = std::move(identity.id);
+  facts->cluster_name = std::move(identity.name);
   for (const auto& row : rows) {
     NodeInfo node{row.node_id, row.address, row.server_version, 0};
     if (row.updated_at) {
@@ -206,6 +209,7 @@ PollResult ClusterSource::failed(const Failure& failure) const {
 
 std::optional<ClusterSource::Failure> ClusterSource::connect() {
   conn_.reset();
+  cluster_id_.clear();
   std::optional<Failure> failure;
   const auto conninfo = build_conninfo(cfg_.dsn, cfg_.connect_timeout, cfg_.statement_timeout);
   if (!conninfo.conninfo) {
@@ -327,8 +331,10 @@ PollResult ClusterSource::poll() {
     failure = query(rows);
   }
   if (failure) return failed(*failure);
+  const auto id_error = read_cluster_id();
   PollResult result = interpret_node_status(rows, cfg_.local_node_id, options_.host_identity,
-                                            options_.node_stale_after);
+                                            options_.node_stale_after, {cluster_id_, cfg_.name});
+  if (id_error) result.partial_errors.push_back(*id_error);
   if (cfg_.node_vars.enabled) add_node_vars(result);
   return result;
 }
@@ -357,10 +363,7 @@ void ClusterSource::add_node_vars(PollResult& result) {
   // started last run up to one timeout past the budget, and the poll ends within its interval.
   const auto reserved = cfg_.connect_timeout + cfg_.statement_timeout + 2 * cfg.timeout;
   options.budget = std::max<std::chrono::milliseconds>(cfg.timeout, cfg_.poll_interval - reserved);
-  const auto now =
-      static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count());
+  const auto now = static_cast<std::int64_t>(unix_now());
   const auto scrapes = scrape_node_vars(cluster->nodes, options, now);
   NodeVarsOutcome outcome = interpret_node_vars(scrapes, node_vars_errors_);
   auto facts = std::make_shared<ClusterFacts>(*cluster);
@@ -372,6 +375,26 @@ void ClusterSource::add_node_vars(PollResult& result) {
   for (SourceError& error : outcome.partial_errors)
     result.partial_errors.push_back(std::move(error));
   result.facts = std::move(facts);
+}
+
+std::optional<SourceError> ClusterSource::read_cluster_id() {
+  if (!cluster_id_.empty() || !conn_) return std::nullopt;
+  try {
+    pqxx::nontransaction tx{conn_->conn};
+    const pqxx::result result = tx.exec(std::string(kClusterIdQuery));
+    if (result.size() == 1 && result.columns() == 1 && !result[0][0].is_null()) {
+      // A UUID: anything longer is not one, and would only bloat a label.
+      cluster_id_ = std::string(result[0][0].c_str()).substr(0, 64);
+      return std::nullopt;
+    }
+    return SourceError{ErrorReason::query_failed, "crdb_internal.cluster_id() returned no value"};
+  } catch (const pqxx::broken_connection& e) {
+    conn_.reset();
+    return SourceError{ErrorReason::connect_failed, "connection lost: " + clean_message(e.what())};
+  } catch (const std::exception& e) {
+    return SourceError{ErrorReason::query_failed,
+                       "reading crdb_internal.cluster_id(): " + clean_message(e.what())};
+  }
 }
 
 }  // namespace certwatch::sources
@@ -394,7 +417,12 @@ std::vector<Family> ClusterFacts::families() const {
   Family secure_family{std::string(metric::kClusterSecure),
                        "1 when nodes report certificate metrics, 0 when none do (insecure mode)."};
   secure_family.series.push_back({{}, secure ? 1.0 : 0.0});
-  std::vector<Family> out{std::move(node_info), std::move(updated), std::move(secure_family)};
+  Family info{std::string(metric::kClusterInfo),
+              "Which cluster this is: cluster_id from crdb_internal.cluster_id() (empty when it "
+              "could not be read), cluster_name from cluster.name. Always 1."};
+  info.series.push_back({{{"cluster_id", cluster_id}, {"cluster_name", cluster_name}}, 1});
+  std::vector<Family> out{std::move(node_info), std::move(updated), std::move(secure_family),
+                          std::move(info)};
   if (node_vars) {
     for (Family& family : node_vars->families()) out.push_back(std::move(family));
   }

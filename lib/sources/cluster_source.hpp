@@ -48,6 +48,10 @@ class ClusterFacts final : public SourceFacts {
   std::vector<std::string> bad_expiries;
   // cluster.node_vars: what the nodes' /_status/vars said (null when node vars are off).
   std::shared_ptr<const NodeVarsFacts> node_vars;
+  // crdb_cert_cluster_info: the id CockroachDB reports (crdb_internal.cluster_id(); empty when it
+  // could not be read) and cluster.name from the config (empty when unset).
+  std::string cluster_id;
+  std::string cluster_name;
 
   std::vector<Family> families() const override;
   std::vector<Table> tables() const override;
@@ -83,6 +87,16 @@ inline constexpr std::array<ClusterCertMetric, 8> kClusterCertMetrics{{
 // seconds. Columns: node_id, address, server_version, updated_at, then kClusterCertMetrics.
 const std::string& node_status_query();
 
+// The cluster's own id, read once per connection (it never changes while the cluster lives).
+// Valid for CockroachDB and for the PostgreSQL test harness, which defines the function.
+inline constexpr std::string_view kClusterIdQuery = "SELECT crdb_internal.cluster_id()";
+
+// Who the cluster is, for crdb_cert_cluster_info.
+struct ClusterIdentity {
+  std::string id;
+  std::string name;
+};
+
 // One row of the query, as text (NULL = nullopt), before interpretation.
 struct NodeStatusRow {
   std::string node_id;
@@ -110,7 +124,8 @@ std::optional<std::int64_t> parse_unix_seconds(std::string_view text);
 PollResult interpret_node_status(const std::vector<NodeStatusRow>& rows,
                                  const std::optional<std::string>& configured_local_node_id,
                                  const std::function<HostIdentity()>& host,
-                                 std::chrono::seconds node_stale_after = std::chrono::seconds{600});
+                                 std::chrono::seconds node_stale_after = std::chrono::seconds{600},
+                                 ClusterIdentity identity = {});
 
 struct ClusterSourceOptions {
   // First wait after a failed connection attempt; doubles up to the poll interval.
@@ -149,6 +164,8 @@ class ClusterSource final : public Source {
   // Connects and prepares the session; on failure schedules the next attempt (backoff).
   std::optional<Failure> connect();
   std::optional<Failure> query(std::vector<NodeStatusRow>& rows);
+  // Reads cluster_id_ when the connection has not yet; a failure is the poll's partial error.
+  std::optional<SourceError> read_cluster_id();
   PollResult failed(const Failure& failure) const;
   // cluster.node_vars: reads every node's /_status/vars and adds what they say to `result`.
   void add_node_vars(PollResult& result);
@@ -159,6 +176,7 @@ class ClusterSource final : public Source {
   config::ClusterConfig cfg_;
   ClusterSourceOptions options_;
   std::unique_ptr<Connection> conn_;
+  std::string cluster_id_;  // of the current connection; empty until read
   std::chrono::steady_clock::time_point next_connect_attempt_{};
   std::chrono::milliseconds backoff_;
   std::string last_connect_error_;

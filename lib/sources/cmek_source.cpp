@@ -25,30 +25,6 @@ constexpr std::size_t kMaxFieldBytes = 2048;
 constexpr std::chrono::seconds kMaxRetryAfter{24 * 3600};
 constexpr std::chrono::seconds kInitialBackoff{30};
 
-// Nesting depth of a JSON text, brackets inside strings not counted; stops counting past `limit`.
-int json_depth(std::string_view text, int limit) {
-  int depth = 0;
-  int deepest = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size() && deepest <= limit; ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
-}
-
 // Cuts at most kMaxFieldBytes, never inside a UTF-8 sequence (the parser already checked the
 // encoding).
 std::string bounded(std::string text) {
@@ -135,6 +111,30 @@ net::HttpsGetResult fetch(const config::CmekConfig& cfg, std::uint64_t body_limi
 }  // namespace
 
 // --- Pure parts ---------------------------------------------------------------------------------
+
+// Nesting depth of a JSON text, brackets inside strings not counted; stops counting past `limit`.
+int json_depth(std::string_view text, int limit) {
+  int depth = 0;
+  int deepest = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size() && deepest <= limit; ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
 
 bool cmek_status_revoked(std::string_view status) {
   return status == "REVOKED" || status == "REVOKING";

@@ -87,6 +87,11 @@ struct CmekParse {
 // types, absurd timestamps) gives an error or empty fields, never an exception or a crash.
 CmekParse parse_cmek_cluster_info(std::string_view body);
 
+// Nesting depth of a JSON text, brackets inside strings not counted; stops counting past `limit`
+// (checked before parsing a response, so a hostile one cannot cost stack). Shared with the cloud
+// source.
+int json_depth(std::string_view text, int limit);
+
 // RFC 3339 ("2024-05-01T12:00:00Z", "...T12:00:00.5+02:00") -> unix seconds, for years 1970-9999.
 std::optional<double> parse_rfc3339(std::string_view text);
 

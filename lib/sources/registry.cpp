@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "rules/conditions.hpp"
+#include "sources/cloud_client_ca_source.hpp"
 #include "sources/cluster_source.hpp"
 #include "sources/cmek_source.hpp"
 #include "sources/file_source.hpp"
@@ -20,7 +21,8 @@ Registry::Registry(std::vector<SourceEntry> entries) : entries_(std::move(entrie
   conditions_.assign(daemon.begin(), daemon.end());
   for (const SourceEntry& entry : entries_) {
     conditions_.insert(conditions_.end(), entry.conditions.begin(), entry.conditions.end());
-    sections_.push_back(entry.section);
+    // A source that reads another's section (the cloud source, cmek:) parses nothing itself.
+    if (entry.section.parse != nullptr) sections_.push_back(entry.section);
   }
 }
 
@@ -60,6 +62,14 @@ const Registry& Registry::builtin() {
         Condition::cmek_api_unreachable},
        Condition::cmek_api_unreachable,
        "the CMEK key state was not observed (no cmek: section)"},
+      {kSourceCloud,
+       {"cmek", nullptr, {Tier::advanced, Tier::byoc}},
+       &CloudClientCaSource::from_config,
+       {Condition::cloud_client_ca_not_set, Condition::cloud_client_ca_failed,
+        Condition::cloud_client_ca_pending},
+       std::nullopt,
+       "the client CA uploaded to CockroachDB Cloud was not observed (no cmek: section, whose API "
+       "settings the cloud source uses)"},
   });
   return registry;
 }
@@ -84,7 +94,8 @@ Condition Registry::down_condition(std::string_view source) const {
 std::vector<std::string_view> Registry::useful_sections(Tier tier) const {
   std::vector<std::string_view> out;
   for (const SourceEntry& entry : entries_) {
-    if (entry.fits(tier)) out.push_back(entry.section.name);
+    const bool listed = std::find(out.begin(), out.end(), entry.section.name) != out.end();
+    if (entry.fits(tier) && !listed) out.push_back(entry.section.name);
   }
   return out;
 }

@@ -145,6 +145,23 @@ std::string ca_rotation(Remedy& into, const CertObservation& cert, std::string_v
 std::string reissue(Remedy& into, const CertObservation& cert, Tier tier) {
   const TierFacts& facts = tier_facts(tier);
   const CertType type = cert.id.cert_type;
+  if (cert.id.source == "cloud") {
+    // The client CA uploaded to CockroachDB Cloud: made by you, trusted by the cluster once
+    // uploaded; the rotation is a new bundle uploaded, then new client certificates.
+    std::vector<ShellArg> options = certs_dir_args("", kClientCaKey);
+    options.insert(options.begin(), literal_arg("--certs-dir=/path/to/client-ca-dir"));
+    options.push_back(literal_arg("--overwrite"));
+    return "Rotate the client CA uploaded to CockroachDB Cloud: 1. move the old client CA key "
+           "aside and issue a new one: " +
+           shown(into, ShellCommand{{"cockroach", "cert", "create-client-ca"}, options, {}}) +
+           " (writes ca-client.crt with the new CA first and the old second); 2. upload that "
+           "bundle: PATCH " +
+           cert.id.path +
+           " with {\"x509_pem_cert\": \"<the bundle>\"} (or the Cloud Console, ccloud, Terraform "
+           "cockroach_client_ca_cert) and wait for status IS_SET; 3. re-issue the client "
+           "certificates from the new CA; 4. upload the new CA alone once no client certificate "
+           "chains to the old one.";
+  }
   if (!tier_owns_cert_type(facts, type)) {
     return "Cockroach Labs issues and rotates this " + std::string(to_string(type)) +
            " certificate on " + std::string(facts.title) +

@@ -37,6 +37,22 @@ std::string cmek_cluster_json(std::string_view key_status, std::string_view mess
          cmek_key_json(key_status, "arn:aws:kms:us-east-1:1:key/k1", message) + "]}]}";
 }
 
+std::string client_ca_json(std::string_view status, std::string_view pem) {
+  std::string escaped;
+  for (char c : pem) {
+    if (c == '\n') {
+      escaped += "\\n";
+    } else if (c == '"' || c == '\\') {
+      escaped += '\\';
+      escaped += c;
+    } else {
+      escaped += c;
+    }
+  }
+  return R"({"status":")" + std::string(status) + R"(","x509_pem_cert":")" + escaped +
+         R"(","future_field":{"x":[1]}})";
+}
+
 struct FakeCloudApi::Server {
   GeneratedCert ca;
   asio::io_context io;
@@ -82,6 +98,20 @@ void FakeCloudApi::set(Reply reply) {
     reply_ = std::move(reply);
   }
   changed_.notify_all();
+}
+
+void FakeCloudApi::set_for(std::string suffix, Reply reply) {
+  {
+    std::lock_guard lock(mutex_);
+    replies_by_suffix_[std::move(suffix)] = std::move(reply);
+  }
+  changed_.notify_all();
+}
+
+int FakeCloudApi::requests_for(const std::string& suffix) {
+  std::lock_guard lock(mutex_);
+  const auto it = requests_by_suffix_.find(suffix);
+  return it == requests_by_suffix_.end() ? 0 : it->second;
 }
 
 std::string FakeCloudApi::last_authorization() {
@@ -150,18 +180,28 @@ void FakeCloudApi::serve() {
     std::unique_lock lock(mutex_);
     last_authorization_ = std::string(request[http::field::authorization]);
     last_target_ = std::string(request.target());
-    changed_.wait(lock, [this] { return stopping_ || !reply_.hang; });
+    // The reply for this target: one set for its suffix, else the common one.
+    const auto current = [this]() -> const Reply& {
+      for (const auto& [suffix, reply] : replies_by_suffix_) {
+        if (last_target_.ends_with(suffix)) return reply;
+      }
+      return reply_;
+    };
+    for (const auto& [suffix, reply] : replies_by_suffix_) {
+      if (last_target_.ends_with(suffix)) ++requests_by_suffix_[suffix];
+    }
+    changed_.wait(lock, [&] { return stopping_ || !current().hang; });
     if (stopping_) return;
-    if (!reply_.raw.empty()) {
-      const Reply reply = reply_;
+    const Reply reply = current();
+    if (!reply.raw.empty()) {
       lock.unlock();
       raw_bytes_sent_ = send_raw(stream, reply);
       continue;
     }
-    http::response<http::string_body> response{static_cast<http::status>(reply_.status), 11};
-    for (const auto& [name, value] : reply_.headers) response.set(name, value);
+    http::response<http::string_body> response{static_cast<http::status>(reply.status), 11};
+    for (const auto& [name, value] : reply.headers) response.set(name, value);
     response.set(http::field::content_type, "application/json");
-    response.body() = reply_.body;
+    response.body() = reply.body;
     lock.unlock();
     response.prepare_payload();
     http::write(stream, response, ec);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,9 @@ std::string cmek_key_json(std::string_view status, std::string_view uri,
                           std::string_view message = "");
 // The documented CMEKClusterInfo with one region and one key in `key_status`.
 std::string cmek_cluster_json(std::string_view key_status, std::string_view message = "");
+
+// The documented ClientCACertInfo: `status` and the uploaded PEM (with an unknown field).
+std::string client_ca_json(std::string_view status, std::string_view pem);
 
 // What the stand-in answers the next requests with.
 struct Reply {
@@ -51,6 +55,11 @@ class FakeCloudApi {
   FakeCloudApi& operator=(const FakeCloudApi&) = delete;
 
   void set(Reply reply);
+  // The reply to requests whose target ends with `suffix` (e.g. "/client-ca-cert"), instead of
+  // the one set(): the CMEK and client CA endpoints of one stand-in answer differently.
+  void set_for(std::string suffix, Reply reply);
+  // Requests whose target ended with `suffix`.
+  int requests_for(const std::string& suffix);
   int port() const { return port_; }
   const std::string& ca_file() const { return ca_file_; }
   int requests() const { return requests_; }
@@ -69,6 +78,8 @@ class FakeCloudApi {
   std::mutex mutex_;
   std::condition_variable changed_;
   Reply reply_;
+  std::map<std::string, Reply> replies_by_suffix_;
+  std::map<std::string, int> requests_by_suffix_;
   bool stopping_ = false;
   std::atomic<int> requests_{0};
   std::atomic<std::uint64_t> raw_bytes_sent_{0};

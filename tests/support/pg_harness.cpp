@@ -309,6 +309,11 @@ CREATE TABLE crdb_internal.kv_node_status (
   platform TEXT NOT NULL, distribution TEXT NOT NULL, "type" TEXT NOT NULL,
   dependencies TEXT NOT NULL, started_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL,
   metrics JSONB NOT NULL, args JSONB NOT NULL, env JSONB NOT NULL, activity JSONB NOT NULL);
+-- CockroachDB's builtin returns the cluster's UUID; so does this stand-in, so the daemon's
+-- `SELECT crdb_internal.cluster_id()` is the same statement for both.
+CREATE FUNCTION crdb_internal.cluster_id() RETURNS uuid LANGUAGE sql IMMUTABLE
+  AS $$ SELECT ')" + std::string(kFakeClusterId) +
+                    R"('::uuid $$;
 )";
   for (const auto user : {kMonitorUser, kNoSelectUser, kTlsUser}) {
     sql += "GRANT USAGE ON SCHEMA crdb_internal TO " + std::string(user) + ";\n";

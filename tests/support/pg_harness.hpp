@@ -25,6 +25,8 @@ inline constexpr std::string_view kNoSelectUser = "noselect";  // schema usage, 
 inline constexpr std::string_view kTlsUser = "tls_monitor";    // may read, only over TLS
 // Quotes, a backslash and a space: exercises DSN quoting; tests check it never leaks.
 inline constexpr std::string_view kRolePassword = R"(Pa55 'w\rd)";
+// What the fixture's crdb_internal.cluster_id() returns.
+inline constexpr std::string_view kFakeClusterId = "8f3c2a1e-5b6d-4c7e-9f80-1a2b3c4d5e6f";
 
 class PgServer {
  public:

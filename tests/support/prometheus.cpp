@@ -8,7 +8,8 @@ namespace certwatch::testing {
 namespace {
 
 std::string prometheus_config(const std::vector<int>& exporter_ports,
-                              const std::vector<std::string>& rule_files) {
+                              const std::vector<std::string>& rule_files,
+                              const std::string& cluster) {
   std::string yaml = "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n";
   if (!rule_files.empty()) {
     yaml += "rule_files:\n";
@@ -17,6 +18,7 @@ std::string prometheus_config(const std::vector<int>& exporter_ports,
   yaml += "scrape_configs:\n  - job_name: crdb-certwatch\n    static_configs:\n      - targets:\n";
   for (const int port : exporter_ports)
     yaml += "          - '127.0.0.1:" + std::to_string(port) + "'\n";
+  if (!cluster.empty()) yaml += "        labels:\n          cluster: '" + cluster + "'\n";
   return yaml;
 }
 
@@ -36,15 +38,16 @@ std::optional<int> wait_for_listening_port(ChildProcess& daemon, std::chrono::se
 }
 
 PrometheusServer::PrometheusServer(const TempDir& dir, const std::vector<int>& exporter_ports,
-                                   const std::vector<std::string>& rule_files)
+                                   const std::vector<std::string>& rule_files,
+                                   const std::string& cluster)
     : port_(find_free_port()),
-      process_(
-          {"prometheus",
-           "--config.file=" +
-               dir.write("prometheus.yml", prometheus_config(exporter_ports, rule_files)).string(),
-           "--storage.tsdb.path=" + (dir.path() / "tsdb").string(),
-           "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
-          dir.path() / "prometheus.log") {}
+      process_({"prometheus",
+                "--config.file=" + dir.write("prometheus.yml",
+                                             prometheus_config(exporter_ports, rule_files, cluster))
+                                       .string(),
+                "--storage.tsdb.path=" + (dir.path() / "tsdb").string(),
+                "--web.listen-address=127.0.0.1:" + std::to_string(port_)},
+               dir.path() / "prometheus.log") {}
 
 bool PrometheusServer::wait_until_ready(std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -24,8 +24,10 @@ std::optional<int> wait_for_listening_port(ChildProcess& daemon,
 // configuration, data and log live in `dir`. Stopped when the object dies.
 class PrometheusServer {
  public:
+  // `cluster`, when set, is the targets' `cluster` label, as deploy/prometheus sets it.
   PrometheusServer(const TempDir& dir, const std::vector<int>& exporter_ports,
-                   const std::vector<std::string>& rule_files = {});
+                   const std::vector<std::string>& rule_files = {},
+                   const std::string& cluster = {});
 
   int port() const { return port_; }
   bool running() { return process_.running(); }
