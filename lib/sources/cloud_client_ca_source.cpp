@@ -101,7 +101,7 @@ std::vector<Finding> CloudClientCaFacts::findings(double now) const {
   const std::string where = where_of(*this);
   if (status == "NOT_SET" || not_found) {
     out.push_back({Condition::cloud_client_ca_not_set, cluster_id,
-                   "No client CA is uploaded for " + where.substr(4) +
+                   "No client CA is uploaded to CockroachDB Cloud cluster " + cluster_id +
                        ": clients cannot authenticate with certificates. If they should, upload "
                        "your client CA (POST /api/v1/clusters/" +
                        cluster_id + "/client-ca-cert); otherwise nothing to do."});
