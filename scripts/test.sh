@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 ./scripts/check-format.sh
-./scripts/build.sh
+./scripts/build.sh -DCERTWATCH_WERROR=ON
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j2 --timeout 300

@@ -1068,7 +1068,7 @@ TEST_CASE("probe server names and target hosts must be DNS names or IPs", "[conf
       return e.find("p.yml:3: probe.targets[0].address") != std::string::npos;
     }));
   }
-  for (const std::string bad : std::vector<std::string>{
+  for (const std::string& bad : std::vector<std::string>{
            "-db.example", "db-.example", "db..example", "db.example.",
            std::string(64, 'a') + ".example",
            std::string(60, 'a') + "." + std::string(60, 'b') + "." + std::string(60, 'c') + "." +
@@ -1076,7 +1076,7 @@ TEST_CASE("probe server names and target hosts must be DNS names or IPs", "[conf
     INFO(bad);
     CHECK(errors_of("{address: \"h:1\", server_name: \"" + bad + "\"}").size() == 1);
   }
-  for (const std::string good :
+  for (const std::string& good :
        std::vector<std::string>{"db1.example", "DB-1.Example", "10.0.0.1", "::1", "localhost",
                                 std::string(63, 'a') + ".example"}) {
     INFO(good);

@@ -166,7 +166,7 @@ class Daemon {
 std::vector<std::string> label_values(const std::string& exposition, const std::string& name) {
   std::vector<std::string> out;
   for (const std::string& line : lines_of(exposition)) {
-    for (const std::string opener : {"{" + name + "=\"", "," + name + "=\""}) {
+    for (const std::string& opener : {"{" + name + "=\"", "," + name + "=\""}) {
       std::size_t at = line.find(opener);
       if (at == std::string::npos) continue;
       std::string value;

@@ -641,10 +641,10 @@ TEST_CASE("preflight: a TLS Secret layout takes --cert-type", "[preflight]") {
   }
   SECTION("--cert-type on a certs directory is refused") {
     const fs::path dir = write_set(tmp, "plain", {&ca}, good_node);
-    const CommandResult r =
+    const CommandResult refused =
         run_binary({"preflight", "--staged", dir.string(), "--live", dir.string(), "--config.file",
                     config.string(), "--cert-type", "node"});
-    CHECK(r.exit_code == 3);
+    CHECK(refused.exit_code == 3);
   }
 }
 
