@@ -51,8 +51,14 @@ if (before && after) {
     expect(sidecar.securityContext.readOnlyRootFilesystem === true, "the sidecar's root file system is read-only");
   }
   const config = volumesAfter["crdb-certwatch-config"];
-  expect(config && config.configMap && /^crdb-certwatch-sidecar-/.test(config.configMap.name),
-    "the config volume names the generated ConfigMap");
+  // The ConfigMap the volume names is in the output, with the daemon's config.yaml: a volume that
+  // names a ConfigMap kustomize renamed (a hash suffix the reference did not follow, as the
+  // kustomize of Debian 12's kubectl leaves it) would keep the pod from starting.
+  const configMaps = load(renderedFile).filter((o) => o.kind === "ConfigMap");
+  const named = config && config.configMap &&
+    configMaps.find((m) => m.metadata && m.metadata.name === config.configMap.name);
+  expect(named && named.data && typeof named.data["config.yaml"] === "string",
+    "the config volume names the generated ConfigMap, which holds config.yaml");
   expect(Object.keys(volumesAfter).length === podBefore.volumes.length + 1, "one volume added, none lost");
   expect(podAfter.containers.length === podBefore.containers.length + 1, "one container added");
 }
