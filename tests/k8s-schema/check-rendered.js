@@ -78,6 +78,7 @@ const [sidecarFile, clusterFile, webFile] = process.argv.slice(2);
   expect(JSON.stringify(dig(service, "spec", "selector")) === JSON.stringify(dig(set, "spec", "selector", "matchLabels")), "the sidecar Service selects the CockroachDB pods");
   const monitor = find(objects, "ServiceMonitor", "crdb-certwatch-sidecar");
   expect(dig(monitor, "spec", "endpoints", 0, "port") === "certwatch", "the sidecar ServiceMonitor scrapes the named port");
+  expect(clusterLabel(monitor), "the sidecar ServiceMonitor sets the cluster target label");
 }
 
 // (b) The Deployment for the cluster (and CMEK) sources, plain and with the web config.
@@ -98,6 +99,7 @@ for (const [file, web] of [[clusterFile, false], [webFile, true]]) {
   expect(dig(volume, "secret", "secretName") === "crdb-certwatch-client", `${where}: the client certificate from its Secret, at the tls_secrets path`);
   find(objects, "Service", "crdb-certwatch");
   const monitor = find(objects, "ServiceMonitor", "crdb-certwatch");
+  expect(clusterLabel(monitor), `${where}: the ServiceMonitor sets the cluster target label`);
   if (web) {
     const flag = (container.args || []).find((a) => a.startsWith("--web.config.file="));
     const webMount = flag && (container.volumeMounts || []).find((m) => flag.slice(17).startsWith(m.mountPath + "/"));
@@ -107,6 +109,13 @@ for (const [file, web] of [[clusterFile, false], [webFile, true]]) {
     expect(dig(monitor, "spec", "endpoints", 0, "scheme") === "https", "cluster-web-config: scraped over https");
     expect(dig(container, "livenessProbe", "tcpSocket") && !dig(container, "livenessProbe", "httpGet"), "cluster-web-config: liveness is a TCP connect");
   }
+}
+
+// The `cluster` target label (docs/scale.md) on every endpoint: fleet views group by it.
+function clusterLabel(monitor) {
+  const endpoints = dig(monitor, "spec", "endpoints") || [];
+  return endpoints.length > 0 && endpoints.every((e) =>
+    (e.relabelings || []).some((r) => r.targetLabel === "cluster" && r.replacement));
 }
 
 for (const problem of problems) console.log(`broken promise: ${problem}`);
