@@ -41,24 +41,6 @@ CertSpec spec(std::string cn, bool ca, std::int64_t not_after) {
   return out;
 }
 
-// Every condition the product raises (the enum has no iteration of its own).
-const std::vector<Condition> kAllConditions = {Condition::file_error,
-                                               Condition::source_down,
-                                               Condition::node_stale,
-                                               Condition::reload_pending,
-                                               Condition::cluster_insecure,
-                                               Condition::config_reload_failed,
-                                               Condition::probe_failed,
-                                               Condition::served_mismatch,
-                                               Condition::cmek_key_revoked,
-                                               Condition::cmek_failed,
-                                               Condition::cmek_transition_stuck,
-                                               Condition::cmek_api_unreachable,
-                                               Condition::client_child_metrics_off,
-                                               Condition::cloud_client_ca_not_set,
-                                               Condition::cloud_client_ca_failed,
-                                               Condition::cloud_client_ca_pending};
-
 // A certs directory an on-call engineer might be paged for: a node certificate 5 days from
 // expiry, two SANs missing from it and a world-readable key; a client certificate 60 days out;
 // a CA fine for years; a file that is not a certificate. Deep paths, as real installs have.
@@ -107,7 +89,8 @@ TEST_CASE("every condition, check and state has a why, a fix and a runbook the d
     REQUIRE(page);
     CHECK(page->find("<h1>" + alert + "</h1>") != std::string::npos);
   };
-  for (Condition condition : kAllConditions) {
+  // Every condition the product raises: the registry joins them (registry_test proves each once).
+  for (const Condition condition : sources::Registry::builtin().conditions()) {
     const state::Remedy remedy = state::condition_remedy(condition);
     INFO(remedy.alert);
     CHECK(remedy.alert == rules::alert_of(condition));

@@ -20,6 +20,7 @@
 
 #include "config/config.hpp"
 #include "config/yaml_strict.hpp"
+#include "core/names.hpp"
 #include "core/read_file.hpp"
 #include "core/tier.hpp"
 
@@ -253,6 +254,28 @@ class SectionParser {
 
   void set_bool(const Value& value, bool& out) {
     if (const auto parsed = reader_.bool_of(value)) out = *parsed;
+  }
+
+  // A TCP port, 1-65535 ("must be a port number 1-65535, got ..."); nullopt after an error.
+  std::optional<int> port_of(const Value& value) {
+    const auto text = scalar_of(value, "a port number");
+    const auto port = text ? split_host_port("x:" + *text) : std::nullopt;
+    if (text && !port) fail(value, "must be a port number 1-65535, got " + quote(*text));
+    if (!port) return std::nullopt;
+    return port->port;
+  }
+
+  // A decimal integer in [min, max], digits only, no sign, no leading spaces; an absurd length is
+  // refused before it is converted ("must be an integer 1-64, got ...").
+  void set_int(const Value& value, int min, int max, int& out) {
+    const std::string range = std::to_string(min) + "-" + std::to_string(max);
+    const auto text = scalar_of(value, "an integer " + range);
+    int n = 0;
+    const bool ok = text && !text->empty() && text->size() <= std::to_string(max).size() &&
+                    std::all_of(text->begin(), text->end(), is_digit) &&
+                    (n = std::stoi(*text)) >= min && n <= max;
+    if (text && !ok) fail(value, "must be an integer " + range + ", got " + quote(*text));
+    if (ok) out = n;
   }
 
   void warn(const Value& value, std::string message) {

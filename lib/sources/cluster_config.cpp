@@ -103,10 +103,7 @@ class ClusterSectionParser : public SectionParser {
     if (!keys) return;
     if (const Value* e = find(*keys, "enabled")) set_bool(*e, vars.enabled);
     if (const Value* p = find(*keys, "http_port")) {
-      const auto text = scalar_of(*p, "a port number");
-      const auto port = text ? split_host_port("x:" + *text) : std::nullopt;
-      if (text && !port) fail(*p, "must be a port number 1-65535, got " + quote(*text));
-      if (port) vars.http_port = port->port;
+      if (const auto port = port_of(*p)) vars.http_port = *port;
     }
     if (const Value* f = find(*keys, "ca_file")) {
       if (const auto path = absolute_path(*f)) vars.ca_file = *path;
@@ -120,16 +117,8 @@ class ClusterSectionParser : public SectionParser {
       if (const auto path = absolute_path(*key)) vars.client_key = *path;
     }
     if (const Value* t = find(*keys, "timeout")) set_duration(*t, kTimeoutRange, vars.timeout);
-    if (const Value* c = find(*keys, "concurrency")) {
-      // Each node read at once holds a socket and up to max_bytes of body.
-      const auto text = scalar_of(*c, "an integer 1-64");
-      int n = 0;
-      const bool ok = text && !text->empty() && text->size() <= 2 &&
-                      std::all_of(text->begin(), text->end(), is_digit) &&
-                      (n = std::stoi(*text)) >= 1 && n <= 64;
-      if (text && !ok) fail(*c, "must be an integer 1-64, got " + quote(*text));
-      if (ok) vars.concurrency = n;
-    }
+    // Each node read at once holds a socket and up to max_bytes of body.
+    if (const Value* c = find(*keys, "concurrency")) set_int(*c, 1, 64, vars.concurrency);
     if (const Value* m = find(*keys, "max_bytes")) {
       // A node's /_status/vars is 1-5 MiB; concurrency times this is held at once at worst.
       constexpr SizeRange kRange{64 * 1024, 256 * 1024 * 1024};

@@ -81,10 +81,7 @@ class ProbeSectionParser : public SectionParser {
           probe.from_cluster_protocol = protocol_of(*p).value_or(probe.from_cluster_protocol);
         }
         if (const Value* p = find(*from, "http_port")) {
-          const auto text = scalar_of(*p, "a port number");
-          const auto port = text ? split_host_port("x:" + *text) : std::nullopt;
-          if (text && !port) fail(*p, "must be a port number 1-65535, got " + quote(*text));
-          if (port) probe.from_cluster_http_port = port->port;
+          if (const auto port = port_of(*p)) probe.from_cluster_http_port = *port;
         }
         if (probe.from_cluster && !config.cluster) {
           fail(*v, "needs the cluster: section (the nodes come from kv_node_status)");
@@ -95,17 +92,9 @@ class ProbeSectionParser : public SectionParser {
       set_duration(*v, kPollIntervalRange, probe.poll_interval);
     }
     if (const Value* v = find(*fields, "timeout")) set_duration(*v, kTimeoutRange, probe.timeout);
-    if (const Value* v = find(*fields, "concurrency")) {
-      // Each handshake in flight holds a socket and an SSL object; past 256 the probe competes
-      // with the cluster it watches.
-      const auto text = scalar_of(*v, "an integer 1-256");
-      int n = 0;
-      const bool ok = text && !text->empty() && text->size() <= 3 &&
-                      std::all_of(text->begin(), text->end(), is_digit) &&
-                      (n = std::stoi(*text)) >= 1 && n <= 256;
-      if (text && !ok) fail(*v, "must be an integer 1-256, got " + quote(*text));
-      if (ok) probe.concurrency = n;
-    }
+    // Each handshake in flight holds a socket and an SSL object; past 256 the probe competes with
+    // the cluster it watches.
+    if (const Value* v = find(*fields, "concurrency")) set_int(*v, 1, 256, probe.concurrency);
     if (const Value* v = find(*fields, "ca_file")) {
       if (const auto path = absolute_path(*v)) probe.ca_file = *path;
     } else if (!config.files.certs_dirs.empty()) {
