@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "core/clock.hpp"
 #include "core/metric_names.hpp"
 #include "net/https_get.hpp"
 #include "sources/cmek_source.hpp"
@@ -165,7 +166,7 @@ std::string CloudClientCaSource::resource() const {
 
 double CloudClientCaSource::wall_now() const {
   if (options_.wall_clock) return options_.wall_clock();
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return unix_now();
 }
 
 PollResult CloudClientCaSource::poll() {
