@@ -365,6 +365,8 @@ TEST_CASE("bad configs are rejected with exact messages", "[config]") {
        "cfg.yaml:3: cluster.local_node_id: must not be empty"},
       {"cluster:\n  dsn: host=db\n  name: \"a\\tb\"\n",
        "cfg.yaml:3: cluster.name: must be at most 128 bytes without control characters"},
+      {"cluster:\n  dsn: host=db\n  name: " + std::string(129, 'n') + "\n",
+       "cfg.yaml:3: cluster.name: must be at most 128 bytes without control characters"},
       {"cluster:\n  dsn: host=db\n  sslmode: require\n",
        "cfg.yaml:3: cluster.sslmode: unknown key"},
       // alerting.

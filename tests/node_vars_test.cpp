@@ -482,6 +482,19 @@ TEST_CASE("cluster.node_vars is parsed strictly with its defaults", "[node_vars]
        "cfg.yaml:4: cluster.node_vars.http_port: must be a port number 1-65535, got \"0\""},
       {"    concurrency: 65\n",
        "cfg.yaml:4: cluster.node_vars.concurrency: must be an integer 1-64, got \"65\""},
+      // The extremes of the number classes: zero, a sign, past every integer type, past a port.
+      {"    concurrency: 0\n",
+       "cfg.yaml:4: cluster.node_vars.concurrency: must be an integer 1-64, got \"0\""},
+      {"    concurrency: -1\n",
+       "cfg.yaml:4: cluster.node_vars.concurrency: must be an integer 1-64, got \"-1\""},
+      {"    concurrency: 99999999999999999999999\n",
+       "cfg.yaml:4: cluster.node_vars.concurrency: must be an integer 1-64, got "
+       "\"99999999999999999999999\""},
+      {"    http_port: 65536\n",
+       "cfg.yaml:4: cluster.node_vars.http_port: must be a port number 1-65535, got \"65536\""},
+      {"    max_bytes: 18446744073709551616\n",
+       "cfg.yaml:4: cluster.node_vars.max_bytes: must be a size between 64KiB and 256MiB, got "
+       "\"18446744073709551616\""},
       {"    max_bytes: 1GiB\n",
        "cfg.yaml:4: cluster.node_vars.max_bytes: must be a size between 64KiB and 256MiB, got "
        "\"1GiB\""},
